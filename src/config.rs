@@ -1,0 +1,152 @@
+//! Typed configuration: defaults, then an optional `nuru.toml`, then `NURU_*`
+//! environment variables. Validated once at start; every error names the key.
+
+use crate::secrets::Secret;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://FILE` (created if missing) or `postgres://…`.
+    pub database_url: String,
+    /// Pool size. SQLite defaults to 1: one writer queued in the pool is faster
+    /// and more predictable than several connections spinning on the file lock.
+    pub database_max_connections: Option<u32>,
+    pub listen_addr: String,
+    /// The URL Twilio calls, as configured in its console, without trailing
+    /// slash. Signatures are checked against it, never against `Host`.
+    pub public_base_url: String,
+    pub twilio_api_base: String,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// 32 bytes, base64: encrypts channel credentials at rest. When absent,
+    /// `secret_key_file` is read, or created with a fresh random key.
+    pub secret_key: Option<Secret<String>>,
+    pub secret_key_file: String,
+    /// A conversation silent for longer starts afresh.
+    pub conversation_idle_minutes: u32,
+    /// How often workers look for work when nothing woke them.
+    pub worker_poll_ms: u64,
+    pub send_max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://nuru.db".into(),
+            database_max_connections: None,
+            listen_addr: "127.0.0.1:8080".into(),
+            public_base_url: "http://localhost:8080".into(),
+            twilio_api_base: "https://api.twilio.com".into(),
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            secret_key: None,
+            secret_key_file: "nuru.key".into(),
+            conversation_idle_minutes: 240,
+            worker_poll_ms: 500,
+            send_max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads defaults, then `file` if it exists (or `nuru.toml`), then `NURU_*`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = file.unwrap_or(Path::new("nuru.toml"));
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("NURU_").ignore(&["test_database_url", "test_ollama_url"]))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| ConfigError::Invalid { key, reason: reason.to_string() };
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid("database_url", "must start with sqlite: or postgres://"));
+        }
+        self.listen_addr
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen_addr", &format!("not an address:port ({e})")))?;
+        for (key, value) in [("public_base_url", &self.public_base_url), ("twilio_api_base", &self.twilio_api_base)] {
+            let url = reqwest::Url::parse(value).map_err(|e| invalid(key, &e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(key, "must be an http or https URL"));
+            }
+            if value.ends_with('/') {
+                return Err(invalid(key, "must not end with /"));
+            }
+        }
+        if self.database_max_connections == Some(0) {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if self.send_max_attempts == 0 {
+            return Err(invalid("send_max_attempts", "must be at least 1"));
+        }
+        if self.worker_poll_ms == 0 {
+            return Err(invalid("worker_poll_ms", "must be at least 1"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| invalid("log_level", &e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let c = Config { public_base_url: "ftp://x".into(), ..Config::default() };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("public_base_url"), "{err}");
+        let c = Config { database_url: "mysql://x".into(), ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("database_url"));
+    }
+
+    #[test]
+    fn file_then_env_layering() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("nuru.toml", "listen_addr = \"0.0.0.0:9000\"\nlog_level = \"debug\"")?;
+            jail.set_env("NURU_LOG_LEVEL", "warn");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen_addr, "0.0.0.0:9000");
+            assert_eq!(c.log_level, "warn");
+            Ok(())
+        });
+    }
+}

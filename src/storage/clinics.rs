@@ -1,0 +1,269 @@
+use super::{Result, StorageError, Store, parse_id, to_ts};
+use crate::domain::*;
+use chrono::{NaiveTime, Utc, Weekday};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A clinic's Twilio account: the token stays encrypted until the channel
+/// decrypts it.
+#[derive(Debug, Clone)]
+pub struct TwilioCredentials {
+    pub account_sid: String,
+    pub auth_token_encrypted: String,
+}
+
+const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, address, phone, emergency_number, \
+     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number";
+
+fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
+    let tz: String = row.try_get("timezone")?;
+    let lang: String = row.try_get("default_language")?;
+    Ok(Clinic {
+        id: parse_id(&row.try_get::<String, _>("id")?, ClinicId::parse)?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        timezone: tz.parse().map_err(|_| StorageError::Corrupt(format!("bad time zone {tz}")))?,
+        default_language: Lang::parse(&lang).ok_or_else(|| StorageError::Corrupt(format!("bad language {lang}")))?,
+        address: row.try_get("address")?,
+        phone: row.try_get("phone")?,
+        emergency_number: row.try_get("emergency_number")?,
+        opening_hours_fr: row.try_get("opening_hours_fr")?,
+        opening_hours_en: row.try_get("opening_hours_en")?,
+        booking_horizon_days: row.try_get::<i64, _>("booking_horizon_days")? as u32,
+        min_notice_minutes: row.try_get::<i64, _>("min_notice_minutes")? as u32,
+        whatsapp_number: row.try_get("whatsapp_number")?,
+        sms_number: row.try_get("sms_number")?,
+    })
+}
+
+impl Store {
+    pub async fn clinic_by_slug(&self, slug: &str) -> Result<Option<Clinic>> {
+        let sql = format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE slug = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(&self.pool).await?;
+        row.as_ref().map(clinic_from_row).transpose()
+    }
+
+    pub async fn clinic(&self, id: ClinicId) -> Result<Clinic> {
+        let sql = format!("SELECT {CLINIC_COLUMNS} FROM clinics WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(clinic_from_row).transpose()?.ok_or(StorageError::NotFound("clinic"))
+    }
+
+    pub async fn twilio_credentials(&self, clinic: ClinicId) -> Result<Option<TwilioCredentials>> {
+        let row = sqlx::query("SELECT twilio_account_sid, twilio_auth_token_enc FROM clinics WHERE id = $1")
+            .bind(clinic.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let sid: Option<String> = row.try_get("twilio_account_sid")?;
+        let token: Option<String> = row.try_get("twilio_auth_token_enc")?;
+        Ok(sid.zip(token).map(|(account_sid, auth_token_encrypted)| TwilioCredentials { account_sid, auth_token_encrypted }))
+    }
+
+    /// The clinic, its practitioners, services and weekly windows: three queries.
+    pub async fn catalog(&self, clinic: ClinicId) -> Result<ClinicCatalog> {
+        let clinic = self.clinic(clinic).await?;
+        let cid = clinic.id.to_string();
+        let practitioners = sqlx::query(
+            "SELECT id, title, first_name, last_name, active FROM practitioners WHERE clinic_id = $1 ORDER BY last_name, first_name, id",
+        )
+        .bind(&cid)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Practitioner {
+                id: parse_id(&row.try_get::<String, _>("id")?, PractitionerId::parse)?,
+                clinic_id: clinic.id,
+                title: row.try_get("title")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                active: row.try_get::<i64, _>("active")? != 0,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+        let links = sqlx::query(
+            "SELECT ps.service_id, ps.practitioner_id FROM practitioner_services ps \
+             JOIN services s ON s.id = ps.service_id WHERE s.clinic_id = $1",
+        )
+        .bind(&cid)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut services = sqlx::query(
+            "SELECT id, name_fr, name_en, duration_minutes FROM services WHERE clinic_id = $1 ORDER BY name_fr, id",
+        )
+        .bind(&cid)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Service {
+                id: parse_id(&row.try_get::<String, _>("id")?, ServiceId::parse)?,
+                clinic_id: clinic.id,
+                name_fr: row.try_get("name_fr")?,
+                name_en: row.try_get("name_en")?,
+                duration_minutes: row.try_get::<i64, _>("duration_minutes")? as u32,
+                practitioners: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        for link in &links {
+            let sid = parse_id(&link.try_get::<String, _>("service_id")?, ServiceId::parse)?;
+            let pid = parse_id(&link.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?;
+            if let Some(s) = services.iter_mut().find(|s| s.id == sid) {
+                s.practitioners.push(pid);
+            }
+        }
+
+        let windows = sqlx::query(
+            "SELECT practitioner_id, weekday, start_minute, end_minute, capacity FROM availability_windows \
+             WHERE clinic_id = $1 ORDER BY practitioner_id, weekday, start_minute",
+        )
+        .bind(&cid)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let weekday = row.try_get::<i64, _>("weekday")?;
+            Ok(WeeklyWindow {
+                practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
+                weekday: weekday_from_number(weekday)?,
+                start: minute_to_time(row.try_get("start_minute")?)?,
+                end: minute_to_time(row.try_get("end_minute")?)?,
+                capacity: row.try_get::<i64, _>("capacity")?.max(1) as u32,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+        Ok(ClinicCatalog { clinic, practitioners, services, windows })
+    }
+
+    /// Creates or replaces a clinic and its whole catalog (used by fixtures and
+    /// `nuru clinic import`). Existing patients and appointments are kept.
+    pub async fn upsert_catalog(&self, catalog: &ClinicCatalog, twilio: Option<&TwilioCredentials>) -> Result<()> {
+        let now = to_ts(Utc::now());
+        let c = &catalog.clinic;
+        let cid = c.id.to_string();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO clinics (id, slug, name, timezone, default_language, address, phone, emergency_number, \
+               opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number, \
+               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17) \
+             ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, timezone = excluded.timezone, \
+               default_language = excluded.default_language, address = excluded.address, phone = excluded.phone, \
+               emergency_number = excluded.emergency_number, opening_hours_fr = excluded.opening_hours_fr, \
+               opening_hours_en = excluded.opening_hours_en, booking_horizon_days = excluded.booking_horizon_days, \
+               min_notice_minutes = excluded.min_notice_minutes, whatsapp_number = excluded.whatsapp_number, \
+               sms_number = excluded.sms_number, twilio_account_sid = excluded.twilio_account_sid, \
+               twilio_auth_token_enc = excluded.twilio_auth_token_enc, updated_at = excluded.updated_at",
+        )
+        .bind(&cid)
+        .bind(&c.slug)
+        .bind(&c.name)
+        .bind(c.timezone.name())
+        .bind(c.default_language.as_str())
+        .bind(&c.address)
+        .bind(&c.phone)
+        .bind(&c.emergency_number)
+        .bind(&c.opening_hours_fr)
+        .bind(&c.opening_hours_en)
+        .bind(c.booking_horizon_days as i64)
+        .bind(c.min_notice_minutes as i64)
+        .bind(&c.whatsapp_number)
+        .bind(&c.sms_number)
+        .bind(twilio.map(|t| t.account_sid.clone()))
+        .bind(twilio.map(|t| t.auth_token_encrypted.clone()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        sqlx::query("DELETE FROM availability_windows WHERE clinic_id = $1").bind(&cid).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM practitioner_services WHERE service_id IN (SELECT id FROM services WHERE clinic_id = $1)")
+            .bind(&cid)
+            .execute(&mut *tx)
+            .await?;
+        for p in &catalog.practitioners {
+            sqlx::query(
+                "INSERT INTO practitioners (id, clinic_id, title, first_name, last_name, active, created_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$7) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                 first_name = excluded.first_name, last_name = excluded.last_name, active = excluded.active, updated_at = excluded.updated_at",
+            )
+            .bind(p.id.to_string())
+            .bind(&cid)
+            .bind(&p.title)
+            .bind(&p.first_name)
+            .bind(&p.last_name)
+            .bind(p.active as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for s in &catalog.services {
+            sqlx::query(
+                "INSERT INTO services (id, clinic_id, name_fr, name_en, duration_minutes, created_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$6) ON CONFLICT (id) DO UPDATE SET name_fr = excluded.name_fr, \
+                 name_en = excluded.name_en, duration_minutes = excluded.duration_minutes, updated_at = excluded.updated_at",
+            )
+            .bind(s.id.to_string())
+            .bind(&cid)
+            .bind(&s.name_fr)
+            .bind(&s.name_en)
+            .bind(s.duration_minutes as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for p in &s.practitioners {
+                sqlx::query("INSERT INTO practitioner_services (practitioner_id, service_id) VALUES ($1, $2)")
+                    .bind(p.to_string())
+                    .bind(s.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for w in &catalog.windows {
+            sqlx::query(
+                "INSERT INTO availability_windows (id, clinic_id, practitioner_id, weekday, start_minute, end_minute, capacity) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&cid)
+            .bind(w.practitioner_id.to_string())
+            .bind(w.weekday.number_from_monday() as i64)
+            .bind(time_to_minute(w.start))
+            .bind(if w.end == NaiveTime::MIN { 1440 } else { time_to_minute(w.end) })
+            .bind(w.capacity as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn weekday_from_number(n: i64) -> Result<Weekday> {
+    Ok(match n {
+        1 => Weekday::Mon,
+        2 => Weekday::Tue,
+        3 => Weekday::Wed,
+        4 => Weekday::Thu,
+        5 => Weekday::Fri,
+        6 => Weekday::Sat,
+        7 => Weekday::Sun,
+        _ => return Err(StorageError::Corrupt(format!("bad weekday {n}"))),
+    })
+}
+
+fn minute_to_time(m: i64) -> Result<NaiveTime> {
+    if m == 1440 {
+        // End of day: represented as 23:59:59 so comparisons stay on the same date.
+        return Ok(NaiveTime::from_hms_opt(23, 59, 59).expect("valid"));
+    }
+    NaiveTime::from_hms_opt((m / 60) as u32, (m % 60) as u32, 0).ok_or_else(|| StorageError::Corrupt(format!("bad minute {m}")))
+}
+
+fn time_to_minute(t: NaiveTime) -> i64 {
+    use chrono::Timelike;
+    (t.hour() * 60 + t.minute()) as i64
+}

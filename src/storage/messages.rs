@@ -1,0 +1,288 @@
+//! Inbound messages (the processing queue) and the outbox (the sending queue).
+//! Both are claimed with a conditional `UPDATE … RETURNING` and a lease, so
+//! several workers, and later several nodes, never take the same row.
+
+use super::{Result, StorageError, Store, from_ts, parse_id, to_ts};
+use crate::domain::*;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub clinic_id: ClinicId,
+    pub provider_message_id: String,
+    pub channel: Channel,
+    pub from: PhoneNumber,
+    pub body: String,
+    /// Every field received, as a JSON object (buttons, media, profile name…).
+    pub fields_json: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedInbound {
+    pub id: i64,
+    pub clinic_id: ClinicId,
+    pub channel: Channel,
+    pub from: PhoneNumber,
+    pub body: String,
+    pub fields_json: String,
+    pub received_at: DateTime<Utc>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub clinic_id: ClinicId,
+    pub conversation_id: ConversationId,
+    pub inbound_id: Option<i64>,
+    pub channel: Channel,
+    pub to: PhoneNumber,
+    pub body: String,
+    pub author: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedOutbound {
+    pub id: i64,
+    pub clinic_id: ClinicId,
+    pub channel: Channel,
+    pub to: PhoneNumber,
+    pub body: String,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundRow {
+    pub id: i64,
+    pub body: String,
+    pub status: String,
+    pub to: String,
+    pub provider_message_id: Option<String>,
+}
+
+fn channel(row: &AnyRow) -> Result<Channel> {
+    let s: String = row.try_get("channel")?;
+    Channel::parse(&s).ok_or_else(|| StorageError::Corrupt(format!("bad channel {s}")))
+}
+
+fn phone(row: &AnyRow, col: &str) -> Result<PhoneNumber> {
+    PhoneNumber::parse(&row.try_get::<String, _>(col)?).map_err(StorageError::Corrupt)
+}
+
+impl Store {
+    /// Stores an inbound delivery. Returns `false` when `(clinic, provider id)`
+    /// was already stored: the unique key makes a repeated delivery a no-op.
+    pub async fn insert_inbound(&self, m: &NewInbound) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO inbound_messages (clinic_id, provider_message_id, channel, from_phone, body, fields, received_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (clinic_id, provider_message_id) DO NOTHING",
+        )
+        .bind(m.clinic_id.to_string())
+        .bind(&m.provider_message_id)
+        .bind(m.channel.as_str())
+        .bind(m.from.as_str())
+        .bind(&m.body)
+        .bind(&m.fields_json)
+        .bind(to_ts(m.received_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Leases the oldest unprocessed message whose conversation has no older
+    /// unprocessed message: one conversation is processed in order, one
+    /// message at a time, while different conversations proceed in parallel.
+    pub async fn claim_inbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedInbound>> {
+        let row = sqlx::query(
+            "UPDATE inbound_messages SET locked_until = $1, attempts = attempts + 1 \
+             WHERE id = (SELECT m.id FROM inbound_messages m \
+                 WHERE m.processed_at IS NULL AND (m.locked_until IS NULL OR m.locked_until < $2) \
+                   AND NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.clinic_id = m.clinic_id \
+                       AND e.channel = m.channel AND e.from_phone = m.from_phone AND e.processed_at IS NULL AND e.id < m.id) \
+                 ORDER BY m.id LIMIT 1) \
+               AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < $2) \
+             RETURNING id, clinic_id, channel, from_phone, body, fields, received_at, attempts",
+        )
+        .bind(to_ts(lease_until))
+        .bind(to_ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ClaimedInbound {
+            id: row.try_get("id")?,
+            clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
+            channel: channel(&row)?,
+            from: phone(&row, "from_phone")?,
+            body: row.try_get("body")?,
+            fields_json: row.try_get("fields")?,
+            received_at: from_ts(row.try_get("received_at")?)?,
+            attempts: row.try_get::<i64, _>("attempts")? as u32,
+        }))
+    }
+
+    /// Inside the turn's transaction: marks the message processed. `false`
+    /// means another worker finished it first, and the caller must roll back.
+    pub async fn mark_inbound_processed(conn: &mut AnyConnection, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE inbound_messages SET processed_at = $1, status = 'processed', locked_until = NULL \
+             WHERE id = $2 AND processed_at IS NULL",
+        )
+        .bind(to_ts(now))
+        .bind(id)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a message back to the queue after a transient failure.
+    pub async fn retry_inbound_later(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query("UPDATE inbound_messages SET locked_until = $1, error = $2 WHERE id = $3 AND processed_at IS NULL")
+            .bind(to_ts(at))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives up on a message so that it no longer blocks its conversation.
+    pub async fn fail_inbound(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbound_messages SET status = 'failed', processed_at = $1, locked_until = NULL, error = $2 \
+             WHERE id = $3 AND processed_at IS NULL",
+        )
+        .bind(to_ts(now))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn count_inbound(&self, clinic: ClinicId) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM inbound_messages WHERE clinic_id = $1")
+            .bind(clinic.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    pub async fn count_unprocessed_inbound(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM inbound_messages WHERE processed_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Inside the turn's transaction: queues a reply.
+    pub async fn insert_outbound(conn: &mut AnyConnection, m: &NewOutbound, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbound_messages (clinic_id, conversation_id, inbound_id, channel, to_phone, body, author, \
+               next_attempt_at, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8)",
+        )
+        .bind(m.clinic_id.to_string())
+        .bind(m.conversation_id.to_string())
+        .bind(m.inbound_id)
+        .bind(m.channel.as_str())
+        .bind(m.to.as_str())
+        .bind(&m.body)
+        .bind(m.author)
+        .bind(to_ts(now))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Leases the next due reply whose conversation has no older unsent reply.
+    /// A reply left in `sending` by a crash is never sent again: its outcome is
+    /// unknown, so it is marked `unknown` for staff instead of risking a duplicate.
+    pub async fn claim_outbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
+        sqlx::query("UPDATE outbound_messages SET status = 'unknown', error = 'interrupted during send' WHERE status = 'sending' AND locked_until < $1")
+            .bind(to_ts(now))
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(
+            "UPDATE outbound_messages SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
+             WHERE id = (SELECT o.id FROM outbound_messages o WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
+                   AND NOT EXISTS (SELECT 1 FROM outbound_messages e WHERE e.conversation_id = o.conversation_id \
+                       AND e.status IN ('queued', 'sending') AND e.id < o.id) \
+                 ORDER BY o.id LIMIT 1) \
+               AND status = 'queued' \
+             RETURNING id, clinic_id, channel, to_phone, body, attempts",
+        )
+        .bind(to_ts(lease_until))
+        .bind(to_ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ClaimedOutbound {
+            id: row.try_get("id")?,
+            clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
+            channel: channel(&row)?,
+            to: phone(&row, "to_phone")?,
+            body: row.try_get("body")?,
+            attempts: row.try_get::<i64, _>("attempts")? as u32,
+        }))
+    }
+
+    pub async fn mark_outbound_sent(&self, id: i64, provider_id: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbound_messages SET status = 'sent', provider_message_id = $1, sent_at = $2, locked_until = NULL, error = NULL \
+             WHERE id = $3 AND status = 'sending'",
+        )
+        .bind(provider_id)
+        .bind(to_ts(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn retry_outbound_later(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbound_messages SET status = 'queued', next_attempt_at = $1, locked_until = NULL, error = $2 \
+             WHERE id = $3 AND status = 'sending'",
+        )
+        .bind(to_ts(at))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn fail_outbound(&self, id: i64, error: &str) -> Result<()> {
+        sqlx::query("UPDATE outbound_messages SET status = 'failed', locked_until = NULL, error = $1 WHERE id = $2 AND status = 'sending'")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replies of one conversation after `after_id`, oldest first.
+    pub async fn outbound_for_conversation(&self, conversation: ConversationId, after_id: i64) -> Result<Vec<OutboundRow>> {
+        sqlx::query(
+            "SELECT id, body, status, to_phone, provider_message_id FROM outbound_messages \
+             WHERE conversation_id = $1 AND id > $2 ORDER BY id",
+        )
+        .bind(conversation.to_string())
+        .bind(after_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OutboundRow {
+                id: row.try_get("id")?,
+                body: row.try_get("body")?,
+                status: row.try_get("status")?,
+                to: row.try_get("to_phone")?,
+                provider_message_id: row.try_get("provider_message_id")?,
+            })
+        })
+        .collect()
+    }
+}

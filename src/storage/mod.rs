@@ -1,0 +1,136 @@
+//! The only module that writes SQL. One code path serves SQLite and PostgreSQL
+//! through sqlx's `Any` driver; each backend has its own migrations under
+//! `migrations/`. Instants are stored as UTC epoch seconds, ids as UUID text and
+//! flags as integers, the types `Any` decodes identically on both backends.
+
+mod appointments;
+mod clinics;
+mod conversations;
+mod messages;
+mod patients;
+
+pub use appointments::{BookOutcome, NewAppointment, UpcomingAppointment};
+pub use clinics::TwilioCredentials;
+pub use conversations::ConversationRow;
+pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow};
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("concurrent update of {0}")]
+    Conflict(&'static str),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database handle. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file if needed, and applies migrations.
+    pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url)?,
+            Backend::Postgres => url.to_string(),
+        };
+        let max = max_connections.unwrap_or(match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 10,
+        });
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn: &mut AnyConnection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL + NORMAL: commits do not fsync (checkpoints do);
+                        // the busy timeout lets several connections wait their turn.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes `sqlite://path` create the file (and its folder) when missing.
+fn sqlite_url(url: &str) -> Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    if rest.starts_with(":memory:") || rest.contains("mode=memory") {
+        return Ok(url.to_string());
+    }
+    let path = rest.split('?').next().unwrap_or_default();
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") })
+}
+
+pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+pub(crate) fn from_ts(secs: i64) -> Result<DateTime<Utc>> {
+    Utc.timestamp_opt(secs, 0).single().ok_or_else(|| StorageError::Corrupt(format!("bad timestamp {secs}")))
+}
+
+pub(crate) fn parse_id<T>(s: &str, parse: fn(&str) -> Result<T, uuid::Error>) -> Result<T> {
+    parse(s).map_err(|_| StorageError::Corrupt(format!("bad id {s}")))
+}

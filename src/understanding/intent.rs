@@ -1,0 +1,164 @@
+//! Intent rules, applied in the conventions' priority order:
+//! EMERGENCY > HUMAN_HANDOFF > task intents > AFFIRMATIVE / NEGATIVE > GREETING > UNKNOWN.
+//! Every lookup runs on the padded folded text (" mots separes par un espace ").
+
+use super::Intent;
+use super::lexicon::*;
+use regex::Regex;
+use std::sync::LazyLock;
+
+pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
+    if is_emergency(p) {
+        return Intent::Emergency;
+    }
+    if is_choice {
+        return Intent::Unknown;
+    }
+    if is_handoff(p) {
+        return Intent::HumanHandoff;
+    }
+    if let Some(task) = task_intent(p) {
+        return task;
+    }
+    let starts_yes = starts_with_any(p, AFFIRMATIVE_STARTS) || any_phrase(p, AFFIRMATIVE_PHRASES) || folded.contains('👍');
+    let starts_no = starts_with_any(p, NEGATIVE_STARTS) || any_phrase(p, NEGATIVE_PHRASES);
+    if starts_no {
+        return Intent::Negative;
+    }
+    if starts_yes {
+        return Intent::Affirmative;
+    }
+    if any_phrase(p, GREETINGS) {
+        return Intent::Greeting;
+    }
+    Intent::Unknown
+}
+
+pub(super) fn any_phrase(p: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|ph| p.contains(ph))
+}
+
+fn starts_with_any(p: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|ph| p.starts_with(ph))
+}
+
+/// A phrase counts unless negated right before it ("pas de douleur thoracique").
+fn has_unnegated(p: &str, phrase: &str) -> bool {
+    let mut from = 0;
+    while let Some(i) = p[from..].find(phrase) {
+        let at = from + i;
+        let before = &p[..at + 1];
+        if !(before.ends_with(" pas de ") || before.ends_with(" pas d ") || before.ends_with(" no ") || before.ends_with(" sans ") || before.ends_with(" not "))
+        {
+            return true;
+        }
+        from = at + phrase.len() - 1;
+    }
+    false
+}
+
+fn is_emergency(p: &str) -> bool {
+    if EMERGENCY_PHRASES.iter().any(|ph| has_unnegated(p, ph)) {
+        return true;
+    }
+    let swallowed = any_phrase(p, &[" avale ", " avalee ", " a bu ", " swallowed ", " drank ", " a mange "]);
+    if swallowed && any_phrase(p, POISONS) {
+        return true;
+    }
+    let pregnant = any_phrase(p, &[" enceinte ", " contractions ", " accouche", " travail ", " pregnant ", " labour ", " labor "]);
+    let bleeding = any_phrase(p, &[" saigne", " sang ", " bleed", " blood "]);
+    if pregnant && bleeding {
+        return true;
+    }
+    let fever = any_phrase(p, &[" fievre ", " fever ", " temperature "]);
+    fever && any_phrase(p, &[" convuls", " tremble fort", " fits ", " seizure"])
+}
+
+fn is_handoff(p: &str) -> bool {
+    if any_phrase(p, HANDOFF_PHRASES) {
+        return true;
+    }
+    // "secrétaire" is a handoff only when asked for, not when greeting the bot.
+    any_phrase(p, &[" secretaire ", " secretariat ", " receptionniste ", " reception "])
+        && any_phrase(p, &[" parler ", " passer ", " joindre ", " contacter ", " avoir ", " appeler ", " voir ", " me passe", " talk ", " speak "])
+}
+
+static REQUEST_FORM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r" (on peut|on pourrait|est ce possible|c est possible|possible|ca vous va|vous pouvez me prendre|can we|could we|can i come|is it possible) ").unwrap()
+});
+
+fn task_intent(p: &str) -> Option<Intent> {
+    let modify = any_phrase(p, MODIFY_PHRASES);
+    let cancel = any_phrase(p, CANCEL_PHRASES);
+    let rebook = any_phrase(p, &[" plutot ", " a la place ", " instead ", " decaler ", " reprendre ", " un autre ", " une autre ", " another "]);
+    if modify || (cancel && rebook && has_slot_words(p)) {
+        return Some(Intent::ModifyAppointment);
+    }
+    if cancel {
+        return Some(Intent::CancelAppointment);
+    }
+    if any_phrase(p, OWN_APPOINTMENT) && any_phrase(p, OWN_APPOINTMENT_QUESTION) || any_phrase(p, LIST_APPOINTMENT_PHRASES) {
+        return Some(Intent::ListAppointments);
+    }
+    if any_phrase(p, PRACTITIONER_QUESTIONS) {
+        return Some(Intent::ListPractitioners);
+    }
+    let info = any_phrase(p, INFORMATION_PHRASES);
+    let strong_book = any_phrase(p, BOOK_VERBS);
+    let book_word = any_phrase(p, BOOK_WORDS);
+    if info && !strong_book {
+        return Some(Intent::Information);
+    }
+    if book_word || strong_book && (has_service_word(p) || has_slot_words(p)) {
+        return Some(Intent::BookAppointment);
+    }
+    if REQUEST_FORM.is_match(p) && has_slot_words(p) {
+        return Some(Intent::BookAppointment);
+    }
+    if info {
+        return Some(Intent::Information);
+    }
+    if strong_book && has_service_word(p) {
+        return Some(Intent::BookAppointment);
+    }
+    None
+}
+
+fn has_service_word(p: &str) -> bool {
+    GLOSSARY.iter().any(|e| e.surfaces.iter().any(|s| p.contains(s)))
+}
+
+fn has_slot_words(p: &str) -> bool {
+    static SLOT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r" (\d{1,2} ?h|\d{1,2}:\d\d|\d{1,2} ?(am|pm)|midi|noon|demain|dmn|tomorrow|aujourd hui|today|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|matin|apres midi|aprem|soir|morning|afternoon|evening|le \d{1,2}|\d{1,2}/\d{1,2}|semaine|week)").unwrap()
+    });
+    SLOT.is_match(p)
+}
+
+static CHOICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:(?:le|la|l'|option|opt|numero|num|no|n|nr|number|nb|choix|choice|#)\s*)?(\d{1,2})(?:\s*(?:please|pls|plz|stp|svp|merci|thanks|thank you|svp merci))?$").unwrap()
+});
+
+/// A message that only selects a numbered item: "3", "le 2", "option 1",
+/// "numéro 4", "number 1 please", "le premier".
+pub fn whole_message_choice(folded: &str) -> Option<u32> {
+    let cleaned: String = folded
+        .chars()
+        .map(|c| if matches!(c, '.' | '!' | ',' | '°' | ')' | '(' | '?' | ':') { ' ' } else { c })
+        .collect();
+    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(c) = CHOICE.captures(&cleaned) {
+        return c[1].parse().ok().filter(|n| (1..=20).contains(n));
+    }
+    let words = format!(" {cleaned} ");
+    let is_only = |phrases: &[&str]| {
+        phrases.iter().any(|ph| {
+            let rest = words.replacen(ph, " ", 1);
+            words.contains(ph)
+                && rest
+                    .split_whitespace()
+                    .all(|w| matches!(w, "le" | "la" | "the" | "one" | "option" | "creneau" | "please" | "svp" | "stp" | "merci" | "choix" | "je" | "prends" | "take" | "i'll" | "ill"))
+        })
+    };
+    ORDINALS.iter().find(|(phrases, _)| is_only(phrases)).map(|(_, n)| *n)
+}

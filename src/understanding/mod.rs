@@ -1,0 +1,168 @@
+//! Understanding one patient message on its own: intent, language, entities,
+//! exactly as `shared/nlu-conventions.md` defines them. Deterministic, no I/O,
+//! no model: this is the embedded default and the fast path; a model (later)
+//! is only asked about what these rules cannot settle.
+
+mod dates;
+mod intent;
+mod lexicon;
+mod names;
+pub mod normalize;
+mod times;
+
+pub use dates::{resolve_day_month, resolve_weekday};
+pub use lexicon::ClinicLexicon;
+pub use names::parse_person_name;
+
+use crate::domain::Lang;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde::{Serialize, Serializer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Intent {
+    Emergency,
+    HumanHandoff,
+    BookAppointment,
+    ModifyAppointment,
+    CancelAppointment,
+    ListAppointments,
+    ListPractitioners,
+    Information,
+    Greeting,
+    Affirmative,
+    Negative,
+    Unknown,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 12] = [
+        Intent::Emergency,
+        Intent::HumanHandoff,
+        Intent::BookAppointment,
+        Intent::ModifyAppointment,
+        Intent::CancelAppointment,
+        Intent::ListAppointments,
+        Intent::ListPractitioners,
+        Intent::Information,
+        Intent::Greeting,
+        Intent::Affirmative,
+        Intent::Negative,
+        Intent::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Emergency => "EMERGENCY",
+            Intent::HumanHandoff => "HUMAN_HANDOFF",
+            Intent::BookAppointment => "BOOK_APPOINTMENT",
+            Intent::ModifyAppointment => "MODIFY_APPOINTMENT",
+            Intent::CancelAppointment => "CANCEL_APPOINTMENT",
+            Intent::ListAppointments => "LIST_APPOINTMENTS",
+            Intent::ListPractitioners => "LIST_PRACTITIONERS",
+            Intent::Information => "INFORMATION",
+            Intent::Greeting => "GREETING",
+            Intent::Affirmative => "AFFIRMATIVE",
+            Intent::Negative => "NEGATIVE",
+            Intent::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimePreference {
+    Morning,
+    Afternoon,
+    Evening,
+}
+
+fn ser_date<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&d.format("%Y-%m-%d").to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_time<S: Serializer>(t: &Option<NaiveTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.format("%H:%M").to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The entities of one message; absent ones are omitted from the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Entities {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
+    pub birth_date: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
+    pub date: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_time")]
+    pub time: Option<NaiveTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_preference: Option<TimePreference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practitioner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choice: Option<u32>,
+}
+
+/// What the extractor understood, with how sure it is (0 to 1) so that the
+/// conversation can ask the patient, or later a model, when it is unsure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Extraction {
+    pub intent: Intent,
+    pub language: Lang,
+    pub entities: Entities,
+    #[serde(skip)]
+    pub confidence: f32,
+}
+
+/// Understands `text` written at local wall-clock time `now` (in the clinic's
+/// zone). `lexicon` adds the clinic's own practitioners and services.
+pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) -> Extraction {
+    let tokens = normalize::tokens(text);
+    let folded = normalize::fold(text);
+    let padded = normalize::padded(&tokens);
+    let language = lexicon::detect_language(&tokens);
+    let today = now.date();
+
+    let choice = intent::whole_message_choice(&folded);
+    let mut entities = Entities { choice, ..Entities::default() };
+    let intent = intent::classify(&padded, &folded, choice.is_some());
+
+    if choice.is_none() {
+        let times = times::extract(&folded, intent);
+        let dates = dates::extract(&folded, today, intent, &times);
+        entities.date = dates.date;
+        entities.birth_date = dates.birth_date;
+        entities.time = times.time;
+        entities.time_preference = times.preference;
+        let person = names::extract_person(&tokens);
+        entities.first_name = person.first_name;
+        entities.last_name = person.last_name;
+        entities.practitioner = names::extract_practitioner(&tokens, lexicon);
+        entities.appointment_type = lexicon::appointment_type(&padded, language, lexicon);
+        entities.email = lexicon::email(&folded);
+    }
+
+    let confidence = match intent {
+        Intent::Emergency => 0.99,
+        Intent::Unknown if entities != Entities::default() => 0.7,
+        Intent::Unknown => 0.3,
+        _ => 0.9,
+    };
+    Extraction { intent, language, entities, confidence }
+}
+
+#[cfg(test)]
+mod tests;
