@@ -97,7 +97,10 @@ fn task_intent(p: &str) -> Option<Intent> {
     if cancel {
         return Some(Intent::CancelAppointment);
     }
-    if any_phrase(p, OWN_APPOINTMENT) && any_phrase(p, OWN_APPOINTMENT_QUESTION) || any_phrase(p, LIST_APPOINTMENT_PHRASES) {
+    if any_phrase(p, OWN_APPOINTMENT) && any_phrase(p, OWN_APPOINTMENT_QUESTION)
+        || any_phrase(p, LIST_APPOINTMENT_PHRASES)
+        || (any_phrase(p, MY_APPOINTMENTS) && !any_phrase(p, BOOK_VERBS))
+    {
         return Some(Intent::ListAppointments);
     }
     if any_phrase(p, PRACTITIONER_QUESTIONS) {

@@ -84,6 +84,9 @@ pub const OWN_APPOINTMENT: &[&str] = &[
     " i have an appointment", " have i got",
 ];
 
+/// Plural "my appointments": a list request on its own ("mes rdv ?").
+pub const MY_APPOINTMENTS: &[&str] = &[" mes rdv", " mes rendez vous", " my appointments", " my bookings", " nos rdv", " mes prochains rdv"];
+
 pub const OWN_APPOINTMENT_QUESTION: &[&str] = &[
     " quand", " quelle heure", " quel jour", " toujours", " maintenu", " confirme", " c est quand", " liste", " rappeler",
     " rappel", " voir", " when", " what time", " which day", " still", " list", " check", " remind", " details", " est il",
@@ -358,8 +361,8 @@ const FR_WORDS: &[&str] = &[
     "depuis", "hier", "ici", "voila", "possible", "premier", "deuxieme", "numero", "choix", "daccord", "ouais", "nn", "svp",
 ];
 
-/// Scores French and English marker words; ties and silence give French.
-pub fn detect_language(tokens: &[Token<'_>]) -> Lang {
+/// Counts French and English marker words; `None` when there are none.
+pub fn language_scores(tokens: &[Token<'_>]) -> Option<(usize, usize)> {
     let (mut fr, mut en) = (0, 0);
     for t in tokens {
         let w = t.folded.as_str();
@@ -371,5 +374,13 @@ pub fn detect_language(tokens: &[Token<'_>]) -> Lang {
             en += 1;
         }
     }
-    if en > fr { Lang::En } else { Lang::Fr }
+    (fr + en > 0).then_some((fr, en))
+}
+
+/// Scores French and English marker words; ties and silence give French.
+pub fn detect_language(tokens: &[Token<'_>]) -> Lang {
+    match language_scores(tokens) {
+        Some((fr, en)) if en > fr => Lang::En,
+        _ => Lang::Fr,
+    }
 }

@@ -166,3 +166,13 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
 
 #[cfg(test)]
 mod tests;
+
+/// The language a message is evidently written in, or `None` when it carries
+/// no French or English signal ("3", "👍"): the conversation then keeps its own.
+pub fn language_signal(text: &str) -> Option<Lang> {
+    lexicon::language_scores(&normalize::tokens(text)).and_then(|(fr, en)| match fr.cmp(&en) {
+        std::cmp::Ordering::Greater => Some(Lang::Fr),
+        std::cmp::Ordering::Less => Some(Lang::En),
+        std::cmp::Ordering::Equal => None,
+    })
+}

@@ -45,6 +45,8 @@ fn intents_follow_the_priority_examples() {
         ("il a des convulsions avec une forte fièvre", Intent::Emergency),
         ("my wife is bleeding heavily", Intent::Emergency),
         ("rdv à 15h le 18 svp", Intent::BookAppointment),
+        ("mes rdv ?", Intent::ListAppointments),
+        ("quand est mon rdv ?", Intent::ListAppointments),
     ];
     for (text, intent) in cases {
         assert_eq!(x(text).intent, intent, "{text}");

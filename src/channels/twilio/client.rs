@@ -1,0 +1,75 @@
+//! Twilio's Messages API: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`
+//! with form fields and Basic auth. The base URL is configurable so tests can
+//! point it at a local server speaking the same wire format.
+
+use crate::channels::outbound::SendError;
+use crate::secrets::Secret;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    api_base: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    sid: String,
+}
+
+#[derive(Deserialize, Default)]
+struct TwilioError {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+/// Twilio error codes that must never be retried: opted out (21610),
+/// outside the WhatsApp 24-hour window (63016), invalid number (21211, 21614).
+const FINAL_CODES: &[i64] = &[21610, 63016, 21211, 21614, 21408, 21612];
+
+impl TwilioClient {
+    pub fn new(api_base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("HTTP client builds (is the TLS provider installed?)");
+        Self { http, api_base: api_base.trim_end_matches('/').to_string() }
+    }
+
+    /// Sends one message; returns Twilio's message SID.
+    pub async fn send(&self, account_sid: &str, auth_token: &Secret<String>, from: &str, to: &str, body: &str) -> Result<String, SendError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, account_sid);
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(account_sid, Some(auth_token.expose()))
+            .form(&[("From", from), ("To", to), ("Body", body)])
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    // Nothing reached Twilio: safe to try again.
+                    SendError::Transient(format!("connection failed: {e}"))
+                } else {
+                    // The request may have been accepted: retrying could send twice.
+                    SendError::Uncertain(format!("no answer: {e}"))
+                }
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            let created: Created = response.json().await.map_err(|e| SendError::Uncertain(format!("unreadable answer: {e}")))?;
+            return Ok(created.sid);
+        }
+        let error: TwilioError = response.json().await.unwrap_or_default();
+        let detail = format!("HTTP {} code {} {}", status.as_u16(), error.code.unwrap_or(0), error.message.unwrap_or_default());
+        if status.as_u16() == 429 || error.code == Some(20429) || status.is_server_error() {
+            return Err(SendError::Transient(detail));
+        }
+        if error.code.is_some_and(|c| FINAL_CODES.contains(&c)) || status.is_client_error() {
+            return Err(SendError::Final(detail));
+        }
+        Err(SendError::Transient(detail))
+    }
+}

@@ -1,0 +1,262 @@
+//! The `nuru` command line. Thin: every command calls into the library.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::conversation::shell::Engine;
+use crate::domain::{Channel, PhoneNumber};
+use crate::fixtures::{ClinicFile, DEMO_CLINIC};
+use crate::secrets::Cipher;
+use crate::startup::{Application, BuildOptions};
+use crate::storage::{NewInbound, Store};
+use crate::understanding;
+use crate::worker::Workers;
+use anyhow::Context;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "nuru", version, about = "A clinic's WhatsApp and SMS secretary")]
+struct Cli {
+    /// Configuration file (default: ./nuru.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (webhooks) and its workers.
+    Serve,
+    /// Run the service with the demo clinic; replies are stored and logged, not sent.
+    Demo,
+    /// Talk to the demo clinic in the terminal, as a patient. No server, no network.
+    Chat {
+        /// Your phone number as the clinic sees it.
+        #[arg(long, default_value = "+243990000001")]
+        phone: String,
+        /// Clinic file to chat with (default: the demo clinic).
+        #[arg(long)]
+        clinic: Option<PathBuf>,
+    },
+    /// Understand one message (or JSON lines on stdin) and print JSON.
+    Extract {
+        /// Local wall-clock time in `--tz`, e.g. 2026-11-23T09:15:00 (default: now).
+        #[arg(long)]
+        now: Option<String>,
+        /// IANA time zone of `--now`.
+        #[arg(long, default_value = "Africa/Kinshasa")]
+        tz: String,
+        /// Read {"id","text","now","tz"} lines from stdin, write one result per line.
+        #[arg(long)]
+        jsonl: bool,
+        text: Option<String>,
+    },
+    /// Create or migrate the database, then exit.
+    Migrate,
+    /// Clinic files.
+    Clinic {
+        #[command(subcommand)]
+        command: ClinicCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClinicCommand {
+    /// Create or update a clinic from a TOML file (see fixtures/demo-clinic.toml).
+    Import { file: PathBuf },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Extract { now, tz, jsonl, text } => extract(now, &tz, jsonl, text),
+        command => run_async(cli.config, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
+    let mut config = Config::load(config_path.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Serve => {
+                crate::telemetry::init(&config);
+                Application::build(config, BuildOptions::default()).await?.run_until_stopped().await
+            }
+            Command::Demo => {
+                crate::telemetry::init(&config);
+                let app = Application::build(config, BuildOptions { outbox_only: true, ..BuildOptions::default() }).await?;
+                let state = app.state().clone();
+                let catalog = ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await?;
+                eprintln!(
+                    "Demo clinic {:?} loaded. Twilio webhook: {}/webhooks/twilio/{} (replies go to the local outbox, not to Twilio).",
+                    catalog.clinic.name, state.config.public_base_url, catalog.clinic.slug
+                );
+                app.run_until_stopped().await
+            }
+            Command::Chat { phone, clinic } => {
+                if std::env::var_os("RUST_LOG").is_none() {
+                    config.log_level = "warn".into();
+                }
+                crate::telemetry::init(&config);
+                let text = match clinic {
+                    Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                    None => DEMO_CLINIC.to_string(),
+                };
+                chat(&text, &phone).await
+            }
+            Command::Migrate => {
+                crate::telemetry::init(&config);
+                Store::connect(&config.database_url, config.database_max_connections).await?;
+                eprintln!("database ready");
+                Ok(())
+            }
+            Command::Clinic { command: ClinicCommand::Import { file } } => {
+                crate::telemetry::init(&config);
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+                let catalog = ClinicFile::import(&text, &store, &crate::startup::cipher(&config)?).await?;
+                eprintln!("clinic {:?} imported: webhook path /webhooks/twilio/{}", catalog.clinic.name, catalog.clinic.slug);
+                Ok(())
+            }
+            Command::Extract { .. } => unreachable!("handled without a runtime"),
+        }
+    })
+}
+
+/// A terminal conversation with the real engine on a private in-memory database.
+async fn chat(clinic_file: &str, phone: &str) -> anyhow::Result<()> {
+    crate::install_crypto_provider();
+    let phone = PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?;
+    let store = Store::connect("sqlite::memory:", Some(1)).await?;
+    let cipher = Cipher::random();
+    let catalog = ClinicFile::import(clinic_file, &store, &cipher).await?;
+    let clock = Clock::system();
+    let workers = Workers {
+        store: store.clone(),
+        engine: Engine::new(store.clone(), clock.clone(), chrono::Duration::hours(4)),
+        transport: crate::channels::Transport::LogOnly,
+        cipher,
+        clock: clock.clone(),
+        inbound_ready: Arc::default(),
+        outbound_ready: Arc::default(),
+        send_max_attempts: 1,
+        poll: std::time::Duration::from_millis(100),
+    };
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if interactive {
+        eprintln!("{} — écrivez comme un patient / write as a patient (Ctrl-D to quit).", catalog.clinic.name);
+    }
+    let mut last_seen = 0;
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    for (n, line) in stdin.lock().lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let message = NewInbound {
+            clinic_id: catalog.clinic.id,
+            provider_message_id: format!("chat-{n}"),
+            channel: Channel::Chat,
+            from: phone.clone(),
+            body: line,
+            fields_json: "{}".into(),
+            received_at: clock.now(),
+        };
+        store.insert_inbound(&message).await?;
+        workers.run_until_idle().await?;
+        let conversation = store
+            .conversation_for(catalog.clinic.id, Channel::Chat, &phone, catalog.clinic.default_language, "{}", clock.now())
+            .await?;
+        for reply in store.outbound_for_conversation(conversation.id, last_seen).await? {
+            writeln!(stdout, "{}\n", reply.body)?;
+            last_seen = reply.id;
+        }
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+fn parse_now(now: Option<&str>, tz: Tz) -> anyhow::Result<NaiveDateTime> {
+    let Some(now) = now else { return Ok(Utc::now().with_timezone(&tz).naive_local()) };
+    if let Ok(t) = DateTime::parse_from_rfc3339(now) {
+        return Ok(t.with_timezone(&tz).naive_local());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(now, format) {
+            return Ok(t);
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(now, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(12, 0, 0).expect("noon exists"));
+    }
+    anyhow::bail!("--now {now:?} is not a local date-time like 2026-11-23T09:15:00")
+}
+
+fn parse_tz(tz: &str) -> anyhow::Result<Tz> {
+    tz.parse().map_err(|_| anyhow::anyhow!("{tz:?} is not an IANA time zone (e.g. Africa/Kinshasa)"))
+}
+
+fn extraction_json(x: &understanding::Extraction) -> serde_json::Value {
+    serde_json::json!({"intent": x.intent, "language": x.language, "entities": x.entities})
+}
+
+fn extract(now: Option<String>, tz: &str, jsonl: bool, text: Option<String>) -> anyhow::Result<()> {
+    let default_tz = parse_tz(tz)?;
+    if !jsonl {
+        let text = text.context("give the message to understand, or --jsonl to read stdin")?;
+        let now = parse_now(now.as_deref(), default_tz)?;
+        println!("{}", extraction_json(&understanding::extract(&text, now, None)));
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(default)]
+        id: serde_json::Value,
+        text: String,
+        now: Option<String>,
+        tz: Option<String>,
+    }
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = serde_json::from_str::<Line>(&line).map_err(anyhow::Error::from).and_then(|l| {
+            let tz = match &l.tz {
+                Some(t) => parse_tz(t)?,
+                None => default_tz,
+            };
+            let now = parse_now(l.now.as_deref().or(now.as_deref()), tz)?;
+            let mut v = extraction_json(&understanding::extract(&l.text, now, None));
+            let obj = v.as_object_mut().expect("object");
+            let mut ordered = serde_json::Map::new();
+            ordered.insert("id".into(), l.id);
+            ordered.append(obj);
+            Ok(serde_json::Value::Object(ordered))
+        });
+        match result {
+            Ok(v) => writeln!(out, "{v}")?,
+            Err(e) => writeln!(out, "{}", serde_json::json!({"error": format!("{e:#}"), "line": line}))?,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+

@@ -1,0 +1,512 @@
+//! The booking flow: gather service and day, propose up to five slots, settle
+//! who the patient is, confirm, book. Pure, like the rest of `step`.
+
+use super::replies;
+use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
+use super::step::{BookingRequest, Effect, Outcome, TurnContext};
+use crate::domain::{Lang, PractitionerId, Service};
+use crate::scheduling::{Availability, Slot, SlotRequest, find_slots};
+use crate::texts;
+use crate::understanding::normalize::fold;
+use crate::understanding::{Extraction, Intent, TimePreference, parse_person_name};
+use chrono::{Duration, NaiveDate, Timelike};
+
+const MAX_OFFERED: usize = 5;
+
+pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
+    let mut b = Booking::default();
+    absorb(&mut b, x, ctx);
+    out.state.misunderstood = 0;
+    advance(out, b, ctx);
+}
+
+/// Takes what the message says about the booking. Returns whether anything changed.
+fn absorb(b: &mut Booking, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
+    let before = b.clone();
+    let e = &x.entities;
+    if let Some(kind) = &e.appointment_type {
+        if let Some(s) = match_service(ctx, kind) {
+            b.service = Some(s.id);
+        }
+    }
+    if let Some(name) = &e.practitioner {
+        let n = fold(name);
+        if let Some(p) = ctx.catalog.practitioners.iter().find(|p| p.active && (fold(&p.last_name) == n || fold(&format!("{} {}", p.first_name, p.last_name)) == n)) {
+            b.practitioner = Some(p.id);
+        }
+    }
+    if let Some(d) = e.date {
+        b.date = Some(d);
+        if e.time.is_none() && e.time_preference.is_none() {
+            b.time = None;
+        }
+    }
+    if let Some(t) = e.time {
+        b.time = Some(t);
+    }
+    if let Some(p) = e.time_preference {
+        b.preference = Some(p);
+        if e.time.is_none() {
+            b.time = None;
+        }
+    }
+    if e.first_name.is_some() || e.last_name.is_some() {
+        b.named_first = e.first_name.clone().or(b.named_first.take());
+        b.named_last = e.last_name.clone().or(b.named_last.take());
+    }
+    if let Some(d) = e.birth_date {
+        b.named_birth = Some(d);
+    }
+    *b != before
+}
+
+fn match_service<'a>(ctx: &TurnContext<'a>, kind: &str) -> Option<&'a Service> {
+    let k = fold(kind);
+    let services = &ctx.catalog.services;
+    services
+        .iter()
+        .find(|s| fold(&s.name_fr) == k || fold(&s.name_en) == k)
+        .or_else(|| services.iter().find(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)))
+}
+
+pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    let changed = absorb(&mut b, x, ctx);
+    let choice = x.entities.choice;
+    let yes = x.intent == Intent::Affirmative;
+    let no = x.intent == Intent::Negative;
+    match b.stage.clone() {
+        Stage::Start => advance(out, b, ctx),
+        Stage::AskService { options } => match choice.and_then(|n| options.get(n as usize - 1)) {
+            Some(id) => {
+                b.service = Some(*id);
+                out.state.misunderstood = 0;
+                advance(out, b, ctx);
+            }
+            None if b.service.is_some() => advance(out, b, ctx),
+            None => unclear(out, b, x, ctx),
+        },
+        Stage::AskDay => {
+            if changed && (b.date.is_some() || b.time.is_some() || b.preference.is_some()) {
+                out.state.misunderstood = 0;
+                advance(out, b, ctx);
+            } else {
+                unclear(out, b, x, ctx);
+            }
+        }
+        Stage::ChooseSlot { offered } => {
+            if let Some(slot) = choice.and_then(|n| offered.get(n as usize - 1)) {
+                out.state.misunderstood = 0;
+                slot_chosen(out, b, *slot, ctx);
+            } else if changed {
+                advance(out, b, ctx);
+            } else if yes && offered.len() == 1 {
+                slot_chosen(out, b, offered[0], ctx);
+            } else if no {
+                b.date = None;
+                b.time = None;
+                b.preference = None;
+                b.stage = Stage::AskDay;
+                out.say(ctx.channel, "ask_day", &[]);
+                set(out, b);
+            } else {
+                unclear(out, b, x, ctx);
+            }
+        }
+        Stage::ChoosePatient { slot, options } => match choice {
+            Some(n) if (n as usize) <= options.len() => {
+                b.patient = Some(PatientChoice::Existing { id: options[n as usize - 1] });
+                out.state.misunderstood = 0;
+                slot_chosen(out, b, slot, ctx);
+            }
+            Some(n) if n as usize == options.len() + 1 => {
+                b.stage = Stage::AskName { slot };
+                out.say(ctx.channel, "ask_name", &[]);
+                set(out, b);
+            }
+            _ if b.named_first.is_some() && b.named_last.is_some() => slot_chosen(out, b, slot, ctx),
+            _ => unclear(out, b, x, ctx),
+        },
+        Stage::AskName { slot } => {
+            if b.named_first.is_none() || b.named_last.is_none() {
+                if let Some((first, last)) = parse_person_name(text) {
+                    b.named_first = Some(first);
+                    b.named_last = Some(last);
+                }
+            }
+            if b.named_first.is_some() && b.named_last.is_some() {
+                out.state.misunderstood = 0;
+                slot_chosen(out, b, slot, ctx);
+            } else {
+                unclear(out, b, x, ctx);
+            }
+        }
+        Stage::AskBirthDate { slot } => {
+            let today = ctx.now.with_timezone(&ctx.catalog.clinic.timezone).date_naive();
+            if b.named_birth.is_some_and(|d| plausible_birth(d, today)) {
+                out.state.misunderstood = 0;
+                slot_chosen(out, b, slot, ctx);
+            } else {
+                b.named_birth = None;
+                unclear(out, b, x, ctx);
+            }
+        }
+        Stage::Confirm { slot } => {
+            if yes || choice == Some(1) {
+                let (Some(service), Some(patient)) = (b.service, b.patient.clone()) else {
+                    // Cannot happen: Confirm is only reached with both settled.
+                    return unclear(out, b, x, ctx);
+                };
+                book(out, &b, slot, service, patient, ctx);
+            } else if no || choice == Some(2) {
+                if changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some()) {
+                    return advance(out, b, ctx);
+                }
+                b.date = None;
+                b.time = None;
+                b.preference = None;
+                b.stage = Stage::AskDay;
+                out.say(ctx.channel, "not_booked", &[]);
+                set(out, b);
+            } else if changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some()) {
+                advance(out, b, ctx);
+            } else {
+                unclear(out, b, x, ctx);
+            }
+        }
+    }
+}
+
+fn plausible_birth(d: NaiveDate, today: NaiveDate) -> bool {
+    d <= today && d > today - Duration::days(366 * 125)
+}
+
+fn set(out: &mut Outcome, b: Booking) {
+    out.state.flow = Flow::Booking(b);
+}
+
+/// The patient wrote something that does not answer the question: answer a
+/// side question if there is one, then ask again.
+fn unclear(out: &mut Outcome, b: Booking, x: &Extraction, ctx: &TurnContext<'_>) {
+    match x.intent {
+        Intent::ListAppointments => replies::list_appointments(out, ctx),
+        Intent::ListPractitioners => replies::practitioners(out, ctx),
+        Intent::Information => replies::information(out, "", ctx),
+        _ => {
+            let key = match &b.stage {
+                Stage::AskDay => "day_not_understood",
+                Stage::AskName { .. } => "name_not_understood",
+                Stage::AskBirthDate { .. } => "birth_date_not_understood",
+                Stage::Confirm { .. } => "confirm_unclear",
+                Stage::ChooseSlot { offered } => {
+                    let max = offered.len().to_string();
+                    out.misunderstood(ctx, "choice_unclear", &[("max", &max)]);
+                    if out.state.flow != Flow::HandedOff {
+                        set(out, b);
+                    }
+                    return;
+                }
+                _ => "not_understood",
+            };
+            out.misunderstood(ctx, key, &[]);
+            if out.state.flow == Flow::HandedOff {
+                return;
+            }
+            if !matches!(b.stage, Stage::AskService { .. } | Stage::ChoosePatient { .. }) {
+                set(out, b);
+                return;
+            }
+        }
+    }
+    prompt(out, b, ctx);
+}
+
+/// Asks the question of the current stage again.
+fn prompt(out: &mut Outcome, b: Booking, ctx: &TurnContext<'_>) {
+    match &b.stage {
+        Stage::AskService { .. } | Stage::Start => return advance(out, Booking { service: None, ..b }, ctx),
+        Stage::AskDay => out.say(ctx.channel, "ask_day", &[]),
+        Stage::ChooseSlot { offered } => {
+            let service = service_name(out.language, &b, ctx);
+            let options = slot_lines(out.language, offered, ctx);
+            out.say(ctx.channel, "propose_slots", &[("service", &service), ("options", &options)]);
+        }
+        Stage::ChoosePatient { options, .. } => ask_which_patient(out, options, ctx),
+        Stage::AskName { .. } => out.say(ctx.channel, "ask_name", &[]),
+        Stage::AskBirthDate { .. } => {
+            let first = b.named_first.clone().unwrap_or_default();
+            out.say(ctx.channel, "ask_birth_date", &[("first_name", &first)]);
+        }
+        Stage::Confirm { slot } => {
+            let slot = *slot;
+            return confirm(out, b, slot, ctx);
+        }
+    }
+    set(out, b);
+}
+
+fn service_name(lang: Lang, b: &Booking, ctx: &TurnContext<'_>) -> String {
+    b.service.and_then(|s| ctx.catalog.service(s)).map(|s| s.name(lang).to_string()).unwrap_or_default()
+}
+
+fn candidates(b: &Booking, ctx: &TurnContext<'_>) -> Vec<PractitionerId> {
+    let Some(service) = b.service else { return Vec::new() };
+    let all: Vec<PractitionerId> = ctx.catalog.practitioners_for(service).iter().map(|p| p.id).collect();
+    match b.practitioner {
+        Some(p) if all.contains(&p) => vec![p],
+        _ => all,
+    }
+}
+
+fn search(b: &Booking, ctx: &TurnContext<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot> {
+    let clinic = &ctx.catalog.clinic;
+    let Some(service) = b.service.and_then(|s| ctx.catalog.service(s)) else { return Vec::new() };
+    let av = Availability {
+        tz: clinic.timezone,
+        now: ctx.now,
+        windows: &ctx.catalog.windows,
+        busy: ctx.busy,
+        min_notice: Duration::minutes(clinic.min_notice_minutes as i64),
+        horizon_days: clinic.booking_horizon_days,
+    };
+    let req = SlotRequest { duration: Duration::minutes(service.duration_minutes as i64), practitioners: candidates(b, ctx), from, to };
+    find_slots(&av, &req)
+}
+
+fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
+    match pref {
+        None => true,
+        Some(TimePreference::Morning) => hour < 12,
+        Some(TimePreference::Afternoon) => (12..17).contains(&hour),
+        Some(TimePreference::Evening) => hour >= 17,
+    }
+}
+
+/// Up to five slots: nearest to the asked time if any, else the earliest,
+/// one practitioner per start time so the list offers real choice.
+fn pick(slots: &[Slot], b: &Booking, ctx: &TurnContext<'_>) -> Vec<Slot> {
+    let tz = ctx.catalog.clinic.timezone;
+    let mut chosen: Vec<Slot> = Vec::new();
+    let mut ordered: Vec<Slot> = slots.to_vec();
+    if let Some(t) = b.time {
+        let wanted = t.num_seconds_from_midnight() as i64;
+        ordered.sort_by_key(|s| {
+            let local = s.start.with_timezone(&tz);
+            ((local.time().num_seconds_from_midnight() as i64 - wanted).abs(), local.date_naive(), s.start)
+        });
+        if b.date.is_none() {
+            // A time without a day: the earliest days first, nearest time within each.
+            ordered.sort_by_key(|s| s.start.with_timezone(&tz).date_naive());
+        }
+    }
+    for s in ordered {
+        if chosen.len() == MAX_OFFERED {
+            break;
+        }
+        if !chosen.iter().any(|c| c.start == s.start) {
+            chosen.push(s);
+        }
+    }
+    chosen.sort_by_key(|s| (s.start, s.practitioner_id));
+    chosen
+}
+
+/// Moves the booking to its next question, or to proposals.
+fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
+    let lang = out.language;
+    if b.service.is_none() {
+        if let [only] = ctx.catalog.services.as_slice() {
+            b.service = Some(only.id);
+        } else {
+            let options: Vec<_> = ctx.catalog.services.iter().map(|s| s.id).collect();
+            let lines: Vec<String> = ctx
+                .catalog
+                .services
+                .iter()
+                .enumerate()
+                .map(|(i, s)| texts::texts().render(lang, "option_line", &[("n", &(i + 1).to_string()), ("label", &texts::capitalized(s.name(lang)))]))
+                .collect();
+            b.stage = Stage::AskService { options };
+            out.say(ctx.channel, "ask_service", &[("options", &lines.join("\n"))]);
+            return set(out, b);
+        }
+    }
+    if b.date.is_none() && b.time.is_none() && b.preference.is_none() {
+        b.stage = Stage::AskDay;
+        out.say(ctx.channel, "ask_day", &[]);
+        return set(out, b);
+    }
+    let clinic = &ctx.catalog.clinic;
+    let tz = clinic.timezone;
+    let today = ctx.now.with_timezone(&tz).date_naive();
+    let last = today + Duration::days(clinic.booking_horizon_days as i64);
+    let all = search(&b, ctx, b.date.unwrap_or(today), b.date.unwrap_or(last));
+    let matching: Vec<Slot> = all.iter().copied().filter(|s| in_preference(b.preference, s.start.with_timezone(&tz).hour())).collect();
+
+    // Everything given and the exact time free: straight to the patient and confirmation.
+    if let Some(t) = b.time {
+        if let Some(exact) = matching.iter().find(|s| s.start.with_timezone(&tz).time() == t) {
+            return slot_chosen(out, b, *exact, ctx);
+        }
+    }
+    let service = service_name(lang, &b, ctx);
+    if !matching.is_empty() {
+        let offered = pick(&matching, &b, ctx);
+        let options = slot_lines(lang, &offered, ctx);
+        b.stage = Stage::ChooseSlot { offered };
+        out.say(ctx.channel, "propose_slots", &[("service", &service), ("options", &options)]);
+        return set(out, b);
+    }
+    // Nothing that day or period: the nearest alternatives from that day on.
+    let from = b.date.unwrap_or(today);
+    let later = search(&b, ctx, from, last);
+    let alternatives = pick(&later, &Booking { time: None, ..b.clone() }, ctx);
+    if alternatives.is_empty() {
+        out.say(ctx.channel, "no_slots_at_all", &[("service", &service), ("days", &clinic.booking_horizon_days.to_string())]);
+        out.effects.push(Effect::NeedsHuman);
+        out.state.flow = Flow::Idle;
+        return;
+    }
+    let when = match b.date {
+        Some(d) => texts::day(lang, d),
+        None => String::new(),
+    };
+    let when = if when.is_empty() { service.clone() } else { format!("{} {when}", if lang == Lang::Fr { "le" } else { "on" }) };
+    let options = slot_lines(lang, &alternatives, ctx);
+    b.stage = Stage::ChooseSlot { offered: alternatives };
+    out.say(ctx.channel, "no_slots_that_day", &[("when", &when), ("service", &service), ("options", &options)]);
+    set(out, b);
+}
+
+fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
+    let tz = ctx.catalog.clinic.timezone;
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let local = s.start.with_timezone(&tz);
+            let practitioner = ctx.catalog.practitioner(s.practitioner_id).map(|p| p.display_name()).unwrap_or_default();
+            texts::texts().render(
+                lang,
+                "slot_line",
+                &[
+                    ("n", &(i + 1).to_string()),
+                    ("day", &texts::day(lang, local.date_naive())),
+                    ("time", &texts::time(local.time())),
+                    ("practitioner", &practitioner),
+                ],
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ask_which_patient(out: &mut Outcome, options: &[crate::domain::PatientId], ctx: &TurnContext<'_>) {
+    let t = texts::texts();
+    let mut lines: Vec<String> = options
+        .iter()
+        .filter_map(|id| ctx.patients.iter().find(|p| p.id == *id))
+        .enumerate()
+        .map(|(i, p)| t.render(out.language, "option_line", &[("n", &(i + 1).to_string()), ("label", &p.full_name())]))
+        .collect();
+    let other = t.render(out.language, "another_person", &[]);
+    lines.push(t.render(out.language, "option_line", &[("n", &(options.len() + 1).to_string()), ("label", &other)]));
+    out.say(ctx.channel, "ask_which_patient", &[("options", &lines.join("\n"))]);
+}
+
+/// A slot is chosen: settle the patient, then confirm.
+fn slot_chosen(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<'_>) {
+    if b.patient.is_none() {
+        if let (Some(first), Some(last)) = (b.named_first.clone(), b.named_last.clone()) {
+            let known = ctx.patients.iter().find(|p| fold(&p.first_name) == fold(&first) && fold(&p.last_name) == fold(&last));
+            if let Some(p) = known {
+                b.patient = Some(PatientChoice::Existing { id: p.id });
+            } else if let Some(birth_date) = b.named_birth {
+                b.patient = Some(PatientChoice::New { first_name: first, last_name: last, birth_date });
+            } else {
+                b.stage = Stage::AskBirthDate { slot };
+                out.say(ctx.channel, "ask_birth_date", &[("first_name", &first)]);
+                return set(out, b);
+            }
+        } else if b.named_first.is_none() && b.named_last.is_none() {
+            match ctx.patients {
+                [] => {
+                    b.stage = Stage::AskName { slot };
+                    out.say(ctx.channel, "ask_name", &[]);
+                    return set(out, b);
+                }
+                [only] => b.patient = Some(PatientChoice::Existing { id: only.id }),
+                many => {
+                    let options: Vec<_> = many.iter().map(|p| p.id).collect();
+                    ask_which_patient(out, &options, ctx);
+                    b.stage = Stage::ChoosePatient { slot, options };
+                    return set(out, b);
+                }
+            }
+        } else {
+            // Half a name: ask for the whole of it.
+            b.stage = Stage::AskName { slot };
+            out.say(ctx.channel, "ask_name", &[]);
+            return set(out, b);
+        }
+    }
+    confirm(out, b, slot, ctx);
+}
+
+fn patient_name(b: &Booking, ctx: &TurnContext<'_>) -> String {
+    match &b.patient {
+        Some(PatientChoice::Existing { id }) => ctx.patients.iter().find(|p| p.id == *id).map(|p| p.full_name()).unwrap_or_default(),
+        Some(PatientChoice::New { first_name, last_name, .. }) => format!("{first_name} {last_name}"),
+        None => String::new(),
+    }
+}
+
+fn slot_args(lang: Lang, b: &Booking, slot: &Slot, ctx: &TurnContext<'_>) -> [(&'static str, String); 5] {
+    let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
+    [
+        ("day", texts::day(lang, local.date_naive())),
+        ("time", texts::time(local.time())),
+        ("practitioner", ctx.catalog.practitioner(slot.practitioner_id).map(|p| p.display_name()).unwrap_or_default()),
+        ("service", service_name(lang, b, ctx)),
+        ("patient", patient_name(b, ctx)),
+    ]
+}
+
+fn confirm(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<'_>) {
+    let args = slot_args(out.language, &b, &slot, ctx);
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    out.say(ctx.channel, "confirm_booking", &args);
+    b.stage = Stage::Confirm { slot };
+    set(out, b);
+}
+
+fn book(out: &mut Outcome, b: &Booking, slot: Slot, service: crate::domain::ServiceId, patient: PatientChoice, ctx: &TurnContext<'_>) {
+    let mut args: Vec<(&str, String)> = slot_args(out.language, b, &slot, ctx).into_iter().collect();
+    args.push(("address", ctx.catalog.clinic.address.clone()));
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    out.effects.push(Effect::Book(BookingRequest { slot, service, patient }));
+    out.say(ctx.channel, "booked", &args);
+    out.state = Conversation::default();
+}
+
+/// The confirmed slot went to someone else between proposal and booking.
+pub fn after_slot_taken(state: &Conversation, language: Lang, ctx: &TurnContext<'_>) -> Outcome {
+    let mut out = Outcome { state: state.clone(), language, effects: Vec::new() };
+    let Flow::Booking(mut b) = state.flow.clone() else { return out };
+    let clinic = &ctx.catalog.clinic;
+    let today = ctx.now.with_timezone(&clinic.timezone).date_naive();
+    let from = b.date.unwrap_or(today);
+    let slots = search(&b, ctx, from, today + Duration::days(clinic.booking_horizon_days as i64));
+    let offered = pick(&slots, &b, ctx);
+    if offered.is_empty() {
+        let service = service_name(language, &b, ctx);
+        out.say(ctx.channel, "no_slots_at_all", &[("service", &service), ("days", &clinic.booking_horizon_days.to_string())]);
+        out.effects.push(Effect::NeedsHuman);
+        out.state.flow = Flow::Idle;
+        return out;
+    }
+    let options = slot_lines(language, &offered, ctx);
+    b.stage = Stage::ChooseSlot { offered };
+    out.say(ctx.channel, "slot_taken", &[("options", &options)]);
+    set(&mut out, b);
+    out
+}

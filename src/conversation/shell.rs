@@ -1,0 +1,208 @@
+//! The I/O around `step`: load the context of a turn, understand the message,
+//! run the state machine, and apply its effects (replies to the outbox,
+//! bookings, flags, new state, message marked processed) in one transaction.
+
+use super::state::{Conversation, PatientChoice};
+use super::step::{Effect, Event, Outcome, TurnContext, step};
+use crate::clock::Clock;
+use crate::domain::{ClinicCatalog, mask_phone};
+use crate::storage::{BookOutcome, ClaimedInbound, ConversationRow, NewAppointment, NewOutbound, StorageError, Store};
+use crate::understanding::{self, ClinicLexicon};
+use chrono::Duration;
+use tracing::{info, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What a processed turn did (for logs, tests and benchmarks; no text).
+#[derive(Debug, Clone, Default)]
+pub struct TurnReport {
+    pub replies: usize,
+    pub booked: bool,
+    pub slot_was_taken: bool,
+    pub already_processed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Store,
+    clock: Clock,
+    idle_after: Duration,
+}
+
+enum Applied {
+    Done(TurnReport),
+    SlotTaken,
+}
+
+impl Engine {
+    pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
+        Self { store, clock, idle_after }
+    }
+
+    #[tracing::instrument(skip_all, fields(message = m.id, clinic = %m.clinic_id))]
+    pub async fn process(&self, m: &ClaimedInbound) -> Result<TurnReport, TurnError> {
+        let now = self.clock.now();
+        let catalog = self.store.catalog(m.clinic_id).await?;
+        let clinic = &catalog.clinic;
+        let initial = serde_json::to_string(&Conversation::default()).expect("state serialises");
+        let row = self.store.conversation_for(clinic.id, m.channel, &m.from, clinic.default_language, &initial, now).await?;
+        let state: Conversation = serde_json::from_str(&row.state_json).unwrap_or_else(|e| {
+            warn!(conversation = %row.id, error = %e, "stored conversation state unreadable; starting afresh");
+            Conversation::default()
+        });
+
+        let lexicon = lexicon(&catalog);
+        let local_now = now.with_timezone(&clinic.timezone).naive_local();
+        let understood = understanding::extract(&m.body, local_now, Some(&lexicon));
+        let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);
+        info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
+
+        let event = Event::Message {
+            text: &m.body,
+            understood: &understood,
+            language: understanding::language_signal(&m.body),
+            idle_reset,
+        };
+        let outcome = self.decide(&catalog, &row, &state, event, now).await?;
+        match self.apply(&catalog, &row, m.id, outcome, now).await? {
+            Applied::Done(report) => Ok(report),
+            Applied::SlotTaken => {
+                // Someone took the slot between proposal and confirmation: re-enter
+                // the machine with the fresh busy time.
+                info!(conversation = %row.id, "slot taken at confirmation; proposing others");
+                let outcome = self.decide(&catalog, &row, &state, Event::SlotTaken, now).await?;
+                match self.apply(&catalog, &row, m.id, outcome, now).await? {
+                    Applied::Done(report) => Ok(TurnReport { slot_was_taken: true, ..report }),
+                    Applied::SlotTaken => Err(StorageError::Conflict("slot").into()),
+                }
+            }
+        }
+    }
+
+    async fn decide(
+        &self,
+        catalog: &ClinicCatalog,
+        row: &ConversationRow,
+        state: &Conversation,
+        event: Event<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Outcome, TurnError> {
+        let clinic = &catalog.clinic;
+        let horizon_end = now + Duration::days(clinic.booking_horizon_days as i64 + 2);
+        let busy = self.store.busy_intervals(clinic.id, now - Duration::days(1), horizon_end).await?;
+        let patients = self.store.patients_for_phone(clinic.id, &row.phone).await?;
+        let upcoming = self.store.upcoming_for_phone(clinic.id, &row.phone, now).await?;
+        let ctx = TurnContext { now, catalog, busy: &busy, patients: &patients, upcoming: &upcoming, channel: row.channel };
+        Ok(step(state, row.language, event, &ctx))
+    }
+
+    async fn apply(
+        &self,
+        catalog: &ClinicCatalog,
+        row: &ConversationRow,
+        inbound_id: i64,
+        outcome: Outcome,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Applied, TurnError> {
+        let mut tx = self.store.begin().await?;
+        let mut report = TurnReport::default();
+        let mut saved = row.clone();
+        for effect in &outcome.effects {
+            match effect {
+                Effect::Book(req) => {
+                    let patient_id = match &req.patient {
+                        PatientChoice::Existing { id } => *id,
+                        PatientChoice::New { first_name, last_name, birth_date } => {
+                            Store::create_patient(&mut tx, catalog.clinic.id, first_name, last_name, Some(*birth_date), &row.phone, now).await?.id
+                        }
+                    };
+                    let booking = NewAppointment {
+                        clinic_id: catalog.clinic.id,
+                        practitioner_id: req.slot.practitioner_id,
+                        patient_id,
+                        service_id: req.service,
+                        starts_at: req.slot.start,
+                        ends_at: req.slot.end,
+                        capacity: req.slot.capacity,
+                        source: "bot",
+                        conversation_id: Some(row.id),
+                    };
+                    match Store::book(&mut tx, &booking, now).await? {
+                        BookOutcome::Booked(id) => {
+                            info!(conversation = %row.id, appointment = %id, "booked");
+                            report.booked = true;
+                        }
+                        BookOutcome::SlotTaken => {
+                            tx.rollback().await.map_err(StorageError::from)?;
+                            return Ok(Applied::SlotTaken);
+                        }
+                    }
+                }
+                Effect::Reply(body) => {
+                    for part in split_for_channel(body) {
+                        let reply = NewOutbound {
+                            clinic_id: catalog.clinic.id,
+                            conversation_id: row.id,
+                            inbound_id: Some(inbound_id),
+                            channel: row.channel,
+                            to: row.phone.clone(),
+                            body: part,
+                            author: "bot",
+                        };
+                        Store::insert_outbound(&mut tx, &reply, now).await?;
+                        report.replies += 1;
+                    }
+                }
+                Effect::NeedsHuman => saved.needs_human = true,
+                Effect::Urgent => {
+                    warn!(conversation = %row.id, "possible emergency: staff alerted");
+                    saved.urgent = true;
+                }
+            }
+        }
+        saved.state_json = serde_json::to_string(&outcome.state).expect("state serialises");
+        saved.language = outcome.language;
+        saved.last_inbound_at = Some(now);
+        Store::save_conversation(&mut tx, &saved, now).await?;
+        if !Store::mark_inbound_processed(&mut tx, inbound_id, now).await? {
+            tx.rollback().await.map_err(StorageError::from)?;
+            return Ok(Applied::Done(TurnReport { already_processed: true, ..TurnReport::default() }));
+        }
+        tx.commit().await.map_err(StorageError::from)?;
+        Ok(Applied::Done(report))
+    }
+}
+
+/// The clinic's names for the extractor.
+pub fn lexicon(catalog: &ClinicCatalog) -> ClinicLexicon {
+    let practitioners: Vec<(String, String)> = catalog.practitioners.iter().map(|p| (p.first_name.clone(), p.last_name.clone())).collect();
+    let services: Vec<(String, String)> = catalog.services.iter().map(|s| (s.name_fr.clone(), s.name_en.clone())).collect();
+    ClinicLexicon::new(&practitioners, &services)
+}
+
+/// Twilio refuses bodies over 1,600 characters: longer replies go in parts,
+/// cut at line ends.
+fn split_for_channel(body: &str) -> Vec<String> {
+    const MAX: usize = 1600;
+    if body.chars().count() <= MAX {
+        return vec![body.to_string()];
+    }
+    let mut parts = vec![String::new()];
+    for line in body.lines() {
+        let current = parts.last_mut().expect("one part");
+        if !current.is_empty() && current.chars().count() + line.chars().count() + 1 > MAX {
+            parts.push(String::new());
+        }
+        let current = parts.last_mut().expect("one part");
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.extend(line.chars().take(MAX));
+    }
+    parts
+}
+

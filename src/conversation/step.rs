@@ -1,0 +1,174 @@
+//! The transition function. Pure: everything it needs is in `TurnContext`,
+//! everything it wants done is returned as `Effect`s.
+
+use super::booking;
+use super::replies;
+use super::state::{Conversation, Flow, PatientChoice};
+use crate::domain::{BusyInterval, Channel, ClinicCatalog, Lang, Patient, ServiceId};
+use crate::scheduling::Slot;
+use crate::storage::UpcomingAppointment;
+use crate::texts;
+use crate::understanding::{Extraction, Intent, normalize::fold};
+use chrono::{DateTime, Utc};
+
+/// What the shell gathered before the turn.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnContext<'a> {
+    pub now: DateTime<Utc>,
+    pub catalog: &'a ClinicCatalog,
+    /// Busy time of the clinic's practitioners over the booking horizon.
+    pub busy: &'a [BusyInterval],
+    /// Patients linked to the sender's phone number.
+    pub patients: &'a [Patient],
+    /// Their upcoming appointments.
+    pub upcoming: &'a [UpcomingAppointment],
+    pub channel: Channel,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A patient message and what the extractor understood of it.
+    Message {
+        text: &'a str,
+        understood: &'a Extraction,
+        /// The language the message is evidently written in, if any
+        /// ("3" or "👍" carry none: the conversation keeps its language).
+        language: Option<Lang>,
+        /// The conversation was idle for longer than the configured time.
+        idle_reset: bool,
+    },
+    /// The slot confirmed in this state was taken by someone else just now.
+    SlotTaken,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingRequest {
+    pub slot: Slot,
+    pub service: ServiceId,
+    pub patient: PatientChoice,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Reply(String),
+    Book(BookingRequest),
+    /// Staff should look at this conversation.
+    NeedsHuman,
+    /// A possible emergency: staff alerted.
+    Urgent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub state: Conversation,
+    pub language: Lang,
+    pub effects: Vec<Effect>,
+}
+
+impl Outcome {
+    pub(super) fn say(&mut self, channel: Channel, key: &str, args: &[(&str, &str)]) {
+        let text = texts::texts().render(self.language, key, args);
+        self.effects.push(Effect::Reply(texts::for_channel(&text, channel)));
+    }
+
+    /// A turn the engine did not understand: the third in a row hands over.
+    pub(super) fn misunderstood(&mut self, ctx: &TurnContext<'_>, key: &str, args: &[(&str, &str)]) {
+        self.state.misunderstood = self.state.misunderstood.saturating_add(1);
+        if self.state.misunderstood >= 3 {
+            self.say(ctx.channel, "too_many_misunderstandings", &[]);
+            self.hand_over();
+        } else {
+            self.say(ctx.channel, key, args);
+        }
+    }
+
+    pub(super) fn hand_over(&mut self) {
+        self.state.flow = Flow::HandedOff;
+        self.state.misunderstood = 0;
+        self.effects.push(Effect::NeedsHuman);
+    }
+}
+
+pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnContext<'_>) -> Outcome {
+    match event {
+        Event::SlotTaken => booking::after_slot_taken(state, language, ctx),
+        Event::Message { text, understood, language: said_in, idle_reset } => {
+            on_message(state, said_in.unwrap_or(language), text, understood, idle_reset, ctx)
+        }
+    }
+}
+
+fn is_escape(text: &str) -> bool {
+    let f = fold(text);
+    let f = f.trim_matches(|c: char| !c.is_alphanumeric());
+    matches!(f, "menu" | "recommencer" | "recommence" | "restart" | "start over" | "stop this" | "annuler" | "annule" | "cancel" | "stop" | "retour" | "back" | "on recommence")
+}
+
+fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
+    let mut out = Outcome { state: state.clone(), language: lang, effects: Vec::new() };
+    if idle_reset && matches!(out.state.flow, Flow::Booking(_)) {
+        out.state = Conversation::default();
+        out.say(ctx.channel, "fresh_start", &[]);
+    }
+    // Safety first: an emergency interrupts anything, even a staff-owned conversation.
+    if x.intent == Intent::Emergency {
+        replies::emergency(&mut out, ctx);
+        out.effects.push(Effect::Urgent);
+        out.effects.push(Effect::NeedsHuman);
+        if out.state.flow != Flow::HandedOff {
+            out.state = Conversation::default();
+        }
+        return out;
+    }
+    if out.state.flow == Flow::HandedOff {
+        return out;
+    }
+    if x.intent == Intent::HumanHandoff {
+        out.say(ctx.channel, "handoff", &[]);
+        out.hand_over();
+        return out;
+    }
+    let in_booking = matches!(out.state.flow, Flow::Booking(_));
+    if in_booking && (is_escape(text) || x.intent == Intent::CancelAppointment) {
+        out.state = Conversation::default();
+        out.say(ctx.channel, "reset", &[]);
+        return out;
+    }
+    match out.state.flow.clone() {
+        Flow::Booking(b) => booking::on_message(&mut out, b, text, x, ctx),
+        Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, ctx),
+    }
+    out
+}
+
+fn idle(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    let e = &x.entities;
+    let wants_slot = e.date.is_some() || e.time.is_some() || e.appointment_type.is_some() || e.time_preference.is_some();
+    match x.intent {
+        Intent::BookAppointment => booking::start(out, x, ctx),
+        Intent::Unknown if wants_slot => booking::start(out, x, ctx),
+        Intent::Greeting => {
+            out.state.misunderstood = 0;
+            out.say(ctx.channel, "welcome", &[("clinic", &ctx.catalog.clinic.name)]);
+        }
+        Intent::ListAppointments => {
+            out.state.misunderstood = 0;
+            replies::list_appointments(out, ctx);
+        }
+        Intent::ListPractitioners => {
+            out.state.misunderstood = 0;
+            replies::practitioners(out, ctx);
+        }
+        Intent::Information => {
+            out.state.misunderstood = 0;
+            replies::information(out, text, ctx);
+        }
+        Intent::ModifyAppointment | Intent::CancelAppointment => {
+            out.state.misunderstood = 0;
+            out.say(ctx.channel, "change_needs_staff", &[]);
+            out.effects.push(Effect::NeedsHuman);
+        }
+        Intent::Affirmative | Intent::Negative => out.say(ctx.channel, "how_can_i_help", &[]),
+        Intent::Unknown | Intent::Emergency | Intent::HumanHandoff => out.misunderstood(ctx, "not_understood", &[]),
+    }
+}

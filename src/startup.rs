@@ -1,0 +1,146 @@
+//! Builds the whole application from a configuration, so that `main`, the
+//! tests and the benchmark run the same code.
+
+use crate::channels::{Transport, twilio};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::conversation::shell::Engine;
+use crate::secrets::Cipher;
+use crate::storage::Store;
+use crate::worker::Workers;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub cipher: Cipher,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub inbound_ready: Arc<Notify>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Store replies in the outbox and log them instead of calling Twilio.
+    pub outbox_only: bool,
+    pub clock: Clock,
+    /// Start the worker loops with the server (tests may drive them by hand).
+    pub background_workers: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self { outbox_only: false, clock: Clock::system(), background_workers: true }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    workers: Arc<Workers>,
+    background_workers: bool,
+}
+
+/// The cipher for stored secrets: `secret_key`, or the key file (created on first use).
+pub fn cipher(config: &Config) -> anyhow::Result<Cipher> {
+    Ok(match &config.secret_key {
+        Some(key) => Cipher::from_base64(key.expose())?,
+        None => Cipher::from_key_file(Path::new(&config.secret_key_file))?,
+    })
+}
+
+impl Application {
+    pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Application> {
+        crate::install_crypto_provider();
+        let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+        let listener = TcpListener::bind(&config.listen_addr).await?;
+        let cipher = cipher(&config)?;
+        let inbound_ready = Arc::new(Notify::new());
+        let transport = if options.outbox_only {
+            Transport::LogOnly
+        } else {
+            Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base))
+        };
+        let engine = Engine::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64));
+        let workers = Arc::new(Workers {
+            store: store.clone(),
+            engine,
+            transport,
+            cipher: cipher.clone(),
+            clock: options.clock.clone(),
+            inbound_ready: inbound_ready.clone(),
+            outbound_ready: Arc::new(Notify::new()),
+            send_max_attempts: config.send_max_attempts,
+            poll: std::time::Duration::from_millis(config.worker_poll_ms),
+        });
+        let state = AppState { store, cipher, config: Arc::new(config), clock: options.clock, inbound_ready };
+        Ok(Application { listener, state, workers, background_workers: options.background_workers })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn workers(&self) -> Arc<Workers> {
+        self.workers.clone()
+    }
+
+    /// Serves until Ctrl-C (or SIGTERM), then lets the workers finish their step.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let processors = if self.state.store.backend() == crate::storage::Backend::Sqlite { 1 } else { 4 };
+        let handles = if self.background_workers { self.workers.clone().spawn(processors, stop_rx) } else { Vec::new() };
+        tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        axum::serve(self.listener, router(self.state.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+        let _ = stop_tx.send(true);
+        for h in handles {
+            let _ = h.await;
+        }
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.ping().await {
+        Ok(_) => (StatusCode::OK, "ok"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,142 @@
+//! Background work over database-backed queues: processing inbound messages
+//! (one conversation at a time, in order) and sending the outbox. Each loop is
+//! a repetition of a single step that tests can call directly.
+
+use crate::channels::{SendError, Transport};
+use crate::clock::Clock;
+use crate::conversation::shell::{Engine, TurnReport};
+use crate::secrets::Cipher;
+use crate::storage::{StorageError, Store};
+use chrono::Duration;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+const LEASE: Duration = Duration::seconds(60);
+const MAX_TURN_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone)]
+pub struct Workers {
+    pub store: Store,
+    pub engine: Engine,
+    pub transport: Transport,
+    pub cipher: Cipher,
+    pub clock: Clock,
+    pub inbound_ready: Arc<Notify>,
+    pub outbound_ready: Arc<Notify>,
+    pub send_max_attempts: u32,
+    pub poll: std::time::Duration,
+}
+
+impl Workers {
+    /// Processes the next available inbound message. `Ok(None)` when idle.
+    pub async fn process_next_inbound(&self) -> Result<Option<TurnReport>, StorageError> {
+        let now = self.clock.now();
+        let Some(m) = self.store.claim_inbound(now, now + LEASE).await? else { return Ok(None) };
+        match self.engine.process(&m).await {
+            Ok(report) => {
+                if report.replies > 0 {
+                    self.outbound_ready.notify_one();
+                }
+                Ok(Some(report))
+            }
+            Err(e) if m.attempts >= MAX_TURN_ATTEMPTS => {
+                error!(message = m.id, error = %e, "giving up on inbound message");
+                self.store.fail_inbound(m.id, now, &e.to_string()).await?;
+                Ok(Some(TurnReport::default()))
+            }
+            Err(e) => {
+                warn!(message = m.id, attempt = m.attempts, error = %e, "turn failed; will retry");
+                let backoff = Duration::seconds(2_i64.pow(m.attempts.min(8)));
+                self.store.retry_inbound_later(m.id, now + backoff, &e.to_string()).await?;
+                Ok(Some(TurnReport::default()))
+            }
+        }
+    }
+
+    /// Sends the next due reply. `Ok(false)` when nothing is due.
+    pub async fn send_next_outbound(&self) -> Result<bool, StorageError> {
+        let now = self.clock.now();
+        let Some(m) = self.store.claim_outbound(now, now + LEASE).await? else { return Ok(false) };
+        match self.transport.send(&self.store, &self.cipher, &m).await {
+            Ok(provider_id) => self.store.mark_outbound_sent(m.id, &provider_id, self.clock.now()).await?,
+            Err(SendError::Transient(reason)) if m.attempts < self.send_max_attempts => {
+                // Exponential backoff with jitter, as Twilio asks for 429s.
+                let base = 2_i64.pow(m.attempts.min(10));
+                let jitter = rand::random_range(0..=base.max(1));
+                warn!(outbound = m.id, attempt = m.attempts, %reason, "send failed; will retry");
+                self.store.retry_outbound_later(m.id, now + Duration::seconds(base + jitter), &reason).await?;
+            }
+            Err(e) => {
+                error!(outbound = m.id, error = %e, "reply not sent");
+                self.store.fail_outbound(m.id, &e.to_string()).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Runs both queues until neither has work ready now (tests, chat, bench).
+    pub async fn run_until_idle(&self) -> Result<Vec<TurnReport>, StorageError> {
+        let mut reports = Vec::new();
+        loop {
+            let mut busy = false;
+            while let Some(r) = self.process_next_inbound().await? {
+                reports.push(r);
+                busy = true;
+            }
+            while self.send_next_outbound().await? {
+                busy = true;
+            }
+            if !busy {
+                return Ok(reports);
+            }
+        }
+    }
+
+    /// Spawns the processing and sending loops; they stop when `shutdown` flips.
+    pub fn spawn(self: Arc<Self>, processors: usize, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for _ in 0..processors.max(1) {
+            let w = self.clone();
+            let mut stop = shutdown.clone();
+            handles.push(tokio::spawn(async move {
+                loop {
+                    match w.process_next_inbound().await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {}
+                        Err(e) => error!(error = %e, "inbound queue"),
+                    }
+                    tokio::select! {
+                        _ = w.inbound_ready.notified() => {}
+                        _ = tokio::time::sleep(w.poll) => {}
+                        _ = stop.changed() => break,
+                    }
+                    if *stop.borrow() {
+                        break;
+                    }
+                }
+            }));
+        }
+        let w = self.clone();
+        let mut stop = shutdown;
+        handles.push(tokio::spawn(async move {
+            loop {
+                match w.send_next_outbound().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => error!(error = %e, "outbox"),
+                }
+                tokio::select! {
+                    _ = w.outbound_ready.notified() => {}
+                    _ = tokio::time::sleep(w.poll) => {}
+                    _ = stop.changed() => break,
+                }
+                if *stop.borrow() {
+                    break;
+                }
+            }
+            info!("workers stopped");
+        }));
+        handles
+    }
+}

@@ -1,0 +1,129 @@
+use crate::helpers::*;
+use nuru::domain::AppointmentStatus;
+
+const PATIENT: &str = "+243990000001";
+
+#[tokio::test]
+async fn a_new_patient_books_over_signed_webhooks() {
+    let app = spawn_app().await;
+    let r = app.say(PATIENT, "Bonjour, je voudrais un rdv demain matin pour une consultation").await;
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains("mardi 24 novembre à 08:00"), "{}", r[0]);
+    assert!(r[0].contains("1."), "numbered list: {}", r[0]);
+
+    let r = app.say(PATIENT, "1").await;
+    assert!(r[0].contains("prénom et le nom"), "{}", r[0]);
+    let r = app.say(PATIENT, "Awa Mendy").await;
+    assert!(r[0].contains("date de naissance"), "{}", r[0]);
+    let r = app.say(PATIENT, "15/05/1990").await;
+    assert!(r[0].contains("Répondez 1 pour confirmer"), "{}", r[0]);
+    assert!(r[0].contains("Awa Mendy") && r[0].contains("Dr Jean Kabeya"), "{}", r[0]);
+    assert!(app.store.appointments(app.clinic.clinic.id).await.unwrap().is_empty(), "nothing booked before confirmation");
+
+    let r = app.say(PATIENT, "oui").await;
+    assert!(r[0].contains("C'est réservé"), "{}", r[0]);
+    assert!(r[0].contains("12 avenue de la Justice"), "address given: {}", r[0]);
+
+    let appointments = app.store.appointments(app.clinic.clinic.id).await.unwrap();
+    assert_eq!(appointments.len(), 1);
+    let a = &appointments[0];
+    assert_eq!(a.status, AppointmentStatus::Booked);
+    assert_eq!(a.starts_at, "2026-11-24T07:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap(), "08:00 in Kinshasa is 07:00 UTC");
+    assert_eq!(a.ends_at - a.starts_at, chrono::Duration::minutes(30));
+
+    // Everything went out through Twilio's API, from the clinic's number, with its credentials.
+    let sent = app.twilio.received.lock().unwrap().clone();
+    assert_eq!(sent.len(), 5);
+    for m in &sent {
+        assert_eq!(m.account, DEMO_ACCOUNT);
+        assert_eq!(m.field("From"), "whatsapp:+14155238886");
+        assert_eq!(m.field("To"), format!("whatsapp:{PATIENT}"));
+        assert!(m.authorization.starts_with("Basic "));
+    }
+    let patients = app.store.patients_for_phone(app.clinic.clinic.id, &nuru::domain::PhoneNumber::parse(PATIENT).unwrap()).await.unwrap();
+    assert_eq!(patients.len(), 1);
+    assert_eq!(patients[0].birth_date, Some(chrono::NaiveDate::from_ymd_opt(1990, 5, 15).unwrap()));
+
+    // Writing again, the patient is known and sees the booking.
+    let r = app.say(PATIENT, "mes rdv ?").await;
+    assert!(r[0].contains("mardi 24 novembre à 08:00") && r[0].contains("Awa Mendy"), "{}", r[0]);
+}
+
+#[tokio::test]
+async fn everything_in_one_message_books_in_two_turns_for_a_known_patient() {
+    let app = spawn_app().await;
+    // First booking creates the patient.
+    app.say(PATIENT, "rdv demain 9h pour une vaccination").await;
+    app.say(PATIENT, "Awa Mendy").await;
+    app.say(PATIENT, "15/05/1990").await;
+    app.say(PATIENT, "1").await;
+    assert_eq!(app.store.appointments(app.clinic.clinic.id).await.unwrap().len(), 1);
+
+    let r = app.say(PATIENT, "I would like a consultation on Friday at 10am").await;
+    assert!(r[0].contains("Reply 1 to confirm"), "straight to confirmation, in English: {}", r[0]);
+    assert!(r[0].contains("Friday 27 November at 10:00"), "{}", r[0]);
+    let r = app.say(PATIENT, "yes").await;
+    assert!(r[0].starts_with("Booked"), "{}", r[0]);
+    assert_eq!(app.store.appointments(app.clinic.clinic.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_slot_taken_before_confirmation_is_not_double_booked() {
+    let app = spawn_app().await;
+    app.say(PATIENT, "rdv demain 10h consultation avec le Dr Kabeya").await;
+    app.say(PATIENT, "Awa Mendy").await;
+    let r = app.say(PATIENT, "15/05/1990").await;
+    assert!(r[0].contains("10:00"), "{}", r[0]);
+
+    // Someone else books the same slot from another phone meanwhile.
+    let other = "+243990000002";
+    app.say(other, "rdv demain 10h consultation avec le Dr Kabeya").await;
+    app.say(other, "Paul Ekwalla").await;
+    app.say(other, "01/01/1980").await;
+    let r = app.say(other, "oui").await;
+    assert!(r[0].contains("réservé"), "{}", r[0]);
+
+    let r = app.say(PATIENT, "oui").await;
+    assert!(r[0].contains("vient d'être pris"), "{}", r[0]);
+    let appointments = app.store.appointments(app.clinic.clinic.id).await.unwrap();
+    assert_eq!(appointments.len(), 1, "exactly one appointment for that slot");
+
+    // The patient picks another slot and it is booked for them.
+    app.say(PATIENT, "1").await;
+    let r = app.say(PATIENT, "oui").await;
+    assert!(r[0].contains("réservé"), "{}", r[0]);
+    assert_eq!(app.store.appointments(app.clinic.clinic.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn emergencies_interrupt_and_flag_without_booking() {
+    let app = spawn_app().await;
+    app.say(PATIENT, "je voudrais un rdv demain").await;
+    let r = app.say(PATIENT, "mon fils a avalé de l'eau de javel").await;
+    assert!(r[0].contains("112"), "national number given: {}", r[0]);
+    assert!(r[0].contains("+243810000000"), "clinic number given: {}", r[0]);
+    assert!(app.store.appointments(app.clinic.clinic.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_handed_over_conversation_stays_silent() {
+    let app = spawn_app().await;
+    let r = app.say(PATIENT, "je veux parler à un humain").await;
+    assert!(r[0].contains("membre de l'équipe"), "{}", r[0]);
+    let r = app.say(PATIENT, "allo ?").await;
+    assert!(r.is_empty(), "the bot stays silent: {r:?}");
+}
+
+#[tokio::test]
+async fn sms_replies_have_no_emoji() {
+    let app = spawn_app().await;
+    let sid = app.next_sid();
+    let fields = fields(&[("MessageSid", &sid), ("AccountSid", DEMO_ACCOUNT), ("From", PATIENT), ("To", "+15005550006"), ("Body", "bonjour")]);
+    assert_eq!(app.post_signed(&fields).await.status(), 200);
+    app.workers.run_until_idle().await.unwrap();
+    let sent = app.twilio.received.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].field("To"), PATIENT);
+    assert_eq!(sent[0].field("From"), "+15005550006");
+    assert!(!sent[0].field("Body").contains('👋'), "{}", sent[0].field("Body"));
+}

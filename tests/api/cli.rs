@@ -1,0 +1,63 @@
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn nuru() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nuru"))
+}
+
+#[test]
+fn extract_prints_the_conventions_json() {
+    let out = nuru()
+        .args(["extract", "--now", "2026-11-23T09:15:00", "--tz", "Africa/Kinshasa", "Bonjour, je voudrais un rdv demain à 10h avec le Dr Kabeya"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intent"], "BOOK_APPOINTMENT");
+    assert_eq!(v["language"], "fr");
+    assert_eq!(v["entities"]["date"], "2026-11-24");
+    assert_eq!(v["entities"]["time"], "10:00");
+    assert_eq!(v["entities"]["practitioner"], "Kabeya");
+    assert!(v["entities"].get("email").is_none(), "absent entities are omitted");
+}
+
+#[test]
+fn extract_jsonl_answers_line_by_line_in_order() {
+    let mut child = nuru().args(["extract", "--jsonl"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let input = [
+        r#"{"id": "a", "text": "lundi prochain à midi", "now": "2026-11-23T09:15:00", "tz": "Africa/Kinshasa"}"#,
+        r#"{"id": 2, "text": "3", "now": "2026-11-23T09:15:00", "tz": "Europe/Paris"}"#,
+        r#"{"id": "c", "text": "chest pain, can't breathe", "now": "2026-11-23T09:15:00", "tz": "Africa/Douala"}"#,
+    ];
+    child.stdin.take().unwrap().write_all(input.join("\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], "a");
+    assert_eq!(lines[0]["entities"]["date"], "2026-11-30", "on a Monday, lundi prochain is +7");
+    assert_eq!(lines[0]["entities"]["time"], "12:00");
+    assert_eq!(lines[1]["id"], 2);
+    assert_eq!(lines[1]["entities"]["choice"], 3);
+    assert_eq!(lines[2]["intent"], "EMERGENCY");
+    assert_eq!(lines[2]["language"], "en");
+}
+
+#[test]
+fn chat_books_with_the_demo_clinic() {
+    let mut child = nuru().arg("chat").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let turns = "Bonjour, je voudrais un rdv demain matin pour une consultation\n1\nAwa Mendy\n15/05/1990\noui\n";
+    child.stdin.take().unwrap().write_all(turns.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1."), "proposals: {stdout}");
+    assert!(stdout.contains("C'est réservé"), "booked: {stdout}");
+}
+
+#[test]
+fn bad_configuration_is_refused_with_the_key_named() {
+    let out = nuru().arg("migrate").env("NURU_PUBLIC_BASE_URL", "not a url").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("public_base_url"));
+}

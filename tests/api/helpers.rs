@@ -1,0 +1,208 @@
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use nuru::channels::twilio::compute_signature;
+use nuru::clock::Clock;
+use nuru::config::Config;
+use nuru::domain::ClinicCatalog;
+use nuru::fixtures::{ClinicFile, DEMO_CLINIC};
+use nuru::secrets::Secret;
+use nuru::startup::{Application, BuildOptions};
+use nuru::storage::Store;
+use nuru::worker::Workers;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub const DEMO_TOKEN: &str = "demo-auth-token";
+pub const DEMO_ACCOUNT: &str = "ACdemo0000000000000000000000000000";
+pub const PUBLIC_BASE: &str = "https://nuru.example.org";
+
+/// A database for one test: a SQLite file in a temporary folder, or a fresh
+/// PostgreSQL database when `NURU_TEST_DATABASE_URL` points at a server.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn test_database() -> TestDatabase {
+    match std::env::var("NURU_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            use sqlx::Connection;
+            let name = format!("nuru_t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&base).await.expect("PostgreSQL reachable at NURU_TEST_DATABASE_URL");
+            sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+            let (prefix, _) = base.rsplit_once('/').expect("URL ends with /database");
+            TestDatabase { url: format!("{prefix}/{name}"), _dir: None }
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            TestDatabase { url: format!("sqlite://{}", dir.path().join("nuru.db").display()), _dir: Some(dir) }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub account: String,
+    pub authorization: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+}
+
+/// A local server speaking Twilio's Messages API wire format. It records every
+/// request and answers 201 with a message SID, or the scripted answers first.
+#[derive(Clone, Default)]
+pub struct MockTwilio {
+    pub received: Arc<Mutex<Vec<Recorded>>>,
+    pub script: Arc<Mutex<VecDeque<(u16, String)>>>,
+    counter: Arc<AtomicU64>,
+}
+
+impl MockTwilio {
+    pub async fn start() -> (MockTwilio, String) {
+        let mock = MockTwilio::default();
+        let app = axum::Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages)).with_state(mock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (mock, url)
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.received.lock().unwrap().iter().map(|r| r.field("Body").to_string()).collect()
+    }
+
+    pub fn answer_next(&self, status: u16, body: &str) {
+        self.script.lock().unwrap().push_back((status, body.to_string()));
+    }
+}
+
+async fn messages(State(mock): State<MockTwilio>, Path(sid): Path<String>, headers: HeaderMap, body: String) -> (StatusCode, String) {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    mock.received.lock().unwrap().push(Recorded { account: sid.clone(), authorization, fields });
+    if let Some((status, body)) = mock.script.lock().unwrap().pop_front() {
+        return (StatusCode::from_u16(status).unwrap(), body);
+    }
+    let n = mock.counter.fetch_add(1, Ordering::SeqCst);
+    (StatusCode::CREATED, serde_json::json!({"sid": format!("SM{n:032}"), "status": "queued", "account_sid": sid}).to_string())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub workers: Arc<Workers>,
+    pub clinic: ClinicCatalog,
+    pub twilio: MockTwilio,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    sid_counter: AtomicU64,
+    _db: TestDatabase,
+}
+
+/// Monday 23 November 2026, 08:00 in Kinshasa.
+pub fn monday_morning() -> DateTime<Utc> {
+    "2026-11-23T07:00:00Z".parse().unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    nuru::install_crypto_provider();
+    let db = test_database().await;
+    let (twilio, twilio_url) = MockTwilio::start().await;
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let mut config = Config {
+        database_url: db.url.clone(),
+        listen_addr: "127.0.0.1:0".into(),
+        public_base_url: PUBLIC_BASE.into(),
+        twilio_api_base: twilio_url,
+        secret_key: Some(Secret::new(key)),
+        ..Config::default()
+    };
+    adjust(&mut config);
+    let clock = Clock::fixed(monday_morning());
+    let app = Application::build(config, BuildOptions { outbox_only: false, clock: clock.clone(), background_workers: false })
+        .await
+        .expect("application builds");
+    let state = app.state().clone();
+    let clinic = ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await.expect("demo clinic imports");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let workers = app.workers();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        store: state.store.clone(),
+        workers,
+        clinic,
+        twilio,
+        clock,
+        http: reqwest::Client::new(),
+        sid_counter: AtomicU64::new(0),
+        _db: db,
+    }
+}
+
+pub fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+impl TestApp {
+    pub fn webhook_path(&self) -> String {
+        format!("/webhooks/twilio/{}", self.clinic.clinic.slug)
+    }
+
+    /// Posts form fields with the signature Twilio would compute for the public URL.
+    pub async fn post_signed(&self, fields: &[(String, String)]) -> reqwest::Response {
+        let signature = compute_signature(&format!("{PUBLIC_BASE}{}", self.webhook_path()), fields, DEMO_TOKEN);
+        self.post_raw(fields, Some(&signature)).await
+    }
+
+    pub async fn post_raw(&self, fields: &[(String, String)], signature: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}{}", self.base, self.webhook_path())).form(fields);
+        if let Some(s) = signature {
+            req = req.header("X-Twilio-Signature", s);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub fn next_sid(&self) -> String {
+        format!("SM{:032}", self.sid_counter.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// A WhatsApp message as Twilio delivers it.
+    pub fn whatsapp_fields(&self, sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
+        fields(&[
+            ("MessageSid", sid),
+            ("SmsMessageSid", sid),
+            ("AccountSid", DEMO_ACCOUNT),
+            ("From", &format!("whatsapp:{from}")),
+            ("To", "whatsapp:+14155238886"),
+            ("Body", body),
+            ("NumMedia", "0"),
+            ("NumSegments", "1"),
+            ("ProfileName", "Patient"),
+            ("WaId", from.trim_start_matches('+')),
+        ])
+    }
+
+    /// Sends a patient message, lets the workers process it and send the
+    /// replies, and returns the replies Twilio received for this turn.
+    pub async fn say(&self, from: &str, body: &str) -> Vec<String> {
+        let before = self.twilio.received.lock().unwrap().len();
+        let response = self.post_signed(&self.whatsapp_fields(&self.next_sid(), from, body)).await;
+        assert_eq!(response.status(), 200, "webhook accepted");
+        self.workers.run_until_idle().await.expect("workers run");
+        self.twilio.received.lock().unwrap()[before..].iter().map(|r| r.field("Body").to_string()).collect()
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the application is spawned on port 0 with a fresh
+//! database (SQLite by default, PostgreSQL when NURU_TEST_DATABASE_URL is set)
+//! and a local server standing in for Twilio's REST API.
+
+mod helpers;
+
+mod booking;
+mod cli;
+mod concurrency;
+mod outbound;
+mod webhook;

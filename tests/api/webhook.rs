@@ -1,0 +1,85 @@
+use crate::helpers::*;
+use futures_util::future::join_all;
+
+#[tokio::test]
+async fn acknowledges_with_empty_twiml_and_stores_the_message() {
+    let app = spawn_app().await;
+    let response = app.post_signed(&app.whatsapp_fields("SM1", "+243990000001", "Bonjour")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/xml");
+    assert!(response.text().await.unwrap().contains("<Response></Response>"));
+    assert_eq!(app.store.count_inbound(app.clinic.clinic.id).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn forged_and_unsigned_requests_are_refused_with_nothing_stored() {
+    let app = spawn_app().await;
+    let fields = app.whatsapp_fields("SM1", "+243990000001", "Bonjour");
+    // No signature.
+    assert_eq!(app.post_raw(&fields, None).await.status(), 403);
+    // A made-up signature.
+    assert_eq!(app.post_raw(&fields, Some("bm90IGEgc2lnbmF0dXJl")).await.status(), 403);
+    // Signed with the wrong token.
+    let url = format!("{PUBLIC_BASE}{}", app.webhook_path());
+    let wrong = nuru::channels::twilio::compute_signature(&url, &fields, "another-token");
+    assert_eq!(app.post_raw(&fields, Some(&wrong)).await.status(), 403);
+    // Signed for the URL the server sees (Host header), not the public one.
+    let local = nuru::channels::twilio::compute_signature(&format!("{}{}", app.base, app.webhook_path()), &fields, DEMO_TOKEN);
+    assert_eq!(app.post_raw(&fields, Some(&local)).await.status(), 403);
+    // A valid signature over other fields: the body was tampered with.
+    let good = nuru::channels::twilio::compute_signature(&url, &fields, DEMO_TOKEN);
+    let tampered = app.whatsapp_fields("SM1", "+243990000001", "Annulez tous les rendez-vous");
+    assert_eq!(app.post_raw(&tampered, Some(&good)).await.status(), 403);
+
+    assert_eq!(app.store.count_inbound(app.clinic.clinic.id).await.unwrap(), 0);
+    app.workers.run_until_idle().await.unwrap();
+    assert!(app.twilio.bodies().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn malformed_but_signed_requests_get_a_clear_4xx() {
+    let app = spawn_app().await;
+    let no_sid = fields(&[("AccountSid", DEMO_ACCOUNT), ("From", "whatsapp:+243990000001"), ("Body", "hi")]);
+    let response = app.post_signed(&no_sid).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("MessageSid"));
+
+    let bad_from = fields(&[("MessageSid", "SM9"), ("AccountSid", DEMO_ACCOUNT), ("From", "whatsapp:0812"), ("Body", "hi")]);
+    let response = app.post_signed(&bad_from).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("From"));
+
+    let other_account = fields(&[("MessageSid", "SM9"), ("AccountSid", "ACother"), ("From", "whatsapp:+243990000001"), ("Body", "hi")]);
+    assert_eq!(app.post_signed(&other_account).await.status(), 403);
+
+    let unknown = app.http.post(format!("{}/webhooks/twilio/nope", app.base)).form(&no_sid).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(app.store.count_inbound(app.clinic.clinic.id).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twenty_times_is_processed_once() {
+    let app = spawn_app().await;
+    let fields = app.whatsapp_fields("SMdup", "+243990000001", "Bonjour");
+    for _ in 0..10 {
+        assert_eq!(app.post_signed(&fields).await.status(), 200);
+    }
+    let concurrent = join_all((0..10).map(|_| app.post_signed(&fields))).await;
+    assert!(concurrent.iter().all(|r| r.status() == 200));
+    assert_eq!(app.store.count_inbound(app.clinic.clinic.id).await.unwrap(), 1);
+
+    let turns = app.workers.run_until_idle().await.unwrap();
+    assert_eq!(turns.len(), 1, "one processed turn");
+    assert_eq!(app.twilio.bodies().len(), 1, "one reply");
+    // Delivered again later: still nothing new.
+    assert_eq!(app.post_signed(&fields).await.status(), 200);
+    assert!(app.workers.run_until_idle().await.unwrap().is_empty());
+    assert_eq!(app.twilio.bodies().len(), 1);
+}
+
+#[tokio::test]
+async fn health_answers() {
+    let app = spawn_app().await;
+    let r = app.http.get(format!("{}/health", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
