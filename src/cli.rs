@@ -179,9 +179,8 @@ async fn chat(clinic_file: &str, phone: &str) -> anyhow::Result<()> {
         };
         store.insert_inbound(&message).await?;
         workers.run_until_idle().await?;
-        let conversation = store
-            .conversation_for(catalog.clinic.id, Channel::Chat, &phone, catalog.clinic.default_language, "{}", clock.now())
-            .await?;
+        let conversation =
+            store.conversation_for(catalog.clinic.id, Channel::Chat, &phone, catalog.clinic.default_language, "{}", clock.now()).await?;
         for reply in store.outbound_for_conversation(conversation.id, last_seen).await? {
             writeln!(stdout, "{}\n", reply.body)?;
             last_seen = reply.id;
@@ -259,4 +258,3 @@ fn extract(now: Option<String>, tz: &str, jsonl: bool, text: Option<String>) -> 
     out.flush()?;
     Ok(())
 }
-

@@ -89,9 +89,7 @@ impl Config {
         {
             return Err(invalid("database_url", "must start with sqlite: or postgres://"));
         }
-        self.listen_addr
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("listen_addr", &format!("not an address:port ({e})")))?;
+        self.listen_addr.parse::<SocketAddr>().map_err(|e| invalid("listen_addr", &format!("not an address:port ({e})")))?;
         for (key, value) in [("public_base_url", &self.public_base_url), ("twilio_api_base", &self.twilio_api_base)] {
             let url = reqwest::Url::parse(value).map_err(|e| invalid(key, &e.to_string()))?;
             if !matches!(url.scheme(), "http" | "https") {
@@ -110,8 +108,7 @@ impl Config {
         if self.worker_poll_ms == 0 {
             return Err(invalid("worker_poll_ms", "must be at least 1"));
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log_level)
-            .map_err(|e| invalid("log_level", &e.to_string()))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| invalid("log_level", &e.to_string()))?;
         Ok(())
     }
 
@@ -139,6 +136,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own error type
     fn file_then_env_layering() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("nuru.toml", "listen_addr = \"0.0.0.0:9000\"\nlog_level = \"debug\"")?;

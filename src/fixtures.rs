@@ -135,8 +135,16 @@ impl ClinicFile {
             id: derived(&c.slug, "clinic", ClinicId),
             timezone: c.timezone.parse().map_err(|_| anyhow::anyhow!("clinic.timezone {:?} is not an IANA zone", c.timezone))?,
             default_language: Lang::parse(&c.default_language).context("clinic.default_language must be fr or en")?,
-            whatsapp_number: c.whatsapp_number.map(|n| PhoneNumber::parse(&n).map(|p| p.as_str().to_string())).transpose().map_err(anyhow::Error::msg)?,
-            sms_number: c.sms_number.map(|n| PhoneNumber::parse(&n).map(|p| p.as_str().to_string())).transpose().map_err(anyhow::Error::msg)?,
+            whatsapp_number: c
+                .whatsapp_number
+                .map(|n| PhoneNumber::parse(&n).map(|p| p.as_str().to_string()))
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+            sms_number: c
+                .sms_number
+                .map(|n| PhoneNumber::parse(&n).map(|p| p.as_str().to_string()))
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
             slug: c.slug.clone(),
             name: c.name,
             address: c.address,

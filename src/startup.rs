@@ -64,11 +64,8 @@ impl Application {
         let listener = TcpListener::bind(&config.listen_addr).await?;
         let cipher = cipher(&config)?;
         let inbound_ready = Arc::new(Notify::new());
-        let transport = if options.outbox_only {
-            Transport::LogOnly
-        } else {
-            Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base))
-        };
+        let transport =
+            if options.outbox_only { Transport::LogOnly } else { Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base)) };
         let engine = Engine::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64));
         let workers = Arc::new(Workers {
             store: store.clone(),
@@ -114,10 +111,7 @@ impl Application {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
-        .with_state(state)
+    Router::new().route("/health", get(health)).route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound)).with_state(state)
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {

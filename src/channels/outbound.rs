@@ -45,10 +45,7 @@ impl Transport {
             .ok_or_else(|| SendError::Final("clinic has no Twilio account".into()))?;
         let token: Secret<String> = cipher.decrypt(&creds.auth_token_encrypted).map_err(|e| SendError::Final(e.to_string()))?;
         let (from, to) = match m.channel {
-            Channel::WhatsApp => (
-                clinic.whatsapp_number.map(|n| format!("whatsapp:{n}")),
-                format!("whatsapp:{}", m.to.as_str()),
-            ),
+            Channel::WhatsApp => (clinic.whatsapp_number.map(|n| format!("whatsapp:{n}")), format!("whatsapp:{}", m.to.as_str())),
             _ => (clinic.sms_number, m.to.as_str().to_string()),
         };
         let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;

@@ -24,14 +24,19 @@ pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
 fn absorb(b: &mut Booking, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
     let before = b.clone();
     let e = &x.entities;
-    if let Some(kind) = &e.appointment_type {
-        if let Some(s) = match_service(ctx, kind) {
-            b.service = Some(s.id);
-        }
+    if let Some(kind) = &e.appointment_type
+        && let Some(s) = match_service(ctx, kind)
+    {
+        b.service = Some(s.id);
     }
     if let Some(name) = &e.practitioner {
         let n = fold(name);
-        if let Some(p) = ctx.catalog.practitioners.iter().find(|p| p.active && (fold(&p.last_name) == n || fold(&format!("{} {}", p.first_name, p.last_name)) == n)) {
+        if let Some(p) = ctx
+            .catalog
+            .practitioners
+            .iter()
+            .find(|p| p.active && (fold(&p.last_name) == n || fold(&format!("{} {}", p.first_name, p.last_name)) == n))
+        {
             b.practitioner = Some(p.id);
         }
     }
@@ -127,11 +132,11 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
             _ => unclear(out, b, x, ctx),
         },
         Stage::AskName { slot } => {
-            if b.named_first.is_none() || b.named_last.is_none() {
-                if let Some((first, last)) = parse_person_name(text) {
-                    b.named_first = Some(first);
-                    b.named_last = Some(last);
-                }
+            if (b.named_first.is_none() || b.named_last.is_none())
+                && let Some((first, last)) = parse_person_name(text)
+            {
+                b.named_first = Some(first);
+                b.named_last = Some(last);
             }
             if b.named_first.is_some() && b.named_last.is_some() {
                 out.state.misunderstood = 0;
@@ -181,7 +186,7 @@ fn plausible_birth(d: NaiveDate, today: NaiveDate) -> bool {
 }
 
 fn set(out: &mut Outcome, b: Booking) {
-    out.state.flow = Flow::Booking(b);
+    out.state.flow = Flow::Booking(Box::new(b));
 }
 
 /// The patient wrote something that does not answer the question: answer a
@@ -323,7 +328,9 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
                 .services
                 .iter()
                 .enumerate()
-                .map(|(i, s)| texts::texts().render(lang, "option_line", &[("n", &(i + 1).to_string()), ("label", &texts::capitalized(s.name(lang)))]))
+                .map(|(i, s)| {
+                    texts::texts().render(lang, "option_line", &[("n", &(i + 1).to_string()), ("label", &texts::capitalized(s.name(lang)))])
+                })
                 .collect();
             b.stage = Stage::AskService { options };
             out.say(ctx.channel, "ask_service", &[("options", &lines.join("\n"))]);
@@ -343,10 +350,10 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     let matching: Vec<Slot> = all.iter().copied().filter(|s| in_preference(b.preference, s.start.with_timezone(&tz).hour())).collect();
 
     // Everything given and the exact time free: straight to the patient and confirmation.
-    if let Some(t) = b.time {
-        if let Some(exact) = matching.iter().find(|s| s.start.with_timezone(&tz).time() == t) {
-            return slot_chosen(out, b, *exact, ctx);
-        }
+    if let Some(t) = b.time
+        && let Some(exact) = matching.iter().find(|s| s.start.with_timezone(&tz).time() == t)
+    {
+        return slot_chosen(out, b, *exact, ctx);
     }
     let service = service_name(lang, &b, ctx);
     if !matching.is_empty() {
@@ -491,7 +498,8 @@ fn book(out: &mut Outcome, b: &Booking, slot: Slot, service: crate::domain::Serv
 /// The confirmed slot went to someone else between proposal and booking.
 pub fn after_slot_taken(state: &Conversation, language: Lang, ctx: &TurnContext<'_>) -> Outcome {
     let mut out = Outcome { state: state.clone(), language, effects: Vec::new() };
-    let Flow::Booking(mut b) = state.flow.clone() else { return out };
+    let Flow::Booking(b) = state.flow.clone() else { return out };
+    let mut b = *b;
     let clinic = &ctx.catalog.clinic;
     let today = ctx.now.with_timezone(&clinic.timezone).date_naive();
     let from = b.date.unwrap_or(today);

@@ -8,11 +8,8 @@ use crate::understanding::normalize::fold;
 
 pub fn emergency(out: &mut Outcome, ctx: &TurnContext<'_>) {
     let clinic = &ctx.catalog.clinic;
-    let phone_line = clinic
-        .phone
-        .as_deref()
-        .map(|p| texts::texts().render(out.language, "clinic_phone_line", &[("phone", p)]))
-        .unwrap_or_default();
+    let phone_line =
+        clinic.phone.as_deref().map(|p| texts::texts().render(out.language, "clinic_phone_line", &[("phone", p)])).unwrap_or_default();
     out.say(
         ctx.channel,
         "emergency",
@@ -70,21 +67,23 @@ pub fn information(out: &mut Outcome, text: &str, ctx: &TurnContext<'_>) {
         Lang::En => clinic.opening_hours_en.as_deref(),
     };
     let mut answered = false;
-    if has(&["adresse", "ou etes", "ou se trouve", "situe", "address", "where", "located", "localisation", "comment venir"]) && !clinic.address.is_empty() {
+    if has(&["adresse", "ou etes", "ou se trouve", "situe", "address", "where", "located", "localisation", "comment venir"])
+        && !clinic.address.is_empty()
+    {
         out.say(ctx.channel, "info_address", &[("address", &clinic.address)]);
         answered = true;
     }
-    if has(&["horaire", "heure", "ouvert", "ouverte", "ferme", "open", "close", "hours"]) {
-        if let Some(h) = hours {
-            out.say(ctx.channel, "info_hours", &[("hours", h)]);
-            answered = true;
-        }
+    if has(&["horaire", "heure", "ouvert", "ouverte", "ferme", "open", "close", "hours"])
+        && let Some(h) = hours
+    {
+        out.say(ctx.channel, "info_hours", &[("hours", h)]);
+        answered = true;
     }
-    if has(&["numero", "telephone", "phone", "number", "appeler", "call", "joindre"]) {
-        if let Some(p) = clinic.phone.as_deref() {
-            out.say(ctx.channel, "info_phone", &[("phone", p)]);
-            answered = true;
-        }
+    if has(&["numero", "telephone", "phone", "number", "appeler", "call", "joindre"])
+        && let Some(p) = clinic.phone.as_deref()
+    {
+        out.say(ctx.channel, "info_phone", &[("phone", p)]);
+        answered = true;
     }
     if !answered {
         out.say(ctx.channel, "info_unknown", &[]);

@@ -61,12 +61,8 @@ impl Engine {
         let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
-        let event = Event::Message {
-            text: &m.body,
-            understood: &understood,
-            language: understanding::language_signal(&m.body),
-            idle_reset,
-        };
+        let event =
+            Event::Message { text: &m.body, understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
         let outcome = self.decide(&catalog, &row, &state, event, now).await?;
         match self.apply(&catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),
@@ -117,7 +113,9 @@ impl Engine {
                     let patient_id = match &req.patient {
                         PatientChoice::Existing { id } => *id,
                         PatientChoice::New { first_name, last_name, birth_date } => {
-                            Store::create_patient(&mut tx, catalog.clinic.id, first_name, last_name, Some(*birth_date), &row.phone, now).await?.id
+                            Store::create_patient(&mut tx, catalog.clinic.id, first_name, last_name, Some(*birth_date), &row.phone, now)
+                                .await?
+                                .id
                         }
                     };
                     let booking = NewAppointment {
@@ -205,4 +203,3 @@ fn split_for_channel(body: &str) -> Vec<String> {
     }
     parts
 }
-

@@ -1,4 +1,4 @@
-use crate::domain::{PatientId, ServiceId, PractitionerId};
+use crate::domain::{PatientId, PractitionerId, ServiceId};
 use crate::scheduling::Slot;
 use crate::understanding::TimePreference;
 use chrono::{NaiveDate, NaiveTime};
@@ -18,7 +18,7 @@ pub struct Conversation {
 pub enum Flow {
     #[default]
     Idle,
-    Booking(Booking),
+    Booking(Box<Booking>),
     /// Staff own the conversation: the bot stays silent until released.
     HandedOff,
 }
@@ -44,13 +44,26 @@ pub struct Booking {
 pub enum Stage {
     #[default]
     Start,
-    AskService { options: Vec<ServiceId> },
+    AskService {
+        options: Vec<ServiceId>,
+    },
     AskDay,
-    ChooseSlot { offered: Vec<Slot> },
-    ChoosePatient { slot: Slot, options: Vec<PatientId> },
-    AskName { slot: Slot },
-    AskBirthDate { slot: Slot },
-    Confirm { slot: Slot },
+    ChooseSlot {
+        offered: Vec<Slot>,
+    },
+    ChoosePatient {
+        slot: Slot,
+        options: Vec<PatientId>,
+    },
+    AskName {
+        slot: Slot,
+    },
+    AskBirthDate {
+        slot: Slot,
+    },
+    Confirm {
+        slot: Slot,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

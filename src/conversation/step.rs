@@ -101,7 +101,22 @@ pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnCo
 fn is_escape(text: &str) -> bool {
     let f = fold(text);
     let f = f.trim_matches(|c: char| !c.is_alphanumeric());
-    matches!(f, "menu" | "recommencer" | "recommence" | "restart" | "start over" | "stop this" | "annuler" | "annule" | "cancel" | "stop" | "retour" | "back" | "on recommence")
+    matches!(
+        f,
+        "menu"
+            | "recommencer"
+            | "recommence"
+            | "restart"
+            | "start over"
+            | "stop this"
+            | "annuler"
+            | "annule"
+            | "cancel"
+            | "stop"
+            | "retour"
+            | "back"
+            | "on recommence"
+    )
 }
 
 fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
@@ -135,7 +150,7 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
         return out;
     }
     match out.state.flow.clone() {
-        Flow::Booking(b) => booking::on_message(&mut out, b, text, x, ctx),
+        Flow::Booking(b) => booking::on_message(&mut out, *b, text, x, ctx),
         Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, ctx),
     }
     out

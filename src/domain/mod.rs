@@ -175,9 +175,6 @@ impl ClinicCatalog {
     /// Active practitioners who perform `service`.
     pub fn practitioners_for(&self, service: ServiceId) -> Vec<&Practitioner> {
         let Some(service) = self.service(service) else { return Vec::new() };
-        self.practitioners
-            .iter()
-            .filter(|p| p.active && service.practitioners.contains(&p.id))
-            .collect()
+        self.practitioners.iter().filter(|p| p.active && service.practitioners.contains(&p.id)).collect()
     }
 }

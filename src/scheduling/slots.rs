@@ -69,9 +69,7 @@ pub fn find_slots(av: &Availability<'_>, req: &SlotRequest) -> Vec<Slot> {
     }
     let mut busy: HashMap<PractitionerId, BusyIndex> = HashMap::new();
     for b in av.busy.iter().filter(|b| req.practitioners.contains(&b.practitioner_id)) {
-        let entry = busy
-            .entry(b.practitioner_id)
-            .or_insert_with(|| BusyIndex { intervals: Vec::new(), longest: Duration::zero() });
+        let entry = busy.entry(b.practitioner_id).or_insert_with(|| BusyIndex { intervals: Vec::new(), longest: Duration::zero() });
         entry.intervals.push((b.start, b.end));
         entry.longest = entry.longest.max(b.end - b.start);
     }

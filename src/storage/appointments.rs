@@ -8,8 +8,8 @@
 use super::{Result, StorageError, Store, from_ts, parse_id, to_ts};
 use crate::domain::*;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone)]
@@ -152,6 +152,12 @@ impl Store {
     /// Every appointment of a clinic, oldest first (tests, exports).
     pub async fn appointments(&self, clinic: ClinicId) -> Result<Vec<Appointment>> {
         let sql = format!("SELECT {COLUMNS} FROM appointments a WHERE a.clinic_id = $1 ORDER BY a.starts_at, a.id");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(clinic.to_string()).fetch_all(&self.pool).await?.iter().map(appointment_from_row).collect()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(clinic.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(appointment_from_row)
+            .collect()
     }
 }

@@ -90,24 +90,23 @@ impl Store {
         .bind(&cid)
         .fetch_all(&self.pool)
         .await?;
-        let mut services = sqlx::query(
-            "SELECT id, name_fr, name_en, duration_minutes FROM services WHERE clinic_id = $1 ORDER BY name_fr, id",
-        )
-        .bind(&cid)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Service {
-                id: parse_id(&row.try_get::<String, _>("id")?, ServiceId::parse)?,
-                clinic_id: clinic.id,
-                name_fr: row.try_get("name_fr")?,
-                name_en: row.try_get("name_en")?,
-                duration_minutes: row.try_get::<i64, _>("duration_minutes")? as u32,
-                practitioners: Vec::new(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        let mut services =
+            sqlx::query("SELECT id, name_fr, name_en, duration_minutes FROM services WHERE clinic_id = $1 ORDER BY name_fr, id")
+                .bind(&cid)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(Service {
+                        id: parse_id(&row.try_get::<String, _>("id")?, ServiceId::parse)?,
+                        clinic_id: clinic.id,
+                        name_fr: row.try_get("name_fr")?,
+                        name_en: row.try_get("name_en")?,
+                        duration_minutes: row.try_get::<i64, _>("duration_minutes")? as u32,
+                        practitioners: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
         for link in &links {
             let sid = parse_id(&link.try_get::<String, _>("service_id")?, ServiceId::parse)?;
             let pid = parse_id(&link.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?;

@@ -1,8 +1,8 @@
 use super::{Result, StorageError, Store, from_ts, parse_id, to_ts};
 use crate::domain::*;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 /// A conversation as stored. The state is the conversation module's JSON; the
 /// version makes every save conditional on nobody else having saved first.

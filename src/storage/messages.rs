@@ -5,8 +5,8 @@
 use super::{Result, StorageError, Store, from_ts, parse_id, to_ts};
 use crate::domain::*;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 use super::{Result, StorageError, Store, parse_id, to_ts};
 use crate::domain::*;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 impl Store {
     /// The patients linked to a phone number in this clinic (a family phone
@@ -63,12 +63,6 @@ impl Store {
             .bind(to_ts(now))
             .execute(&mut *conn)
             .await?;
-        Ok(Patient {
-            id,
-            clinic_id: clinic,
-            first_name: first_name.to_string(),
-            last_name: last_name.to_string(),
-            birth_date,
-        })
+        Ok(Patient { id, clinic_id: clinic, first_name: first_name.to_string(), last_name: last_name.to_string(), birth_date })
     }
 }

@@ -23,9 +23,7 @@ pub fn resolve_weekday(today: NaiveDate, weekday: Weekday) -> NaiveDate {
 
 /// The next `day`/`month` on or after `today` (skipping years where it does not exist).
 pub fn resolve_day_month(today: NaiveDate, day: u32, month: u32) -> Option<NaiveDate> {
-    (today.year()..today.year() + 9)
-        .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
-        .find(|d| *d >= today)
+    (today.year()..today.year() + 9).filter_map(|y| NaiveDate::from_ymd_opt(y, month, day)).find(|d| *d >= today)
 }
 
 /// "le 5": this month if still to come (today included), otherwise next month.
@@ -76,18 +74,16 @@ static NUMERIC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})([/.-
 static DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"\b(\d{{1,2}})(?:er|eme|e|st|nd|rd|th)? (?:de |of )?({MONTHS})\b\.?(?:,? (\d{{4}})\b)?")).unwrap()
 });
-static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"\b({MONTHS})\.? (?:the )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (\d{{4}})\b)?")).unwrap()
-});
+static MONTH_DAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"\b({MONTHS})\.? (?:the )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (\d{{4}})\b)?")).unwrap());
 static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues|tue|wed|thurs|thur|thu|fri)(s)?\b").unwrap()
 });
 static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(apres[- ]demain|apres[- ]dmn|day after tomorrow|aujourd'? ?hui|aujourdhui|auj|today|ce soir|tonight|cet aprem|cet apres[- ]midi|this afternoon|this evening|ce matin|this morning|demain|dmn|dem1|tomorrow|tmrw|tmr|(?:dans|ds|in) (\d{1,2}) (?:jours?|jrs?|days?))\b").unwrap()
 });
-static DAY_ALONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:le|du|ce|on the|the|for the|pour le|au) (\d{1,2})(?:er|eme|e|st|nd|rd|th)?\b").unwrap()
-});
+static DAY_ALONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:le|du|ce|on the|the|for the|pour le|au) (\d{1,2})(?:er|eme|e|st|nd|rd|th)?\b").unwrap());
 static BIRTH_CUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\bnee?|\bne|date de naissance|naissance|\bddn|\bdob|d\.o\.b|\bborn(?: on)?|birthday|birth date|date of birth|\bnee? en)\s*(?:le|on|the|:)?\s*:?\s*$").unwrap()
 });
@@ -112,9 +108,28 @@ struct Mention {
 
 fn rejected_before(before: &str) -> bool {
     let b = before.trim_end();
-    ["pas", "pas le", "pas la", "pas pour", "not", "not on", "not the", "sauf", "sauf le", "except", "except on", "depuis", "depuis le", "since", "since last", "no", "hier", "yesterday"]
-        .iter()
-        .any(|w| b.ends_with(&format!(" {w}")) || b == *w)
+    [
+        "pas",
+        "pas le",
+        "pas la",
+        "pas pour",
+        "not",
+        "not on",
+        "not the",
+        "sauf",
+        "sauf le",
+        "except",
+        "except on",
+        "depuis",
+        "depuis le",
+        "since",
+        "since last",
+        "no",
+        "hier",
+        "yesterday",
+    ]
+    .iter()
+    .any(|w| b.ends_with(&format!(" {w}")) || b == *w)
 }
 
 fn habitual(before: &str, plural: bool, intent: Intent) -> bool {
@@ -222,11 +237,37 @@ pub fn extract(f: &str, today: NaiveDate, intent: Intent, times: &TimeFacts) -> 
         let m0 = c.get(0).expect("whole match");
         let rest = f[m0.end()..].trim_start();
         let before = &f[..m0.start()];
-        let follows_number_word = ["h", ":", "/", "heure", "am", "pm", "jour", "day", "min", "an", "year", "rue", "avenue", "av ", "bd", "boulevard", "%", "fois", "time", "ans"]
-            .iter()
-            .any(|w| rest.starts_with(w))
+        let follows_number_word = [
+            "h",
+            ":",
+            "/",
+            "heure",
+            "am",
+            "pm",
+            "jour",
+            "day",
+            "min",
+            "an",
+            "year",
+            "rue",
+            "avenue",
+            "av ",
+            "bd",
+            "boulevard",
+            "%",
+            "fois",
+            "time",
+            "ans",
+        ]
+        .iter()
+        .any(|w| rest.starts_with(w))
             || rest.chars().next().is_some_and(|ch| ch.is_ascii_digit());
-        if overlaps(&mentions, m0.start(), m0.end()) || follows_number_word || before.contains("appel") || before.contains("call") || before.contains("compos") {
+        if overlaps(&mentions, m0.start(), m0.end())
+            || follows_number_word
+            || before.contains("appel")
+            || before.contains("call")
+            || before.contains("compos")
+        {
             continue;
         }
         if let Some(d) = resolve_day_alone(today, c[1].parse().unwrap_or(0)) {
@@ -239,8 +280,8 @@ pub fn extract(f: &str, today: NaiveDate, intent: Intent, times: &TimeFacts) -> 
     let mut candidates: Vec<&Mention> = Vec::new();
     for (i, m) in mentions.iter().enumerate() {
         let before = &f[..m.start];
-        let is_birth = BIRTH_CUE.is_match(before)
-            || matches!(m.kind, Kind::Explicit { has_year: true }) && m.date < today - Duration::days(366);
+        let is_birth =
+            BIRTH_CUE.is_match(before) || matches!(m.kind, Kind::Explicit { has_year: true }) && m.date < today - Duration::days(366);
         if is_birth {
             facts.birth_date.get_or_insert(m.date);
             continue;

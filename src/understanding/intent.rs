@@ -48,7 +48,11 @@ fn has_unnegated(p: &str, phrase: &str) -> bool {
     while let Some(i) = p[from..].find(phrase) {
         let at = from + i;
         let before = &p[..at + 1];
-        if !(before.ends_with(" pas de ") || before.ends_with(" pas d ") || before.ends_with(" no ") || before.ends_with(" sans ") || before.ends_with(" not "))
+        if !(before.ends_with(" pas de ")
+            || before.ends_with(" pas d ")
+            || before.ends_with(" no ")
+            || before.ends_with(" sans ")
+            || before.ends_with(" not "))
         {
             return true;
         }
@@ -80,7 +84,10 @@ fn is_handoff(p: &str) -> bool {
     }
     // "secrétaire" is a handoff only when asked for, not when greeting the bot.
     any_phrase(p, &[" secretaire ", " secretariat ", " receptionniste ", " reception "])
-        && any_phrase(p, &[" parler ", " passer ", " joindre ", " contacter ", " avoir ", " appeler ", " voir ", " me passe", " talk ", " speak "])
+        && any_phrase(
+            p,
+            &[" parler ", " passer ", " joindre ", " contacter ", " avoir ", " appeler ", " voir ", " me passe", " talk ", " speak "],
+        )
 }
 
 static REQUEST_FORM: LazyLock<Regex> = LazyLock::new(|| {
@@ -90,7 +97,8 @@ static REQUEST_FORM: LazyLock<Regex> = LazyLock::new(|| {
 fn task_intent(p: &str) -> Option<Intent> {
     let modify = any_phrase(p, MODIFY_PHRASES);
     let cancel = any_phrase(p, CANCEL_PHRASES);
-    let rebook = any_phrase(p, &[" plutot ", " a la place ", " instead ", " decaler ", " reprendre ", " un autre ", " une autre ", " another "]);
+    let rebook =
+        any_phrase(p, &[" plutot ", " a la place ", " instead ", " decaler ", " reprendre ", " un autre ", " une autre ", " another "]);
     if modify || (cancel && rebook && has_slot_words(p)) {
         return Some(Intent::ModifyAppointment);
     }
@@ -145,10 +153,8 @@ static CHOICE: LazyLock<Regex> = LazyLock::new(|| {
 /// A message that only selects a numbered item: "3", "le 2", "option 1",
 /// "numéro 4", "number 1 please", "le premier".
 pub fn whole_message_choice(folded: &str) -> Option<u32> {
-    let cleaned: String = folded
-        .chars()
-        .map(|c| if matches!(c, '.' | '!' | ',' | '°' | ')' | '(' | '?' | ':') { ' ' } else { c })
-        .collect();
+    let cleaned: String =
+        folded.chars().map(|c| if matches!(c, '.' | '!' | ',' | '°' | ')' | '(' | '?' | ':') { ' ' } else { c }).collect();
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(c) = CHOICE.captures(&cleaned) {
         return c[1].parse().ok().filter(|n| (1..=20).contains(n));
@@ -158,9 +164,26 @@ pub fn whole_message_choice(folded: &str) -> Option<u32> {
         phrases.iter().any(|ph| {
             let rest = words.replacen(ph, " ", 1);
             words.contains(ph)
-                && rest
-                    .split_whitespace()
-                    .all(|w| matches!(w, "le" | "la" | "the" | "one" | "option" | "creneau" | "please" | "svp" | "stp" | "merci" | "choix" | "je" | "prends" | "take" | "i'll" | "ill"))
+                && rest.split_whitespace().all(|w| {
+                    matches!(
+                        w,
+                        "le" | "la"
+                            | "the"
+                            | "one"
+                            | "option"
+                            | "creneau"
+                            | "please"
+                            | "svp"
+                            | "stp"
+                            | "merci"
+                            | "choix"
+                            | "je"
+                            | "prends"
+                            | "take"
+                            | "i'll"
+                            | "ill"
+                    )
+                })
         })
     };
     ORDINALS.iter().find(|(phrases, _)| is_only(phrases)).map(|(_, n)| *n)

@@ -12,23 +12,190 @@ pub struct Person {
 
 /// Words that end a name ("Awa Mendy née le…") or can never be one.
 const STOP: &[&str] = &[
-    "et", "ne", "nee", "le", "la", "les", "de", "du", "des", "un", "une", "pour", "a", "au", "j'ai", "je", "suis", "date",
-    "and", "born", "the", "for", "i", "my", "is", "am", "dob", "ddn", "svp", "stp", "merci", "please", "thanks", "rdv",
-    "rendez-vous", "appointment", "demain", "tomorrow", "aujourd'hui", "today", "qui", "a", "ans", "years", "old", "age",
-    "veux", "voudrais", "want", "need", "would", "like", "besoin", "avec", "with", "chez", "mais", "but", "oui", "non", "yes",
-    "no", "ok", "bonjour", "bonsoir", "hello", "hi", "en", "in", "on", "at", "sa", "son", "ses", "ma", "mon", "mes", "c'est",
-    "malade", "fievre", "mal", "douleur", "pain", "sick", "ill", "enceinte", "pregnant", "la", "ici", "here", "there", "ce",
-    "cette", "matin", "soir", "morning", "evening", "afternoon", "apres-midi", "aprem", "consultation", "dr", "docteur",
-    "doctor", "doc", "prenom", "nom", "name", "first", "last", "surname", "vaccin", "vaccination", "besoin", "urgent",
-    "toujours", "deja", "en", "route", "retard", "late", "coming", "venir", "viens", "vais", "going", "from", "de",
-    "patient", "patiente", "nouveau", "nouvelle", "new", "mme", "mr", "m", "monsieur", "madame",
+    "et",
+    "ne",
+    "nee",
+    "le",
+    "la",
+    "les",
+    "de",
+    "du",
+    "des",
+    "un",
+    "une",
+    "pour",
+    "a",
+    "au",
+    "j'ai",
+    "je",
+    "suis",
+    "date",
+    "and",
+    "born",
+    "the",
+    "for",
+    "i",
+    "my",
+    "is",
+    "am",
+    "dob",
+    "ddn",
+    "svp",
+    "stp",
+    "merci",
+    "please",
+    "thanks",
+    "rdv",
+    "rendez-vous",
+    "appointment",
+    "demain",
+    "tomorrow",
+    "aujourd'hui",
+    "today",
+    "qui",
+    "a",
+    "ans",
+    "years",
+    "old",
+    "age",
+    "veux",
+    "voudrais",
+    "want",
+    "need",
+    "would",
+    "like",
+    "besoin",
+    "avec",
+    "with",
+    "chez",
+    "mais",
+    "but",
+    "oui",
+    "non",
+    "yes",
+    "no",
+    "ok",
+    "bonjour",
+    "bonsoir",
+    "hello",
+    "hi",
+    "en",
+    "in",
+    "on",
+    "at",
+    "sa",
+    "son",
+    "ses",
+    "ma",
+    "mon",
+    "mes",
+    "c'est",
+    "malade",
+    "fievre",
+    "mal",
+    "douleur",
+    "pain",
+    "sick",
+    "ill",
+    "enceinte",
+    "pregnant",
+    "la",
+    "ici",
+    "here",
+    "there",
+    "ce",
+    "cette",
+    "matin",
+    "soir",
+    "morning",
+    "evening",
+    "afternoon",
+    "apres-midi",
+    "aprem",
+    "consultation",
+    "dr",
+    "docteur",
+    "doctor",
+    "doc",
+    "prenom",
+    "nom",
+    "name",
+    "first",
+    "last",
+    "surname",
+    "vaccin",
+    "vaccination",
+    "besoin",
+    "urgent",
+    "toujours",
+    "deja",
+    "en",
+    "route",
+    "retard",
+    "late",
+    "coming",
+    "venir",
+    "viens",
+    "vais",
+    "going",
+    "from",
+    "de",
+    "patient",
+    "patiente",
+    "nouveau",
+    "nouvelle",
+    "new",
+    "mme",
+    "mr",
+    "m",
+    "monsieur",
+    "madame",
 ];
 
 const RELATIVES: &[&str] = &[
-    "fille", "fils", "mere", "maman", "pere", "papa", "mari", "femme", "epouse", "epoux", "soeur", "frere", "enfant", "bebe",
-    "niece", "neveu", "tante", "oncle", "grand-mere", "grand-pere", "cousin", "cousine", "daughter", "son", "mother", "mum",
-    "mom", "father", "dad", "husband", "wife", "sister", "brother", "child", "baby", "kid", "grandmother", "grandfather",
-    "aunt", "uncle", "niece", "nephew", "pikin",
+    "fille",
+    "fils",
+    "mere",
+    "maman",
+    "pere",
+    "papa",
+    "mari",
+    "femme",
+    "epouse",
+    "epoux",
+    "soeur",
+    "frere",
+    "enfant",
+    "bebe",
+    "niece",
+    "neveu",
+    "tante",
+    "oncle",
+    "grand-mere",
+    "grand-pere",
+    "cousin",
+    "cousine",
+    "daughter",
+    "son",
+    "mother",
+    "mum",
+    "mom",
+    "father",
+    "dad",
+    "husband",
+    "wife",
+    "sister",
+    "brother",
+    "child",
+    "baby",
+    "kid",
+    "grandmother",
+    "grandfather",
+    "aunt",
+    "uncle",
+    "niece",
+    "nephew",
+    "pikin",
 ];
 
 const TITLES: &[&str] = &["mme", "madame", "m", "monsieur", "mr", "mrs", "ms", "mlle", "mademoiselle", "miss", "mister"];
@@ -67,13 +234,18 @@ fn take_names<'a>(toks: &'a [Token<'a>], from: usize, strict_case: bool) -> Vec<
     toks[from.min(toks.len())..].iter().take_while(|t| is_name_token(t, strict_case)).take(3).map(|t| t.original).collect()
 }
 
+#[allow(clippy::needless_range_loop)] // neighbours of `i` are read too
 pub fn extract_person(toks: &[Token<'_>]) -> Person {
     let f: Vec<&str> = toks.iter().map(|t| t.folded.as_str()).collect();
     let at = |i: usize| f.get(i).copied().unwrap_or("");
 
     // Labelled forms: "Nom: MENDY Prénom: Aminata".
     let label = |names: &[&str]| f.iter().position(|w| names.contains(w)).map(|i| take_names(toks, i + 1, false));
-    let last_label = f.iter().enumerate().find(|(i, w)| **w == "nom" && !matches!(at(i.wrapping_sub(1)), "mon" | "son" | "votre" | "le")).map(|(i, _)| take_names(toks, i + 1, false));
+    let last_label = f
+        .iter()
+        .enumerate()
+        .find(|(i, w)| **w == "nom" && !matches!(at(i.wrapping_sub(1)), "mon" | "son" | "votre" | "le"))
+        .map(|(i, _)| take_names(toks, i + 1, false));
     let first_label = label(&["prenom", "prenoms"]);
     if last_label.is_some() || first_label.is_some() {
         let first = first_label.and_then(|w| (!w.is_empty()).then(|| w.join(" ")));
@@ -98,7 +270,16 @@ pub fn extract_person(toks: &[Token<'_>]) -> Person {
         let (skip, strict) = match (at(i), at(i + 1), at(i + 2)) {
             ("m'appelle" | "mappelle" | "appelle", _, _) => (1, false),
             ("mon", "nom", "est") | ("my", "name", "is") | ("my", "name's", _) => (3, false),
-            ("moi", "c'est", _) | ("ici", _, _) | ("this", "is", _) => (if at(i) == "moi" { 2 } else if at(i) == "ici" { 1 } else { 2 }, true),
+            ("moi", "c'est", _) | ("ici", _, _) | ("this", "is", _) => (
+                if at(i) == "moi" {
+                    2
+                } else if at(i) == "ici" {
+                    1
+                } else {
+                    2
+                },
+                true,
+            ),
             ("je", "suis", _) | ("i", "am", _) => (2, true),
             ("i'm", _, _) | ("c'est", _, _) => (1, true),
             ("name", _, _) if at(i.wrapping_sub(1)) != "my" => (1, false),
@@ -159,7 +340,13 @@ const PRACTITIONER_TITLES: &[&str] = &["dr", "docteur", "doc", "doctor", "doctor
 /// "Dr Kabeya" → "Kabeya"; "Dr Aminata Mendy" → "Aminata Mendy"; with a
 /// clinic lexicon, the clinic's spelling ("dr mbuy" → "Mbuyi").
 pub fn extract_practitioner(toks: &[Token<'_>], lexicon: Option<&ClinicLexicon>) -> Option<String> {
-    let specialty = |w: &str| GLOSSARY.iter().any(|e| e.surfaces.iter().any(|s| s.trim() == w)) || w.ends_with("logue") || w.ends_with("iste") || w.ends_with("ologist") || w.ends_with("tre");
+    let specialty = |w: &str| {
+        GLOSSARY.iter().any(|e| e.surfaces.iter().any(|s| s.trim() == w))
+            || w.ends_with("logue")
+            || w.ends_with("iste")
+            || w.ends_with("ologist")
+            || w.ends_with("tre")
+    };
     for (i, t) in toks.iter().enumerate() {
         if !PRACTITIONER_TITLES.contains(&t.folded.as_str()) {
             continue;
@@ -179,10 +366,10 @@ pub fn extract_practitioner(toks: &[Token<'_>], lexicon: Option<&ClinicLexicon>)
             continue;
         }
         let written = words.join(" ");
-        if let Some(lex) = lexicon {
-            if let Some(found) = lex.match_practitioner(&written).or_else(|| lex.match_practitioner(words[0])) {
-                return Some(found);
-            }
+        if let Some(lex) = lexicon
+            && let Some(found) = lex.match_practitioner(&written).or_else(|| lex.match_practitioner(words[0]))
+        {
+            return Some(found);
         }
         return Some(written);
     }

@@ -33,9 +33,7 @@ pub fn tokens(s: &str) -> Vec<Token<'_>> {
     let mut start = None;
     let chars: Vec<(usize, char)> = s.char_indices().collect();
     for (i, &(pos, c)) in chars.iter().enumerate() {
-        let inner_joiner = matches!(c, '\'' | '’' | '-')
-            && start.is_some()
-            && chars.get(i + 1).is_some_and(|(_, n)| n.is_alphanumeric());
+        let inner_joiner = matches!(c, '\'' | '’' | '-') && start.is_some() && chars.get(i + 1).is_some_and(|(_, n)| n.is_alphanumeric());
         if c.is_alphanumeric() || inner_joiner {
             start.get_or_insert(pos);
         } else if let Some(st) = start.take() {

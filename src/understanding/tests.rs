@@ -98,7 +98,10 @@ fn times_and_preferences() {
 #[test]
 fn names_and_birth_dates() {
     let e = x("Je m'appelle Awa Mendy, née le 1/2/1990").entities;
-    assert_eq!((e.first_name.as_deref(), e.last_name.as_deref(), e.birth_date, e.date), (Some("Awa"), Some("Mendy"), d("1990-02-01"), None));
+    assert_eq!(
+        (e.first_name.as_deref(), e.last_name.as_deref(), e.birth_date, e.date),
+        (Some("Awa"), Some("Mendy"), d("1990-02-01"), None)
+    );
     let e = x("c'est pour ma fille Aïcha Coulibaly").entities;
     assert_eq!((e.first_name.as_deref(), e.last_name.as_deref()), (Some("Aïcha"), Some("Coulibaly")));
     let e = x("MENDY Aminata").entities;
@@ -147,7 +150,14 @@ fn language_detection() {
 
 #[test]
 fn emergency_false_alarms() {
-    for text in ["rdv à 15h", "appelez le 18 si besoin ?", "j'habite au 112 rue de la Paix", "mon fils a de la fièvre", "c'est urgent pour mon certificat", "pas de douleur thoracique, juste un contrôle"] {
+    for text in [
+        "rdv à 15h",
+        "appelez le 18 si besoin ?",
+        "j'habite au 112 rue de la Paix",
+        "mon fils a de la fièvre",
+        "c'est urgent pour mon certificat",
+        "pas de douleur thoracique, juste un contrôle",
+    ] {
         assert_ne!(x(text).intent, Intent::Emergency, "{text}");
     }
 }

@@ -14,11 +14,9 @@ pub struct TimeFacts {
     pub spans: Vec<(usize, usize)>,
 }
 
-static H_TIME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b([01]?\d|2[0-3]) ?(?:h|heures?|heure|hr|hrs)(?: ?([0-5]\d))?\b").unwrap());
+static H_TIME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([01]?\d|2[0-3]) ?(?:h|heures?|heure|hr|hrs)(?: ?([0-5]\d))?\b").unwrap());
 static COLON_TIME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([01]?\d|2[0-3])[:]([0-5]\d)\b").unwrap());
-static AMPM_TIME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(1[0-2]|0?[1-9])(?:[:.]([0-5]\d))? ?(am|pm|a\.m|p\.m)\b").unwrap());
+static AMPM_TIME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(1[0-2]|0?[1-9])(?:[:.]([0-5]\d))? ?(am|pm|a\.m|p\.m)\b").unwrap());
 static WORD_TIME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(midi|noon|minuit|midnight)\b").unwrap());
 static PERIOD_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(de l'apres[- ]midi|de l'aprem|de l apres[- ]midi|l'apres[- ]midi|du soir|de la soiree|in the afternoon|in the evening|at night|du matin|in the morning|le soir|le matin)").unwrap()
@@ -29,9 +27,26 @@ static PREFERENCE: LazyLock<Regex> = LazyLock::new(|| {
 
 fn rejected_or_history(before: &str) -> bool {
     let b = before.trim_end();
-    ["pas", "pas a", "pas à", "not", "not at", "depuis", "since", "dans", "in", "sauf", "except", "plus tard que", "apres", "after", "avant", "before"]
-        .iter()
-        .any(|w| b.ends_with(&format!(" {w}")) || b == *w)
+    [
+        "pas",
+        "pas a",
+        "pas à",
+        "not",
+        "not at",
+        "depuis",
+        "since",
+        "dans",
+        "in",
+        "sauf",
+        "except",
+        "plus tard que",
+        "apres",
+        "after",
+        "avant",
+        "before",
+    ]
+    .iter()
+    .any(|w| b.ends_with(&format!(" {w}")) || b == *w)
         || b.ends_with("depuis ce")
         || b.ends_with("since this")
 }
@@ -50,7 +65,12 @@ pub fn extract(f: &str, intent: Intent) -> TimeFacts {
         let mut end = end;
         if let Some(sfx) = PERIOD_SUFFIX.captures(&f[end..]) {
             let period = &sfx[1];
-            let pm = period.contains("apres") || period.contains("aprem") || period.contains("soir") || period.contains("afternoon") || period.contains("evening") || period.contains("night");
+            let pm = period.contains("apres")
+                || period.contains("aprem")
+                || period.contains("soir")
+                || period.contains("afternoon")
+                || period.contains("evening")
+                || period.contains("night");
             if pm && h < 12 {
                 h += 12;
             }
@@ -106,7 +126,14 @@ pub fn extract(f: &str, intent: Intent) -> TimeFacts {
         }
         let before = &f[..m.start()];
         let b = before.trim_end();
-        if b.ends_with("good") || b.ends_with("bonne") || b.ends_with("bon") || b.ends_with("depuis ce") || b.ends_with("since this") || b.ends_with("hier") || b.ends_with("yesterday") {
+        if b.ends_with("good")
+            || b.ends_with("bonne")
+            || b.ends_with("bon")
+            || b.ends_with("depuis ce")
+            || b.ends_with("since this")
+            || b.ends_with("hier")
+            || b.ends_with("yesterday")
+        {
             continue;
         }
         if intent == Intent::Emergency && (b.ends_with("ce") || b.ends_with("this")) {

@@ -118,7 +118,8 @@ async fn a_handed_over_conversation_stays_silent() {
 async fn sms_replies_have_no_emoji() {
     let app = spawn_app().await;
     let sid = app.next_sid();
-    let fields = fields(&[("MessageSid", &sid), ("AccountSid", DEMO_ACCOUNT), ("From", PATIENT), ("To", "+15005550006"), ("Body", "bonjour")]);
+    let fields =
+        fields(&[("MessageSid", &sid), ("AccountSid", DEMO_ACCOUNT), ("From", PATIENT), ("To", "+15005550006"), ("Body", "bonjour")]);
     assert_eq!(app.post_signed(&fields).await.status(), 200);
     app.workers.run_until_idle().await.unwrap();
     let sent = app.twilio.received.lock().unwrap().clone();

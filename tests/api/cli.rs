@@ -8,7 +8,14 @@ fn nuru() -> Command {
 #[test]
 fn extract_prints_the_conventions_json() {
     let out = nuru()
-        .args(["extract", "--now", "2026-11-23T09:15:00", "--tz", "Africa/Kinshasa", "Bonjour, je voudrais un rdv demain à 10h avec le Dr Kabeya"])
+        .args([
+            "extract",
+            "--now",
+            "2026-11-23T09:15:00",
+            "--tz",
+            "Africa/Kinshasa",
+            "Bonjour, je voudrais un rdv demain à 10h avec le Dr Kabeya",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -13,7 +13,9 @@ async fn race_for_one_slot(app: &TestApp, capacity: u32) -> Vec<BookOutcome> {
     for i in 0..20 {
         let phone = PhoneNumber::parse(&format!("+2439900001{i:02}")).unwrap();
         let mut tx = app.store.begin().await.unwrap();
-        patients.push(Store::create_patient(&mut tx, clinic.clinic.id, "P", &format!("N{i}"), None, &phone, chrono::Utc::now()).await.unwrap().id);
+        patients.push(
+            Store::create_patient(&mut tx, clinic.clinic.id, "P", &format!("N{i}"), None, &phone, chrono::Utc::now()).await.unwrap().id,
+        );
         tx.commit().await.unwrap();
     }
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(patients.len()));

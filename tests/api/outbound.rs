@@ -41,7 +41,14 @@ async fn twilio_unreachable_keeps_the_reply_queued() {
     app.workers.run_until_idle().await.unwrap();
     let conversation = app
         .store
-        .conversation_for(app.clinic.clinic.id, nuru::domain::Channel::WhatsApp, &nuru::domain::PhoneNumber::parse(PATIENT).unwrap(), nuru::domain::Lang::Fr, "{}", app.clock.now())
+        .conversation_for(
+            app.clinic.clinic.id,
+            nuru::domain::Channel::WhatsApp,
+            &nuru::domain::PhoneNumber::parse(PATIENT).unwrap(),
+            nuru::domain::Lang::Fr,
+            "{}",
+            app.clock.now(),
+        )
         .await
         .unwrap();
     let replies = app.store.outbound_for_conversation(conversation.id, 0).await.unwrap();

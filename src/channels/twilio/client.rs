@@ -39,7 +39,14 @@ impl TwilioClient {
     }
 
     /// Sends one message; returns Twilio's message SID.
-    pub async fn send(&self, account_sid: &str, auth_token: &Secret<String>, from: &str, to: &str, body: &str) -> Result<String, SendError> {
+    pub async fn send(
+        &self,
+        account_sid: &str,
+        auth_token: &Secret<String>,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<String, SendError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, account_sid);
         let response = self
             .http

@@ -17,7 +17,13 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], format!("{{\"error\":{}}}", serde_json::json!(reason))).into_response()
 }
 
-pub async fn inbound(State(app): State<AppState>, Path(slug): Path<String>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn inbound(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let clinic = match app.store.clinic_by_slug(&slug).await {
         Ok(Some(c)) => c,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "unknown clinic"),
