@@ -6,7 +6,7 @@ use crate::domain::*;
 use crate::secrets::Cipher;
 use crate::storage::{Store, TwilioCredentials};
 use anyhow::{Context, bail};
-use chrono::{NaiveTime, Weekday};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -21,6 +21,38 @@ pub struct ClinicFile {
     pub practitioners: Vec<PractitionerSection>,
     #[serde(default)]
     pub services: Vec<ServiceSection>,
+    #[serde(default)]
+    pub holidays: Vec<HolidaySection>,
+    #[serde(default)]
+    pub exceptions: Vec<ExceptionSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidaySection {
+    pub date: NaiveDate,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One exception: `date` (+ optional `from`/`to` for part of the day),
+/// `first`..`last` whole days, or `weekly` on a day (+ optional times).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionSection {
+    pub key: String,
+    /// A practitioner's key; absent for the whole clinic.
+    pub practitioner: Option<String>,
+    pub kind: String,
+    #[serde(default)]
+    pub reason: String,
+    pub date: Option<NaiveDate>,
+    pub first: Option<NaiveDate>,
+    pub last: Option<NaiveDate>,
+    pub weekly: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub until: Option<NaiveDate>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +72,8 @@ pub struct ClinicSection {
     pub booking_horizon_days: u32,
     #[serde(default = "default_notice")]
     pub min_notice_minutes: u32,
+    /// Days the clinic opens; absent means every day.
+    pub opening_days: Option<Vec<String>>,
     pub whatsapp_number: Option<String>,
     pub sms_number: Option<String>,
 }
@@ -68,6 +102,7 @@ pub struct PractitionerSection {
     #[serde(default)]
     pub first_name: String,
     pub last_name: String,
+    pub daily_limit: Option<u32>,
     #[serde(default)]
     pub windows: Vec<WindowSection>,
 }
@@ -80,6 +115,11 @@ pub struct WindowSection {
     pub to: String,
     #[serde(default = "one")]
     pub capacity: u32,
+    /// Service keys this window is limited to.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// "in_person" or "remote"; absent for both.
+    pub mode: Option<String>,
 }
 
 fn one() -> u32 {
@@ -93,7 +133,14 @@ pub struct ServiceSection {
     pub name_fr: String,
     pub name_en: String,
     pub duration_minutes: u32,
+    #[serde(default)]
+    pub buffer_before_minutes: u32,
+    #[serde(default)]
+    pub buffer_after_minutes: u32,
     pub practitioners: Vec<String>,
+    /// Per-practitioner durations: `{ mendy = 45 }`.
+    #[serde(default)]
+    pub durations: std::collections::BTreeMap<String, u32>,
 }
 
 fn weekday(s: &str) -> anyhow::Result<Weekday> {
@@ -109,11 +156,13 @@ fn weekday(s: &str) -> anyhow::Result<Weekday> {
     })
 }
 
-fn hhmm(s: &str) -> anyhow::Result<NaiveTime> {
+/// "HH:MM" (or "24:00") as minutes from midnight.
+fn hhmm(s: &str) -> anyhow::Result<u16> {
     if s == "24:00" {
-        return Ok(NaiveTime::MIN);
+        return Ok(DAY_MINUTES);
     }
-    NaiveTime::parse_from_str(s, "%H:%M").with_context(|| format!("{s:?} is not HH:MM"))
+    let t = NaiveTime::parse_from_str(s, "%H:%M").with_context(|| format!("{s:?} is not HH:MM"))?;
+    Ok((t.hour() * 60 + t.minute()) as u16)
 }
 
 fn derived<T>(namespace: &str, key: &str, make: fn(Uuid) -> T) -> T {
@@ -154,6 +203,22 @@ impl ClinicFile {
             opening_hours_en: c.opening_hours_en,
             booking_horizon_days: c.booking_horizon_days.clamp(1, 365),
             min_notice_minutes: c.min_notice_minutes,
+            opening_days: match &c.opening_days {
+                None => WeekdaySet::ALL,
+                Some(days) => days.iter().map(|d| weekday(d)).collect::<anyhow::Result<WeekdaySet>>()?,
+            },
+        };
+        let service_key = |key: &str| -> anyhow::Result<ServiceId> {
+            if !self.services.iter().any(|s| s.key == key) {
+                bail!("unknown service {key}");
+            }
+            Ok(derived(&c.slug, &format!("service:{key}"), ServiceId))
+        };
+        let practitioner_key = |key: &str| -> anyhow::Result<PractitionerId> {
+            if !self.practitioners.iter().any(|p| p.key == key) {
+                bail!("unknown practitioner {key}");
+            }
+            Ok(derived(&c.slug, &format!("practitioner:{key}"), PractitionerId))
         };
         let mut practitioners = Vec::new();
         let mut windows = Vec::new();
@@ -166,14 +231,31 @@ impl ClinicFile {
                 first_name: p.first_name.clone(),
                 last_name: p.last_name.clone(),
                 active: true,
+                daily_limit: p.daily_limit.filter(|n| *n > 0),
             });
             for w in &p.windows {
                 let (start, end) = (hhmm(&w.from)?, hhmm(&w.to)?);
-                if end != NaiveTime::MIN && end <= start {
+                if end <= start {
                     bail!("practitioner {}: window {}–{} ends before it starts", p.key, w.from, w.to);
                 }
+                let services = w.services.iter().map(|k| service_key(k)).collect::<anyhow::Result<Vec<_>>>()?;
+                let mode = w
+                    .mode
+                    .as_deref()
+                    .map(|m| {
+                        ConsultationMode::parse(m).with_context(|| format!("practitioner {}: mode {m:?} is not in_person or remote", p.key))
+                    })
+                    .transpose()?;
                 for d in &w.days {
-                    windows.push(WeeklyWindow { practitioner_id: id, weekday: weekday(d)?, start, end, capacity: w.capacity.max(1) });
+                    windows.push(WeeklyWindow {
+                        practitioner_id: id,
+                        weekday: weekday(d)?,
+                        start_minute: start,
+                        end_minute: end,
+                        capacity: w.capacity.max(1),
+                        services: services.clone(),
+                        mode,
+                    });
                 }
             }
         }
@@ -184,10 +266,15 @@ impl ClinicFile {
             }
             let mut ids = Vec::new();
             for key in &s.practitioners {
-                if !self.practitioners.iter().any(|p| &p.key == key) {
-                    bail!("service {}: unknown practitioner {key}", s.key);
+                ids.push(practitioner_key(key).with_context(|| format!("service {}", s.key))?);
+            }
+            let mut duration_overrides = Vec::new();
+            for (key, minutes) in &s.durations {
+                let id = practitioner_key(key).with_context(|| format!("service {}", s.key))?;
+                if *minutes == 0 || !ids.contains(&id) {
+                    bail!("service {}: duration for {key} must be positive and {key} must perform the service", s.key);
                 }
-                ids.push(derived(&c.slug, &format!("practitioner:{key}"), PractitionerId));
+                duration_overrides.push((id, *minutes));
             }
             services.push(Service {
                 id: derived(&c.slug, &format!("service:{}", s.key), ServiceId),
@@ -195,10 +282,54 @@ impl ClinicFile {
                 name_fr: s.name_fr.clone(),
                 name_en: s.name_en.clone(),
                 duration_minutes: s.duration_minutes,
+                buffer_before_minutes: s.buffer_before_minutes,
+                buffer_after_minutes: s.buffer_after_minutes,
                 practitioners: ids,
+                duration_overrides,
             });
         }
-        Ok((ClinicCatalog { clinic, practitioners, services, windows }, self.twilio))
+        let holidays = self.holidays.iter().map(|h| Holiday { date: h.date, name: h.name.clone() }).collect();
+        let mut exceptions = Vec::new();
+        for e in &self.exceptions {
+            let ctx = || format!("exception {}", e.key);
+            let kind =
+                ExceptionKind::parse(&e.kind).with_context(|| format!("{}: kind must be leave, training, emergency or busy", ctx()))?;
+            let practitioner_id = e.practitioner.as_deref().map(&practitioner_key).transpose().with_context(ctx)?;
+            let (from, to) = (e.from.as_deref().map(hhmm).transpose()?, e.to.as_deref().map(hhmm).transpose()?);
+            let (start_minute, end_minute) = (from.unwrap_or(0), to.unwrap_or(DAY_MINUTES));
+            if end_minute <= start_minute {
+                bail!("{}: ends before it starts", ctx());
+            }
+            let time = match (e.date, e.first, e.last, &e.weekly) {
+                (Some(date), None, None, None) if from.is_none() && to.is_none() => ExceptionTime::Days { first: date, last: date },
+                (Some(date), None, None, None) => {
+                    let at = |m: u16| {
+                        crate::scheduling::local_instant(
+                            clinic.timezone,
+                            date.and_time(NaiveTime::MIN) + chrono::Duration::minutes(m as i64),
+                        )
+                    };
+                    ExceptionTime::Once { start: at(start_minute), end: at(end_minute) }
+                }
+                (None, Some(first), Some(last), None) if last >= first => ExceptionTime::Days { first, last },
+                (None, first, None, Some(day)) => ExceptionTime::Weekly {
+                    weekday: weekday(day)?,
+                    start_minute,
+                    end_minute,
+                    from: first.unwrap_or_else(|| Utc.timestamp_opt(0, 0).unwrap().date_naive()),
+                    until: e.until,
+                },
+                _ => bail!("{}: give `date` (with optional from/to), `first` and `last`, or `weekly`", ctx()),
+            };
+            exceptions.push(AvailabilityException {
+                id: derived(&c.slug, &format!("exception:{}", e.key), ExceptionId),
+                practitioner_id,
+                kind,
+                reason: e.reason.clone(),
+                time,
+            });
+        }
+        Ok((ClinicCatalog { clinic, practitioners, services, windows, holidays, exceptions }, self.twilio))
     }
 
     /// Parses, validates and stores a clinic file; Twilio's token is encrypted.

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod conversation;
 pub mod domain;
+pub mod feeds;
 pub mod fixtures;
 pub mod scheduling;
 pub mod secrets;

@@ -100,6 +100,14 @@ impl Cipher {
     }
 }
 
+/// An unguessable URL-safe token (256 bits): calendar feed links and the like.
+pub fn random_token() -> String {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,7 +111,12 @@ impl Application {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/health", get(health)).route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
+        .route("/calendar/appointments/{file}", get(crate::feeds::appointment))
+        .route("/calendar/practitioners/{file}", get(crate::feeds::practitioner))
+        .with_state(state)
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {

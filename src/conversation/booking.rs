@@ -4,8 +4,8 @@
 use super::replies;
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
 use super::step::{BookingRequest, Effect, Outcome, TurnContext};
-use crate::domain::{Lang, PractitionerId, Service};
-use crate::scheduling::{Availability, Slot, SlotRequest, find_slots};
+use crate::domain::{ConsultationMode, Lang, PractitionerId, Service};
+use crate::scheduling::{Slot, SlotEngine, SlotQuery};
 use crate::texts;
 use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent, TimePreference, parse_person_name};
@@ -263,18 +263,13 @@ fn candidates(b: &Booking, ctx: &TurnContext<'_>) -> Vec<PractitionerId> {
 }
 
 fn search(b: &Booking, ctx: &TurnContext<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot> {
-    let clinic = &ctx.catalog.clinic;
-    let Some(service) = b.service.and_then(|s| ctx.catalog.service(s)) else { return Vec::new() };
-    let av = Availability {
-        tz: clinic.timezone,
-        now: ctx.now,
-        windows: &ctx.catalog.windows,
-        busy: ctx.busy,
-        min_notice: Duration::minutes(clinic.min_notice_minutes as i64),
-        horizon_days: clinic.booking_horizon_days,
-    };
-    let req = SlotRequest { duration: Duration::minutes(service.duration_minutes as i64), practitioners: candidates(b, ctx), from, to };
-    find_slots(&av, &req)
+    let Some(service) = b.service else { return Vec::new() };
+    let practitioners = candidates(b, ctx);
+    if practitioners.is_empty() {
+        return Vec::new();
+    }
+    let query = SlotQuery { service, mode: ConsultationMode::InPerson, practitioners, from, to };
+    SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, None).find(&query)
 }
 
 fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {

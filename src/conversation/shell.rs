@@ -5,8 +5,9 @@
 use super::state::{Conversation, PatientChoice};
 use super::step::{Effect, Event, Outcome, TurnContext, step};
 use crate::clock::Clock;
-use crate::domain::{ClinicCatalog, mask_phone};
-use crate::storage::{BookOutcome, ClaimedInbound, ConversationRow, NewAppointment, NewOutbound, StorageError, Store};
+use crate::domain::{ClinicCatalog, ConsultationMode, mask_phone};
+use crate::scheduling::{self, BookRequest, BookingError};
+use crate::storage::{ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
 use crate::understanding::{self, ClinicLexicon};
 use chrono::Duration;
 use tracing::{info, warn};
@@ -89,10 +90,10 @@ impl Engine {
     ) -> Result<Outcome, TurnError> {
         let clinic = &catalog.clinic;
         let horizon_end = now + Duration::days(clinic.booking_horizon_days as i64 + 2);
-        let busy = self.store.busy_intervals(clinic.id, now - Duration::days(1), horizon_end).await?;
+        let occupancy = self.store.occupancy(clinic.id, now - Duration::days(1), horizon_end).await?;
         let patients = self.store.patients_for_phone(clinic.id, &row.phone).await?;
         let upcoming = self.store.upcoming_for_phone(clinic.id, &row.phone, now).await?;
-        let ctx = TurnContext { now, catalog, busy: &busy, patients: &patients, upcoming: &upcoming, channel: row.channel };
+        let ctx = TurnContext { now, catalog, occupancy: &occupancy, patients: &patients, upcoming: &upcoming, channel: row.channel };
         Ok(step(state, row.language, event, &ctx))
     }
 
@@ -118,26 +119,27 @@ impl Engine {
                                 .id
                         }
                     };
-                    let booking = NewAppointment {
-                        clinic_id: catalog.clinic.id,
-                        practitioner_id: req.slot.practitioner_id,
-                        patient_id,
-                        service_id: req.service,
-                        starts_at: req.slot.start,
-                        ends_at: req.slot.end,
-                        capacity: req.slot.capacity,
+                    let booking = BookRequest {
+                        practitioner: req.slot.practitioner_id,
+                        service: req.service,
+                        mode: ConsultationMode::InPerson,
+                        patient: patient_id,
+                        start: req.slot.start,
                         source: "bot",
-                        conversation_id: Some(row.id),
+                        conversation: Some(row.id),
                     };
-                    match Store::book(&mut tx, &booking, now).await? {
-                        BookOutcome::Booked(id) => {
+                    match scheduling::book(&mut tx, catalog, &booking, now).await {
+                        Ok(id) => {
                             info!(conversation = %row.id, appointment = %id, "booked");
                             report.booked = true;
                         }
-                        BookOutcome::SlotTaken => {
+                        Err(BookingError::Unavailable(why)) => {
+                            info!(conversation = %row.id, reason = %why, "slot no longer bookable");
                             tx.rollback().await.map_err(StorageError::from)?;
                             return Ok(Applied::SlotTaken);
                         }
+                        Err(BookingError::NotFound(what)) => return Err(StorageError::NotFound(what).into()),
+                        Err(BookingError::Storage(e)) => return Err(e.into()),
                     }
                 }
                 Effect::Reply(body) => {

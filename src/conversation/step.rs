@@ -4,7 +4,7 @@
 use super::booking;
 use super::replies;
 use super::state::{Conversation, Flow, PatientChoice};
-use crate::domain::{BusyInterval, Channel, ClinicCatalog, Lang, Patient, ServiceId};
+use crate::domain::{Channel, ClinicCatalog, Lang, Occupancy, Patient, ServiceId};
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
 use crate::texts;
@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 pub struct TurnContext<'a> {
     pub now: DateTime<Utc>,
     pub catalog: &'a ClinicCatalog,
-    /// Busy time of the clinic's practitioners over the booking horizon.
-    pub busy: &'a [BusyInterval],
+    /// Time already taken from the clinic's practitioners over the booking horizon.
+    pub occupancy: &'a Occupancy,
     /// Patients linked to the sender's phone number.
     pub patients: &'a [Patient],
     /// Their upcoming appointments.

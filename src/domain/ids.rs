@@ -36,3 +36,4 @@ id_type!(
     AppointmentId
 );
 id_type!(ConversationId);
+id_type!(ExceptionId);

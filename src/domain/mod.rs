@@ -4,12 +4,14 @@
 mod ids;
 mod lang;
 mod phone;
+mod schedule;
 
 pub use ids::*;
 pub use lang::Lang;
 pub use phone::{Channel, PhoneNumber, mask_phone};
+pub use schedule::*;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +31,8 @@ pub struct Clinic {
     pub opening_hours_en: Option<String>,
     pub booking_horizon_days: u32,
     pub min_notice_minutes: u32,
+    /// Days the clinic opens (public holidays aside).
+    pub opening_days: WeekdaySet,
     pub whatsapp_number: Option<String>,
     pub sms_number: Option<String>,
 }
@@ -41,6 +45,8 @@ pub struct Practitioner {
     pub first_name: String,
     pub last_name: String,
     pub active: bool,
+    /// At most this many appointments per local day.
+    pub daily_limit: Option<u32>,
 }
 
 impl Practitioner {
@@ -63,28 +69,28 @@ pub struct Service {
     pub name_fr: String,
     pub name_en: String,
     pub duration_minutes: u32,
-    /// Practitioners who perform this service.
+    /// Time blocked before and after each appointment (preparation,
+    /// cleaning); buffers of neighbouring appointments add up.
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+    /// Practitioners who perform this service, with their own duration when
+    /// it differs from `duration_minutes`.
     pub practitioners: Vec<PractitionerId>,
+    pub duration_overrides: Vec<(PractitionerId, u32)>,
 }
 
 impl Service {
+    /// How long this service takes with `practitioner`.
+    pub fn duration_for(&self, practitioner: PractitionerId) -> u32 {
+        self.duration_overrides.iter().find(|(p, _)| *p == practitioner).map_or(self.duration_minutes, |(_, m)| *m)
+    }
+
     pub fn name(&self, lang: Lang) -> &str {
         match lang {
             Lang::Fr => &self.name_fr,
             Lang::En => &self.name_en,
         }
     }
-}
-
-/// A weekly recurring availability window, in the clinic's local time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WeeklyWindow {
-    pub practitioner_id: PractitionerId,
-    pub weekday: Weekday,
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-    /// Patients accepted at the same time in this window.
-    pub capacity: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,25 +148,19 @@ pub struct Appointment {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub status: AppointmentStatus,
-}
-
-/// A half-open time interval `[start, end)` during which a practitioner is not
-/// free: an appointment, and later an exception or a Google Calendar event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BusyInterval {
-    pub practitioner_id: PractitionerId,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
+    pub mode: ConsultationMode,
 }
 
 /// Everything the engine needs to know about one clinic to answer a patient:
-/// loaded in one go per turn (three queries, whatever the size).
+/// loaded in one go per turn (a fixed number of queries, whatever the size).
 #[derive(Debug, Clone)]
 pub struct ClinicCatalog {
     pub clinic: Clinic,
     pub practitioners: Vec<Practitioner>,
     pub services: Vec<Service>,
     pub windows: Vec<WeeklyWindow>,
+    pub holidays: Vec<Holiday>,
+    pub exceptions: Vec<AvailabilityException>,
 }
 
 impl ClinicCatalog {

@@ -1,7 +1,14 @@
-//! Scheduling: pure functions from rules, busy time and "now" to bookable
-//! slots. No I/O: the caller gathers the inputs (one query for the busy time of
-//! the whole search) and the database enforces the booking itself.
+//! Scheduling. `engine` is pure: rules, the time already taken and "now" in,
+//! bookable slots out (no I/O, no clock). `book` is the thin I/O shell that
+//! books, moves and cancels: it takes the practitioner's lock in the database,
+//! re-reads the time taken and asks the same engine, so search and booking can
+//! never disagree. `ics` writes calendar feeds.
 
-mod slots;
+mod book;
+mod engine;
+pub mod ics;
+mod local;
 
-pub use slots::{Availability, Slot, SlotRequest, find_slots};
+pub use book::{BookRequest, BookingError, MoveRequest, book, cancel, reschedule};
+pub use engine::{Slot, SlotEngine, SlotQuery, Unavailable};
+pub use local::{day_start, local_instant};

@@ -1,9 +1,9 @@
-//! Appointments. The no-double-booking guarantee lives here: every booking of
-//! a practitioner first writes that practitioner's row (`booking_seq`), which
-//! takes a row lock on PostgreSQL and the write lock on SQLite. Bookings of one
-//! practitioner are therefore serialised by the database itself, and the
-//! overlap count that follows sees every committed booking. Nothing is decided
-//! from a read made before the lock.
+//! Appointments. The no-double-booking guarantee starts here: every change to
+//! a practitioner's time first writes that practitioner's row (`booking_seq`),
+//! which takes a row lock on PostgreSQL and the write lock on SQLite. Changes
+//! of one practitioner's time are therefore serialised by the database itself,
+//! and the occupancy read after the lock sees every committed booking; the
+//! scheduling shell (`crate::scheduling::book`) decides from that read only.
 
 use super::{Result, StorageError, Store, from_ts, parse_id, to_ts};
 use crate::domain::*;
@@ -12,24 +12,20 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// A booking the scheduling shell has already checked under the lock.
 #[derive(Debug, Clone)]
 pub struct NewAppointment {
     pub clinic_id: ClinicId,
     pub practitioner_id: PractitionerId,
     pub patient_id: PatientId,
     pub service_id: ServiceId,
+    pub mode: ConsultationMode,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    /// Patients the window accepts at once; the booking fails beyond it.
-    pub capacity: u32,
+    pub blocked_from: DateTime<Utc>,
+    pub blocked_until: DateTime<Utc>,
     pub source: &'static str,
     pub conversation_id: Option<ConversationId>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BookOutcome {
-    Booked(AppointmentId),
-    SlotTaken,
 }
 
 #[derive(Debug, Clone)]
@@ -39,10 +35,11 @@ pub struct UpcomingAppointment {
     pub patient_last_name: String,
 }
 
-const COLUMNS: &str = "a.id, a.clinic_id, a.practitioner_id, a.patient_id, a.service_id, a.starts_at, a.ends_at, a.status";
+const COLUMNS: &str = "a.id, a.clinic_id, a.practitioner_id, a.patient_id, a.service_id, a.starts_at, a.ends_at, a.status, a.mode";
 
 fn appointment_from_row(row: &AnyRow) -> Result<Appointment> {
     let status: String = row.try_get("status")?;
+    let mode: String = row.try_get("mode")?;
     Ok(Appointment {
         id: parse_id(&row.try_get::<String, _>("id")?, AppointmentId::parse)?,
         clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
@@ -52,62 +49,45 @@ fn appointment_from_row(row: &AnyRow) -> Result<Appointment> {
         starts_at: from_ts(row.try_get("starts_at")?)?,
         ends_at: from_ts(row.try_get("ends_at")?)?,
         status: AppointmentStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("bad status {status}")))?,
+        mode: ConsultationMode::parse(&mode).ok_or_else(|| StorageError::Corrupt(format!("bad mode {mode}")))?,
     })
 }
 
 impl Store {
-    /// Busy time of every practitioner of the clinic overlapping `[from, to)`:
-    /// one query for the whole search, whatever the number of days or practitioners.
-    pub async fn busy_intervals(&self, clinic: ClinicId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<BusyInterval>> {
-        sqlx::query(
-            "SELECT practitioner_id, starts_at, ends_at FROM appointments \
-             WHERE clinic_id = $1 AND status = 'booked' AND starts_at < $3 AND ends_at > $2 ORDER BY starts_at",
-        )
-        .bind(clinic.to_string())
-        .bind(to_ts(from))
-        .bind(to_ts(to))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(BusyInterval {
-                practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
-                start: from_ts(row.try_get("starts_at")?)?,
-                end: from_ts(row.try_get("ends_at")?)?,
-            })
-        })
-        .collect()
-    }
-
-    /// Inside a transaction: books if fewer than `capacity` booked appointments
-    /// of this practitioner overlap the time. See the module doc for why this
-    /// cannot double-book under concurrency.
-    pub async fn book(conn: &mut AnyConnection, a: &NewAppointment, now: DateTime<Utc>) -> Result<BookOutcome> {
+    /// Inside a transaction, first thing: takes the practitioner's booking
+    /// lock (a row write). Every booking, move and cancellation of this
+    /// practitioner's time waits here until the one before commits.
+    pub async fn lock_practitioner(conn: &mut AnyConnection, clinic: ClinicId, practitioner: PractitionerId) -> Result<()> {
         let locked = sqlx::query("UPDATE practitioners SET booking_seq = booking_seq + 1 WHERE id = $1 AND clinic_id = $2")
-            .bind(a.practitioner_id.to_string())
-            .bind(a.clinic_id.to_string())
+            .bind(practitioner.to_string())
+            .bind(clinic.to_string())
             .execute(&mut *conn)
             .await?;
         if locked.rows_affected() != 1 {
             return Err(StorageError::NotFound("practitioner"));
         }
-        let overlapping: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM appointments WHERE practitioner_id = $1 AND status = 'booked' \
-             AND starts_at < $3 AND ends_at > $2",
-        )
-        .bind(a.practitioner_id.to_string())
-        .bind(to_ts(a.starts_at))
-        .bind(to_ts(a.ends_at))
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")?;
-        if overlapping >= a.capacity.max(1) as i64 {
-            return Ok(BookOutcome::SlotTaken);
-        }
+        Ok(())
+    }
+
+    /// The time taken from one practitioner, read inside the transaction
+    /// (after [`lock_practitioner`](Self::lock_practitioner)).
+    pub async fn practitioner_occupancy(
+        conn: &mut AnyConnection,
+        clinic: ClinicId,
+        practitioner: PractitionerId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Occupancy> {
+        Self::occupancy_in(conn, clinic, Some(practitioner), from, to).await
+    }
+
+    /// Inserts a booking already checked under the practitioner's lock.
+    pub async fn insert_appointment(conn: &mut AnyConnection, a: &NewAppointment, now: DateTime<Utc>) -> Result<AppointmentId> {
         let id = AppointmentId::random();
         sqlx::query(
             "INSERT INTO appointments (id, clinic_id, practitioner_id, patient_id, service_id, starts_at, ends_at, status, \
-               source, conversation_id, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,'booked',$8,$9,$10,$10)",
+               source, conversation_id, created_at, updated_at, blocked_from, blocked_until, mode, calendar_token) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,'booked',$8,$9,$10,$10,$11,$12,$13,$14)",
         )
         .bind(id.to_string())
         .bind(a.clinic_id.to_string())
@@ -119,9 +99,110 @@ impl Store {
         .bind(a.source)
         .bind(a.conversation_id.map(|c| c.to_string()))
         .bind(to_ts(now))
+        .bind(to_ts(a.blocked_from))
+        .bind(to_ts(a.blocked_until))
+        .bind(a.mode.as_str())
+        .bind(crate::secrets::random_token())
         .execute(&mut *conn)
         .await?;
-        Ok(BookOutcome::Booked(id))
+        Ok(id)
+    }
+
+    /// One appointment of the clinic, read on `conn` (inside a transaction
+    /// when the caller is about to change it).
+    pub async fn appointment_in(conn: &mut AnyConnection, clinic: ClinicId, id: AppointmentId) -> Result<Option<Appointment>> {
+        let sql = format!("SELECT {COLUMNS} FROM appointments a WHERE a.id = $1 AND a.clinic_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).bind(clinic.to_string()).fetch_optional(&mut *conn).await?;
+        row.as_ref().map(appointment_from_row).transpose()
+    }
+
+    pub async fn appointment(&self, clinic: ClinicId, id: AppointmentId) -> Result<Option<Appointment>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::appointment_in(&mut conn, clinic, id).await
+    }
+
+    /// Moves a booked appointment (checked under the locks of both
+    /// practitioners): one UPDATE, so the old time is freed exactly when the
+    /// new one is taken.
+    pub async fn move_appointment(conn: &mut AnyConnection, id: AppointmentId, to: &NewAppointment, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE appointments SET practitioner_id = $1, starts_at = $2, ends_at = $3, blocked_from = $4, blocked_until = $5, \
+               updated_at = $6 WHERE id = $7 AND clinic_id = $8 AND status = 'booked'",
+        )
+        .bind(to.practitioner_id.to_string())
+        .bind(to_ts(to.starts_at))
+        .bind(to_ts(to.ends_at))
+        .bind(to_ts(to.blocked_from))
+        .bind(to_ts(to.blocked_until))
+        .bind(to_ts(now))
+        .bind(id.to_string())
+        .bind(to.clinic_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Cancels a booked appointment; its time is free for the next search.
+    /// False when it was not booked (already cancelled, or not this clinic's).
+    pub async fn cancel_appointment(conn: &mut AnyConnection, clinic: ClinicId, id: AppointmentId, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND clinic_id = $3 AND status = 'booked'",
+        )
+        .bind(to_ts(now))
+        .bind(id.to_string())
+        .bind(clinic.to_string())
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The secret token of an appointment's calendar file.
+    pub async fn appointment_calendar_token(&self, id: AppointmentId) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT calendar_token FROM appointments WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("calendar_token")).transpose()?.flatten())
+    }
+
+    /// The appointment a calendar-file token names.
+    pub async fn appointment_by_calendar_token(&self, token: &str) -> Result<Option<Appointment>> {
+        let sql = format!("SELECT {COLUMNS} FROM appointments a WHERE a.calendar_token = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token).fetch_optional(&self.pool).await?;
+        row.as_ref().map(appointment_from_row).transpose()
+    }
+
+    /// The practitioner (and clinic) a calendar-feed token names.
+    pub async fn practitioner_by_calendar_token(&self, token: &str) -> Result<Option<(ClinicId, PractitionerId)>> {
+        let row =
+            sqlx::query("SELECT id, clinic_id FROM practitioners WHERE calendar_token = $1").bind(token).fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            Ok((
+                parse_id(&r.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
+                parse_id(&r.try_get::<String, _>("id")?, PractitionerId::parse)?,
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn practitioner_calendar_token(&self, practitioner: PractitionerId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT calendar_token FROM practitioners WHERE id = $1")
+            .bind(practitioner.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("calendar_token")).transpose()?.flatten())
+    }
+
+    /// A practitioner's appointments (booked or cancelled) ending after `from`, for the feed.
+    pub async fn practitioner_appointments(&self, practitioner: PractitionerId, from: DateTime<Utc>) -> Result<Vec<Appointment>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM appointments a WHERE a.practitioner_id = $1 AND a.ends_at > $2 ORDER BY a.starts_at, a.id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(practitioner.to_string())
+            .bind(to_ts(from))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(appointment_from_row)
+            .collect()
     }
 
     /// Booked appointments from `now` on of the patients linked to `phone`.

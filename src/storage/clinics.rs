@@ -1,6 +1,6 @@
 use super::{Result, StorageError, Store, parse_id, to_ts};
 use crate::domain::*;
-use chrono::{NaiveTime, Utc, Weekday};
+use chrono::{Utc, Weekday};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -13,7 +13,7 @@ pub struct TwilioCredentials {
 }
 
 const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, address, phone, emergency_number, \
-     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number";
+     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, opening_days, whatsapp_number, sms_number";
 
 fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
     let tz: String = row.try_get("timezone")?;
@@ -31,6 +31,7 @@ fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
         opening_hours_en: row.try_get("opening_hours_en")?,
         booking_horizon_days: row.try_get::<i64, _>("booking_horizon_days")? as u32,
         min_notice_minutes: row.try_get::<i64, _>("min_notice_minutes")? as u32,
+        opening_days: WeekdaySet::from_bits(row.try_get::<i64, _>("opening_days")? as u8),
         whatsapp_number: row.try_get("whatsapp_number")?,
         sms_number: row.try_get("sms_number")?,
     })
@@ -65,7 +66,7 @@ impl Store {
         let clinic = self.clinic(clinic).await?;
         let cid = clinic.id.to_string();
         let practitioners = sqlx::query(
-            "SELECT id, title, first_name, last_name, active FROM practitioners WHERE clinic_id = $1 ORDER BY last_name, first_name, id",
+            "SELECT id, title, first_name, last_name, active, daily_limit FROM practitioners WHERE clinic_id = $1 ORDER BY last_name, first_name, id",
         )
         .bind(&cid)
         .fetch_all(&self.pool)
@@ -79,63 +80,90 @@ impl Store {
                 first_name: row.try_get("first_name")?,
                 last_name: row.try_get("last_name")?,
                 active: row.try_get::<i64, _>("active")? != 0,
+                daily_limit: row.try_get::<Option<i64>, _>("daily_limit")?.map(|n| n.max(1) as u32),
             })
         })
         .collect::<Result<Vec<_>>>()?;
 
         let links = sqlx::query(
-            "SELECT ps.service_id, ps.practitioner_id FROM practitioner_services ps \
+            "SELECT ps.service_id, ps.practitioner_id, ps.duration_minutes FROM practitioner_services ps \
              JOIN services s ON s.id = ps.service_id WHERE s.clinic_id = $1",
         )
         .bind(&cid)
         .fetch_all(&self.pool)
         .await?;
-        let mut services =
-            sqlx::query("SELECT id, name_fr, name_en, duration_minutes FROM services WHERE clinic_id = $1 ORDER BY name_fr, id")
-                .bind(&cid)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok(Service {
-                        id: parse_id(&row.try_get::<String, _>("id")?, ServiceId::parse)?,
-                        clinic_id: clinic.id,
-                        name_fr: row.try_get("name_fr")?,
-                        name_en: row.try_get("name_en")?,
-                        duration_minutes: row.try_get::<i64, _>("duration_minutes")? as u32,
-                        practitioners: Vec::new(),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-        for link in &links {
-            let sid = parse_id(&link.try_get::<String, _>("service_id")?, ServiceId::parse)?;
-            let pid = parse_id(&link.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?;
-            if let Some(s) = services.iter_mut().find(|s| s.id == sid) {
-                s.practitioners.push(pid);
-            }
-        }
-
-        let windows = sqlx::query(
-            "SELECT practitioner_id, weekday, start_minute, end_minute, capacity FROM availability_windows \
-             WHERE clinic_id = $1 ORDER BY practitioner_id, weekday, start_minute",
+        let mut services = sqlx::query(
+            "SELECT id, name_fr, name_en, duration_minutes, buffer_before_minutes, buffer_after_minutes FROM services \
+                 WHERE clinic_id = $1 ORDER BY name_fr, id",
         )
         .bind(&cid)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|row| {
-            let weekday = row.try_get::<i64, _>("weekday")?;
-            Ok(WeeklyWindow {
-                practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
-                weekday: weekday_from_number(weekday)?,
-                start: minute_to_time(row.try_get("start_minute")?)?,
-                end: minute_to_time(row.try_get("end_minute")?)?,
-                capacity: row.try_get::<i64, _>("capacity")?.max(1) as u32,
+            Ok(Service {
+                id: parse_id(&row.try_get::<String, _>("id")?, ServiceId::parse)?,
+                clinic_id: clinic.id,
+                name_fr: row.try_get("name_fr")?,
+                name_en: row.try_get("name_en")?,
+                duration_minutes: row.try_get::<i64, _>("duration_minutes")? as u32,
+                buffer_before_minutes: row.try_get::<i64, _>("buffer_before_minutes")? as u32,
+                buffer_after_minutes: row.try_get::<i64, _>("buffer_after_minutes")? as u32,
+                practitioners: Vec::new(),
+                duration_overrides: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()?;
+        for link in &links {
+            let sid = parse_id(&link.try_get::<String, _>("service_id")?, ServiceId::parse)?;
+            let pid = parse_id(&link.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?;
+            let own: Option<i64> = link.try_get("duration_minutes")?;
+            if let Some(s) = services.iter_mut().find(|s| s.id == sid) {
+                s.practitioners.push(pid);
+                if let Some(minutes) = own {
+                    s.duration_overrides.push((pid, minutes as u32));
+                }
+            }
+        }
 
-        Ok(ClinicCatalog { clinic, practitioners, services, windows })
+        let window_services = sqlx::query(
+            "SELECT ws.window_id, ws.service_id FROM window_services ws \
+             JOIN availability_windows w ON w.id = ws.window_id WHERE w.clinic_id = $1",
+        )
+        .bind(&cid)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut windows = Vec::new();
+        for row in sqlx::query(
+            "SELECT id, practitioner_id, weekday, start_minute, end_minute, capacity, mode FROM availability_windows \
+             WHERE clinic_id = $1 ORDER BY practitioner_id, weekday, start_minute, id",
+        )
+        .bind(&cid)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id: String = row.try_get("id")?;
+            let mode: Option<String> = row.try_get("mode")?;
+            let mut services = Vec::new();
+            for link in window_services.iter().filter(|l| l.try_get::<String, _>("window_id").is_ok_and(|w| w == id)) {
+                services.push(parse_id(&link.try_get::<String, _>("service_id")?, ServiceId::parse)?);
+            }
+            windows.push(WeeklyWindow {
+                practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
+                weekday: weekday_from_number(row.try_get("weekday")?)?,
+                start_minute: minute(row.try_get("start_minute")?)?,
+                end_minute: minute(row.try_get("end_minute")?)?,
+                capacity: row.try_get::<i64, _>("capacity")?.max(1) as u32,
+                services,
+                mode: mode
+                    .map(|m| ConsultationMode::parse(&m).ok_or_else(|| StorageError::Corrupt(format!("bad mode {m}"))))
+                    .transpose()?,
+            });
+        }
+        let holidays = self.holidays(clinic.id).await?;
+        let exceptions = self.exceptions(clinic.id).await?;
+
+        Ok(ClinicCatalog { clinic, practitioners, services, windows, holidays, exceptions })
     }
 
     /// Creates or replaces a clinic and its whole catalog (used by fixtures and
@@ -148,15 +176,16 @@ impl Store {
         sqlx::query(
             "INSERT INTO clinics (id, slug, name, timezone, default_language, address, phone, emergency_number, \
                opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number, \
-               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17) \
+               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at, opening_days) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,$18) \
              ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, timezone = excluded.timezone, \
                default_language = excluded.default_language, address = excluded.address, phone = excluded.phone, \
                emergency_number = excluded.emergency_number, opening_hours_fr = excluded.opening_hours_fr, \
                opening_hours_en = excluded.opening_hours_en, booking_horizon_days = excluded.booking_horizon_days, \
                min_notice_minutes = excluded.min_notice_minutes, whatsapp_number = excluded.whatsapp_number, \
                sms_number = excluded.sms_number, twilio_account_sid = excluded.twilio_account_sid, \
-               twilio_auth_token_enc = excluded.twilio_auth_token_enc, updated_at = excluded.updated_at",
+               twilio_auth_token_enc = excluded.twilio_auth_token_enc, updated_at = excluded.updated_at, \
+               opening_days = excluded.opening_days",
         )
         .bind(&cid)
         .bind(&c.slug)
@@ -175,9 +204,14 @@ impl Store {
         .bind(twilio.map(|t| t.account_sid.clone()))
         .bind(twilio.map(|t| t.auth_token_encrypted.clone()))
         .bind(now)
+        .bind(c.opening_days.bits() as i64)
         .execute(&mut *tx)
         .await?;
 
+        sqlx::query("DELETE FROM window_services WHERE window_id IN (SELECT id FROM availability_windows WHERE clinic_id = $1)")
+            .bind(&cid)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM availability_windows WHERE clinic_id = $1").bind(&cid).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM practitioner_services WHERE service_id IN (SELECT id FROM services WHERE clinic_id = $1)")
             .bind(&cid)
@@ -185,9 +219,10 @@ impl Store {
             .await?;
         for p in &catalog.practitioners {
             sqlx::query(
-                "INSERT INTO practitioners (id, clinic_id, title, first_name, last_name, active, created_at, updated_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$7) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-                 first_name = excluded.first_name, last_name = excluded.last_name, active = excluded.active, updated_at = excluded.updated_at",
+                "INSERT INTO practitioners (id, clinic_id, title, first_name, last_name, active, created_at, updated_at, daily_limit, \
+                   calendar_token) VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                 first_name = excluded.first_name, last_name = excluded.last_name, active = excluded.active, \
+                 updated_at = excluded.updated_at, daily_limit = excluded.daily_limit",
             )
             .bind(p.id.to_string())
             .bind(&cid)
@@ -196,14 +231,18 @@ impl Store {
             .bind(&p.last_name)
             .bind(p.active as i64)
             .bind(now)
+            .bind(p.daily_limit.map(|n| n as i64))
+            .bind(crate::secrets::random_token())
             .execute(&mut *tx)
             .await?;
         }
         for s in &catalog.services {
             sqlx::query(
-                "INSERT INTO services (id, clinic_id, name_fr, name_en, duration_minutes, created_at, updated_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$6) ON CONFLICT (id) DO UPDATE SET name_fr = excluded.name_fr, \
-                 name_en = excluded.name_en, duration_minutes = excluded.duration_minutes, updated_at = excluded.updated_at",
+                "INSERT INTO services (id, clinic_id, name_fr, name_en, duration_minutes, created_at, updated_at, \
+                   buffer_before_minutes, buffer_after_minutes) VALUES ($1,$2,$3,$4,$5,$6,$6,$7,$8) \
+                 ON CONFLICT (id) DO UPDATE SET name_fr = excluded.name_fr, name_en = excluded.name_en, \
+                 duration_minutes = excluded.duration_minutes, updated_at = excluded.updated_at, \
+                 buffer_before_minutes = excluded.buffer_before_minutes, buffer_after_minutes = excluded.buffer_after_minutes",
             )
             .bind(s.id.to_string())
             .bind(&cid)
@@ -211,37 +250,55 @@ impl Store {
             .bind(&s.name_en)
             .bind(s.duration_minutes as i64)
             .bind(now)
+            .bind(s.buffer_before_minutes as i64)
+            .bind(s.buffer_after_minutes as i64)
             .execute(&mut *tx)
             .await?;
             for p in &s.practitioners {
-                sqlx::query("INSERT INTO practitioner_services (practitioner_id, service_id) VALUES ($1, $2)")
+                let own = s.duration_overrides.iter().find(|(q, _)| q == p).map(|(_, m)| *m as i64);
+                sqlx::query("INSERT INTO practitioner_services (practitioner_id, service_id, duration_minutes) VALUES ($1, $2, $3)")
                     .bind(p.to_string())
                     .bind(s.id.to_string())
+                    .bind(own)
                     .execute(&mut *tx)
                     .await?;
             }
         }
         for w in &catalog.windows {
+            let wid = uuid::Uuid::new_v4().to_string();
             sqlx::query(
-                "INSERT INTO availability_windows (id, clinic_id, practitioner_id, weekday, start_minute, end_minute, capacity) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                "INSERT INTO availability_windows (id, clinic_id, practitioner_id, weekday, start_minute, end_minute, capacity, mode) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
             )
-            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&wid)
             .bind(&cid)
             .bind(w.practitioner_id.to_string())
             .bind(w.weekday.number_from_monday() as i64)
-            .bind(time_to_minute(w.start))
-            .bind(if w.end == NaiveTime::MIN { 1440 } else { time_to_minute(w.end) })
+            .bind(w.start_minute as i64)
+            .bind(w.end_minute as i64)
             .bind(w.capacity as i64)
+            .bind(w.mode.map(|m| m.as_str()))
             .execute(&mut *tx)
             .await?;
+            for s in &w.services {
+                sqlx::query("INSERT INTO window_services (window_id, service_id) VALUES ($1, $2)")
+                    .bind(&wid)
+                    .bind(s.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Self::replace_holidays(&mut tx, c.id, &catalog.holidays).await?;
+        sqlx::query("DELETE FROM availability_exceptions WHERE clinic_id = $1").bind(&cid).execute(&mut *tx).await?;
+        for e in &catalog.exceptions {
+            Self::insert_exception(&mut tx, c.id, e).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 }
 
-fn weekday_from_number(n: i64) -> Result<Weekday> {
+pub(super) fn weekday_from_number(n: i64) -> Result<Weekday> {
     Ok(match n {
         1 => Weekday::Mon,
         2 => Weekday::Tue,
@@ -254,15 +311,6 @@ fn weekday_from_number(n: i64) -> Result<Weekday> {
     })
 }
 
-fn minute_to_time(m: i64) -> Result<NaiveTime> {
-    if m == 1440 {
-        // End of day: represented as 23:59:59 so comparisons stay on the same date.
-        return Ok(NaiveTime::from_hms_opt(23, 59, 59).expect("valid"));
-    }
-    NaiveTime::from_hms_opt((m / 60) as u32, (m % 60) as u32, 0).ok_or_else(|| StorageError::Corrupt(format!("bad minute {m}")))
-}
-
-fn time_to_minute(t: NaiveTime) -> i64 {
-    use chrono::Timelike;
-    (t.hour() * 60 + t.minute()) as i64
+pub(super) fn minute(m: i64) -> Result<u16> {
+    if (0..=i64::from(DAY_MINUTES)).contains(&m) { Ok(m as u16) } else { Err(StorageError::Corrupt(format!("bad minute {m}"))) }
 }

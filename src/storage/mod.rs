@@ -8,8 +8,9 @@ mod clinics;
 mod conversations;
 mod messages;
 mod patients;
+mod schedule;
 
-pub use appointments::{BookOutcome, NewAppointment, UpcomingAppointment};
+pub use appointments::{NewAppointment, UpcomingAppointment};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;
 pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow};

@@ -117,7 +117,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+pub const RULES_CLINIC: &str = include_str!("../../fixtures/rules-clinic.toml");
+
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_for(DEMO_CLINIC, adjust).await
+}
+
+/// The app with `clinic` (a clinic file) loaded instead of the demo clinic.
+pub async fn spawn_app_for(clinic: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
     nuru::install_crypto_provider();
     let db = test_database().await;
     let (twilio, twilio_url) = MockTwilio::start().await;
@@ -136,7 +143,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("application builds");
     let state = app.state().clone();
-    let clinic = ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await.expect("demo clinic imports");
+    let clinic = ClinicFile::import(clinic, &state.store, &state.cipher).await.expect("clinic file imports");
     let base = format!("http://127.0.0.1:{}", app.port());
     let workers = app.workers();
     tokio::spawn(app.run_until_stopped());

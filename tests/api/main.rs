@@ -5,7 +5,9 @@
 mod helpers;
 
 mod booking;
+mod calendar;
 mod cli;
 mod concurrency;
 mod outbound;
+mod scheduling;
 mod webhook;

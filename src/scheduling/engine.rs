@@ -1,0 +1,353 @@
+//! The slot engine: clinic rules + time already taken + "now" → bookable
+//! slots, and the same check for one slot when it is booked. Pure: no I/O, no
+//! clock; every local computation happens in the clinic's IANA zone and every
+//! result is a UTC instant.
+
+use super::local::{day_start, local_instant};
+use crate::domain::*;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use std::collections::HashMap;
+
+/// What the patient (or staff) asks for.
+#[derive(Debug, Clone)]
+pub struct SlotQuery {
+    pub service: ServiceId,
+    pub mode: ConsultationMode,
+    /// Candidates; empty means every active practitioner who performs the service.
+    pub practitioners: Vec<PractitionerId>,
+    /// First and last local dates searched, inclusive.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// A bookable time with one practitioner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Slot {
+    pub practitioner_id: PractitionerId,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Patients the window accepts at this time.
+    pub capacity: u32,
+}
+
+/// Why a time cannot be booked. Never shown raw to a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("unknown service")]
+    UnknownService,
+    #[error("the practitioner does not offer this service")]
+    NotOffered,
+    #[error("the clinic is closed that day")]
+    ClosedDay,
+    #[error("public holiday")]
+    Holiday,
+    #[error("outside the practitioner's availability")]
+    OutsideWindows,
+    #[error("too soon (minimum notice)")]
+    TooSoon,
+    #[error("beyond the booking horizon")]
+    BeyondHorizon,
+    #[error("the practitioner is unavailable (exception)")]
+    Exception,
+    #[error("the practitioner is busy (calendar)")]
+    Busy,
+    #[error("already full")]
+    Full,
+    #[error("the practitioner's daily limit is reached")]
+    DailyLimit,
+}
+
+/// Half-open intervals sorted by start, with the longest length so an overlap
+/// query is a binary search plus a short backward scan.
+#[derive(Debug, Default)]
+struct IntervalIndex {
+    intervals: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    longest: Duration,
+}
+
+impl IntervalIndex {
+    fn push(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
+        if end > start {
+            self.intervals.push((start, end));
+            self.longest = self.longest.max(end - start);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.intervals.sort_unstable();
+    }
+
+    fn count_overlapping(&self, start: DateTime<Utc>, end: DateTime<Utc>, stop_at: u32) -> u32 {
+        let upto = self.intervals.partition_point(|(s, _)| *s < end);
+        let mut n = 0;
+        for (s, e) in self.intervals[..upto].iter().rev() {
+            if *s + self.longest <= start {
+                break;
+            }
+            if *e > start {
+                n += 1;
+                if n >= stop_at {
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    fn overlaps(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.count_overlapping(start, end, 1) > 0
+    }
+}
+
+/// Exceptions and outside busy time of one practitioner over a date range.
+struct Blocks {
+    exceptions: IntervalIndex,
+    external: IntervalIndex,
+}
+
+/// The engine over one clinic's catalog and the time already taken.
+pub struct SlotEngine<'a> {
+    catalog: &'a ClinicCatalog,
+    now: DateTime<Utc>,
+    booked: HashMap<PractitionerId, IntervalIndex>,
+    external: &'a [BusyInterval],
+    per_day: HashMap<(PractitionerId, NaiveDate), u32>,
+}
+
+impl<'a> SlotEngine<'a> {
+    /// `ignore` leaves one appointment out (the one being moved).
+    pub fn new(catalog: &'a ClinicCatalog, occupancy: &'a Occupancy, now: DateTime<Utc>, ignore: Option<AppointmentId>) -> Self {
+        let tz = catalog.clinic.timezone;
+        let limited: Vec<PractitionerId> = catalog.practitioners.iter().filter(|p| p.daily_limit.is_some()).map(|p| p.id).collect();
+        let mut booked: HashMap<PractitionerId, IntervalIndex> = HashMap::new();
+        let mut per_day = HashMap::new();
+        for b in occupancy.booked.iter().filter(|b| Some(b.appointment_id) != ignore) {
+            booked.entry(b.practitioner_id).or_default().push(b.blocked_from, b.blocked_until);
+            if limited.contains(&b.practitioner_id) {
+                *per_day.entry((b.practitioner_id, b.start.with_timezone(&tz).date_naive())).or_insert(0) += 1;
+            }
+        }
+        booked.values_mut().for_each(IntervalIndex::finish);
+        SlotEngine { catalog, now, booked, external: &occupancy.external, per_day }
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.now.with_timezone(&self.catalog.clinic.timezone).date_naive()
+    }
+
+    fn last_bookable_day(&self) -> NaiveDate {
+        self.today() + Duration::days(self.catalog.clinic.booking_horizon_days as i64)
+    }
+
+    fn earliest_start(&self) -> DateTime<Utc> {
+        self.now + Duration::minutes(self.catalog.clinic.min_notice_minutes as i64)
+    }
+
+    fn day_closed(&self, day: NaiveDate) -> Option<Unavailable> {
+        if !self.catalog.clinic.opening_days.contains(day.weekday()) {
+            Some(Unavailable::ClosedDay)
+        } else if self.catalog.holidays.iter().any(|h| h.date == day) {
+            Some(Unavailable::Holiday)
+        } else {
+            None
+        }
+    }
+
+    /// Active practitioners who perform the service and are among the candidates.
+    fn candidates(&self, service: &Service, q: &SlotQuery) -> Vec<PractitionerId> {
+        self.catalog
+            .practitioners
+            .iter()
+            .filter(|p| p.active && service.practitioners.contains(&p.id))
+            .filter(|p| q.practitioners.is_empty() || q.practitioners.contains(&p.id))
+            .map(|p| p.id)
+            .collect()
+    }
+
+    /// Exceptions and outside busy time of `practitioner` touching local days `first..=last`.
+    fn blocks(&self, practitioner: PractitionerId, first: NaiveDate, last: NaiveDate) -> Blocks {
+        let tz = self.catalog.clinic.timezone;
+        let mut exceptions = IntervalIndex::default();
+        for e in self.catalog.exceptions.iter().filter(|e| e.applies_to(practitioner)) {
+            match &e.time {
+                ExceptionTime::Once { start, end } => exceptions.push(*start, *end),
+                ExceptionTime::Days { first: a, last: b } => {
+                    if *a <= last && *b >= first {
+                        exceptions.push(day_start(tz, *a), day_start(tz, *b + Duration::days(1)));
+                    }
+                }
+                ExceptionTime::Weekly { weekday, start_minute, end_minute, from, until } => {
+                    let lo = first.max(*from);
+                    let hi = until.map_or(last, |u| u.min(last));
+                    if lo > hi {
+                        continue;
+                    }
+                    let shift = (weekday.num_days_from_monday() as i64 - lo.weekday().num_days_from_monday() as i64).rem_euclid(7);
+                    let mut day = lo + Duration::days(shift);
+                    while day <= hi {
+                        let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+                        let start = local_instant(tz, midnight + Duration::minutes(*start_minute as i64));
+                        let end = local_instant(tz, midnight + Duration::minutes(*end_minute as i64));
+                        exceptions.push(start, end);
+                        day += Duration::days(7);
+                    }
+                }
+            }
+        }
+        exceptions.finish();
+        let mut external = IntervalIndex::default();
+        for b in self.external.iter().filter(|b| b.practitioner_id == practitioner) {
+            external.push(b.start, b.end);
+        }
+        external.finish();
+        Blocks { exceptions, external }
+    }
+
+    /// The rules that depend on the time itself, for one window.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        practitioner: PractitionerId,
+        service: &Service,
+        window: &WeeklyWindow,
+        mode: ConsultationMode,
+        day: NaiveDate,
+        start: DateTime<Utc>,
+        duration: Duration,
+        blocks: &Blocks,
+    ) -> Result<Slot, Unavailable> {
+        let tz = self.catalog.clinic.timezone;
+        let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+        let end = start + duration;
+        if start < local_instant(tz, midnight + Duration::minutes(window.start_minute as i64))
+            || end > local_instant(tz, midnight + Duration::minutes(window.end_minute as i64))
+        {
+            return Err(Unavailable::OutsideWindows);
+        }
+        if start < self.earliest_start() {
+            return Err(Unavailable::TooSoon);
+        }
+        let from = start - Duration::minutes(service.buffer_before_minutes as i64);
+        let until = end + Duration::minutes(service.buffer_after_minutes as i64);
+        if blocks.exceptions.overlaps(from, until) {
+            return Err(Unavailable::Exception);
+        }
+        if blocks.external.overlaps(from, until) {
+            return Err(Unavailable::Busy);
+        }
+        // Where windows overlap, the most generous one that holds the slot counts.
+        let capacity = self
+            .catalog
+            .windows
+            .iter()
+            .filter(|w| w.practitioner_id == practitioner && w.weekday == window.weekday && w.accepts(service.id, mode))
+            .filter(|w| {
+                start >= local_instant(tz, midnight + Duration::minutes(w.start_minute as i64))
+                    && end <= local_instant(tz, midnight + Duration::minutes(w.end_minute as i64))
+            })
+            .map(|w| w.capacity)
+            .max()
+            .unwrap_or(window.capacity)
+            .max(1);
+        let taken = self.booked.get(&practitioner).map_or(0, |b| b.count_overlapping(from, until, capacity));
+        if taken >= capacity {
+            return Err(Unavailable::Full);
+        }
+        if let Some(limit) = self.catalog.practitioner(practitioner).and_then(|p| p.daily_limit)
+            && self.per_day.get(&(practitioner, day)).copied().unwrap_or(0) >= limit
+        {
+            return Err(Unavailable::DailyLimit);
+        }
+        Ok(Slot { practitioner_id: practitioner, start, end, capacity })
+    }
+
+    /// Every bookable slot, ordered by start then practitioner. Slots step by
+    /// the service's duration (for that practitioner) from each window's
+    /// start; local times that do not exist (clocks going forward) are skipped.
+    pub fn find(&self, q: &SlotQuery) -> Vec<Slot> {
+        let Some(service) = self.catalog.service(q.service) else { return Vec::new() };
+        let from = q.from.max(self.today());
+        let to = q.to.min(self.last_bookable_day());
+        if from > to {
+            return Vec::new();
+        }
+        let tz = self.catalog.clinic.timezone;
+        let mut slots = Vec::new();
+        for practitioner in self.candidates(service, q) {
+            let duration_min = service.duration_for(practitioner) as i64;
+            if duration_min <= 0 {
+                continue;
+            }
+            let duration = Duration::minutes(duration_min);
+            let windows: Vec<&WeeklyWindow> =
+                self.catalog.windows.iter().filter(|w| w.practitioner_id == practitioner && w.accepts(service.id, q.mode)).collect();
+            if windows.is_empty() {
+                continue;
+            }
+            let blocks = self.blocks(practitioner, from - Duration::days(1), to + Duration::days(1));
+            let mut day = from;
+            while day <= to {
+                if self.day_closed(day).is_none() {
+                    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+                    for w in windows.iter().filter(|w| w.weekday == day.weekday()) {
+                        let mut minute = w.start_minute as i64;
+                        while minute + duration_min <= w.end_minute as i64 {
+                            let local = midnight + Duration::minutes(minute);
+                            // A local time in the gap of a clock change does not exist.
+                            if let Some(start) = tz.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
+                                && let Ok(slot) = self.evaluate(practitioner, service, w, q.mode, day, start, duration, &blocks)
+                            {
+                                slots.push(slot);
+                            }
+                            minute += duration_min;
+                        }
+                    }
+                }
+                day += Duration::days(1);
+            }
+        }
+        slots.sort_unstable_by_key(|s| (s.start, s.practitioner_id));
+        slots.dedup_by_key(|s| (s.start, s.practitioner_id));
+        slots
+    }
+
+    /// Whether `practitioner` can take the query's service at `start`, by the
+    /// same rules as [`find`](Self::find). Booking calls this under the
+    /// practitioner's lock, with the occupancy read after the lock.
+    pub fn check(&self, q: &SlotQuery, practitioner: PractitionerId, start: DateTime<Utc>) -> Result<Slot, Unavailable> {
+        let service = self.catalog.service(q.service).ok_or(Unavailable::UnknownService)?;
+        if !self.candidates(service, q).contains(&practitioner) {
+            return Err(Unavailable::NotOffered);
+        }
+        let day = start.with_timezone(&self.catalog.clinic.timezone).date_naive();
+        if start < self.earliest_start() || day < self.today() {
+            return Err(Unavailable::TooSoon);
+        }
+        if day > self.last_bookable_day() {
+            return Err(Unavailable::BeyondHorizon);
+        }
+        if let Some(closed) = self.day_closed(day) {
+            return Err(closed);
+        }
+        let duration = Duration::minutes(service.duration_for(practitioner) as i64);
+        let blocks = self.blocks(practitioner, day - Duration::days(1), day + Duration::days(1));
+        let mut outcome = Err(Unavailable::OutsideWindows);
+        for w in self
+            .catalog
+            .windows
+            .iter()
+            .filter(|w| w.practitioner_id == practitioner && w.weekday == day.weekday() && w.accepts(service.id, q.mode))
+        {
+            match self.evaluate(practitioner, service, w, q.mode, day, start, duration, &blocks) {
+                Ok(slot) => return Ok(slot),
+                Err(Unavailable::OutsideWindows) => {}
+                Err(other) => outcome = Err(other),
+            }
+        }
+        outcome
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,245 @@
+//! Scheduling data: holidays, exceptions, outside busy time and the occupancy
+//! the slot engine reads (one query per kind for a whole search, whatever the
+//! number of days or practitioners).
+
+use super::clinics::{minute, weekday_from_number};
+use super::{Result, StorageError, Store, Tx, from_ts, parse_id, to_ts};
+use crate::domain::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+fn parse_day(s: &str) -> Result<NaiveDate> {
+    s.parse().map_err(|_| StorageError::Corrupt(format!("bad date {s}")))
+}
+
+fn exception_from_row(row: &AnyRow) -> Result<AvailabilityException> {
+    let kind: String = row.try_get("kind")?;
+    let recurrence: String = row.try_get("recurrence")?;
+    let practitioner: Option<String> = row.try_get("practitioner_id")?;
+    let day = |col: &str| -> Result<NaiveDate> {
+        let s: Option<String> = row.try_get(col)?;
+        parse_day(&s.ok_or_else(|| StorageError::Corrupt(format!("exception without {col}")))?)
+    };
+    let int = |col: &str| -> Result<i64> {
+        row.try_get::<Option<i64>, _>(col)?.ok_or_else(|| StorageError::Corrupt(format!("exception without {col}")))
+    };
+    let time = match recurrence.as_str() {
+        "once" => ExceptionTime::Once { start: from_ts(int("starts_at")?)?, end: from_ts(int("ends_at")?)? },
+        "days" => ExceptionTime::Days { first: day("first_day")?, last: day("last_day")? },
+        "weekly" => ExceptionTime::Weekly {
+            weekday: weekday_from_number(int("weekday")?)?,
+            start_minute: minute(int("start_minute")?)?,
+            end_minute: minute(int("end_minute")?)?,
+            from: day("first_day")?,
+            until: row.try_get::<Option<String>, _>("last_day")?.map(|s| parse_day(&s)).transpose()?,
+        },
+        other => return Err(StorageError::Corrupt(format!("bad recurrence {other}"))),
+    };
+    Ok(AvailabilityException {
+        id: parse_id(&row.try_get::<String, _>("id")?, ExceptionId::parse)?,
+        practitioner_id: practitioner.map(|p| parse_id(&p, PractitionerId::parse)).transpose()?,
+        kind: ExceptionKind::parse(&kind).ok_or_else(|| StorageError::Corrupt(format!("bad exception kind {kind}")))?,
+        reason: row.try_get("reason")?,
+        time,
+    })
+}
+
+impl Store {
+    pub async fn holidays(&self, clinic: ClinicId) -> Result<Vec<Holiday>> {
+        sqlx::query("SELECT day, name FROM clinic_holidays WHERE clinic_id = $1 ORDER BY day")
+            .bind(clinic.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok(Holiday { date: parse_day(&row.try_get::<String, _>("day")?)?, name: row.try_get("name")? }))
+            .collect()
+    }
+
+    pub(super) async fn replace_holidays(tx: &mut Tx, clinic: ClinicId, holidays: &[Holiday]) -> Result<()> {
+        sqlx::query("DELETE FROM clinic_holidays WHERE clinic_id = $1").bind(clinic.to_string()).execute(&mut **tx).await?;
+        for h in holidays {
+            sqlx::query("INSERT INTO clinic_holidays (clinic_id, day, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(clinic.to_string())
+                .bind(h.date.to_string())
+                .bind(&h.name)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every exception of the clinic (admins see the reasons; patients never do).
+    pub async fn exceptions(&self, clinic: ClinicId) -> Result<Vec<AvailabilityException>> {
+        sqlx::query(
+            "SELECT id, practitioner_id, kind, reason, recurrence, starts_at, ends_at, first_day, last_day, weekday, \
+               start_minute, end_minute FROM availability_exceptions WHERE clinic_id = $1 ORDER BY created_at, id",
+        )
+        .bind(clinic.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(exception_from_row)
+        .collect()
+    }
+
+    pub(super) async fn insert_exception(tx: &mut Tx, clinic: ClinicId, e: &AvailabilityException) -> Result<()> {
+        let (mut starts, mut ends, mut first, mut last, mut weekday, mut smin, mut emin) = (None, None, None, None, None, None, None);
+        let recurrence = match &e.time {
+            ExceptionTime::Once { start, end } => {
+                (starts, ends) = (Some(to_ts(*start)), Some(to_ts(*end)));
+                "once"
+            }
+            ExceptionTime::Days { first: a, last: b } => {
+                (first, last) = (Some(a.to_string()), Some(b.to_string()));
+                "days"
+            }
+            ExceptionTime::Weekly { weekday: d, start_minute, end_minute, from, until } => {
+                (first, last) = (Some(from.to_string()), until.map(|u| u.to_string()));
+                (weekday, smin, emin) = (Some(d.number_from_monday() as i64), Some(*start_minute as i64), Some(*end_minute as i64));
+                "weekly"
+            }
+        };
+        sqlx::query(
+            "INSERT INTO availability_exceptions (id, clinic_id, practitioner_id, kind, reason, recurrence, starts_at, ends_at, \
+               first_day, last_day, weekday, start_minute, end_minute, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        )
+        .bind(e.id.to_string())
+        .bind(clinic.to_string())
+        .bind(e.practitioner_id.map(|p| p.to_string()))
+        .bind(e.kind.as_str())
+        .bind(&e.reason)
+        .bind(recurrence)
+        .bind(starts)
+        .bind(ends)
+        .bind(first)
+        .bind(last)
+        .bind(weekday)
+        .bind(smin)
+        .bind(emin)
+        .bind(to_ts(Utc::now()))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds one exception (the admin API's path; the time it blocks is freed
+    /// or taken at once for every later search).
+    pub async fn add_exception(&self, clinic: ClinicId, e: &AvailabilityException) -> Result<()> {
+        let mut tx = self.begin().await?;
+        Self::insert_exception(&mut tx, clinic, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the outside busy time of one practitioner from one source in
+    /// `[from, to)` (what a calendar sync does).
+    pub async fn replace_external_busy(
+        &self,
+        clinic: ClinicId,
+        practitioner: PractitionerId,
+        source: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        intervals: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "DELETE FROM external_busy WHERE clinic_id = $1 AND practitioner_id = $2 AND source = $3 AND starts_at < $5 AND ends_at > $4",
+        )
+        .bind(clinic.to_string())
+        .bind(practitioner.to_string())
+        .bind(source)
+        .bind(to_ts(from))
+        .bind(to_ts(to))
+        .execute(&mut *tx)
+        .await?;
+        for (external_id, start, end) in intervals.iter().filter(|(_, s, e)| e > s) {
+            sqlx::query(
+                "INSERT INTO external_busy (id, clinic_id, practitioner_id, source, external_id, starts_at, ends_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (practitioner_id, source, external_id) \
+                 DO UPDATE SET starts_at = excluded.starts_at, ends_at = excluded.ends_at, updated_at = excluded.updated_at",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(clinic.to_string())
+            .bind(practitioner.to_string())
+            .bind(source)
+            .bind(external_id)
+            .bind(to_ts(*start))
+            .bind(to_ts(*end))
+            .bind(to_ts(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The time taken in `[from, to)`: booked appointments (with their
+    /// buffers) and outside busy time, of the whole clinic or one practitioner.
+    /// Two queries, whatever the range.
+    pub async fn occupancy(&self, clinic: ClinicId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Occupancy> {
+        let mut conn = self.pool.acquire().await?;
+        Self::occupancy_in(&mut conn, clinic, None, from, to).await
+    }
+
+    pub(super) async fn occupancy_in(
+        conn: &mut AnyConnection,
+        clinic: ClinicId,
+        practitioner: Option<PractitionerId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Occupancy> {
+        let (filter, pid) = match practitioner {
+            Some(p) => ("AND practitioner_id = $4", p.to_string()),
+            None => ("AND $4 = $4", String::new()),
+        };
+        let booked_sql = format!(
+            "SELECT id, practitioner_id, starts_at, ends_at, blocked_from, blocked_until FROM appointments \
+             WHERE clinic_id = $1 AND status = 'booked' AND blocked_from < $3 AND blocked_until > $2 {filter} ORDER BY blocked_from"
+        );
+        let external_sql = format!(
+            "SELECT practitioner_id, starts_at, ends_at FROM external_busy \
+             WHERE clinic_id = $1 AND starts_at < $3 AND ends_at > $2 {filter} ORDER BY starts_at"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(booked_sql))
+            .bind(clinic.to_string())
+            .bind(to_ts(from))
+            .bind(to_ts(to))
+            .bind(&pid)
+            .fetch_all(&mut *conn)
+            .await?;
+        let booked = rows
+            .iter()
+            .map(|row| {
+                Ok(BookedTime {
+                    appointment_id: parse_id(&row.try_get::<String, _>("id")?, AppointmentId::parse)?,
+                    practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
+                    start: from_ts(row.try_get("starts_at")?)?,
+                    end: from_ts(row.try_get("ends_at")?)?,
+                    blocked_from: from_ts(row.try_get("blocked_from")?)?,
+                    blocked_until: from_ts(row.try_get("blocked_until")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(external_sql))
+            .bind(clinic.to_string())
+            .bind(to_ts(from))
+            .bind(to_ts(to))
+            .bind(&pid)
+            .fetch_all(&mut *conn)
+            .await?;
+        let external = rows
+            .iter()
+            .map(|row| {
+                Ok(BusyInterval {
+                    practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
+                    start: from_ts(row.try_get("starts_at")?)?,
+                    end: from_ts(row.try_get("ends_at")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Occupancy { booked, external })
+    }
+}
