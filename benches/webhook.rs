@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     nuru::install_crypto_provider();
     let requests = env("NURU_BENCH_REQUESTS", 20_000);
-    let clients = env("NURU_BENCH_CLIENTS", 32);
+    let clients = env("NURU_BENCH_CLIENTS", 16);
     let dir = tempfile::tempdir()?;
     let config = Config {
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),

@@ -5,7 +5,8 @@
 use super::state::{Conversation, PatientChoice};
 use super::step::{Effect, Event, Outcome, TurnContext, step};
 use crate::clock::Clock;
-use crate::domain::{ClinicCatalog, ConsultationMode, mask_phone};
+use crate::domain::{ClinicCatalog, ConsultationMode, Lang, mask_phone};
+use crate::texts;
 use crate::scheduling::{self, BookRequest, BookingError};
 use crate::storage::{ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
 use crate::understanding::{self, ClinicLexicon};
@@ -32,6 +33,9 @@ pub struct Engine {
     store: Store,
     clock: Clock,
     idle_after: Duration,
+    /// Public base URL: when set, booking confirmations carry a link to the
+    /// appointment's calendar file.
+    calendar_base: Option<String>,
 }
 
 enum Applied {
@@ -41,7 +45,12 @@ enum Applied {
 
 impl Engine {
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
-        Self { store, clock, idle_after }
+        Self { store, clock, idle_after, calendar_base: None }
+    }
+
+    pub fn with_calendar_links(mut self, public_base_url: &str) -> Self {
+        self.calendar_base = Some(public_base_url.trim_end_matches('/').to_string());
+        self
     }
 
     #[tracing::instrument(skip_all, fields(message = m.id, clinic = %m.clinic_id))]
@@ -108,6 +117,7 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         let mut report = TurnReport::default();
         let mut saved = row.clone();
+        let mut calendar_link = None;
         for effect in &outcome.effects {
             match effect {
                 Effect::Book(req) => {
@@ -132,6 +142,11 @@ impl Engine {
                         Ok(id) => {
                             info!(conversation = %row.id, appointment = %id, "booked");
                             report.booked = true;
+                            if let (Some(base), Some(token)) = (&self.calendar_base, Store::calendar_token_in(&mut tx, id).await?) {
+                                let lang = if outcome.language == Lang::En { "?lang=en" } else { "" };
+                                let url = format!("{base}/calendar/appointments/{token}.ics{lang}");
+                                calendar_link = Some(texts::texts().render(outcome.language, "calendar_link", &[("url", &url)]));
+                            }
                         }
                         Err(BookingError::Unavailable(why)) => {
                             info!(conversation = %row.id, reason = %why, "slot no longer bookable");
@@ -143,7 +158,12 @@ impl Engine {
                     }
                 }
                 Effect::Reply(body) => {
-                    for part in split_for_channel(body) {
+                    // The booking confirmation (the reply after the booking) carries the calendar link.
+                    let body = match calendar_link.take() {
+                        Some(link) => format!("{body}\n{link}"),
+                        None => body.clone(),
+                    };
+                    for part in split_for_channel(&body) {
                         let reply = NewOutbound {
                             clinic_id: catalog.clinic.id,
                             conversation_id: row.id,

@@ -203,62 +203,66 @@ impl<'a> SlotEngine<'a> {
         Blocks { exceptions, external }
     }
 
-    /// The rules that depend on the time itself, for one window.
-    #[allow(clippy::too_many_arguments)]
-    fn evaluate(
-        &self,
-        practitioner: PractitionerId,
-        service: &Service,
-        window: &WeeklyWindow,
-        mode: ConsultationMode,
-        day: NaiveDate,
-        start: DateTime<Utc>,
-        duration: Duration,
-        blocks: &Blocks,
-    ) -> Result<Slot, Unavailable> {
+    /// The windows of one practitioner on one local day that accept the
+    /// service and mode, as UTC bounds (computed once per day, not per slot).
+    fn day_windows(&self, windows: &[&WeeklyWindow], day: NaiveDate) -> Vec<DayWindow> {
         let tz = self.catalog.clinic.timezone;
         let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
-        let end = start + duration;
-        if start < local_instant(tz, midnight + Duration::minutes(window.start_minute as i64))
-            || end > local_instant(tz, midnight + Duration::minutes(window.end_minute as i64))
-        {
+        windows
+            .iter()
+            .filter(|w| w.weekday == day.weekday())
+            .map(|w| DayWindow {
+                start_minute: w.start_minute,
+                end_minute: w.end_minute,
+                start: local_instant(tz, midnight + Duration::minutes(w.start_minute as i64)),
+                end: local_instant(tz, midnight + Duration::minutes(w.end_minute as i64)),
+                capacity: w.capacity.max(1),
+            })
+            .collect()
+    }
+
+    /// The rules that depend on the time itself, for a slot in `window`.
+    fn evaluate(&self, p: &Candidate<'_>, day: &[DayWindow], window: &DayWindow, start: DateTime<Utc>) -> Result<Slot, Unavailable> {
+        let end = start + p.duration;
+        if start < window.start || end > window.end {
             return Err(Unavailable::OutsideWindows);
         }
         if start < self.earliest_start() {
             return Err(Unavailable::TooSoon);
         }
-        let from = start - Duration::minutes(service.buffer_before_minutes as i64);
-        let until = end + Duration::minutes(service.buffer_after_minutes as i64);
-        if blocks.exceptions.overlaps(from, until) {
+        let from = start - p.before;
+        let until = end + p.after;
+        if p.blocks.exceptions.overlaps(from, until) {
             return Err(Unavailable::Exception);
         }
-        if blocks.external.overlaps(from, until) {
+        if p.blocks.external.overlaps(from, until) {
             return Err(Unavailable::Busy);
         }
         // Where windows overlap, the most generous one that holds the slot counts.
-        let capacity = self
-            .catalog
-            .windows
-            .iter()
-            .filter(|w| w.practitioner_id == practitioner && w.weekday == window.weekday && w.accepts(service.id, mode))
-            .filter(|w| {
-                start >= local_instant(tz, midnight + Duration::minutes(w.start_minute as i64))
-                    && end <= local_instant(tz, midnight + Duration::minutes(w.end_minute as i64))
-            })
-            .map(|w| w.capacity)
-            .max()
-            .unwrap_or(window.capacity)
-            .max(1);
-        let taken = self.booked.get(&practitioner).map_or(0, |b| b.count_overlapping(from, until, capacity));
+        let capacity = day.iter().filter(|w| start >= w.start && end <= w.end).map(|w| w.capacity).max().unwrap_or(window.capacity);
+        let taken = self.booked.get(&p.id).map_or(0, |b| b.count_overlapping(from, until, capacity));
         if taken >= capacity {
             return Err(Unavailable::Full);
         }
-        if let Some(limit) = self.catalog.practitioner(practitioner).and_then(|p| p.daily_limit)
-            && self.per_day.get(&(practitioner, day)).copied().unwrap_or(0) >= limit
+        if let Some(limit) = p.daily_limit
+            && self.per_day.get(&(p.id, p.day_of(start))).copied().unwrap_or(0) >= limit
         {
             return Err(Unavailable::DailyLimit);
         }
-        Ok(Slot { practitioner_id: practitioner, start, end, capacity })
+        Ok(Slot { practitioner_id: p.id, start, end, capacity })
+    }
+
+    fn candidate<'s>(&'s self, id: PractitionerId, service: &Service, mode: ConsultationMode, first: NaiveDate, last: NaiveDate) -> Candidate<'s> {
+        Candidate {
+            id,
+            tz: self.catalog.clinic.timezone,
+            duration: Duration::minutes(service.duration_for(id) as i64),
+            before: Duration::minutes(service.buffer_before_minutes as i64),
+            after: Duration::minutes(service.buffer_after_minutes as i64),
+            daily_limit: self.catalog.practitioner(id).and_then(|p| p.daily_limit),
+            windows: self.catalog.windows.iter().filter(|w| w.practitioner_id == id && w.accepts(service.id, mode)).collect(),
+            blocks: self.blocks(id, first - Duration::days(1), last + Duration::days(1)),
+        }
     }
 
     /// Every bookable slot, ordered by start then practitioner. Slots step by
@@ -273,33 +277,27 @@ impl<'a> SlotEngine<'a> {
         }
         let tz = self.catalog.clinic.timezone;
         let mut slots = Vec::new();
-        for practitioner in self.candidates(service, q) {
-            let duration_min = service.duration_for(practitioner) as i64;
-            if duration_min <= 0 {
+        for id in self.candidates(service, q) {
+            if service.duration_for(id) == 0 || !self.catalog.windows.iter().any(|w| w.practitioner_id == id && w.accepts(service.id, q.mode)) {
                 continue;
             }
-            let duration = Duration::minutes(duration_min);
-            let windows: Vec<&WeeklyWindow> =
-                self.catalog.windows.iter().filter(|w| w.practitioner_id == practitioner && w.accepts(service.id, q.mode)).collect();
-            if windows.is_empty() {
-                continue;
-            }
-            let blocks = self.blocks(practitioner, from - Duration::days(1), to + Duration::days(1));
+            let p = self.candidate(id, service, q.mode, from, to);
+            let step = p.duration.num_minutes();
             let mut day = from;
             while day <= to {
                 if self.day_closed(day).is_none() {
                     let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
-                    for w in windows.iter().filter(|w| w.weekday == day.weekday()) {
+                    let day_windows = self.day_windows(&p.windows, day);
+                    for w in &day_windows {
                         let mut minute = w.start_minute as i64;
-                        while minute + duration_min <= w.end_minute as i64 {
-                            let local = midnight + Duration::minutes(minute);
+                        while minute + step <= w.end_minute as i64 {
                             // A local time in the gap of a clock change does not exist.
-                            if let Some(start) = tz.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
-                                && let Ok(slot) = self.evaluate(practitioner, service, w, q.mode, day, start, duration, &blocks)
+                            if let Some(start) = tz.from_local_datetime(&(midnight + Duration::minutes(minute))).earliest()
+                                && let Ok(slot) = self.evaluate(&p, &day_windows, w, start.with_timezone(&Utc))
                             {
                                 slots.push(slot);
                             }
-                            minute += duration_min;
+                            minute += step;
                         }
                     }
                 }
@@ -329,16 +327,11 @@ impl<'a> SlotEngine<'a> {
         if let Some(closed) = self.day_closed(day) {
             return Err(closed);
         }
-        let duration = Duration::minutes(service.duration_for(practitioner) as i64);
-        let blocks = self.blocks(practitioner, day - Duration::days(1), day + Duration::days(1));
+        let p = self.candidate(practitioner, service, q.mode, day, day);
+        let day_windows = self.day_windows(&p.windows, day);
         let mut outcome = Err(Unavailable::OutsideWindows);
-        for w in self
-            .catalog
-            .windows
-            .iter()
-            .filter(|w| w.practitioner_id == practitioner && w.weekday == day.weekday() && w.accepts(service.id, q.mode))
-        {
-            match self.evaluate(practitioner, service, w, q.mode, day, start, duration, &blocks) {
+        for w in &day_windows {
+            match self.evaluate(&p, &day_windows, w, start) {
                 Ok(slot) => return Ok(slot),
                 Err(Unavailable::OutsideWindows) => {}
                 Err(other) => outcome = Err(other),
@@ -346,6 +339,33 @@ impl<'a> SlotEngine<'a> {
         }
         outcome
     }
+}
+
+/// One practitioner's rules for one search.
+struct Candidate<'c> {
+    id: PractitionerId,
+    tz: chrono_tz::Tz,
+    duration: Duration,
+    before: Duration,
+    after: Duration,
+    daily_limit: Option<u32>,
+    windows: Vec<&'c WeeklyWindow>,
+    blocks: Blocks,
+}
+
+impl Candidate<'_> {
+    fn day_of(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+}
+
+/// A window on a given local day, with its bounds as instants.
+struct DayWindow {
+    start_minute: u16,
+    end_minute: u16,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    capacity: u32,
 }
 
 #[cfg(test)]

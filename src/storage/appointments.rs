@@ -158,8 +158,13 @@ impl Store {
 
     /// The secret token of an appointment's calendar file.
     pub async fn appointment_calendar_token(&self, id: AppointmentId) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT calendar_token FROM appointments WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        Self::calendar_token_in(&mut conn, id).await
+    }
+
+    /// The calendar-file token of an appointment, read on `conn` (the booking's transaction).
+    pub async fn calendar_token_in(conn: &mut AnyConnection, id: AppointmentId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT calendar_token FROM appointments WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
         Ok(row.map(|r| r.try_get::<Option<String>, _>("calendar_token")).transpose()?.flatten())
     }
 

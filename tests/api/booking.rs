@@ -23,6 +23,13 @@ async fn a_new_patient_books_over_signed_webhooks() {
     let r = app.say(PATIENT, "oui").await;
     assert!(r[0].contains("C'est réservé"), "{}", r[0]);
     assert!(r[0].contains("12 avenue de la Justice"), "address given: {}", r[0]);
+    // The confirmation links the appointment's calendar file, which the app serves.
+    let link = r[0].split_whitespace().find(|w| w.starts_with(PUBLIC_BASE)).expect("calendar link").to_string();
+    assert!(link.contains("/calendar/appointments/") && link.ends_with(".ics"), "{link}");
+    let local = link.replace(PUBLIC_BASE, &app.base);
+    let ics = app.http.get(&local).send().await.unwrap();
+    assert_eq!(ics.status(), 200);
+    assert!(ics.text().await.unwrap().contains("DTSTART:20261124T070000Z"));
 
     let appointments = app.store.appointments(app.clinic.clinic.id).await.unwrap();
     assert_eq!(appointments.len(), 1);
@@ -64,6 +71,7 @@ async fn everything_in_one_message_books_in_two_turns_for_a_known_patient() {
     assert!(r[0].contains("Friday 27 November at 10:00"), "{}", r[0]);
     let r = app.say(PATIENT, "yes").await;
     assert!(r[0].starts_with("Booked"), "{}", r[0]);
+    assert!(r[0].contains("Add it to your calendar: ") && r[0].contains(".ics?lang=en"), "{}", r[0]);
     assert_eq!(app.store.appointments(app.clinic.clinic.id).await.unwrap().len(), 2);
 }
 

@@ -1,0 +1,260 @@
+//! Slot search speed: 4 weeks, 20 practitioners, 10,000 existing appointments
+//! and 200 exceptions, then how the time grows with the horizon, the number of
+//! appointments and the number of practitioners. Two measures:
+//! - engine: the pure search over data already in memory (what a turn pays
+//!   after its queries);
+//! - store + engine: the catalog and occupancy queries on SQLite, then the search.
+//!
+//! `cargo bench --bench slots`. Prints numbers; asserts nothing about time.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
+use nuru::domain::*;
+use nuru::scheduling::{SlotEngine, SlotQuery};
+use nuru::storage::{NewAppointment, Store};
+use std::time::Instant;
+use uuid::Uuid;
+
+const NOW: &str = "2026-11-23T06:00:00Z";
+
+struct Setup {
+    catalog: ClinicCatalog,
+    occupancy: Occupancy,
+}
+
+fn pid(i: usize) -> PractitionerId {
+    PractitionerId(Uuid::from_u128(1 + i as u128))
+}
+
+/// `practitioners` doctors working Mon–Fri 08–12 and 14–17 and Saturday
+/// morning, 30-minute consultations with a 5-minute buffer after,
+/// `appointments` spread over 12 weeks around now, `exceptions` of every kind.
+fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup {
+    let tz = chrono_tz::Africa::Kinshasa;
+    let clinic_id = ClinicId(Uuid::from_u128(99));
+    let ps: Vec<PractitionerId> = (0..practitioners).map(pid).collect();
+    let mut windows = Vec::new();
+    for p in &ps {
+        for d in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
+            for (from, to) in [(480, 720), (840, 1020)] {
+                windows.push(WeeklyWindow { practitioner_id: *p, weekday: d, start_minute: from, end_minute: to, capacity: 1, services: vec![], mode: None });
+            }
+        }
+        windows.push(WeeklyWindow { practitioner_id: *p, weekday: Weekday::Sat, start_minute: 480, end_minute: 720, capacity: 1, services: vec![], mode: None });
+    }
+    let service = Service {
+        id: ServiceId(Uuid::from_u128(7)),
+        clinic_id,
+        name_fr: "consultation".into(),
+        name_en: "consultation".into(),
+        duration_minutes: 30,
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 5,
+        practitioners: ps.clone(),
+        duration_overrides: vec![],
+    };
+    let practitioners_list = ps
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Practitioner {
+            id: *p,
+            clinic_id,
+            title: "Dr".into(),
+            first_name: format!("F{i}"),
+            last_name: format!("L{i}"),
+            active: true,
+            daily_limit: if i % 4 == 0 { Some(12) } else { None },
+        })
+        .collect();
+    let start_day: NaiveDate = "2026-11-23".parse().unwrap();
+    let mut exc = Vec::new();
+    for i in 0..exceptions {
+        let p = Some(ps[i % ps.len()]);
+        let day = start_day + Duration::days((i * 7 % 28) as i64);
+        let time = match i % 3 {
+            0 => {
+                let s = nuru::scheduling::local_instant(tz, day.and_hms_opt(9 + (i % 3) as u32, 0, 0).unwrap());
+                ExceptionTime::Once { start: s, end: s + Duration::hours(1) }
+            }
+            1 => ExceptionTime::Days { first: day, last: day },
+            _ => ExceptionTime::Weekly {
+                weekday: Weekday::try_from((i % 6) as u8).unwrap(),
+                start_minute: 900,
+                end_minute: 960,
+                from: start_day,
+                until: Some(start_day + Duration::days(60)),
+            },
+        };
+        exc.push(AvailabilityException { id: ExceptionId(Uuid::from_u128(1000 + i as u128)), practitioner_id: p, kind: ExceptionKind::Busy, reason: String::new(), time });
+    }
+    let catalog = ClinicCatalog {
+        clinic: Clinic {
+            id: clinic_id,
+            slug: "bench".into(),
+            name: "Bench".into(),
+            timezone: tz,
+            default_language: Lang::Fr,
+            address: String::new(),
+            phone: None,
+            emergency_number: "112".into(),
+            opening_hours_fr: None,
+            opening_hours_en: None,
+            booking_horizon_days: 120,
+            min_notice_minutes: 60,
+            opening_days: WeekdaySet::ALL,
+            whatsapp_number: None,
+            sms_number: None,
+        },
+        practitioners: practitioners_list,
+        services: vec![service],
+        windows,
+        holidays: vec![Holiday { date: "2026-12-25".parse().unwrap(), name: "Noël".into() }],
+        exceptions: exc,
+    };
+    // Appointments on the grid of the practitioners' windows, from 4 weeks
+    // before now to 8 weeks after, as dense as the count asks.
+    let first = start_day - Duration::days(28);
+    let mut grid = Vec::new();
+    for d in 0..84 {
+        let day = first + Duration::days(d);
+        for (i, p) in ps.iter().enumerate() {
+            for m in (480..720).step_by(30).chain((840..1020).step_by(30)) {
+                if chrono::Datelike::weekday(&day) != Weekday::Sun {
+                    grid.push((i, *p, nuru::scheduling::local_instant(tz, day.and_hms_opt(0, 0, 0).unwrap() + Duration::minutes(m))));
+                }
+            }
+        }
+    }
+    let step = (grid.len() as f64 / appointments.max(1) as f64).max(1.0);
+    let booked = (0..appointments.min(grid.len()))
+        .map(|k| {
+            let (_, p, start) = grid[(k as f64 * step) as usize];
+            BookedTime {
+                appointment_id: AppointmentId(Uuid::from_u128(100_000 + k as u128)),
+                practitioner_id: p,
+                start,
+                end: start + Duration::minutes(30),
+                blocked_from: start,
+                blocked_until: start + Duration::minutes(35),
+            }
+        })
+        .collect();
+    Setup { catalog, occupancy: Occupancy { booked, external: vec![] } }
+}
+
+fn query(catalog: &ClinicCatalog, weeks: i64) -> SlotQuery {
+    let from: NaiveDate = "2026-11-23".parse().unwrap();
+    SlotQuery { service: catalog.services[0].id, mode: ConsultationMode::InPerson, practitioners: vec![], from, to: from + Duration::days(weeks * 7 - 1) }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Times `f` until about half a second has passed; returns (median ms, p99 ms, runs).
+fn measure(mut f: impl FnMut() -> usize) -> (f64, f64, usize, usize) {
+    let mut samples = Vec::new();
+    let mut found = 0;
+    let started = Instant::now();
+    while started.elapsed().as_secs_f64() < 0.5 || samples.len() < 20 {
+        let t = Instant::now();
+        found = std::hint::black_box(f());
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&samples, 0.5), percentile(&samples, 0.99), samples.len(), found)
+}
+
+/// The engine gets what the store would give it: the occupancy of the searched range.
+fn engine_case(label: &str, practitioners: usize, appointments: usize, exceptions: usize, weeks: i64) {
+    let s = setup(practitioners, appointments, exceptions);
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    let q = query(&s.catalog, weeks);
+    let (lo, hi) = (now - Duration::days(1), now + Duration::days(weeks * 7 + 1));
+    let in_range = Occupancy { booked: s.occupancy.booked.iter().filter(|b| b.blocked_from < hi && b.blocked_until > lo).copied().collect(), external: vec![] };
+    let (p50, p99, runs, found) = measure(|| SlotEngine::new(&s.catalog, &in_range, now, None).find(&q).len());
+    println!(
+        "{label:<34} practitioners {practitioners:>3}  appointments {appointments:>6} ({:>5} in range)  exceptions {exceptions:>3}  weeks {weeks}  slots {found:>5}  p50 {p50:>7.3} ms  p99 {p99:>7.3} ms  ({runs} runs)",
+        in_range.booked.len()
+    );
+}
+
+async fn store_case(practitioners: usize, appointments: usize, exceptions: usize, weeks: i64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("slots.db").display()), None).await?;
+    let s = setup(practitioners, appointments, exceptions);
+    store.upsert_catalog(&s.catalog, None).await?;
+    let clinic = s.catalog.clinic.id;
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    let mut tx = store.begin().await?;
+    let phone = PhoneNumber::parse("+243990000001").map_err(anyhow::Error::msg)?;
+    let patient = Store::create_patient(&mut tx, clinic, "Bench", "Patient", None, &phone, now).await?.id;
+    for b in &s.occupancy.booked {
+        let a = NewAppointment {
+            clinic_id: clinic,
+            practitioner_id: b.practitioner_id,
+            patient_id: patient,
+            service_id: s.catalog.services[0].id,
+            mode: ConsultationMode::InPerson,
+            starts_at: b.start,
+            ends_at: b.end,
+            blocked_from: b.blocked_from,
+            blocked_until: b.blocked_until,
+            source: "staff",
+            conversation_id: None,
+        };
+        Store::insert_appointment(&mut tx, &a, now).await?;
+    }
+    tx.commit().await?;
+    let q = query(&s.catalog, weeks);
+    let (mut total, mut cat_ms, mut occ_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let mut found = 0;
+    let started = Instant::now();
+    while started.elapsed().as_secs_f64() < 1.0 || total.len() < 20 {
+        let t = Instant::now();
+        let catalog = store.catalog(clinic).await?;
+        let t1 = Instant::now();
+        let occupancy = store.occupancy(clinic, now - Duration::days(1), now + Duration::days(weeks * 7 + 1)).await?;
+        let t2 = Instant::now();
+        found = SlotEngine::new(&catalog, &occupancy, now, None).find(&q).len();
+        total.push(t.elapsed().as_secs_f64() * 1e3);
+        cat_ms.push((t1 - t).as_secs_f64() * 1e3);
+        occ_ms.push((t2 - t1).as_secs_f64() * 1e3);
+    }
+    for v in [&mut total, &mut cat_ms, &mut occ_ms] {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    }
+    println!(
+        "store (SQLite) + engine             practitioners {practitioners:>3}  appointments {appointments:>6}  exceptions {exceptions:>3}  weeks {weeks}  slots {found:>5}  p50 {:>7.3} ms  p99 {:>7.3} ms  ({} runs)",
+        percentile(&total, 0.5),
+        percentile(&total, 0.99),
+        total.len()
+    );
+    println!(
+        "  of which: catalog load p50 {:.3} ms, occupancy query p50 {:.3} ms (4 queries in all, whatever the days or practitioners)",
+        percentile(&cat_ms, 0.5),
+        percentile(&occ_ms, 0.5)
+    );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    nuru::install_crypto_provider();
+    println!("== slot search, the issue's case");
+    engine_case("engine", 20, 10_000, 200, 4);
+    println!("== growth with the horizon");
+    for weeks in [1, 2, 4, 8, 12] {
+        engine_case("engine", 20, 10_000, 200, weeks);
+    }
+    println!("== growth with the appointments");
+    for n in [0, 1_000, 5_000, 10_000, 15_000] {
+        engine_case("engine", 20, n, 200, 4);
+    }
+    println!("== growth with the practitioners");
+    for p in [1, 5, 10, 20, 40] {
+        engine_case("engine", p, 500 * p, 10 * p, 4);
+    }
+    println!("== including the database (one catalog load + one occupancy query per search)");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(store_case(20, 10_000, 200, 4))?;
+    Ok(())
+}
