@@ -36,10 +36,26 @@ fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup 
     for p in &ps {
         for d in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
             for (from, to) in [(480, 720), (840, 1020)] {
-                windows.push(WeeklyWindow { practitioner_id: *p, weekday: d, start_minute: from, end_minute: to, capacity: 1, services: vec![], mode: None });
+                windows.push(WeeklyWindow {
+                    practitioner_id: *p,
+                    weekday: d,
+                    start_minute: from,
+                    end_minute: to,
+                    capacity: 1,
+                    services: vec![],
+                    mode: None,
+                });
             }
         }
-        windows.push(WeeklyWindow { practitioner_id: *p, weekday: Weekday::Sat, start_minute: 480, end_minute: 720, capacity: 1, services: vec![], mode: None });
+        windows.push(WeeklyWindow {
+            practitioner_id: *p,
+            weekday: Weekday::Sat,
+            start_minute: 480,
+            end_minute: 720,
+            capacity: 1,
+            services: vec![],
+            mode: None,
+        });
     }
     let service = Service {
         id: ServiceId(Uuid::from_u128(7)),
@@ -84,7 +100,13 @@ fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup 
                 until: Some(start_day + Duration::days(60)),
             },
         };
-        exc.push(AvailabilityException { id: ExceptionId(Uuid::from_u128(1000 + i as u128)), practitioner_id: p, kind: ExceptionKind::Busy, reason: String::new(), time });
+        exc.push(AvailabilityException {
+            id: ExceptionId(Uuid::from_u128(1000 + i as u128)),
+            practitioner_id: p,
+            kind: ExceptionKind::Busy,
+            reason: String::new(),
+            time,
+        });
     }
     let catalog = ClinicCatalog {
         clinic: Clinic {
@@ -143,7 +165,13 @@ fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup 
 
 fn query(catalog: &ClinicCatalog, weeks: i64) -> SlotQuery {
     let from: NaiveDate = "2026-11-23".parse().unwrap();
-    SlotQuery { service: catalog.services[0].id, mode: ConsultationMode::InPerson, practitioners: vec![], from, to: from + Duration::days(weeks * 7 - 1) }
+    SlotQuery {
+        service: catalog.services[0].id,
+        mode: ConsultationMode::InPerson,
+        practitioners: vec![],
+        from,
+        to: from + Duration::days(weeks * 7 - 1),
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -170,7 +198,10 @@ fn engine_case(label: &str, practitioners: usize, appointments: usize, exception
     let now: DateTime<Utc> = NOW.parse().unwrap();
     let q = query(&s.catalog, weeks);
     let (lo, hi) = (now - Duration::days(1), now + Duration::days(weeks * 7 + 1));
-    let in_range = Occupancy { booked: s.occupancy.booked.iter().filter(|b| b.blocked_from < hi && b.blocked_until > lo).copied().collect(), external: vec![] };
+    let in_range = Occupancy {
+        booked: s.occupancy.booked.iter().filter(|b| b.blocked_from < hi && b.blocked_until > lo).copied().collect(),
+        external: vec![],
+    };
     let (p50, p99, runs, found) = measure(|| SlotEngine::new(&s.catalog, &in_range, now, None).find(&q).len());
     println!(
         "{label:<34} practitioners {practitioners:>3}  appointments {appointments:>6} ({:>5} in range)  exceptions {exceptions:>3}  weeks {weeks}  slots {found:>5}  p50 {p50:>7.3} ms  p99 {p99:>7.3} ms  ({runs} runs)",

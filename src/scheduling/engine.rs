@@ -252,7 +252,14 @@ impl<'a> SlotEngine<'a> {
         Ok(Slot { practitioner_id: p.id, start, end, capacity })
     }
 
-    fn candidate<'s>(&'s self, id: PractitionerId, service: &Service, mode: ConsultationMode, first: NaiveDate, last: NaiveDate) -> Candidate<'s> {
+    fn candidate<'s>(
+        &'s self,
+        id: PractitionerId,
+        service: &Service,
+        mode: ConsultationMode,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Candidate<'s> {
         Candidate {
             id,
             tz: self.catalog.clinic.timezone,
@@ -278,7 +285,9 @@ impl<'a> SlotEngine<'a> {
         let tz = self.catalog.clinic.timezone;
         let mut slots = Vec::new();
         for id in self.candidates(service, q) {
-            if service.duration_for(id) == 0 || !self.catalog.windows.iter().any(|w| w.practitioner_id == id && w.accepts(service.id, q.mode)) {
+            if service.duration_for(id) == 0
+                || !self.catalog.windows.iter().any(|w| w.practitioner_id == id && w.accepts(service.id, q.mode))
+            {
                 continue;
             }
             let p = self.candidate(id, service, q.mode, from, to);

@@ -164,7 +164,8 @@ impl Store {
 
     /// The calendar-file token of an appointment, read on `conn` (the booking's transaction).
     pub async fn calendar_token_in(conn: &mut AnyConnection, id: AppointmentId) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT calendar_token FROM appointments WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+        let row =
+            sqlx::query("SELECT calendar_token FROM appointments WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
         Ok(row.map(|r| r.try_get::<Option<String>, _>("calendar_token")).transpose()?.flatten())
     }
 
