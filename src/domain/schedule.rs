@@ -5,7 +5,6 @@
 use super::{AppointmentId, ExceptionId, PractitionerId, ServiceId};
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// Minutes in a day: a window or exception may end at 24:00.
 pub const DAY_MINUTES: u16 = 1440;
@@ -146,15 +145,6 @@ impl AvailabilityException {
     pub fn applies_to(&self, practitioner: PractitionerId) -> bool {
         self.practitioner_id.is_none_or(|p| p == practitioner)
     }
-
-    /// The latest local date this exception can touch, if bounded.
-    pub fn last_date(&self) -> Option<NaiveDate> {
-        match &self.time {
-            ExceptionTime::Once { end, .. } => Some(end.date_naive().succ_opt().unwrap_or(end.date_naive())),
-            ExceptionTime::Days { last, .. } => Some(*last),
-            ExceptionTime::Weekly { until, .. } => *until,
-        }
-    }
 }
 
 /// A public holiday: the clinic is closed all day.
@@ -190,11 +180,6 @@ pub struct BusyInterval {
 pub struct Occupancy {
     pub booked: Vec<BookedTime>,
     pub external: Vec<BusyInterval>,
-}
-
-/// Deterministic id from a seed (fixtures and tests).
-pub fn exception_id_from(seed: &str) -> ExceptionId {
-    ExceptionId(Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("nuru:exception:{seed}").as_bytes()))
 }
 
 #[cfg(test)]
