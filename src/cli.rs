@@ -57,6 +57,23 @@ enum Command {
         jsonl: bool,
         text: Option<String>,
     },
+    /// Score the extractor against a labelled corpus (JSON lines) and print
+    /// intent, emergency and entity scores; exits 1 below the thresholds.
+    EvalNlu {
+        file: PathBuf,
+        /// Print every disagreement.
+        #[arg(long)]
+        errors: bool,
+        #[arg(long, default_value_t = 0.0)]
+        min_intent_accuracy: f64,
+        #[arg(long, default_value_t = 0.0)]
+        min_entity_f1: f64,
+        #[arg(long, default_value_t = 0.0)]
+        min_emergency_recall: f64,
+        /// At most this many false emergencies per 200 messages.
+        #[arg(long)]
+        max_false_alarms_per_200: Option<f64>,
+    },
     /// Create or migrate the database, then exit.
     Migrate,
     /// Clinic files.
@@ -76,6 +93,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract { now, tz, jsonl, text } => extract(now, &tz, jsonl, text),
+        Command::EvalNlu { file, errors, min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 } => {
+            let thresholds = Thresholds { min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 };
+            eval_nlu(&file, errors, &thresholds)
+        }
         command => run_async(cli.config, command),
     };
     match result {
@@ -132,7 +153,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 eprintln!("clinic {:?} imported: webhook path /webhooks/twilio/{}", catalog.clinic.name, catalog.clinic.slug);
                 Ok(())
             }
-            Command::Extract { .. } => unreachable!("handled without a runtime"),
+            Command::Extract { .. } | Command::EvalNlu { .. } => unreachable!("handled without a runtime"),
         }
     })
 }
@@ -256,5 +277,49 @@ fn extract(now: Option<String>, tz: &str, jsonl: bool, text: Option<String>) -> 
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+struct Thresholds {
+    min_intent_accuracy: f64,
+    min_entity_f1: f64,
+    min_emergency_recall: f64,
+    max_false_alarms_per_200: Option<f64>,
+}
+
+fn eval_nlu(file: &std::path::Path, errors: bool, t: &Thresholds) -> anyhow::Result<()> {
+    use understanding::eval::{Labelled, Report};
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut report = Report::default();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with("//")) {
+        let gold: Labelled = serde_json::from_str(line).with_context(|| format!("{}:{}: not a labelled message", file.display(), n + 1))?;
+        let now = parse_now(Some(&gold.now), parse_tz(&gold.tz)?).with_context(|| format!("{}:{}", file.display(), n + 1))?;
+        report.add(&gold, &understanding::extract(&gold.text, now, None));
+    }
+    if errors {
+        for m in &report.misses {
+            println!("{:<8} {:<40} {}", m.id, m.what, m.text);
+        }
+        println!();
+    }
+    print!("{report}");
+    let mut failed = Vec::new();
+    if report.intent_accuracy() < t.min_intent_accuracy {
+        failed.push(format!("intent accuracy {:.4} < {}", report.intent_accuracy(), t.min_intent_accuracy));
+    }
+    if report.entity_totals().f1() < t.min_entity_f1 {
+        failed.push(format!("entity F1 {:.4} < {}", report.entity_totals().f1(), t.min_entity_f1));
+    }
+    if report.emergency_recall() < t.min_emergency_recall {
+        failed.push(format!("emergency recall {:.4} < {}", report.emergency_recall(), t.min_emergency_recall));
+    }
+    if let Some(max) = t.max_false_alarms_per_200
+        && report.false_alarms_per_200() > max
+    {
+        failed.push(format!("false alarms {:.2} per 200 > {max}", report.false_alarms_per_200()));
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("below the thresholds: {}", failed.join("; "));
+    }
     Ok(())
 }

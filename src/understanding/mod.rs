@@ -4,6 +4,7 @@
 //! is only asked about what these rules cannot settle.
 
 mod dates;
+pub mod eval;
 mod intent;
 mod lexicon;
 mod names;
