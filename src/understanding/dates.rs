@@ -137,7 +137,7 @@ fn habitual(before: &str, plural: bool, intent: Intent) -> bool {
     plural
         || ["les", "tous les", "chaque", "every", "on", "le", "each"].iter().any(|w| {
             let hit = b.ends_with(&format!(" {w}")) || b == *w;
-            hit && (!matches!(*w, "le" | "on") || matches!(intent, Intent::Information | Intent::ListPractitioners))
+            hit && (!matches!(*w, "le" | "on") || intent == Intent::Information)
         })
 }
 

@@ -20,7 +20,10 @@ pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
     if let Some(task) = task_intent(p) {
         return task;
     }
-    let starts_yes = starts_with_any(p, AFFIRMATIVE_STARTS) || any_phrase(p, AFFIRMATIVE_PHRASES) || folded.contains('👍');
+    // "Good morning" greets; it does not say yes.
+    let good_greeting = any_phrase(p, &[" good morning", " good afternoon", " good evening", " good night", " good day"]);
+    let p_yes = if good_greeting { p.replace(" good ", " ") } else { p.to_string() };
+    let starts_yes = starts_with_any(&p_yes, AFFIRMATIVE_STARTS) || any_phrase(&p_yes, AFFIRMATIVE_PHRASES) || folded.contains('👍');
     let starts_no = starts_with_any(p, NEGATIVE_STARTS) || any_phrase(p, NEGATIVE_PHRASES);
     if starts_no {
         return Intent::Negative;
@@ -69,9 +72,29 @@ fn is_emergency(p: &str) -> bool {
     if swallowed && any_phrase(p, POISONS) {
         return true;
     }
-    let pregnant = any_phrase(p, &[" enceinte ", " contractions ", " accouche", " travail ", " pregnant ", " labour ", " labor "]);
+    let pregnant = any_phrase(
+        p,
+        &[" enceinte ", " grossesse", " contractions ", " accouche", " travail ", " pregnant ", " pregnancy", " labour ", " labor "],
+    );
     let bleeding = any_phrase(p, &[" saigne", " sang ", " bleed", " blood "]);
     if pregnant && bleeding {
+        return true;
+    }
+    // Pain and chest in the same message ("une douleur très forte à la poitrine"), unless negated.
+    let pain = [" douleur", " mal ", " pain", " hurts", " hurt "].iter().any(|w| has_unnegated(p, w));
+    if pain && any_phrase(p, &[" poitrine", " thorax", " chest"]) {
+        return true;
+    }
+    // Swallowed or took a dangerous product (not "a pris ses médicaments").
+    if any_phrase(p, &[" a pris ", " took ", " ate ", " a bu ", " drank "]) && any_phrase(p, STRONG_POISONS) {
+        return true;
+    }
+    // Burned with boiling water, hot oil or fire.
+    if any_phrase(p, &[" brule", " burn"]) && any_phrase(p, &[" bouillant", " huile chaude", " boiling", " feu ", " fire ", " gaz "]) {
+        return true;
+    }
+    // A fit: "il fait une crise, il bave et tremble".
+    if any_phrase(p, &[" crise ", " fit "]) && any_phrase(p, &[" bave", " tremble", " yeux", " foam"]) {
         return true;
     }
     let fever = any_phrase(p, &[" fievre ", " fever ", " temperature "]);
@@ -79,9 +102,12 @@ fn is_emergency(p: &str) -> bool {
 }
 
 fn is_handoff(p: &str) -> bool {
-    if any_phrase(p, HANDOFF_PHRASES) {
+    let call_back = any_phrase(p, &[" rappelez moi", " me rappeler"]);
+    let about_own = any_phrase(p, OWN_APPOINTMENT) || any_phrase(p, &[" la date", " l heure"]);
+    if HANDOFF_PHRASES.iter().any(|ph| p.contains(ph) && !(about_own && matches!(*ph, " rappelez moi" | " me rappeler"))) {
         return true;
     }
+    let _ = call_back;
     // "secrétaire" is a handoff only when asked for, not when greeting the bot.
     any_phrase(p, &[" secretaire ", " secretariat ", " receptionniste ", " reception "])
         && any_phrase(
@@ -99,7 +125,11 @@ fn task_intent(p: &str) -> Option<Intent> {
     let cancel = any_phrase(p, CANCEL_PHRASES);
     let rebook =
         any_phrase(p, &[" plutot ", " a la place ", " instead ", " decaler ", " reprendre ", " un autre ", " une autre ", " another "]);
-    if modify || (cancel && rebook && has_slot_words(p)) {
+    let moved = any_phrase(
+        p,
+        &[" peut il passer a", " peut elle passer a", " faire passer", " come earlier", " come later", " earlier time", " later time"],
+    );
+    if modify || moved || (cancel && rebook && has_slot_words(p)) {
         return Some(Intent::ModifyAppointment);
     }
     if cancel {
@@ -111,13 +141,24 @@ fn task_intent(p: &str) -> Option<Intent> {
     {
         return Some(Intent::ListAppointments);
     }
-    if any_phrase(p, PRACTITIONER_QUESTIONS) {
+    // "est-ce que le Dr Kabeya peut me recevoir demain ?" asks for a slot.
+    if any_phrase(p, &[" me recevoir", " me prendre", " see me "]) {
+        return Some(Intent::BookAppointment);
+    }
+    let named_doctor = any_phrase(p, &[" le dr ", " le docteur ", " la docteure ", " dr ", " docteur ", " doctor "]);
+    if any_phrase(p, PRACTITIONER_QUESTIONS)
+        || named_doctor && any_phrase(p, &[" est la ", " sera la ", " est present", " est presente", " consulte ", " in on "])
+    {
         return Some(Intent::ListPractitioners);
+    }
+    // Questions about a document or a result stay questions even with "j'ai besoin".
+    if any_phrase(p, &[" est pret", " est prete", " ready", " a jeun", " fast before", " signed", " signer ", " sign "]) {
+        return Some(Intent::Information);
     }
     let info = any_phrase(p, INFORMATION_PHRASES);
     let strong_book = any_phrase(p, BOOK_VERBS);
     let book_word = any_phrase(p, BOOK_WORDS);
-    if info && !strong_book {
+    if info && !strong_book && !(book_word && has_slot_words(p)) {
         return Some(Intent::Information);
     }
     if book_word || strong_book && (has_service_word(p) || has_slot_words(p)) {
@@ -129,7 +170,8 @@ fn task_intent(p: &str) -> Option<Intent> {
     if info {
         return Some(Intent::Information);
     }
-    if strong_book && has_service_word(p) {
+    // A treatment named with nothing else to do about it: the patient wants it.
+    if has_service_word(p) {
         return Some(Intent::BookAppointment);
     }
     None

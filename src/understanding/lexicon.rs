@@ -181,6 +181,49 @@ pub const EMERGENCY_PHRASES: &[&str] = &[
     " meurt",
     " mourant",
     " dying",
+    " tres forte a la poitrine",
+    " ending my life",
+    " end it all",
+    " ending it all",
+    " severe bleeding",
+    " bleeding severely",
+    " bleeding profusely",
+    " se tuer",
+    " tente de se",
+    " tentative de suicide",
+    " s est pendu",
+    " se pendre",
+    " serpent a mordu",
+    " mordu par",
+    " snake bit",
+    " faint ",
+    " no dey wake",
+    " dey die",
+    " il bave",
+    " elle bave",
+    " yeux revulses",
+    " crise d asthme severe",
+    " brule tout",
+    " brulee tout",
+    " boiling water",
+    " huile bouillante",
+    " eau bouillante",
+];
+
+/// Products that are dangerous whatever the verb ("a pris du poison pour rats").
+pub const STRONG_POISONS: &[&str] = &[
+    " javel",
+    " petrole",
+    " kerosene",
+    " bleach",
+    " poison",
+    " insecticide",
+    " raticide",
+    " mort aux rats",
+    " tous les comprimes",
+    " tous ses comprimes",
+    " all the pills",
+    " whole bottle",
 ];
 
 pub const POISONS: &[&str] = &[
@@ -250,6 +293,22 @@ pub const HANDOFF_PHRASES: &[&str] = &[
     " speak to staff",
     " talk to staff",
     " somebody",
+    " en contact avec",
+    " 1 agent",
+    " human ",
+    " talk to a bot",
+    " talking to a bot",
+    " talk to a machine",
+    " talk with person",
+    " talk to person",
+    " no be machine",
+    " staff member",
+    " un responsable",
+    " le responsable",
+    " pas au bot",
+    " pas au robot",
+    " pas a un bot",
+    " pas a une machine",
 ];
 
 pub const MODIFY_PHRASES: &[&str] = &[
@@ -322,6 +381,8 @@ pub const CANCEL_PHRASES: &[&str] = &[
     " call off",
     " desist",
     " drop my appointment",
+    " supprime",
+    " supprimer",
 ];
 
 pub const OWN_APPOINTMENT: &[&str] = &[
@@ -341,6 +402,12 @@ pub const OWN_APPOINTMENT: &[&str] = &[
     " nos rdv",
     " i have an appointment",
     " have i got",
+    " le rdv de mon",
+    " le rdv de ma",
+    " le rendez vous de mon",
+    " le rendez vous de ma",
+    " j ai bien un rdv",
+    " j ai bien rdv",
 ];
 
 /// Plural "my appointments": a list request on its own ("mes rdv ?").
@@ -372,6 +439,10 @@ pub const OWN_APPOINTMENT_QUESTION: &[&str] = &[
     " is it",
     " ou en est",
     " combien de",
+    " est bien",
+    " bien a ",
+    " j ai bien",
+    " deja",
 ];
 
 pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
@@ -454,6 +525,18 @@ pub const PRACTITIONER_QUESTIONS: &[&str] = &[
     " is available ",
     " is in ",
     " is working",
+    " quels sont les medecins",
+    " quels sont les docteurs",
+    " medecins disponibles",
+    " docteurs disponibles",
+    " qui fait ",
+    " qui font ",
+    " who does ",
+    " who performs",
+    " liste des docteurs",
+    " combien de medecins",
+    " combien de docteurs",
+    " how many doctors",
 ];
 
 pub const INFORMATION_PHRASES: &[&str] = &[
@@ -504,7 +587,8 @@ pub const INFORMATION_PHRASES: &[&str] = &[
     " resultats",
     " ordonnance",
     " numero",
-    " telephone",
+    " numero de telephone",
+    " votre telephone",
     " votre tel",
     " site web",
     " email de la",
@@ -545,6 +629,14 @@ pub const INFORMATION_PHRASES: &[&str] = &[
     " certificat",
     " dossier",
     " carnet",
+    " c est ou",
+    " ou est la clinique",
+    " c est bien au",
+    " rue ",
+    " est pret",
+    " est prete",
+    " sont prets",
+    " ready",
 ];
 
 pub const BOOK_WORDS: &[&str] = &[
@@ -587,6 +679,20 @@ pub const BOOK_WORDS: &[&str] = &[
     " available on",
     " availability",
     " prise en charge",
+    " de la place",
+    " anything free",
+    " anything on ",
+    " do you have anything",
+    " get space",
+    " any space",
+    " me recevoir",
+    " je viens pour",
+    " caler un",
+    " je peux passer",
+    " puis je passer",
+    " je peux venir",
+    " puis je venir",
+    " can i come",
 ];
 
 pub const BOOK_VERBS: &[&str] = &[
@@ -686,6 +792,8 @@ pub const AFFIRMATIVE_PHRASES: &[&str] = &[
     " works for me",
     " je confirme",
     " i confirm",
+    " c est note",
+    " noted",
 ];
 
 pub const NEGATIVE_STARTS: &[&str] = &[
@@ -772,11 +880,11 @@ pub const GREETINGS: &[&str] = &[
 
 /// Ordinal selections, whole message only.
 pub const ORDINALS: &[(&[&str], u32)] = &[
-    (&[" premier ", " premiere ", " 1er ", " 1ere ", " first "], 1),
-    (&[" deuxieme ", " second ", " seconde ", " 2eme ", " 2e "], 2),
-    (&[" troisieme ", " third ", " 3eme ", " 3e "], 3),
-    (&[" quatrieme ", " fourth ", " 4eme ", " 4e "], 4),
-    (&[" cinquieme ", " fifth ", " 5eme ", " 5e "], 5),
+    (&[" premier ", " premiere ", " 1er ", " 1ere ", " first ", " 1st "], 1),
+    (&[" deuxieme ", " second ", " seconde ", " 2eme ", " 2e ", " 2nd "], 2),
+    (&[" troisieme ", " third ", " 3eme ", " 3e ", " 3rd "], 3),
+    (&[" quatrieme ", " fourth ", " 4eme ", " 4e ", " 4th "], 4),
+    (&[" cinquieme ", " fifth ", " 5eme ", " 5e ", " 5th "], 5),
 ];
 
 /// One appointment type: its canonical names and the surface forms (both
@@ -954,6 +1062,7 @@ pub fn email(folded: &str) -> Option<String> {
 }
 
 const EN_WORDS: &[&str] = &[
+    "dob",
     "the",
     "i",
     "my",
@@ -1086,7 +1195,6 @@ const EN_WORDS: &[&str] = &[
     "get",
     "one",
     "number",
-    "option",
     "first",
     "second",
     "works",

@@ -148,7 +148,13 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
         entities.birth_date = dates.birth_date;
         entities.time = times.time;
         entities.time_preference = times.preference;
-        let person = names::extract_person(&tokens);
+        // An e-mail address is not a name ("Awa.Mendy@gmail.com").
+        let without_email: String = text.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ");
+        let name_tokens = normalize::tokens(&without_email);
+        let mut person = names::extract_person(&name_tokens);
+        if intent == Intent::Unknown && person.first_name.is_none() && person.last_name.is_none() {
+            person = names::bare_name(&name_tokens);
+        }
         entities.first_name = person.first_name;
         entities.last_name = person.last_name;
         entities.practitioner = names::extract_practitioner(&tokens, lexicon);

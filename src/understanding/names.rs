@@ -12,6 +12,43 @@ pub struct Person {
 
 /// Words that end a name ("Awa Mendy née le…") or can never be one.
 const STOP: &[&str] = &[
+    // Words that follow a title or an introduction without being a name.
+    "bonne",
+    "bon",
+    "bonjour",
+    "bonsoir",
+    "directement",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "dmn",
+    "apres-demain",
+    "ce",
+    "cet",
+    "cette",
+    "matin",
+    "soir",
+    "aprem",
+    "est",
+    "peut",
+    "sera",
+    "in",
+    "on",
+    "at",
+    "here",
+    "there",
+    "svp,",
     "et",
     "ne",
     "nee",
@@ -235,6 +272,16 @@ fn take_names<'a>(toks: &'a [Token<'a>], from: usize, strict_case: bool) -> Vec<
 }
 
 #[allow(clippy::needless_range_loop)] // neighbours of `i` are read too
+/// A message that is only a name ("Awa Mendy", "MENDY Aminata"): two or three
+/// capitalised words and nothing else.
+pub fn bare_name(toks: &[Token<'_>]) -> Person {
+    if (2..=3).contains(&toks.len()) && toks.iter().all(|t| is_name_token(t, true)) {
+        let words: Vec<&str> = toks.iter().map(|t| t.original).collect();
+        return assign(&words, false);
+    }
+    Person::default()
+}
+
 pub fn extract_person(toks: &[Token<'_>]) -> Person {
     let f: Vec<&str> = toks.iter().map(|t| t.folded.as_str()).collect();
     let at = |i: usize| f.get(i).copied().unwrap_or("");
