@@ -137,7 +137,11 @@ fn habitual(before: &str, plural: bool, intent: Intent) -> bool {
     plural
         || ["les", "tous les", "chaque", "every", "on", "le", "each"].iter().any(|w| {
             let hit = b.ends_with(&format!(" {w}")) || b == *w;
-            hit && (!matches!(*w, "le" | "on") || intent == Intent::Information)
+            hit && match *w {
+                "le" => matches!(intent, Intent::Information | Intent::ListPractitioners),
+                "on" => false,
+                _ => true,
+            }
         })
 }
 

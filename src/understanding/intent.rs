@@ -97,11 +97,109 @@ fn is_emergency(p: &str) -> bool {
     if any_phrase(p, &[" crise ", " fit "]) && any_phrase(p, &[" bave", " tremble", " yeux", " foam"]) {
         return true;
     }
+    // Bleeding that is heavy or does not stop.
+    if any_phrase(p, &[" saign", " sang ", " bleed", " blood "])
+        && any_phrase(
+            p,
+            &[
+                " s arrete pas",
+                " s arrete plus",
+                " arrete pas",
+                " beaucoup",
+                " abondam",
+                " fort ",
+                " won t stop",
+                " wont stop",
+                " a lot",
+                " heavily",
+                " non stop",
+            ],
+        )
+    {
+        return true;
+    }
+    // Collapse: a faint with the person down or not answering.
+    if any_phrase(p, &[" malaise", " tombe ", " tombee ", " fell ", " collapse"])
+        && any_phrase(
+            p,
+            &[
+                " par terre",
+                " ne repond pas",
+                " ne repond plus",
+                " repond plus",
+                " respire",
+                " not responding",
+                " on the floor",
+                " yeux fermes",
+            ],
+        )
+    {
+        return true;
+    }
+    // An overdose: a whole box, all the pills.
+    if any_phrase(p, &[" pris ", " avale", " took ", " swallowed ", " taken "])
+        && any_phrase(
+            p,
+            &[" toute la boite", " toute une boite", " boite entiere", " tous les", " plaquette", " all the", " whole", " entire "],
+        )
+    {
+        return true;
+    }
     let fever = any_phrase(p, &[" fievre ", " fever ", " temperature "]);
     fever && any_phrase(p, &[" convuls", " tremble fort", " fits ", " seizure"])
 }
 
+/// Asking to talk to a member of staff: a talk verb and a person.
+fn asks_for_a_person(p: &str) -> bool {
+    any_phrase(
+        p,
+        &[
+            " parler a",
+            " parler au",
+            " parler avec",
+            " talk to",
+            " talk with",
+            " speak to",
+            " speak with",
+            " en relation",
+            " en contact",
+            " joindre",
+        ],
+    ) && any_phrase(
+        p,
+        &[
+            " infirmier",
+            " infirmiere",
+            " nurse",
+            " manager",
+            " responsable",
+            " directeur",
+            " director",
+            " secretaire",
+            " reception",
+            " agent",
+            " conseiller",
+            " docteur",
+            " doctor",
+            " medecin",
+            " quelqu un",
+            " someone",
+            " somebody",
+            " personne",
+            " person",
+            " humain",
+            " human",
+            " staff",
+            " equipe",
+            " team",
+        ],
+    )
+}
+
 fn is_handoff(p: &str) -> bool {
+    if asks_for_a_person(p) {
+        return true;
+    }
     let call_back = any_phrase(p, &[" rappelez moi", " me rappeler"]);
     let about_own = any_phrase(p, OWN_APPOINTMENT) || any_phrase(p, &[" la date", " l heure"]);
     if HANDOFF_PHRASES.iter().any(|ph| p.contains(ph) && !(about_own && matches!(*ph, " rappelez moi" | " me rappeler"))) {
@@ -147,12 +245,20 @@ fn task_intent(p: &str) -> Option<Intent> {
     }
     let named_doctor = any_phrase(p, &[" le dr ", " le docteur ", " la docteure ", " dr ", " docteur ", " doctor "]);
     if any_phrase(p, PRACTITIONER_QUESTIONS)
-        || named_doctor && any_phrase(p, &[" est la ", " sera la ", " est present", " est presente", " consulte ", " in on "])
+        || named_doctor
+            && any_phrase(
+                p,
+                &[" est la ", " sera la ", " est present", " est presente", " consulte ", " in on ", " travaille", " works ", " work on"],
+            )
+        || asks_for_a_specialist(p)
     {
         return Some(Intent::ListPractitioners);
     }
     // Questions about a document or a result stay questions even with "j'ai besoin".
-    if any_phrase(p, &[" est pret", " est prete", " ready", " a jeun", " fast before", " signed", " signer ", " sign "]) {
+    if any_phrase(p, &[" est pret", " est prete", " ready", " signed", " signer ", " sign "])
+        || any_phrase(p, &[" a jeun", " fast before", " fasting"])
+            && (!any_phrase(p, BOOK_VERBS) || any_phrase(p, &[" do i need", " faut il", " dois je", " est ce que je dois", " should i"]))
+    {
         return Some(Intent::Information);
     }
     let info = any_phrase(p, INFORMATION_PHRASES);
@@ -175,6 +281,37 @@ fn task_intent(p: &str) -> Option<Intent> {
         return Some(Intent::BookAppointment);
     }
     None
+}
+
+/// "Is there a pediatrician?", "vous avez une sage-femme ?": a specialist asked about.
+fn asks_for_a_specialist(p: &str) -> bool {
+    let asking = any_phrase(
+        p,
+        &[
+            " is there a",
+            " are there",
+            " y a t il",
+            " il y a un",
+            " il y a une",
+            " vous avez un",
+            " vous avez une",
+            " do you have a",
+            " do you have any",
+            " avez vous un",
+            " avez vous une",
+        ],
+    );
+    asking
+        && p.split_whitespace().any(|w| {
+            w.ends_with("logue")
+                || w.ends_with("logues")
+                || w.ends_with("logist")
+                || w.ends_with("logists")
+                || w.ends_with("iatre")
+                || w.ends_with("iatrician")
+                || w.ends_with("tiste")
+                || matches!(w, "dentist" | "midwife" | "specialist" | "specialiste" | "gyneco" | "ophtalmo" | "kine" | "physio")
+        })
 }
 
 fn has_service_word(p: &str) -> bool {
@@ -229,4 +366,9 @@ pub fn whole_message_choice(folded: &str) -> Option<u32> {
         })
     };
     ORDINALS.iter().find(|(phrases, _)| is_only(phrases)).map(|(_, n)| *n)
+}
+
+/// Whether the message talks about an appointment at all.
+pub fn mentions_appointment(p: &str) -> bool {
+    any_phrase(p, &[" rdv", " rendez vous", " rendezvous", " appointment", " book", " consult", " reserv", " creneau", " slot"])
 }

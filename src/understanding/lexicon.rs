@@ -208,6 +208,12 @@ pub const EMERGENCY_PHRASES: &[&str] = &[
     " boiling water",
     " huile bouillante",
     " eau bouillante",
+    " killing myself",
+    " kill my self",
+    " hurt myself",
+    " me faire du mal",
+    " me tuer",
+    " suicide",
 ];
 
 /// Products that are dangerous whatever the verb ("a pris du poison pour rats").
@@ -309,6 +315,7 @@ pub const HANDOFF_PHRASES: &[&str] = &[
     " pas au robot",
     " pas a un bot",
     " pas a une machine",
+    " en relation avec",
 ];
 
 pub const MODIFY_PHRASES: &[&str] = &[
@@ -355,6 +362,12 @@ pub const MODIFY_PHRASES: &[&str] = &[
     " une autre heure",
     " un autre creneau",
     " une autre date",
+    " le mettre a",
+    " le mettre au",
+    " le passer a",
+    " le passer au",
+    " la mettre a",
+    " move it to",
 ];
 
 pub const CANCEL_PHRASES: &[&str] = &[
@@ -456,6 +469,10 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " when is my",
     " what time is my",
     " mes prochains rdv",
+    " what day is my",
+    " which day is my",
+    " what date is my",
+    " remind me of my",
 ];
 
 pub const PRACTITIONER_QUESTIONS: &[&str] = &[
@@ -537,6 +554,11 @@ pub const PRACTITIONER_QUESTIONS: &[&str] = &[
     " combien de medecins",
     " combien de docteurs",
     " how many doctors",
+    " vos medecins",
+    " vos docteurs",
+    " your doctors",
+    " doctors here",
+    " who are the doctors",
 ];
 
 pub const INFORMATION_PHRASES: &[&str] = &[
@@ -1062,6 +1084,8 @@ pub fn email(folded: &str) -> Option<String> {
 }
 
 const EN_WORDS: &[&str] = &[
+    "sorry",
+    "wrong",
     "dob",
     "the",
     "i",

@@ -160,6 +160,13 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
         entities.practitioner = names::extract_practitioner(&tokens, lexicon);
         entities.appointment_type = lexicon::appointment_type(&padded, language, lexicon);
         entities.email = lexicon::email(&folded);
+        // In an emergency, "ce soir" or "this morning" tell when it happens,
+        // not when to come: keep a slot only if an appointment is mentioned.
+        if intent == Intent::Emergency && !intent::mentions_appointment(&padded) {
+            entities.date = None;
+            entities.time = None;
+            entities.time_preference = None;
+        }
     }
 
     let confidence = match intent {
