@@ -4,7 +4,10 @@
 
 use super::Intent;
 use super::lexicon::*;
+use aho_corasick::AhoCorasick;
 use regex::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
@@ -37,8 +40,22 @@ pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
     Intent::Unknown
 }
 
-pub(super) fn any_phrase(p: &str, phrases: &[&str]) -> bool {
-    phrases.iter().any(|ph| p.contains(ph))
+/// One Aho-Corasick automaton per phrase list (built on first use, kept per
+/// thread): a lookup scans the message once, whatever the number of phrases.
+fn matcher(phrases: &'static [&'static str]) -> std::rc::Rc<AhoCorasick> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<(usize, usize), std::rc::Rc<AhoCorasick>>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .entry((phrases.as_ptr() as usize, phrases.len()))
+            .or_insert_with(|| std::rc::Rc::new(AhoCorasick::new(phrases).expect("phrases build an automaton")))
+            .clone()
+    })
+}
+
+pub(super) fn any_phrase(p: &str, phrases: &'static [&'static str]) -> bool {
+    matcher(phrases).is_match(p)
 }
 
 fn starts_with_any(p: &str, phrases: &[&str]) -> bool {
@@ -65,7 +82,8 @@ fn has_unnegated(p: &str, phrase: &str) -> bool {
 }
 
 fn is_emergency(p: &str) -> bool {
-    if EMERGENCY_PHRASES.iter().any(|ph| has_unnegated(p, ph)) {
+    let hits = matcher(EMERGENCY_PHRASES);
+    if hits.find_overlapping_iter(p).any(|m| has_unnegated(p, EMERGENCY_PHRASES[m.pattern().as_usize()])) {
         return true;
     }
     let swallowed = any_phrase(p, &[" avale ", " avalee ", " a bu ", " swallowed ", " drank ", " a mange "]);

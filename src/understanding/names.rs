@@ -317,8 +317,8 @@ pub fn extract_person(toks: &[Token<'_>]) -> Person {
     }
 
     // The patient the message is for wins over the writer.
-    for i in 0..f.len() {
-        if RELATIVES.contains(&f[i]) && matches!(at(i.wrapping_sub(1)), "ma" | "mon" | "my" | "notre" | "our" | "la" | "le") {
+    for (i, word) in f.iter().enumerate() {
+        if RELATIVES.contains(word) && matches!(at(i.wrapping_sub(1)), "ma" | "mon" | "my" | "notre" | "our" | "la" | "le") {
             let words = take_names(toks, i + 1, true);
             if !words.is_empty() {
                 return assign(&words, false);

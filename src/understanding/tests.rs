@@ -196,5 +196,53 @@ mod properties {
         fn never_panics(s in "\\PC{0,120}") {
             let _ = extract(&s, now(), None);
         }
+
+        /// Whole messages through `extract`, on every day of ten years
+        /// (month ends, year ends, leap days), against independent computations.
+        #[test]
+        fn relative_dates_in_messages(days in 0i64..3653, wd in 0u8..7, n in 1i64..30, english in any::<bool>()) {
+            let today = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + Duration::days(days);
+            let at = today.and_hms_opt(9, 15, 0).unwrap();
+            let weekday = Weekday::try_from(wd).unwrap();
+            let (fr, en) = (["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"], ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]);
+            let mut next = today + Duration::days(1);
+            while next.weekday() != weekday { next += Duration::days(1); }
+            let (weekday_msg, tomorrow_msg, in_n_msg) = if english {
+                (format!("appointment on {}", en[wd as usize]), "appointment tomorrow".to_string(), format!("appointment in {n} days"))
+            } else {
+                (format!("rdv {}", fr[wd as usize]), "rdv demain".to_string(), format!("rdv dans {n} jours"))
+            };
+            prop_assert_eq!(extract(&weekday_msg, at, None).entities.date, Some(next));
+            prop_assert_eq!(extract(&tomorrow_msg, at, None).entities.date, Some(today + Duration::days(1)));
+            prop_assert_eq!(extract(&in_n_msg, at, None).entities.date, Some(today + Duration::days(n)));
+        }
+
+        /// "le 5/12" and "le N" against walking the calendar.
+        #[test]
+        fn explicit_days_in_messages(days in 0i64..3653, day in 1u32..=28, month in 1u32..=12) {
+            let today = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + Duration::days(days);
+            let at = today.and_hms_opt(9, 15, 0).unwrap();
+            let mut probe = today;
+            while !(probe.day() == day && probe.month() == month) { probe += Duration::days(1); }
+            prop_assert_eq!(extract(&format!("rdv le {day}/{month}"), at, None).entities.date, Some(probe));
+            let mut alone = today;
+            while alone.day() != day { alone += Duration::days(1); }
+            prop_assert_eq!(extract(&format!("je voudrais un rdv le {day}"), at, None).entities.date, Some(alone));
+        }
+
+        /// Messages assembled from the words the rules look for, in any order:
+        /// nothing panics and the output is always valid per the conventions.
+        #[test]
+        fn lexicon_soup_never_panics(words in proptest::collection::vec(prop::sample::select(vec![
+            "rdv", "demain", "le", "5", "12/05", "10h", "à", "midi", "né", "nee", "Dr", "docteur", "MENDY", "Awa", "annuler", "déplacer",
+            "urgence", "poitrine", "douleur", "pas", "non", "oui", "3pm", "le 31", "ddn", "/", "h", ":", "30", "2026", "@", "x@y.z",
+            "Nom:", "Prénom:", "écho", "vaccin", "ce soir", "after", "tomorrow", "the", "2nd", "1er", "février", "29/02", "31/04", "",
+        ]), 0..14)) {
+            let text = words.join(" ");
+            let x = extract(&text, now(), None);
+            if let Some(t) = x.entities.time { prop_assert!(t.format("%H:%M").to_string().len() == 5); }
+            if let Some(c) = x.entities.choice { prop_assert!((1..=20).contains(&c)); }
+            prop_assert!(x.entities.email.as_deref().is_none_or(|e| e == e.to_lowercase()));
+        }
     }
 }

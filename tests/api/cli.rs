@@ -68,3 +68,44 @@ fn bad_configuration_is_refused_with_the_key_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("public_base_url"));
 }
+
+/// The project's own thresholds on its labelled corpus (fixtures/nlu-corpus.jsonl):
+/// CI fails when the extractor falls below them.
+#[test]
+fn the_extractor_meets_its_thresholds_on_the_corpus() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/nlu-corpus.jsonl");
+    let lines = std::fs::read_to_string(corpus).unwrap().lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(lines >= 400, "the corpus holds at least 400 messages ({lines})");
+    let out = nuru()
+        .args([
+            "eval-nlu",
+            corpus,
+            "--min-intent-accuracy",
+            "0.97",
+            "--min-entity-f1",
+            "0.97",
+            "--min-emergency-recall",
+            "1.0",
+            "--max-false-alarms-per-200",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("intent accuracy") && report.contains("appointment_type"), "{report}");
+}
+
+#[test]
+fn eval_nlu_fails_below_a_threshold_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"id":"x","text":"bonjour","now":"2026-11-23T09:15:00","tz":"Africa/Kinshasa","intent":"BOOK_APPOINTMENT","language":"fr","entities":{}}"#,
+    )
+    .unwrap();
+    let out = nuru().args(["eval-nlu", file.to_str().unwrap(), "--min-intent-accuracy", "0.5"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("intent accuracy 0.0000 < 0.5"));
+}
