@@ -291,7 +291,9 @@ pub fn extract(f: &str, today: NaiveDate, intent: Intent, times: &TimeFacts) -> 
             continue;
         }
         let next_start = mentions.get(i + 1).map_or(f.len(), |n| n.start);
-        if rejected_before(before) || REJECTED_AFTER.is_match(&f[m.end..next_start]) {
+        // "je ne viendrai pas demain": for a cancellation the negation is about
+        // coming, and the date names the appointment.
+        if intent != Intent::CancelAppointment && (rejected_before(before) || REJECTED_AFTER.is_match(&f[m.end..next_start])) {
             continue;
         }
         // "mardi 15/12": the explicit date wins over its weekday.

@@ -163,8 +163,52 @@ fn is_emergency(p: &str) -> bool {
     {
         return true;
     }
+    if emergency_concepts(p) {
+        return true;
+    }
     let fever = any_phrase(p, &[" fievre ", " fever ", " temperature "]);
     fever && any_phrase(p, &[" convuls", " tremble fort", " fits ", " seizure"])
+}
+
+/// Emergencies described in other words: a body function plus what makes it
+/// dangerous, each a list of stems. Recall matters more than elegance here.
+fn emergency_concepts(p: &str) -> bool {
+    let both = |a: &'static [&'static str], b: &'static [&'static str]| any_phrase(p, a) && any_phrase(p, b);
+    // Breathing that fails.
+    both(
+        &[" respir", " souffle", " breath", " air "],
+        &[" plus ", " presque", " pas ", " mal a", " du mal", " difficil", " can t", " cannot", " cant ", " not ", " hard", " struggl", " bleu", " blue", " no fit", " no dey"],
+    ) && !any_phrase(p, &[" respire bien", " breathing fine", " breathing well", " respire normalement"])
+        || both(&[" levres", " lips", " visage", " face "], &[" bleu", " blue"])
+        // The heart: pain with sweat, pallor or the arm.
+        || both(&[" coeur", " heart"], &[" attack", " crise", " arret", " arrest"])
+        || any_phrase(p, &[" mal au coeur", " douleur au coeur", " heart pain"])
+            && any_phrase(p, &[" pale", " transpire", " sueur", " sweat", " bras", " arm ", " malaise"])
+        // Blood everywhere, a deep cut, bleeding in pregnancy or labour.
+        || both(&[" sang", " saign", " bleed", " blood"], &[" partout", " everywhere", " flaque", " pool ", " badly", " severe", " grave"])
+        || both(&[" coupe", " cut "], &[" machette", " couteau", " profond", " deep", " badly", " artere"])
+        || both(&[" sang", " saign", " bleed", " blood"], &[" poche des eaux", " waters broke", " accouch", " delivery", " labour", " labor", " enceinte", " pregnan", " grossesse"])
+        // Not waking, limp, unconscious.
+        || both(&[" reveill", " wake", " reagi", " respond"], &[" pas ", " plus ", " not ", " can t", " cannot", " won t", " no dey"])
+            && !any_phrase(p, &[" reveillez moi", " wake me"])
+        || any_phrase(p, &[" tout mou", " toute molle", " floppy", " limp "])
+        // Fits, in French, English and Pidgin.
+        || any_phrase(p, &[" convuls", " seizure", " epilep", " dey shake", " eye dey turn"])
+        // Stroke signs: speech or the face or one side.
+        || both(&[" du mal a parler", " ne parle plus", " parle mal", " can t speak", " cannot speak", " slurr", " no fit talk"], &[" bouche", " visage", " bras", " mouth", " face", " arm", " eye", " yeux", " travers", " tordu"])
+        || any_phrase(p, &[" bouche de travers", " bouche est de travers", " mouth is crooked", " face is drooping"])
+        // Suicide and self-harm.
+        || any_phrase(
+            p,
+            &[" me jeter", " jeter du pont", " sauter du pont", " me pendre", " want to live", " wanna live", " plus vivre", " envie de vivre", " no wan live", " jump off"],
+        )
+        // Poison or too many pills.
+        || both(
+            &[" avale", " bu ", " bois ", " drank", " drunk", " swallow", " ate ", " mange", " pris ", " took", " taken"],
+            &[" acide", " batterie", " petrol", " essence", " pesticide", " insecticide", " detergent", " javel", " bleach", " kerosene", " rat ", " produit menager", " trop de medicament", " too many pill", " sleeping pills", " somniferes"],
+        )
+        // Severe burns.
+        || both(&[" brul", " burn"], &[" grave", " severe", " badly", " peau", " skin", " arrach", " feu", " fire", " huile", " acid", " explos", " visage", " face"])
 }
 
 /// Asking to talk to a member of staff: a talk verb and a person.
@@ -294,8 +338,9 @@ fn task_intent(p: &str) -> Option<Intent> {
     if info {
         return Some(Intent::Information);
     }
-    // A treatment named with nothing else to do about it: the patient wants it.
-    if has_service_word(p) {
+    // A treatment named, or a symptom described, with nothing else asked:
+    // the patient wants to be seen.
+    if has_service_word(p) || any_phrase(p, SYMPTOMS) {
         return Some(Intent::BookAppointment);
     }
     None
@@ -319,17 +364,11 @@ fn asks_for_a_specialist(p: &str) -> bool {
             " avez vous une",
         ],
     );
-    asking
-        && p.split_whitespace().any(|w| {
-            w.ends_with("logue")
-                || w.ends_with("logues")
-                || w.ends_with("logist")
-                || w.ends_with("logists")
-                || w.ends_with("iatre")
-                || w.ends_with("iatrician")
-                || w.ends_with("tiste")
-                || matches!(w, "dentist" | "midwife" | "specialist" | "specialiste" | "gyneco" | "ophtalmo" | "kine" | "physio")
-        })
+    let specialist = |w: &str| {
+        ["logue", "logues", "logist", "logists", "iatre", "iatrician", "tiste"].iter().any(|end| w.ends_with(end))
+            || matches!(w, "dentist" | "midwife" | "specialist" | "specialiste" | "gyneco" | "ophtalmo" | "kine" | "physio")
+    };
+    asking && (any_phrase(p, &[" sage femme", " midwife", " infirmier", " nurse"]) || p.split_whitespace().any(specialist))
 }
 
 fn has_service_word(p: &str) -> bool {

@@ -316,6 +316,14 @@ pub const HANDOFF_PHRASES: &[&str] = &[
     " pas a un bot",
     " pas a une machine",
     " en relation avec",
+    " pas d un robot",
+    " pas de robot",
+    " pas de bot",
+    " membre du personnel",
+    " m appeler",
+    " call me",
+    " put me through",
+    " transfer me",
 ];
 
 pub const MODIFY_PHRASES: &[&str] = &[
@@ -421,6 +429,8 @@ pub const OWN_APPOINTMENT: &[&str] = &[
     " le rendez vous de ma",
     " j ai bien un rdv",
     " j ai bien rdv",
+    " le rdv de ",
+    " le rendez vous de ",
 ];
 
 /// Plural "my appointments": a list request on its own ("mes rdv ?").
@@ -473,6 +483,9 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " which day is my",
     " what date is my",
     " remind me of my",
+    " combien de rdv",
+    " combien de rendez vous",
+    " how many appointments",
 ];
 
 pub const PRACTITIONER_QUESTIONS: &[&str] = &[
@@ -559,6 +572,10 @@ pub const PRACTITIONER_QUESTIONS: &[&str] = &[
     " your doctors",
     " doctors here",
     " who are the doctors",
+    " your specialists",
+    " vos specialistes",
+    " quel docteur est",
+    " quel medecin est",
 ];
 
 pub const INFORMATION_PHRASES: &[&str] = &[
@@ -659,6 +676,46 @@ pub const INFORMATION_PHRASES: &[&str] = &[
     " est prete",
     " sont prets",
     " ready",
+    " c est grave",
+    " perdu ma carte",
+    " perdu mon carnet",
+    " ouvre ",
+    " ouvrez",
+    " open ",
+    " park",
+    " laboratoire",
+    " labo ",
+    " when should i",
+    " quand dois je",
+    " come back",
+];
+
+/// Symptoms: told to a clinic with nothing else asked, they mean "I want to be seen".
+pub const SYMPTOMS: &[&str] = &[
+    " fievre",
+    " fever",
+    " toux",
+    " tousse",
+    " cough",
+    " rhume",
+    " grippe",
+    " flu ",
+    " mal a la",
+    " mal au",
+    " mal aux",
+    " douleur",
+    " headache",
+    " pain",
+    " hurts",
+    " diarrhee",
+    " diarrhea",
+    " vomi",
+    " vomit",
+    " nausee",
+    " boutons",
+    " rash",
+    " palu",
+    " malaria",
 ];
 
 pub const BOOK_WORDS: &[&str] = &[
@@ -1084,6 +1141,7 @@ pub fn email(folded: &str) -> Option<String> {
 }
 
 const EN_WORDS: &[&str] = &[
+    "alright",
     "sorry",
     "wrong",
     "dob",

@@ -352,6 +352,15 @@ pub fn extract_person(toks: &[Token<'_>]) -> Person {
         }
     }
 
+    // "Moussa Diallo né le 12/12/1988": a name right before a birth cue.
+    if let Some(k) = f.iter().position(|w| matches!(*w, "ne" | "nee" | "né" | "née" | "born"))
+        && (2..=3).contains(&k)
+        && toks[..k].iter().all(|t| is_name_token(t, true))
+    {
+        let words: Vec<&str> = toks[..k].iter().map(|t| t.original).collect();
+        return assign(&words, false);
+    }
+
     // "Mme Mendy", "M. Kabila": a title gives the last name.
     for i in 0..f.len() {
         if TITLES.contains(&f[i]) && (f[i] != "m" || toks[i].original == "M") {

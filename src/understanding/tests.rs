@@ -40,7 +40,7 @@ fn intents_follow_the_priority_examples() {
         ("oui merci", Intent::Affirmative),
         ("non merci", Intent::Negative),
         ("Mbote", Intent::Greeting),
-        ("mon enfant a de la fièvre", Intent::Unknown),
+        ("mon enfant a de la fièvre", Intent::BookAppointment),
         ("mon fils a avalé de l'eau de javel", Intent::Emergency),
         ("il a des convulsions avec une forte fièvre", Intent::Emergency),
         ("my wife is bleeding heavily", Intent::Emergency),
@@ -157,6 +157,19 @@ fn emergency_false_alarms() {
         "mon fils a de la fièvre",
         "c'est urgent pour mon certificat",
         "pas de douleur thoracique, juste un contrôle",
+        "il respire bien maintenant merci",
+        "je n'arrive pas à dormir, rdv svp",
+        "j'ai mal au coeur depuis ce matin",
+        "il a bu de l'eau et ça va",
+        "j'ai pris mes médicaments ce matin",
+        "I took the pills as prescribed",
+        "vous ne répondez pas au téléphone",
+        "j'ai saigné un peu des gencives",
+        "je suis enceinte, rdv pour l'écho",
+        "my baby is not sleeping well",
+        "la coupe de cheveux",
+        "je suis tombée enceinte",
+        "les résultats de ma prise de sang sont prêts ?",
     ] {
         assert_ne!(x(text).intent, Intent::Emergency, "{text}");
     }
