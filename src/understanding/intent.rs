@@ -49,7 +49,14 @@ fn matcher(phrases: &'static [&'static str]) -> std::rc::Rc<AhoCorasick> {
     CACHE.with(|c| {
         c.borrow_mut()
             .entry((phrases.as_ptr() as usize, phrases.len()))
-            .or_insert_with(|| std::rc::Rc::new(AhoCorasick::new(phrases).expect("phrases build an automaton")))
+            .or_insert_with(|| {
+                std::rc::Rc::new(
+                    AhoCorasick::builder()
+                        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                        .build(phrases)
+                        .expect("phrases build an automaton"),
+                )
+            })
             .clone()
     })
 }
