@@ -2,14 +2,11 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::conversation::shell::Engine;
 use crate::domain::{Channel, PhoneNumber};
 use crate::fixtures::{ClinicFile, DEMO_CLINIC};
-use crate::secrets::Cipher;
 use crate::startup::{Application, BuildOptions};
-use crate::storage::{NewInbound, Store};
+use crate::storage::Store;
 use crate::understanding;
-use crate::worker::Workers;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -17,7 +14,6 @@ use clap::{Parser, Subcommand};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "nuru", version, about = "A clinic's WhatsApp and SMS secretary")]
@@ -73,6 +69,15 @@ enum Command {
         /// At most this many false emergencies per 200 messages.
         #[arg(long)]
         max_false_alarms_per_200: Option<f64>,
+    },
+    /// Run conversation scripts (*.toml) against the real engine and report;
+    /// exits 1 if any fails.
+    TestConversations {
+        #[arg(default_value = "fixtures/conversations")]
+        dir: PathBuf,
+        /// Print every transcript, not only the failures'.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Create or migrate the database, then exit.
     Migrate,
@@ -139,6 +144,15 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 };
                 chat(&text, &phone).await
             }
+            Command::TestConversations { dir, verbose } => {
+                let outcomes = crate::scripts::run_dir(&dir).await?;
+                print!("{}", crate::scripts::report(&outcomes, verbose));
+                let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+                if failed > 0 {
+                    anyhow::bail!("{failed} conversation script(s) failed");
+                }
+                Ok(())
+            }
             Command::Migrate => {
                 crate::telemetry::init(&config);
                 Store::connect(&config.database_url, config.database_max_connections).await?;
@@ -160,51 +174,21 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
 
 /// A terminal conversation with the real engine on a private in-memory database.
 async fn chat(clinic_file: &str, phone: &str) -> anyhow::Result<()> {
-    crate::install_crypto_provider();
     let phone = PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?;
-    let store = Store::connect("sqlite::memory:", Some(1)).await?;
-    let cipher = Cipher::random();
-    let catalog = ClinicFile::import(clinic_file, &store, &cipher).await?;
-    let clock = Clock::system();
-    let workers = Workers {
-        store: store.clone(),
-        engine: Engine::new(store.clone(), clock.clone(), chrono::Duration::hours(4)),
-        transport: crate::channels::Transport::LogOnly,
-        cipher,
-        clock: clock.clone(),
-        inbound_ready: Arc::default(),
-        outbound_ready: Arc::default(),
-        send_max_attempts: 1,
-        poll: std::time::Duration::from_millis(100),
-    };
+    let session = crate::session::Session::start(clinic_file, Clock::system(), chrono::Duration::hours(4)).await?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if interactive {
-        eprintln!("{} — écrivez comme un patient / write as a patient (Ctrl-D to quit).", catalog.clinic.name);
+        eprintln!("{} — écrivez comme un patient / write as a patient (Ctrl-D to quit).", session.catalog.clinic.name);
     }
-    let mut last_seen = 0;
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
-    for (n, line) in stdin.lock().lines().enumerate() {
+    for line in stdin.lock().lines() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        let message = NewInbound {
-            clinic_id: catalog.clinic.id,
-            provider_message_id: format!("chat-{n}"),
-            channel: Channel::Chat,
-            from: phone.clone(),
-            body: line,
-            fields_json: "{}".into(),
-            received_at: clock.now(),
-        };
-        store.insert_inbound(&message).await?;
-        workers.run_until_idle().await?;
-        let conversation =
-            store.conversation_for(catalog.clinic.id, Channel::Chat, &phone, catalog.clinic.default_language, "{}", clock.now()).await?;
-        for reply in store.outbound_for_conversation(conversation.id, last_seen).await? {
-            writeln!(stdout, "{}\n", reply.body)?;
-            last_seen = reply.id;
+        for reply in session.say(&phone, Channel::Chat, &line).await? {
+            writeln!(stdout, "{reply}\n")?;
         }
         stdout.flush()?;
     }

@@ -132,8 +132,17 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
             _ => unclear(out, b, x, ctx),
         },
         Stage::AskName { slot } => {
+            // "Awa Mendy, 15/05/1990": the name is what comes before the date.
+            let name_part: Vec<&str> = text
+                .split_whitespace()
+                .take_while(|w| {
+                    !w.chars().any(|c| c.is_ascii_digit()) && !matches!(fold(w).as_str(), "ne" | "nee" | "born" | "ddn" | "dob" | "date")
+                })
+                .collect();
+            let name_part = name_part.join(" ");
+            let name_part = name_part.trim_matches(|c: char| c == ',' || c == ';' || c.is_whitespace());
             if (b.named_first.is_none() || b.named_last.is_none())
-                && let Some((first, last)) = parse_person_name(text)
+                && let Some((first, last)) = parse_person_name(name_part)
             {
                 b.named_first = Some(first);
                 b.named_last = Some(last);
@@ -332,11 +341,7 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
             return set(out, b);
         }
     }
-    if b.date.is_none() && b.time.is_none() && b.preference.is_none() {
-        b.stage = Stage::AskDay;
-        out.say(ctx.channel, "ask_day", &[]);
-        return set(out, b);
-    }
+    // No day given: the next free slots, and the patient may name another day.
     let clinic = &ctx.catalog.clinic;
     let tz = clinic.timezone;
     let today = ctx.now.with_timezone(&tz).date_naive();

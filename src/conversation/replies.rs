@@ -59,7 +59,7 @@ pub fn practitioners(out: &mut Outcome, ctx: &TurnContext<'_>) {
 
 /// Answers from the clinic's settings; anything else is passed to staff.
 pub fn information(out: &mut Outcome, text: &str, ctx: &TurnContext<'_>) {
-    let f = format!(" {} ", fold(text));
+    let f = format!(" {} ", fold(text).replace('\'', " "));
     let has = |words: &[&str]| words.iter().any(|w| f.contains(w));
     let clinic = &ctx.catalog.clinic;
     let hours = match out.language {
@@ -67,8 +67,20 @@ pub fn information(out: &mut Outcome, text: &str, ctx: &TurnContext<'_>) {
         Lang::En => clinic.opening_hours_en.as_deref(),
     };
     let mut answered = false;
-    if has(&["adresse", "ou etes", "ou se trouve", "situe", "address", "where", "located", "localisation", "comment venir"])
-        && !clinic.address.is_empty()
+    if has(&[
+        "adresse",
+        "ou etes",
+        "ou se trouve",
+        "c est ou",
+        " ou est",
+        "situe",
+        "address",
+        "where",
+        "located",
+        "localisation",
+        "comment venir",
+        "get to",
+    ]) && !clinic.address.is_empty()
     {
         out.say(ctx.channel, "info_address", &[("address", &clinic.address)]);
         answered = true;

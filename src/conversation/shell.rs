@@ -48,6 +48,16 @@ impl Engine {
         Self { store, clock, idle_after, calendar_base: None }
     }
 
+    /// Staff release a handed-off conversation: the bot answers again, from a fresh state.
+    pub async fn release(
+        &self,
+        clinic: crate::domain::ClinicId,
+        conversation: crate::domain::ConversationId,
+    ) -> Result<bool, StorageError> {
+        let fresh = serde_json::to_string(&Conversation::default()).expect("state serialises");
+        self.store.release_conversation(clinic, conversation, &fresh, self.clock.now()).await
+    }
+
     pub fn with_calendar_links(mut self, public_base_url: &str) -> Self {
         self.calendar_base = Some(public_base_url.trim_end_matches('/').to_string());
         self

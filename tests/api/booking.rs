@@ -12,7 +12,7 @@ async fn a_new_patient_books_over_signed_webhooks() {
     assert!(r[0].contains("1."), "numbered list: {}", r[0]);
 
     let r = app.say(PATIENT, "1").await;
-    assert!(r[0].contains("prénom et le nom"), "{}", r[0]);
+    assert!(r[0].contains("le prénom, le nom et la date de naissance"), "{}", r[0]);
     let r = app.say(PATIENT, "Awa Mendy").await;
     assert!(r[0].contains("date de naissance"), "{}", r[0]);
     let r = app.say(PATIENT, "15/05/1990").await;

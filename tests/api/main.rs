@@ -8,6 +8,7 @@ mod booking;
 mod calendar;
 mod cli;
 mod concurrency;
+mod conversations;
 mod outbound;
 mod scheduling;
 mod webhook;

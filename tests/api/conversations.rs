@@ -1,0 +1,27 @@
+//! Every conversation script in fixtures/conversations runs against the real
+//! engine (the same runner as `nuru test-conversations`).
+
+#[tokio::test]
+async fn every_conversation_script_passes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conversations");
+    let outcomes = nuru::scripts::run_dir(&dir).await.expect("scripts run");
+    assert!(!outcomes.is_empty());
+    let report = nuru::scripts::report(&outcomes, false);
+    assert!(outcomes.iter().all(|o| o.failure.is_none()), "{report}");
+    println!("{report}");
+}
+
+#[test]
+fn the_command_reports_and_fails_on_a_broken_script() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "title = \"expects what never comes\"\n[[turns]]\nsay = \"Bonjour\"\nexpect = [\"this text is never sent\"]\n",
+    )
+    .unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_nuru")).args(["test-conversations", dir.path().to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL  broken.toml") && stdout.contains("this text is never sent"), "{stdout}");
+}
