@@ -4,7 +4,7 @@
 use super::replies;
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
 use super::step::{BookingRequest, Effect, Outcome, TurnContext};
-use crate::domain::{ConsultationMode, Lang, PractitionerId, Service};
+use crate::domain::{AppointmentId, ConsultationMode, Lang, PractitionerId, Service};
 use crate::scheduling::{Slot, SlotEngine, SlotQuery};
 use crate::texts;
 use crate::understanding::normalize::fold;
@@ -271,17 +271,29 @@ fn candidates(b: &Booking, ctx: &TurnContext<'_>) -> Vec<PractitionerId> {
     }
 }
 
-fn search(b: &Booking, ctx: &TurnContext<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot> {
+pub(super) fn search(b: &Booking, ctx: &TurnContext<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot> {
+    search_ignoring(b, ctx, from, to, None)
+}
+
+/// Slots for the booking's service and practitioners; `ignore` leaves out an
+/// appointment being moved, so its own time counts as free.
+pub(super) fn search_ignoring(
+    b: &Booking,
+    ctx: &TurnContext<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    ignore: Option<AppointmentId>,
+) -> Vec<Slot> {
     let Some(service) = b.service else { return Vec::new() };
     let practitioners = candidates(b, ctx);
     if practitioners.is_empty() {
         return Vec::new();
     }
     let query = SlotQuery { service, mode: ConsultationMode::InPerson, practitioners, from, to };
-    SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, None).find(&query)
+    SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, ignore).find(&query)
 }
 
-fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
+pub(super) fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
     match pref {
         None => true,
         Some(TimePreference::Morning) => hour < 12,
@@ -292,7 +304,7 @@ fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
 
 /// Up to five slots: nearest to the asked time if any, else the earliest,
 /// one practitioner per start time so the list offers real choice.
-fn pick(slots: &[Slot], b: &Booking, ctx: &TurnContext<'_>) -> Vec<Slot> {
+pub(super) fn pick(slots: &[Slot], b: &Booking, ctx: &TurnContext<'_>) -> Vec<Slot> {
     let tz = ctx.catalog.clinic.timezone;
     let mut chosen: Vec<Slot> = Vec::new();
     let mut ordered: Vec<Slot> = slots.to_vec();
@@ -384,7 +396,7 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     set(out, b);
 }
 
-fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
+pub(super) fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
     let tz = ctx.catalog.clinic.timezone;
     slots
         .iter()

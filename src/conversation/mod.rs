@@ -3,6 +3,7 @@
 //! loads the context, runs `step`, and performs the effects in one transaction.
 
 mod booking;
+mod changes;
 mod replies;
 pub mod shell;
 mod state;

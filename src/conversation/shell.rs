@@ -6,7 +6,7 @@ use super::state::{Conversation, PatientChoice};
 use super::step::{Effect, Event, Outcome, TurnContext, step};
 use crate::clock::Clock;
 use crate::domain::{ClinicCatalog, ConsultationMode, Lang, mask_phone};
-use crate::scheduling::{self, BookRequest, BookingError};
+use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
 use crate::storage::{ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
 use crate::texts;
 use crate::understanding::{self, ClinicLexicon};
@@ -124,6 +124,14 @@ impl Engine {
         outcome: Outcome,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Applied, TurnError> {
+        // The state machine only names the sender's own appointments; check
+        // again here, before the transaction (which holds SQLite's only connection).
+        let changes_existing = outcome.effects.iter().any(|e| matches!(e, Effect::Cancel(_) | Effect::Move { .. }));
+        let owned: Vec<crate::domain::AppointmentId> = if changes_existing {
+            self.store.upcoming_for_phone(catalog.clinic.id, &row.phone, now).await?.iter().map(|u| u.appointment.id).collect()
+        } else {
+            Vec::new()
+        };
         let mut tx = self.store.begin().await?;
         let mut report = TurnReport::default();
         let mut saved = row.clone();
@@ -163,8 +171,31 @@ impl Engine {
                             tx.rollback().await.map_err(StorageError::from)?;
                             return Ok(Applied::SlotTaken);
                         }
-                        Err(BookingError::NotFound(what)) => return Err(StorageError::NotFound(what).into()),
-                        Err(BookingError::Storage(e)) => return Err(e.into()),
+                        Err(e) => return Err(booking_error(e).into()),
+                    }
+                }
+                Effect::Cancel(id) => {
+                    if !owned.contains(id) {
+                        warn!(conversation = %row.id, "cancel of an appointment not linked to this phone refused");
+                        continue;
+                    }
+                    let done = scheduling::cancel(&mut tx, catalog.clinic.id, *id, now).await.map_err(booking_error)?;
+                    info!(conversation = %row.id, appointment = %id, done, "cancelled");
+                }
+                Effect::Move { appointment, slot } => {
+                    if !owned.contains(appointment) {
+                        warn!(conversation = %row.id, "move of an appointment not linked to this phone refused");
+                        continue;
+                    }
+                    let request = MoveRequest { appointment: *appointment, practitioner: Some(slot.practitioner_id), start: slot.start };
+                    match scheduling::reschedule(&mut tx, catalog, &request, now).await {
+                        Ok(_) => info!(conversation = %row.id, appointment = %appointment, "moved"),
+                        Err(BookingError::Unavailable(why)) => {
+                            info!(conversation = %row.id, reason = %why, "new time no longer bookable");
+                            tx.rollback().await.map_err(StorageError::from)?;
+                            return Ok(Applied::SlotTaken);
+                        }
+                        Err(e) => return Err(booking_error(e).into()),
                     }
                 }
                 Effect::Reply(body) => {
@@ -234,4 +265,12 @@ fn split_for_channel(body: &str) -> Vec<String> {
         current.extend(line.chars().take(MAX));
     }
     parts
+}
+
+fn booking_error(e: BookingError) -> StorageError {
+    match e {
+        BookingError::Storage(e) => e,
+        BookingError::NotFound(what) => StorageError::NotFound(what),
+        BookingError::Unavailable(_) => StorageError::Conflict("slot"),
+    }
 }

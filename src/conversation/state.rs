@@ -1,4 +1,4 @@
-use crate::domain::{PatientId, PractitionerId, ServiceId};
+use crate::domain::{AppointmentId, PatientId, PractitionerId, ServiceId};
 use crate::scheduling::Slot;
 use crate::understanding::TimePreference;
 use chrono::{NaiveDate, NaiveTime};
@@ -19,8 +19,36 @@ pub enum Flow {
     #[default]
     Idle,
     Booking(Box<Booking>),
+    /// Cancelling one of the sender's appointments.
+    Cancelling(Change),
+    /// Moving one of the sender's appointments to a new time.
+    Moving(Box<Change>),
     /// Staff own the conversation: the bot stays silent until released.
     HandedOff,
+}
+
+/// A change to an existing appointment (cancel or move), one question at a time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Change {
+    pub appointment: Option<AppointmentId>,
+    /// The new time asked for (moves only).
+    pub date: Option<NaiveDate>,
+    pub time: Option<NaiveTime>,
+    pub preference: Option<TimePreference>,
+    pub stage: ChangeStage,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum ChangeStage {
+    #[default]
+    Start,
+    /// Which appointment: the sender has several.
+    Choose { options: Vec<AppointmentId> },
+    /// Moves: new times offered.
+    ChooseSlot { offered: Vec<Slot> },
+    /// Cancel: this appointment; move: to this slot.
+    Confirm { slot: Option<Slot> },
 }
 
 /// A booking being put together, one piece at a time.

@@ -2,9 +2,10 @@
 //! everything it wants done is returned as `Effect`s.
 
 use super::booking;
+use super::changes;
 use super::replies;
 use super::state::{Conversation, Flow, PatientChoice};
-use crate::domain::{Channel, ClinicCatalog, Lang, Occupancy, Patient, ServiceId};
+use crate::domain::{AppointmentId, Channel, ClinicCatalog, Lang, Occupancy, Patient, ServiceId};
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
 use crate::texts;
@@ -52,6 +53,13 @@ pub struct BookingRequest {
 pub enum Effect {
     Reply(String),
     Book(BookingRequest),
+    /// Cancel this appointment of the sender's (confirmed by the patient).
+    Cancel(AppointmentId),
+    /// Move this appointment of the sender's to the slot (confirmed by the patient).
+    Move {
+        appointment: AppointmentId,
+        slot: Slot,
+    },
     /// Staff should look at this conversation.
     NeedsHuman,
     /// A possible emergency: staff alerted.
@@ -91,7 +99,10 @@ impl Outcome {
 
 pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnContext<'_>) -> Outcome {
     match event {
-        Event::SlotTaken => booking::after_slot_taken(state, language, ctx),
+        Event::SlotTaken => match state.flow {
+            Flow::Moving(_) => changes::after_slot_taken(state, language, ctx),
+            _ => booking::after_slot_taken(state, language, ctx),
+        },
         Event::Message { text, understood, language: said_in, idle_reset } => {
             on_message(state, said_in.unwrap_or(language), text, understood, idle_reset, ctx)
         }
@@ -144,13 +155,16 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
         return out;
     }
     let in_booking = matches!(out.state.flow, Flow::Booking(_));
-    if in_booking && (is_escape(text) || x.intent == Intent::CancelAppointment) {
+    let in_flow = !matches!(out.state.flow, Flow::Idle);
+    if in_flow && is_escape(text) || in_booking && x.intent == Intent::CancelAppointment {
         out.state = Conversation::default();
         out.say(ctx.channel, "reset", &[]);
         return out;
     }
     match out.state.flow.clone() {
         Flow::Booking(b) => booking::on_message(&mut out, *b, text, x, ctx),
+        Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, x, ctx),
+        Flow::Moving(c) => changes::on_move_message(&mut out, *c, x, ctx),
         Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, ctx),
     }
     out
@@ -178,10 +192,13 @@ fn idle(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
             out.state.misunderstood = 0;
             replies::information(out, text, ctx);
         }
-        Intent::ModifyAppointment | Intent::CancelAppointment => {
+        Intent::CancelAppointment => {
             out.state.misunderstood = 0;
-            out.say(ctx.channel, "change_needs_staff", &[]);
-            out.effects.push(Effect::NeedsHuman);
+            changes::start_cancel(out, x, ctx);
+        }
+        Intent::ModifyAppointment => {
+            out.state.misunderstood = 0;
+            changes::start_move(out, x, ctx);
         }
         Intent::Affirmative | Intent::Negative => out.say(ctx.channel, "how_can_i_help", &[]),
         Intent::Unknown | Intent::Emergency | Intent::HumanHandoff => out.misunderstood(ctx, "not_understood", &[]),

@@ -1,0 +1,298 @@
+//! Cancelling and moving an existing appointment. Only the appointments of
+//! the patients linked to the sender's phone (`ctx.upcoming`) can be named,
+//! and nothing changes without an explicit confirmation turn. Pure.
+
+use super::booking::{in_preference, pick, search_ignoring, slot_lines};
+use super::state::{Booking, Change, ChangeStage, Conversation, Flow};
+use super::step::{Effect, Outcome, TurnContext};
+use crate::domain::{AppointmentId, Lang};
+use crate::scheduling::Slot;
+use crate::storage::UpcomingAppointment;
+use crate::texts;
+use crate::understanding::normalize::fold;
+use crate::understanding::{Extraction, Intent};
+use chrono::{Duration, Timelike};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Cancel,
+    Move,
+}
+
+fn upcoming<'a>(ctx: &TurnContext<'a>, id: AppointmentId) -> Option<&'a UpcomingAppointment> {
+    ctx.upcoming.iter().find(|u| u.appointment.id == id)
+}
+
+/// "mercredi 25 novembre à 10:00 – consultation avec Dr Jean Kabeya (Awa Mendy)"
+fn describe(lang: Lang, u: &UpcomingAppointment, ctx: &TurnContext<'_>) -> String {
+    let a = &u.appointment;
+    let local = a.starts_at.with_timezone(&ctx.catalog.clinic.timezone);
+    texts::texts().render(
+        lang,
+        "appointment_summary",
+        &[
+            ("day", &texts::day(lang, local.date_naive())),
+            ("time", &texts::time(local.time())),
+            ("service", ctx.catalog.service(a.service_id).map(|s| s.name(lang)).unwrap_or_default()),
+            ("practitioner", &ctx.catalog.practitioner(a.practitioner_id).map(|p| p.display_name()).unwrap_or_default()),
+            ("patient", &format!("{} {}", u.patient_first_name, u.patient_last_name)),
+        ],
+    )
+}
+
+/// The sender's appointments the message points at. For a cancellation the
+/// entities describe the appointment; for a move they describe the new time,
+/// so only names (patient, practitioner, service) narrow it down.
+fn narrow<'a>(kind: Kind, x: &Extraction, ctx: &TurnContext<'a>) -> Vec<&'a UpcomingAppointment> {
+    let tz = ctx.catalog.clinic.timezone;
+    let e = &x.entities;
+    let all: Vec<&UpcomingAppointment> = ctx.upcoming.iter().collect();
+    let filters: Vec<Box<dyn Fn(&UpcomingAppointment) -> bool + '_>> = vec![
+        Box::new(|u| e.first_name.as_ref().is_none_or(|n| fold(n) == fold(&u.patient_first_name))),
+        Box::new(|u| {
+            e.practitioner.as_ref().is_none_or(|n| {
+                ctx.catalog.practitioner(u.appointment.practitioner_id).is_some_and(|p| fold(&p.display_name()).contains(&fold(n)))
+            })
+        }),
+        Box::new(|u| {
+            e.appointment_type.as_ref().is_none_or(|t| {
+                ctx.catalog
+                    .service(u.appointment.service_id)
+                    .is_some_and(|s| fold(&s.name_fr).contains(&fold(t)) || fold(&s.name_en).contains(&fold(t)))
+            })
+        }),
+        Box::new(move |u| kind == Kind::Move || e.date.is_none_or(|d| u.appointment.starts_at.with_timezone(&tz).date_naive() == d)),
+        Box::new(move |u| kind == Kind::Move || e.time.is_none_or(|t| u.appointment.starts_at.with_timezone(&tz).time() == t)),
+    ];
+    let matching: Vec<&UpcomingAppointment> = all.iter().copied().filter(|u| filters.iter().all(|f| f(u))).collect();
+    if matching.is_empty() { all } else { matching }
+}
+
+fn set(out: &mut Outcome, kind: Kind, c: Change) {
+    out.state.flow = match kind {
+        Kind::Cancel => Flow::Cancelling(c),
+        Kind::Move => Flow::Moving(Box::new(c)),
+    };
+}
+
+fn ask_which(out: &mut Outcome, kind: Kind, mut c: Change, options: Vec<AppointmentId>, ctx: &TurnContext<'_>) {
+    let lines: Vec<String> = options
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| upcoming(ctx, *id).map(|u| format!("{}. {}", i + 1, describe(out.language, u, ctx))))
+        .collect();
+    let key = if kind == Kind::Cancel { "which_appointment_cancel" } else { "which_appointment_move" };
+    out.say(ctx.channel, key, &[("options", &lines.join("\n"))]);
+    c.stage = ChangeStage::Choose { options };
+    set(out, kind, c);
+}
+
+fn start(out: &mut Outcome, kind: Kind, x: &Extraction, ctx: &TurnContext<'_>) {
+    if ctx.upcoming.is_empty() {
+        out.say(ctx.channel, "list_none", &[]);
+        out.state.flow = Flow::Idle;
+        return;
+    }
+    let e = &x.entities;
+    let c = Change { date: e.date, time: e.time, preference: e.time_preference, ..Change::default() };
+    match narrow(kind, x, ctx).as_slice() {
+        [only] => chosen(out, kind, c, only.appointment.id, ctx),
+        many => {
+            let options = many.iter().map(|u| u.appointment.id).collect();
+            ask_which(out, kind, c, options, ctx)
+        }
+    }
+}
+
+pub fn start_cancel(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
+    start(out, Kind::Cancel, x, ctx);
+}
+
+pub fn start_move(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
+    start(out, Kind::Move, x, ctx);
+}
+
+fn chosen(out: &mut Outcome, kind: Kind, mut c: Change, id: AppointmentId, ctx: &TurnContext<'_>) {
+    c.appointment = Some(id);
+    match kind {
+        Kind::Cancel => {
+            let Some(u) = upcoming(ctx, id) else { return gone(out, ctx) };
+            out.say(ctx.channel, "confirm_cancel", &[("appointment", &describe(out.language, u, ctx))]);
+            c.stage = ChangeStage::Confirm { slot: None };
+            set(out, kind, c);
+        }
+        Kind::Move => propose(out, c, ctx, "move_propose"),
+    }
+}
+
+fn gone(out: &mut Outcome, ctx: &TurnContext<'_>) {
+    out.say(ctx.channel, "list_none", &[]);
+    out.state = Conversation::default();
+}
+
+/// New times for the appointment being moved: same service and practitioner,
+/// its own time counted as free; the asked day, time or period if any.
+fn propose(out: &mut Outcome, mut c: Change, ctx: &TurnContext<'_>, key: &str) {
+    let Some(u) = c.appointment.and_then(|id| upcoming(ctx, id)) else { return gone(out, ctx) };
+    let a = &u.appointment;
+    let tz = ctx.catalog.clinic.timezone;
+    let today = ctx.now.with_timezone(&tz).date_naive();
+    let last = today + Duration::days(ctx.catalog.clinic.booking_horizon_days as i64);
+    let b = Booking {
+        service: Some(a.service_id),
+        practitioner: Some(a.practitioner_id),
+        date: c.date,
+        time: c.time,
+        preference: c.preference,
+        ..Booking::default()
+    };
+    let slots: Vec<Slot> = search_ignoring(&b, ctx, c.date.unwrap_or(today), c.date.unwrap_or(last), Some(a.id))
+        .into_iter()
+        .filter(|s| s.start != a.starts_at && in_preference(c.preference, s.start.with_timezone(&tz).hour()))
+        .collect();
+    if let Some(t) = c.time
+        && let Some(exact) = slots.iter().find(|s| s.start.with_timezone(&tz).time() == t)
+    {
+        return confirm_move(out, c, *exact, ctx);
+    }
+    let mut offered = pick(&slots, &b, ctx);
+    let mut key = key;
+    if offered.is_empty() {
+        // Nothing that day: the nearest times from then on.
+        let later = search_ignoring(
+            &Booking { date: None, time: None, preference: None, ..b.clone() },
+            ctx,
+            c.date.unwrap_or(today),
+            last,
+            Some(a.id),
+        );
+        offered = pick(&later.into_iter().filter(|s| s.start != a.starts_at).collect::<Vec<_>>(), &Booking { time: None, ..b }, ctx);
+        key = "move_no_slots_that_day";
+    }
+    if offered.is_empty() {
+        out.say(ctx.channel, "move_impossible", &[]);
+        out.effects.push(Effect::NeedsHuman);
+        out.state = Conversation::default();
+        return;
+    }
+    let options = slot_lines(out.language, &offered, ctx);
+    out.say(ctx.channel, key, &[("appointment", &describe(out.language, u, ctx)), ("options", &options)]);
+    c.stage = ChangeStage::ChooseSlot { offered };
+    set(out, Kind::Move, c);
+}
+
+fn confirm_move(out: &mut Outcome, mut c: Change, slot: Slot, ctx: &TurnContext<'_>) {
+    let Some(u) = c.appointment.and_then(|id| upcoming(ctx, id)) else { return gone(out, ctx) };
+    let lang = out.language;
+    let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
+    out.say(
+        ctx.channel,
+        "confirm_move",
+        &[
+            ("appointment", &describe(lang, u, ctx)),
+            ("day", &texts::day(lang, local.date_naive())),
+            ("time", &texts::time(local.time())),
+            ("practitioner", &ctx.catalog.practitioner(slot.practitioner_id).map(|p| p.display_name()).unwrap_or_default()),
+        ],
+    );
+    c.stage = ChangeStage::Confirm { slot: Some(slot) };
+    set(out, Kind::Move, c);
+}
+
+fn unclear(out: &mut Outcome, kind: Kind, c: Change, ctx: &TurnContext<'_>) {
+    let key = match (&c.stage, kind) {
+        (ChangeStage::Confirm { .. }, _) => "confirm_unclear",
+        _ => "choice_unclear_change",
+    };
+    set(out, kind, c);
+    out.misunderstood(ctx, key, &[]);
+}
+
+fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+    let choice = x.entities.choice;
+    let yes = x.intent == Intent::Affirmative || choice == Some(1);
+    let no = x.intent == Intent::Negative || choice == Some(2);
+    let e = &x.entities;
+    let new_time = e.date.is_some() || e.time.is_some() || e.time_preference.is_some();
+    match c.stage.clone() {
+        ChangeStage::Start => unclear(out, kind, c, ctx),
+        ChangeStage::Choose { options } => match choice.and_then(|n| options.get((n as usize).wrapping_sub(1))) {
+            Some(id) => {
+                out.state.misunderstood = 0;
+                chosen(out, kind, c, *id, ctx)
+            }
+            None => unclear(out, kind, c, ctx),
+        },
+        ChangeStage::ChooseSlot { offered } => {
+            if let Some(slot) = choice.and_then(|n| offered.get((n as usize).wrapping_sub(1))) {
+                out.state.misunderstood = 0;
+                confirm_move(out, c, *slot, ctx);
+            } else if new_time {
+                c.date = e.date.or(c.date);
+                c.time = e.time;
+                c.preference = e.time_preference;
+                propose(out, c, ctx, "move_propose");
+            } else {
+                unclear(out, kind, c, ctx);
+            }
+        }
+        ChangeStage::Confirm { slot } => {
+            let Some(id) = c.appointment else { return gone(out, ctx) };
+            if yes {
+                out.state = Conversation::default();
+                match (kind, slot) {
+                    (Kind::Cancel, _) => {
+                        let what = upcoming(ctx, id).map(|u| describe(out.language, u, ctx)).unwrap_or_default();
+                        out.effects.push(Effect::Cancel(id));
+                        out.say(ctx.channel, "cancelled", &[("appointment", &what)]);
+                    }
+                    (Kind::Move, Some(slot)) => {
+                        let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
+                        out.effects.push(Effect::Move { appointment: id, slot });
+                        out.say(
+                            ctx.channel,
+                            "moved",
+                            &[
+                                ("day", &texts::day(out.language, local.date_naive())),
+                                ("time", &texts::time(local.time())),
+                                (
+                                    "practitioner",
+                                    &ctx.catalog.practitioner(slot.practitioner_id).map(|p| p.display_name()).unwrap_or_default(),
+                                ),
+                            ],
+                        );
+                    }
+                    (Kind::Move, None) => gone(out, ctx),
+                }
+            } else if kind == Kind::Move && new_time {
+                c.date = e.date.or(c.date);
+                c.time = e.time;
+                c.preference = e.time_preference;
+                propose(out, c, ctx, "move_propose");
+            } else if no {
+                out.state = Conversation::default();
+                out.say(ctx.channel, if kind == Kind::Cancel { "cancel_kept" } else { "move_not_done" }, &[]);
+            } else {
+                unclear(out, kind, c, ctx);
+            }
+        }
+    }
+}
+
+pub fn on_cancel_message(out: &mut Outcome, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+    on_message(out, Kind::Cancel, c, x, ctx);
+}
+
+pub fn on_move_message(out: &mut Outcome, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+    on_message(out, Kind::Move, c, x, ctx);
+}
+
+/// The new time went to someone else between proposal and confirmation.
+pub fn after_slot_taken(state: &Conversation, language: Lang, ctx: &TurnContext<'_>) -> Outcome {
+    let mut out = Outcome { state: state.clone(), language, effects: Vec::new() };
+    if let Flow::Moving(c) = state.flow.clone() {
+        let c = Change { time: None, ..*c };
+        propose(&mut out, c, ctx, "move_slot_taken");
+    }
+    out
+}
