@@ -47,24 +47,19 @@ fn narrow<'a>(kind: Kind, x: &Extraction, ctx: &TurnContext<'a>) -> Vec<&'a Upco
     let tz = ctx.catalog.clinic.timezone;
     let e = &x.entities;
     let all: Vec<&UpcomingAppointment> = ctx.upcoming.iter().collect();
-    let filters: Vec<Box<dyn Fn(&UpcomingAppointment) -> bool + '_>> = vec![
-        Box::new(|u| e.first_name.as_ref().is_none_or(|n| fold(n) == fold(&u.patient_first_name))),
-        Box::new(|u| {
-            e.practitioner.as_ref().is_none_or(|n| {
-                ctx.catalog.practitioner(u.appointment.practitioner_id).is_some_and(|p| fold(&p.display_name()).contains(&fold(n)))
-            })
-        }),
-        Box::new(|u| {
-            e.appointment_type.as_ref().is_none_or(|t| {
-                ctx.catalog
-                    .service(u.appointment.service_id)
-                    .is_some_and(|s| fold(&s.name_fr).contains(&fold(t)) || fold(&s.name_en).contains(&fold(t)))
-            })
-        }),
-        Box::new(move |u| kind == Kind::Move || e.date.is_none_or(|d| u.appointment.starts_at.with_timezone(&tz).date_naive() == d)),
-        Box::new(move |u| kind == Kind::Move || e.time.is_none_or(|t| u.appointment.starts_at.with_timezone(&tz).time() == t)),
-    ];
-    let matching: Vec<&UpcomingAppointment> = all.iter().copied().filter(|u| filters.iter().all(|f| f(u))).collect();
+    let fits = |u: &UpcomingAppointment| {
+        let practitioner = ctx.catalog.practitioner(u.appointment.practitioner_id);
+        let service = ctx.catalog.service(u.appointment.service_id);
+        let local = u.appointment.starts_at.with_timezone(&tz);
+        e.first_name.as_ref().is_none_or(|n| fold(n) == fold(&u.patient_first_name))
+            && e.practitioner.as_ref().is_none_or(|n| practitioner.is_some_and(|p| fold(&p.display_name()).contains(&fold(n))))
+            && e.appointment_type
+                .as_ref()
+                .is_none_or(|t| service.is_some_and(|s| fold(&s.name_fr).contains(&fold(t)) || fold(&s.name_en).contains(&fold(t))))
+            && (kind == Kind::Move || e.date.is_none_or(|d| local.date_naive() == d))
+            && (kind == Kind::Move || e.time.is_none_or(|t| local.time() == t))
+    };
+    let matching: Vec<&UpcomingAppointment> = all.iter().copied().filter(|u| fits(u)).collect();
     if matching.is_empty() { all } else { matching }
 }
 
