@@ -87,6 +87,8 @@ pub struct ScriptPatient {
     pub first_name: String,
     pub last_name: String,
     pub birth_date: Option<NaiveDate>,
+    /// Another phone than the script's (a patient the sender must never see).
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,9 +180,13 @@ async fn run_into(file: &Path, out: &mut Outcome) -> anyhow::Result<()> {
 
     let mut patients = Vec::new();
     for p in &script.patients {
+        let their_phone = match &p.phone {
+            Some(other) => PhoneNumber::parse(other).map_err(anyhow::Error::msg)?,
+            None => phone.clone(),
+        };
         let mut tx = session.store.begin().await?;
         let created =
-            crate::storage::Store::create_patient(&mut tx, catalog.clinic.id, &p.first_name, &p.last_name, p.birth_date, &phone, now)
+            crate::storage::Store::create_patient(&mut tx, catalog.clinic.id, &p.first_name, &p.last_name, p.birth_date, &their_phone, now)
                 .await?;
         tx.commit().await?;
         patients.push(created.id);

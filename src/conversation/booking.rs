@@ -88,14 +88,14 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 advance(out, b, ctx);
             }
             None if b.service.is_some() => advance(out, b, ctx),
-            None => unclear(out, b, x, ctx),
+            None => unclear(out, b, text, x, ctx),
         },
         Stage::AskDay => {
             if changed && (b.date.is_some() || b.time.is_some() || b.preference.is_some()) {
                 out.state.misunderstood = 0;
                 advance(out, b, ctx);
             } else {
-                unclear(out, b, x, ctx);
+                unclear(out, b, text, x, ctx);
             }
         }
         Stage::ChooseSlot { offered } => {
@@ -114,7 +114,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 out.say(ctx.channel, "ask_day", &[]);
                 set(out, b);
             } else {
-                unclear(out, b, x, ctx);
+                unclear(out, b, text, x, ctx);
             }
         }
         Stage::ChoosePatient { slot, options } => match choice {
@@ -129,7 +129,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 set(out, b);
             }
             _ if b.named_first.is_some() && b.named_last.is_some() => slot_chosen(out, b, slot, ctx),
-            _ => unclear(out, b, x, ctx),
+            _ => unclear(out, b, text, x, ctx),
         },
         Stage::AskName { slot } => {
             // "Awa Mendy, 15/05/1990": the name is what comes before the date.
@@ -151,7 +151,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 out.state.misunderstood = 0;
                 slot_chosen(out, b, slot, ctx);
             } else {
-                unclear(out, b, x, ctx);
+                unclear(out, b, text, x, ctx);
             }
         }
         Stage::AskBirthDate { slot } => {
@@ -161,14 +161,14 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 slot_chosen(out, b, slot, ctx);
             } else {
                 b.named_birth = None;
-                unclear(out, b, x, ctx);
+                unclear(out, b, text, x, ctx);
             }
         }
         Stage::Confirm { slot } => {
             if yes || choice == Some(1) {
                 let (Some(service), Some(patient)) = (b.service, b.patient.clone()) else {
                     // Cannot happen: Confirm is only reached with both settled.
-                    return unclear(out, b, x, ctx);
+                    return unclear(out, b, text, x, ctx);
                 };
                 book(out, &b, slot, service, patient, ctx);
             } else if no || choice == Some(2) {
@@ -184,7 +184,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
             } else if changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some()) {
                 advance(out, b, ctx);
             } else {
-                unclear(out, b, x, ctx);
+                unclear(out, b, text, x, ctx);
             }
         }
     }
@@ -200,11 +200,11 @@ fn set(out: &mut Outcome, b: Booking) {
 
 /// The patient wrote something that does not answer the question: answer a
 /// side question if there is one, then ask again.
-fn unclear(out: &mut Outcome, b: Booking, x: &Extraction, ctx: &TurnContext<'_>) {
+fn unclear(out: &mut Outcome, b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
     match x.intent {
         Intent::ListAppointments => replies::list_appointments(out, ctx),
-        Intent::ListPractitioners => replies::practitioners(out, ctx),
-        Intent::Information => replies::information(out, "", ctx),
+        Intent::ListPractitioners => replies::practitioners(out, x, ctx),
+        Intent::Information => replies::information(out, text, ctx),
         _ => {
             let key = match &b.stage {
                 Stage::AskDay => "day_not_understood",

@@ -3,6 +3,7 @@
 //! and nothing changes without an explicit confirmation turn. Pure.
 
 use super::booking::{in_preference, pick, search_ignoring, slot_lines};
+use super::replies;
 use super::state::{Booking, Change, ChangeStage, Conversation, Flow};
 use super::step::{Effect, Outcome, TurnContext};
 use crate::domain::{AppointmentId, Lang};
@@ -194,7 +195,27 @@ fn confirm_move(out: &mut Outcome, mut c: Change, slot: Slot, ctx: &TurnContext<
     set(out, Kind::Move, c);
 }
 
-fn unclear(out: &mut Outcome, kind: Kind, c: Change, ctx: &TurnContext<'_>) {
+fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    // A side question is answered, and the question before stays open.
+    let side = match x.intent {
+        Intent::ListAppointments => Some(replies::list_appointments as fn(&mut Outcome, &TurnContext<'_>)),
+        _ => None,
+    };
+    if let Some(answer) = side {
+        answer(out, ctx);
+        out.say(ctx.channel, "resume_change", &[]);
+        return set(out, kind, c);
+    }
+    if x.intent == Intent::Information {
+        replies::information(out, text, ctx);
+        out.say(ctx.channel, "resume_change", &[]);
+        return set(out, kind, c);
+    }
+    if x.intent == Intent::ListPractitioners {
+        replies::practitioners(out, x, ctx);
+        out.say(ctx.channel, "resume_change", &[]);
+        return set(out, kind, c);
+    }
     let key = match (&c.stage, kind) {
         (ChangeStage::Confirm { .. }, _) => "confirm_unclear",
         _ => "choice_unclear_change",
@@ -203,20 +224,20 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, ctx: &TurnContext<'_>) {
     out.misunderstood(ctx, key, &[]);
 }
 
-fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative || choice == Some(1);
     let no = x.intent == Intent::Negative || choice == Some(2);
     let e = &x.entities;
     let new_time = e.date.is_some() || e.time.is_some() || e.time_preference.is_some();
     match c.stage.clone() {
-        ChangeStage::Start => unclear(out, kind, c, ctx),
+        ChangeStage::Start => unclear(out, kind, c, text, x, ctx),
         ChangeStage::Choose { options } => match choice.and_then(|n| options.get((n as usize).wrapping_sub(1))) {
             Some(id) => {
                 out.state.misunderstood = 0;
                 chosen(out, kind, c, *id, ctx)
             }
-            None => unclear(out, kind, c, ctx),
+            None => unclear(out, kind, c, text, x, ctx),
         },
         ChangeStage::ChooseSlot { offered } => {
             if let Some(slot) = choice.and_then(|n| offered.get((n as usize).wrapping_sub(1))) {
@@ -228,7 +249,7 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
                 c.preference = e.time_preference;
                 propose(out, c, ctx, "move_propose");
             } else {
-                unclear(out, kind, c, ctx);
+                unclear(out, kind, c, text, x, ctx);
             }
         }
         ChangeStage::Confirm { slot } => {
@@ -268,18 +289,18 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
                 out.state = Conversation::default();
                 out.say(ctx.channel, if kind == Kind::Cancel { "cancel_kept" } else { "move_not_done" }, &[]);
             } else {
-                unclear(out, kind, c, ctx);
+                unclear(out, kind, c, text, x, ctx);
             }
         }
     }
 }
 
-pub fn on_cancel_message(out: &mut Outcome, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
-    on_message(out, Kind::Cancel, c, x, ctx);
+pub fn on_cancel_message(out: &mut Outcome, c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    on_message(out, Kind::Cancel, c, text, x, ctx);
 }
 
-pub fn on_move_message(out: &mut Outcome, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
-    on_message(out, Kind::Move, c, x, ctx);
+pub fn on_move_message(out: &mut Outcome, c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    on_message(out, Kind::Move, c, text, x, ctx);
 }
 
 /// The new time went to someone else between proposal and confirmation.

@@ -2,8 +2,9 @@
 //! Pure functions of the turn context.
 
 use super::step::{Effect, Outcome, TurnContext};
-use crate::domain::Lang;
+use crate::domain::{DAY_MINUTES, ExceptionTime, Lang};
 use crate::texts;
+use crate::understanding::Extraction;
 use crate::understanding::normalize::fold;
 
 pub fn emergency(out: &mut Outcome, ctx: &TurnContext<'_>) {
@@ -46,13 +47,48 @@ pub fn list_appointments(out: &mut Outcome, ctx: &TurnContext<'_>) {
     out.effects.push(Effect::Reply(texts::for_channel(&lines.join("\n"), ctx.channel)));
 }
 
-pub fn practitioners(out: &mut Outcome, ctx: &TurnContext<'_>) {
+/// Who works here and for which services; with a date, who is in that day
+/// (a weekly window that day, the clinic open, no whole-day absence).
+pub fn practitioners(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
+    use chrono::Datelike;
     let t = texts::texts();
-    let mut lines = vec![t.render(out.language, "practitioners_header", &[])];
-    for p in ctx.catalog.practitioners.iter().filter(|p| p.active) {
-        let services: Vec<&str> =
-            ctx.catalog.services.iter().filter(|s| s.practitioners.contains(&p.id)).map(|s| s.name(out.language)).collect();
-        lines.push(t.render(out.language, "practitioner_line", &[("name", &p.display_name()), ("services", &services.join(", "))]));
+    let lang = out.language;
+    let catalog = ctx.catalog;
+    let day = x.entities.date;
+    let present = |p: &crate::domain::Practitioner| match day {
+        None => true,
+        Some(d) => {
+            catalog.clinic.opening_days.contains(d.weekday())
+                && !catalog.holidays.iter().any(|h| h.date == d)
+                && catalog.windows.iter().any(|w| w.practitioner_id == p.id && w.weekday == d.weekday())
+                && !catalog.exceptions.iter().any(|e| {
+                    e.applies_to(p.id)
+                        && match &e.time {
+                            ExceptionTime::Days { first, last } => *first <= d && d <= *last,
+                            ExceptionTime::Weekly { weekday, start_minute, end_minute, from, until } => {
+                                *weekday == d.weekday()
+                                    && *start_minute == 0
+                                    && *end_minute >= DAY_MINUTES
+                                    && *from <= d
+                                    && until.is_none_or(|u| d <= u)
+                            }
+                            ExceptionTime::Once { .. } => false,
+                        }
+                })
+        }
+    };
+    let working: Vec<&crate::domain::Practitioner> = catalog.practitioners.iter().filter(|p| p.active && present(p)).collect();
+    let header = match day {
+        None => t.render(lang, "practitioners_header", &[]),
+        Some(d) if working.is_empty() => {
+            return out.say(ctx.channel, "practitioners_none_on_day", &[("day", &texts::day(lang, d))]);
+        }
+        Some(d) => t.render(lang, "practitioners_on_day_header", &[("day", &texts::capitalized(&texts::day(lang, d)))]),
+    };
+    let mut lines = vec![header];
+    for p in working {
+        let services: Vec<&str> = catalog.services.iter().filter(|s| s.practitioners.contains(&p.id)).map(|s| s.name(lang)).collect();
+        lines.push(t.render(lang, "practitioner_line", &[("name", &p.display_name()), ("services", &services.join(", "))]));
     }
     out.effects.push(Effect::Reply(texts::for_channel(&lines.join("\n"), ctx.channel)));
 }

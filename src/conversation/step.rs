@@ -163,8 +163,8 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
     }
     match out.state.flow.clone() {
         Flow::Booking(b) => booking::on_message(&mut out, *b, text, x, ctx),
-        Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, x, ctx),
-        Flow::Moving(c) => changes::on_move_message(&mut out, *c, x, ctx),
+        Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, text, x, ctx),
+        Flow::Moving(c) => changes::on_move_message(&mut out, *c, text, x, ctx),
         Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, ctx),
     }
     out
@@ -186,7 +186,7 @@ fn idle(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
         }
         Intent::ListPractitioners => {
             out.state.misunderstood = 0;
-            replies::practitioners(out, ctx);
+            replies::practitioners(out, x, ctx);
         }
         Intent::Information => {
             out.state.misunderstood = 0;

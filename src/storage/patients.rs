@@ -11,7 +11,7 @@ impl Store {
         sqlx::query(
             "SELECT p.id, p.first_name, p.last_name, p.birth_date FROM patients p \
              JOIN patient_phones pp ON pp.patient_id = p.id \
-             WHERE pp.clinic_id = $1 AND pp.phone = $2 AND p.clinic_id = $1 ORDER BY pp.created_at, p.id",
+             WHERE pp.clinic_id = $1 AND pp.phone = $2 AND p.clinic_id = $1 ORDER BY pp.created_at, p.first_name, p.last_name, p.id",
         )
         .bind(clinic.to_string())
         .bind(phone.as_str())
