@@ -132,7 +132,7 @@ fn is_escape(text: &str) -> bool {
 
 fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
     let mut out = Outcome { state: state.clone(), language: lang, effects: Vec::new() };
-    if idle_reset && matches!(out.state.flow, Flow::Booking(_)) {
+    if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_)) {
         out.state = Conversation::default();
         out.say(ctx.channel, "fresh_start", &[]);
     }
