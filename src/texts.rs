@@ -65,7 +65,8 @@ pub fn for_channel(text: &str, channel: Channel) -> String {
             _ => out.push(c),
         }
     }
-    out.lines().map(str::trim).collect::<Vec<_>>().join("\n")
+    // A removed emoji leaves its spaces behind: collapse them.
+    out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
 }
 
 const FR_DAYS: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];

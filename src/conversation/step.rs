@@ -204,3 +204,7 @@ fn idle(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
         Intent::Unknown | Intent::Emergency | Intent::HumanHandoff => out.misunderstood(ctx, "not_understood", &[]),
     }
 }
+
+#[cfg(test)]
+#[path = "step_tests.rs"]
+mod tests;

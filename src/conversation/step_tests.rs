@@ -1,0 +1,129 @@
+//! Every state × every intent through the pure `step`, checking the rules
+//! that must hold whatever the combination.
+
+use super::*;
+use crate::conversation::state::*;
+use crate::domain::*;
+use crate::fixtures::{ClinicFile, DEMO_CLINIC};
+use crate::scheduling::Slot;
+use crate::storage::UpcomingAppointment;
+use crate::understanding::{Entities, Extraction, Intent};
+use chrono::{DateTime, Utc};
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentId) -> Vec<(&'static str, Conversation)> {
+    let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let consultation = catalog.services.iter().find(|s| s.name_en == "consultation").unwrap().id;
+    let slot = Slot { practitioner_id: kabeya, start: at("2026-11-24T07:00:00Z"), end: at("2026-11-24T07:30:00Z"), capacity: 1 };
+    let booking = |stage: Stage| {
+        Flow::Booking(Box::new(Booking {
+            service: Some(consultation),
+            patient: Some(PatientChoice::Existing { id: patient }),
+            stage,
+            ..Booking::default()
+        }))
+    };
+    let change = |stage: ChangeStage| Change { appointment: Some(appointment), stage, ..Change::default() };
+    let flows = vec![
+        ("idle", Flow::Idle),
+        ("handed_off", Flow::HandedOff),
+        ("booking/start", booking(Stage::Start)),
+        ("booking/ask_service", booking(Stage::AskService { options: catalog.services.iter().map(|s| s.id).collect() })),
+        ("booking/ask_day", booking(Stage::AskDay)),
+        ("booking/choose_slot", booking(Stage::ChooseSlot { offered: vec![slot] })),
+        ("booking/choose_patient", booking(Stage::ChoosePatient { slot, options: vec![patient] })),
+        ("booking/ask_name", booking(Stage::AskName { slot })),
+        ("booking/ask_birth_date", booking(Stage::AskBirthDate { slot })),
+        ("booking/confirm", booking(Stage::Confirm { slot })),
+        ("cancelling/choose", Flow::Cancelling(change(ChangeStage::Choose { options: vec![appointment] }))),
+        ("cancelling/confirm", Flow::Cancelling(change(ChangeStage::Confirm { slot: None }))),
+        ("moving/choose", Flow::Moving(Box::new(change(ChangeStage::Choose { options: vec![appointment] })))),
+        ("moving/choose_slot", Flow::Moving(Box::new(change(ChangeStage::ChooseSlot { offered: vec![slot] })))),
+        ("moving/confirm", Flow::Moving(Box::new(change(ChangeStage::Confirm { slot: Some(slot) })))),
+    ];
+    flows.into_iter().map(|(name, flow)| (name, Conversation { flow, misunderstood: 0 })).collect()
+}
+
+fn is_confirm(c: &Conversation) -> bool {
+    match &c.flow {
+        Flow::Booking(b) => matches!(b.stage, Stage::Confirm { .. }),
+        Flow::Cancelling(c) => matches!(c.stage, ChangeStage::Confirm { .. }),
+        Flow::Moving(c) => matches!(c.stage, ChangeStage::Confirm { .. }),
+        _ => false,
+    }
+}
+
+#[test]
+fn every_state_and_intent_keeps_the_safety_rules() {
+    let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
+    let patient = Patient {
+        id: PatientId::random(),
+        clinic_id: catalog.clinic.id,
+        first_name: "Awa".into(),
+        last_name: "Mendy".into(),
+        birth_date: None,
+    };
+    let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let appointment = Appointment {
+        id: AppointmentId::random(),
+        clinic_id: catalog.clinic.id,
+        practitioner_id: kabeya,
+        patient_id: patient.id,
+        service_id: catalog.services[0].id,
+        starts_at: at("2026-11-25T09:00:00Z"),
+        ends_at: at("2026-11-25T09:30:00Z"),
+        status: AppointmentStatus::Booked,
+        mode: ConsultationMode::InPerson,
+    };
+    let upcoming =
+        [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
+    let occupancy = Occupancy::default();
+    let patients = [patient.clone()];
+    let ctx = TurnContext {
+        now: at("2026-11-23T08:15:00Z"),
+        catalog: &catalog,
+        occupancy: &occupancy,
+        patients: &patients,
+        upcoming: &upcoming,
+        channel: Channel::WhatsApp,
+    };
+    let mut cases = 0;
+    for (name, state) in states(&catalog, patient.id, appointment.id) {
+        for intent in Intent::ALL {
+            for choice in [None, Some(1)] {
+                let x = Extraction { intent, language: Lang::Fr, entities: Entities { choice, ..Entities::default() }, confidence: 0.9 };
+                let text = if choice.is_some() { "1" } else { "message" };
+                let out = step(&state, Lang::Fr, Event::Message { text, understood: &x, language: None, idle_reset: false }, &ctx);
+                let case = format!("{name} × {intent:?} × choice {choice:?}");
+                cases += 1;
+                let writes = out.effects.iter().filter(|e| matches!(e, Effect::Book(_) | Effect::Cancel(_) | Effect::Move { .. })).count();
+                let replies = out.effects.iter().filter(|e| matches!(e, Effect::Reply(_))).count();
+                if intent == Intent::Emergency {
+                    assert!(out.effects.contains(&Effect::Urgent), "{case}: staff alerted");
+                    assert!(
+                        out.effects.iter().any(|e| matches!(e, Effect::Reply(r) if r.contains("112"))),
+                        "{case}: emergency number given"
+                    );
+                    assert_eq!(writes, 0, "{case}: an emergency writes nothing");
+                    continue;
+                }
+                if writes > 0 {
+                    assert!(is_confirm(&state), "{case}: a write only from a confirmation stage");
+                    assert!(intent == Intent::Affirmative || choice == Some(1), "{case}: a write only on an explicit yes");
+                    assert_eq!(writes, 1, "{case}: one write per turn");
+                    assert_eq!(out.state.flow, Flow::Idle, "{case}: the flow ends after the write");
+                }
+                if state.flow == Flow::HandedOff {
+                    assert!(out.effects.is_empty(), "{case}: the bot stays silent while staff own the conversation");
+                    assert_eq!(out.state.flow, Flow::HandedOff, "{case}: only staff release it");
+                } else {
+                    assert!(replies >= 1, "{case}: every turn gets an answer");
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 15 * 12 * 2);
+}
