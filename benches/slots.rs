@@ -67,6 +67,7 @@ fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup 
         buffer_after_minutes: 5,
         practitioners: ps.clone(),
         duration_overrides: vec![],
+        price: None,
     };
     let practitioners_list = ps
         .iter()
@@ -120,6 +121,7 @@ fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup 
             emergency_number: "112".into(),
             opening_hours_fr: None,
             opening_hours_en: None,
+            answers: vec![],
             booking_horizon_days: 120,
             min_notice_minutes: 60,
             opening_days: WeekdaySet::ALL,

@@ -68,6 +68,9 @@ pub struct ClinicSection {
     pub emergency_number: String,
     pub opening_hours_fr: Option<String>,
     pub opening_hours_en: Option<String>,
+    /// `[{ topic = "payment", fr = "…", en = "…" }]`
+    #[serde(default)]
+    pub answers: Vec<ClinicAnswer>,
     #[serde(default = "default_horizon")]
     pub booking_horizon_days: u32,
     #[serde(default = "default_notice")]
@@ -138,6 +141,7 @@ pub struct ServiceSection {
     #[serde(default)]
     pub buffer_after_minutes: u32,
     pub practitioners: Vec<String>,
+    pub price: Option<String>,
     /// Per-practitioner durations: `{ mendy = 45 }`.
     #[serde(default)]
     pub durations: std::collections::BTreeMap<String, u32>,
@@ -201,6 +205,7 @@ impl ClinicFile {
             emergency_number: c.emergency_number,
             opening_hours_fr: c.opening_hours_fr,
             opening_hours_en: c.opening_hours_en,
+            answers: c.answers,
             booking_horizon_days: c.booking_horizon_days.clamp(1, 365),
             min_notice_minutes: c.min_notice_minutes,
             opening_days: match &c.opening_days {
@@ -286,6 +291,7 @@ impl ClinicFile {
                 buffer_after_minutes: s.buffer_after_minutes,
                 practitioners: ids,
                 duration_overrides,
+                price: s.price.clone(),
             });
         }
         let holidays = self.holidays.iter().map(|h| Holiday { date: h.date, name: h.name.clone() }).collect();

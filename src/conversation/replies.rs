@@ -2,7 +2,7 @@
 //! Pure functions of the turn context.
 
 use super::step::{Effect, Outcome, TurnContext};
-use crate::domain::{DAY_MINUTES, ExceptionTime, Lang};
+use crate::domain::{DAY_MINUTES, ExceptionTime, InfoTopic, Lang};
 use crate::texts;
 use crate::understanding::Extraction;
 use crate::understanding::normalize::fold;
@@ -132,6 +132,59 @@ pub fn information(out: &mut Outcome, text: &str, ctx: &TurnContext<'_>) {
     {
         out.say(ctx.channel, "info_phone", &[("phone", p)]);
         answered = true;
+    }
+    let topics: [(&[&str], InfoTopic); 5] = [
+        (
+            &[
+                "paie",
+                "paye",
+                "payer",
+                "paiement",
+                "mobile money",
+                "m-pesa",
+                "mpesa",
+                "orange money",
+                "airtel",
+                "cash",
+                "especes",
+                "carte",
+                "assurance",
+                "mutuelle",
+                "pay",
+                "insurance",
+            ],
+            InfoTopic::Payment,
+        ),
+        (&["apporter", "document", "papiers", "carnet", "bring"], InfoTopic::Documents),
+        (&["a jeun", "jeun", "fast"], InfoTopic::Fasting),
+        (&["parking", "garer", "park"], InfoTopic::Parking),
+        (&["resultat", "result", "analyse"], InfoTopic::Results),
+    ];
+    for (words, topic) in topics {
+        if has(words)
+            && let Some(a) = clinic.answers.iter().find(|a| a.topic == topic)
+        {
+            let text = if out.language == Lang::Fr { &a.fr } else { &a.en };
+            out.effects.push(Effect::Reply(texts::for_channel(text, ctx.channel)));
+            answered = true;
+        }
+    }
+    if has(&["prix", "combien", "cout", "tarif", "price", "cost", "how much", "fee"]) {
+        let named: Vec<&crate::domain::Service> =
+            ctx.catalog.services.iter().filter(|s| f.contains(&fold(&s.name_fr)) || f.contains(&fold(&s.name_en))).collect();
+        let asked = if named.is_empty() { ctx.catalog.services.iter().collect() } else { named };
+        let lines: Vec<String> = asked
+            .iter()
+            .filter_map(|s| {
+                let colon = if out.language == Lang::Fr { " :" } else { ":" };
+                s.price.as_deref().map(|p| format!("• {}{colon} {p}", texts::capitalized(s.name(out.language))))
+            })
+            .collect();
+        if !lines.is_empty() {
+            let header = texts::texts().render(out.language, "info_prices", &[]);
+            out.effects.push(Effect::Reply(texts::for_channel(&format!("{header}\n{}", lines.join("\n")), ctx.channel)));
+            answered = true;
+        }
     }
     if !answered {
         out.say(ctx.channel, "info_unknown", &[]);

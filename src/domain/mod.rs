@@ -29,6 +29,8 @@ pub struct Clinic {
     pub emergency_number: String,
     pub opening_hours_fr: Option<String>,
     pub opening_hours_en: Option<String>,
+    /// Answers to common questions, per topic, in both languages.
+    pub answers: Vec<ClinicAnswer>,
     pub booking_horizon_days: u32,
     pub min_notice_minutes: u32,
     /// Days the clinic opens (public holidays aside).
@@ -61,6 +63,24 @@ impl Practitioner {
     }
 }
 
+/// What a patient may ask about that the clinic answers from its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InfoTopic {
+    Payment,
+    Documents,
+    Fasting,
+    Parking,
+    Results,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClinicAnswer {
+    pub topic: InfoTopic,
+    pub fr: String,
+    pub en: String,
+}
+
 /// A treatment type ("service"): what a patient books, with its duration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
@@ -77,6 +97,8 @@ pub struct Service {
     /// it differs from `duration_minutes`.
     pub practitioners: Vec<PractitionerId>,
     pub duration_overrides: Vec<(PractitionerId, u32)>,
+    /// As the clinic writes it ("15 000 CDF"), shown to patients who ask.
+    pub price: Option<String>,
 }
 
 impl Service {

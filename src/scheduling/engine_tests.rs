@@ -59,6 +59,7 @@ fn service(s: ServiceId, minutes: u32, practitioners: &[PractitionerId]) -> Serv
         buffer_after_minutes: 0,
         practitioners: practitioners.to_vec(),
         duration_overrides: Vec::new(),
+        price: None,
     }
 }
 
@@ -75,6 +76,7 @@ fn catalog(tz: Tz, practitioners: &[PractitionerId], services: Vec<Service>, win
             emergency_number: "112".into(),
             opening_hours_fr: None,
             opening_hours_en: None,
+            answers: vec![],
             booking_horizon_days: 30,
             min_notice_minutes: 0,
             opening_days: WeekdaySet::ALL,

@@ -88,6 +88,7 @@ mod tests {
             emergency_number: "112".into(),
             opening_hours_fr: None,
             opening_hours_en: None,
+            answers: vec![],
             booking_horizon_days: 30,
             min_notice_minutes: 0,
             opening_days: WeekdaySet::ALL,

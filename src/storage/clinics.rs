@@ -13,7 +13,7 @@ pub struct TwilioCredentials {
 }
 
 const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, address, phone, emergency_number, \
-     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, opening_days, whatsapp_number, sms_number";
+     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, opening_days, whatsapp_number, sms_number, answers";
 
 fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
     let tz: String = row.try_get("timezone")?;
@@ -29,6 +29,8 @@ fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
         emergency_number: row.try_get("emergency_number")?,
         opening_hours_fr: row.try_get("opening_hours_fr")?,
         opening_hours_en: row.try_get("opening_hours_en")?,
+        answers: serde_json::from_str(&row.try_get::<String, _>("answers")?)
+            .map_err(|e| StorageError::Corrupt(format!("bad answers: {e}")))?,
         booking_horizon_days: row.try_get::<i64, _>("booking_horizon_days")? as u32,
         min_notice_minutes: row.try_get::<i64, _>("min_notice_minutes")? as u32,
         opening_days: WeekdaySet::from_bits(row.try_get::<i64, _>("opening_days")? as u8),
@@ -93,7 +95,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut services = sqlx::query(
-            "SELECT id, name_fr, name_en, duration_minutes, buffer_before_minutes, buffer_after_minutes FROM services \
+            "SELECT id, name_fr, name_en, duration_minutes, buffer_before_minutes, buffer_after_minutes, price FROM services \
                  WHERE clinic_id = $1 ORDER BY name_fr, id",
         )
         .bind(&cid)
@@ -111,6 +113,7 @@ impl Store {
                 buffer_after_minutes: row.try_get::<i64, _>("buffer_after_minutes")? as u32,
                 practitioners: Vec::new(),
                 duration_overrides: Vec::new(),
+                price: row.try_get("price")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -176,8 +179,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO clinics (id, slug, name, timezone, default_language, address, phone, emergency_number, \
                opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number, \
-               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at, opening_days) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,$18) \
+               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at, opening_days, answers) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,$18,$19) \
              ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, timezone = excluded.timezone, \
                default_language = excluded.default_language, address = excluded.address, phone = excluded.phone, \
                emergency_number = excluded.emergency_number, opening_hours_fr = excluded.opening_hours_fr, \
@@ -185,7 +188,7 @@ impl Store {
                min_notice_minutes = excluded.min_notice_minutes, whatsapp_number = excluded.whatsapp_number, \
                sms_number = excluded.sms_number, twilio_account_sid = excluded.twilio_account_sid, \
                twilio_auth_token_enc = excluded.twilio_auth_token_enc, updated_at = excluded.updated_at, \
-               opening_days = excluded.opening_days",
+               opening_days = excluded.opening_days, answers = excluded.answers",
         )
         .bind(&cid)
         .bind(&c.slug)
@@ -205,6 +208,7 @@ impl Store {
         .bind(twilio.map(|t| t.auth_token_encrypted.clone()))
         .bind(now)
         .bind(c.opening_days.bits() as i64)
+        .bind(serde_json::to_string(&c.answers).expect("answers serialise"))
         .execute(&mut *tx)
         .await?;
 
@@ -239,10 +243,11 @@ impl Store {
         for s in &catalog.services {
             sqlx::query(
                 "INSERT INTO services (id, clinic_id, name_fr, name_en, duration_minutes, created_at, updated_at, \
-                   buffer_before_minutes, buffer_after_minutes) VALUES ($1,$2,$3,$4,$5,$6,$6,$7,$8) \
+                   buffer_before_minutes, buffer_after_minutes, price) VALUES ($1,$2,$3,$4,$5,$6,$6,$7,$8,$9) \
                  ON CONFLICT (id) DO UPDATE SET name_fr = excluded.name_fr, name_en = excluded.name_en, \
                  duration_minutes = excluded.duration_minutes, updated_at = excluded.updated_at, \
-                 buffer_before_minutes = excluded.buffer_before_minutes, buffer_after_minutes = excluded.buffer_after_minutes",
+                 buffer_before_minutes = excluded.buffer_before_minutes, buffer_after_minutes = excluded.buffer_after_minutes, \
+                 price = excluded.price",
             )
             .bind(s.id.to_string())
             .bind(&cid)
@@ -252,6 +257,7 @@ impl Store {
             .bind(now)
             .bind(s.buffer_before_minutes as i64)
             .bind(s.buffer_after_minutes as i64)
+            .bind(&s.price)
             .execute(&mut *tx)
             .await?;
             for p in &s.practitioners {
