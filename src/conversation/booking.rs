@@ -13,8 +13,61 @@ use chrono::{Duration, NaiveDate, Timelike};
 
 const MAX_OFFERED: usize = 5;
 
-pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
-    let mut b = Booking::default();
+/// "pour ma maman", "c'est pour mon fils", "for my wife": the booking is for
+/// someone else than the writer.
+fn mentions_relative(text: &str) -> bool {
+    let f = format!(" {} ", fold(text).replace(['\'', ',', '.', '!', '?'], " "));
+    let relatives = [
+        "fille",
+        "fils",
+        "maman",
+        "mere",
+        "papa",
+        "pere",
+        "mari",
+        "femme",
+        "epouse",
+        "epoux",
+        "enfant",
+        "bebe",
+        "frere",
+        "soeur",
+        "grand mere",
+        "grand pere",
+        "grand-mere",
+        "grand-pere",
+        "oncle",
+        "tante",
+        "neveu",
+        "niece",
+        "cousin",
+        "cousine",
+        "son",
+        "daughter",
+        "mother",
+        "mum",
+        "mom",
+        "father",
+        "dad",
+        "husband",
+        "wife",
+        "child",
+        "baby",
+        "brother",
+        "sister",
+        "grandmother",
+        "grandfather",
+        "uncle",
+        "aunt",
+        "pikin",
+    ];
+    ["pour ma ", "pour mon ", "pour mes ", "for my ", "c est ma ", "c est mon "]
+        .iter()
+        .any(|lead| relatives.iter().any(|r| f.contains(&format!(" {lead}{r} "))))
+}
+
+pub fn start(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    let mut b = Booking { for_relative: mentions_relative(text), ..Booking::default() };
     absorb(&mut b, x, ctx);
     out.state.misunderstood = 0;
     advance(out, b, ctx);
@@ -75,6 +128,7 @@ fn match_service<'a>(ctx: &TurnContext<'a>, kind: &str) -> Option<&'a Service> {
 }
 
 pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+    b.for_relative |= mentions_relative(text);
     let changed = absorb(&mut b, x, ctx);
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative;
@@ -448,6 +502,13 @@ fn slot_chosen(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<
             }
         } else if b.named_first.is_none() && b.named_last.is_none() {
             match ctx.patients {
+                // For a relative not yet named: ask, even with one patient on file.
+                many if b.for_relative && !many.is_empty() => {
+                    let options: Vec<_> = many.iter().map(|p| p.id).collect();
+                    ask_which_patient(out, &options, ctx);
+                    b.stage = Stage::ChoosePatient { slot, options };
+                    return set(out, b);
+                }
                 [] => {
                     b.stage = Stage::AskName { slot };
                     out.say(ctx.channel, "ask_name", &[]);

@@ -64,6 +64,9 @@ pub struct Booking {
     pub named_first: Option<String>,
     pub named_last: Option<String>,
     pub named_birth: Option<NaiveDate>,
+    /// "pour ma maman", "for my son": someone else, not yet named.
+    #[serde(default)]
+    pub for_relative: bool,
     pub stage: Stage,
 }
 

@@ -174,8 +174,8 @@ fn idle(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
     let e = &x.entities;
     let wants_slot = e.date.is_some() || e.time.is_some() || e.appointment_type.is_some() || e.time_preference.is_some();
     match x.intent {
-        Intent::BookAppointment => booking::start(out, x, ctx),
-        Intent::Unknown if wants_slot => booking::start(out, x, ctx),
+        Intent::BookAppointment => booking::start(out, text, x, ctx),
+        Intent::Unknown if wants_slot => booking::start(out, text, x, ctx),
         Intent::Greeting => {
             out.state.misunderstood = 0;
             out.say(ctx.channel, "welcome", &[("clinic", &ctx.catalog.clinic.name)]);
