@@ -32,6 +32,38 @@ pub struct Config {
     /// How often workers look for work when nothing woke them.
     pub worker_poll_ms: u64,
     pub send_max_attempts: u32,
+    /// Model-assisted understanding: `none` (the default: rules only),
+    /// `ollama` or `openai` (any OpenAI-compatible server).
+    pub model_backend: ModelBackendKind,
+    /// e.g. `http://127.0.0.1:11434` (Ollama) or `https://api.openai.com/v1`.
+    pub model_base_url: String,
+    pub model_name: String,
+    pub model_api_key: Option<Secret<String>>,
+    /// Per call; the turn goes on with the rules' answer when it expires.
+    pub model_timeout_ms: u64,
+    /// OpenAI-compatible servers: `json_schema`, or `json_object` (with the
+    /// schema alongside) for servers that only accept that.
+    pub model_response_format: ResponseFormatKind,
+    /// Prompt tokens per call at most (clinic lists are trimmed first).
+    pub model_prompt_budget: usize,
+    /// The model runs outside the clinic's premises: identifiers in the
+    /// message are pseudonymised before it is sent, and clinics can refuse it.
+    pub model_hosted: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelBackendKind {
+    None,
+    Ollama,
+    Openai,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormatKind {
+    JsonSchema,
+    JsonObject,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -56,6 +88,14 @@ impl Default for Config {
             conversation_idle_minutes: 240,
             worker_poll_ms: 500,
             send_max_attempts: 5,
+            model_backend: ModelBackendKind::None,
+            model_base_url: "http://127.0.0.1:11434".into(),
+            model_name: "nuru-extractor".into(),
+            model_api_key: None,
+            model_timeout_ms: 8000,
+            model_response_format: ResponseFormatKind::JsonSchema,
+            model_prompt_budget: 1000,
+            model_hosted: false,
         }
     }
 }
@@ -107,6 +147,21 @@ impl Config {
         }
         if self.worker_poll_ms == 0 {
             return Err(invalid("worker_poll_ms", "must be at least 1"));
+        }
+        if self.model_backend != ModelBackendKind::None {
+            let url = reqwest::Url::parse(&self.model_base_url).map_err(|e| invalid("model_base_url", &e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid("model_base_url", "must be an http or https URL"));
+            }
+            if self.model_name.trim().is_empty() {
+                return Err(invalid("model_name", "must name a model"));
+            }
+            if self.model_timeout_ms == 0 {
+                return Err(invalid("model_timeout_ms", "must be at least 1"));
+            }
+            if self.model_prompt_budget < 200 {
+                return Err(invalid("model_prompt_budget", "must be at least 200 tokens"));
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| invalid("log_level", &e.to_string()))?;
         Ok(())

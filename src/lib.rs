@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod domain;
 pub mod feeds;
 pub mod fixtures;
+pub mod model;
 pub mod scheduling;
 pub mod scripts;
 pub mod secrets;

@@ -66,8 +66,13 @@ impl Application {
         let inbound_ready = Arc::new(Notify::new());
         let transport =
             if options.outbox_only { Transport::LogOnly } else { Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base)) };
-        let engine = Engine::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
-            .with_calendar_links(&config.public_base_url);
+        let mut engine =
+            Engine::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
+                .with_calendar_links(&config.public_base_url);
+        if let Some(model) = crate::model::ModelAssist::from_config(&config)? {
+            tracing::info!(backend = model.backend_name(), model = %config.model_name, "model-assisted understanding on");
+            engine = engine.with_model(Arc::new(model));
+        }
         let workers = Arc::new(Workers {
             store: store.clone(),
             engine,

@@ -36,6 +36,8 @@ pub struct Engine {
     /// Public base URL: when set, booking confirmations carry a link to the
     /// appointment's calendar file.
     calendar_base: Option<String>,
+    /// Asked only about what the rules cannot settle (see `model::assist`).
+    model: Option<std::sync::Arc<crate::model::ModelAssist>>,
 }
 
 enum Applied {
@@ -45,7 +47,7 @@ enum Applied {
 
 impl Engine {
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
-        Self { store, clock, idle_after, calendar_base: None }
+        Self { store, clock, idle_after, calendar_base: None, model: None }
     }
 
     /// Staff release a handed-off conversation: the bot answers again, from a fresh state.
@@ -56,6 +58,11 @@ impl Engine {
     ) -> Result<bool, StorageError> {
         let fresh = serde_json::to_string(&Conversation::default()).expect("state serialises");
         self.store.release_conversation(clinic, conversation, &fresh, self.clock.now()).await
+    }
+
+    pub fn with_model(mut self, model: std::sync::Arc<crate::model::ModelAssist>) -> Self {
+        self.model = Some(model);
+        self
     }
 
     pub fn with_calendar_links(mut self, public_base_url: &str) -> Self {
@@ -78,6 +85,18 @@ impl Engine {
         let lexicon = lexicon(&catalog);
         let local_now = now.with_timezone(&clinic.timezone).naive_local();
         let understood = understanding::extract(&m.body, local_now, Some(&lexicon));
+        // The model, if any, only where the rules are unsure; here in the
+        // worker, after the webhook has long been acknowledged.
+        let understood = match &self.model {
+            Some(model) => {
+                let (refined, outcome) = model.refine(&m.body, understood, local_now, &catalog, &lexicon).await;
+                if let Some(outcome) = outcome {
+                    info!(conversation = %row.id, backend = model.backend_name(), outcome = ?outcome, "model consulted");
+                }
+                refined
+            }
+            None => understood,
+        };
         let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 

@@ -3,6 +3,7 @@
 //! and a local server standing in for Twilio's REST API.
 
 mod helpers;
+mod model;
 
 mod booking;
 mod calendar;

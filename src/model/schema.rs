@@ -1,0 +1,35 @@
+//! The JSON Schema every model answer must satisfy, loaded once.
+
+use std::sync::LazyLock;
+
+pub const SCHEMA_TEXT: &str = include_str!("../../prompts/extraction.schema.json");
+
+pub static SCHEMA: LazyLock<serde_json::Value> =
+    LazyLock::new(|| serde_json::from_str(SCHEMA_TEXT).expect("prompts/extraction.schema.json is JSON"));
+
+static VALIDATOR: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| jsonschema::draft202012::new(&SCHEMA).expect("prompts/extraction.schema.json is a valid draft 2020-12 schema"));
+
+/// Parses and validates a model answer. The error lists what is wrong (for
+/// the repair request), never the answer itself.
+pub fn validate(answer: &str) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|e| format!("not JSON: {e}"))?;
+    let errors: Vec<String> = VALIDATOR.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).take(10).collect();
+    if errors.is_empty() { Ok(value) } else { Err(errors.join("; ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_accepts_good_answers_and_names_what_is_wrong() {
+        assert!(validate(r#"{"intent":"BOOK_APPOINTMENT","language":"fr","date_expression":"jeudi"}"#).is_ok());
+        let e = validate(r#"{"intent":"BOOK","language":"fr"}"#).unwrap_err();
+        assert!(e.contains("/intent"), "{e}");
+        let e = validate(r#"{"intent":"UNKNOWN","language":"fr","date":"2026-01-01"}"#).unwrap_err();
+        assert!(e.contains("date"), "{e}");
+        assert!(validate(r#"{"intent":"UNKNOWN","language":"fr","choice":0}"#).is_err());
+        assert!(validate("not json").unwrap_err().starts_with("not JSON"));
+    }
+}
