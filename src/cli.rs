@@ -145,8 +145,23 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 chat(&text, &phone).await
             }
             Command::TestConversations { dir, verbose } => {
-                let outcomes = crate::scripts::run_dir(&dir).await?;
+                crate::install_crypto_provider();
+                // With a model configured, the scripts run model-assisted and the calls are reported.
+                let model = crate::model::ModelAssist::from_config(&config)?.map(std::sync::Arc::new);
+                let outcomes = crate::scripts::run_dir_with(&dir, model.clone()).await?;
                 print!("{}", crate::scripts::report(&outcomes, verbose));
+                if let Some(m) = model {
+                    let turns: usize = outcomes.iter().map(|o| o.transcript.len()).sum();
+                    let s = m.metrics.snapshot();
+                    println!(
+                        "model ({}): {} calls for {turns} patient messages ({:.3} per message), max {} prompt tokens per call, outcomes {}",
+                        m.backend_name(),
+                        s.calls,
+                        s.calls as f64 / turns.max(1) as f64,
+                        s.max_prompt_tokens,
+                        serde_json::to_string(&s).unwrap_or_default()
+                    );
+                }
                 let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
                 if failed > 0 {
                     anyhow::bail!("{failed} conversation script(s) failed");

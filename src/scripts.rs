@@ -142,6 +142,11 @@ fn contains(haystack: &str, needle: &str) -> bool {
 }
 
 pub async fn run(file: &Path) -> Outcome {
+    run_with(file, None).await
+}
+
+/// Runs a script with model-assisted understanding.
+pub async fn run_with(file: &Path, model: Option<std::sync::Arc<crate::model::ModelAssist>>) -> Outcome {
     let mut outcome = Outcome {
         file: file.to_path_buf(),
         title: String::new(),
@@ -150,13 +155,13 @@ pub async fn run(file: &Path) -> Outcome {
         failure: None,
         transcript: Vec::new(),
     };
-    if let Err(e) = run_into(file, &mut outcome).await {
+    if let Err(e) = run_into(file, model, &mut outcome).await {
         outcome.failure = Some(format!("{e:#}"));
     }
     outcome
 }
 
-async fn run_into(file: &Path, out: &mut Outcome) -> anyhow::Result<()> {
+async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelAssist>>, out: &mut Outcome) -> anyhow::Result<()> {
     use anyhow::{Context, bail};
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let script: Script = toml::from_str(&text).with_context(|| format!("{} is not a valid script", file.display()))?;
@@ -173,7 +178,7 @@ async fn run_into(file: &Path, out: &mut Outcome) -> anyhow::Result<()> {
     let (probe, _) = crate::fixtures::ClinicFile::parse(clinic_file)?.into_catalog()?;
     let now = crate::scheduling::local_instant(probe.clinic.timezone, now_local);
     let clock = Clock::fixed(now);
-    let session = Session::start(clinic_file, clock.clone(), Duration::hours(4)).await?;
+    let session = Session::start_with(clinic_file, clock.clone(), Duration::hours(4), model).await?;
     let catalog = session.catalog.clone();
     let tz = catalog.clinic.timezone;
     let phone = PhoneNumber::parse(&script.phone).map_err(anyhow::Error::msg)?;
@@ -292,12 +297,16 @@ async fn run_into(file: &Path, out: &mut Outcome) -> anyhow::Result<()> {
 
 /// Every `*.toml` script in `dir`, in name order.
 pub async fn run_dir(dir: &Path) -> anyhow::Result<Vec<Outcome>> {
+    run_dir_with(dir, None).await
+}
+
+pub async fn run_dir_with(dir: &Path, model: Option<std::sync::Arc<crate::model::ModelAssist>>) -> anyhow::Result<Vec<Outcome>> {
     let mut files: Vec<PathBuf> =
         std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
     files.sort();
     let mut outcomes = Vec::new();
     for f in files {
-        outcomes.push(run(&f).await);
+        outcomes.push(run_with(&f, model.clone()).await);
     }
     Ok(outcomes)
 }

@@ -26,13 +26,26 @@ pub struct Session {
 impl Session {
     /// A fresh in-memory database with `clinic_file` imported.
     pub async fn start(clinic_file: &str, clock: Clock, idle_after: chrono::Duration) -> anyhow::Result<Session> {
+        Self::start_with(clinic_file, clock, idle_after, None).await
+    }
+
+    /// The same, with model-assisted understanding.
+    pub async fn start_with(
+        clinic_file: &str,
+        clock: Clock,
+        idle_after: chrono::Duration,
+        model: Option<Arc<crate::model::ModelAssist>>,
+    ) -> anyhow::Result<Session> {
         crate::install_crypto_provider();
         let store = Store::connect("sqlite::memory:", Some(1)).await?;
         let cipher = Cipher::random();
         let catalog = ClinicFile::import(clinic_file, &store, &cipher).await?;
         let workers = Workers {
             store: store.clone(),
-            engine: Engine::new(store.clone(), clock.clone(), idle_after),
+            engine: match model {
+                Some(m) => Engine::new(store.clone(), clock.clone(), idle_after).with_model(m),
+                None => Engine::new(store.clone(), clock.clone(), idle_after),
+            },
             transport: Transport::LogOnly,
             cipher,
             clock: clock.clone(),

@@ -21,6 +21,8 @@ struct MockModel {
     received: Arc<Mutex<Vec<(String, Value)>>>,
     /// (delay ms, status, content or whole body)
     script: Arc<Mutex<VecDeque<(u64, u16, String)>>>,
+    /// Answered when the script is empty.
+    default: Arc<Mutex<Option<(u64, u16, String)>>>,
 }
 
 fn openai_body(content: &str) -> String {
@@ -48,7 +50,8 @@ async fn answer(
 ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
     mock.received.lock().unwrap().push((uri.path().to_string(), serde_json::from_str(&body).unwrap_or(Value::Null)));
     let next = mock.script.lock().unwrap().pop_front();
-    let (delay, status, content) = next.unwrap_or((0, 500, "{\"error\":\"nothing scripted\"}".into()));
+    let fallback = mock.default.lock().unwrap().clone();
+    let (delay, status, content) = next.or(fallback).unwrap_or((0, 500, "{\"error\":\"nothing scripted\"}".into()));
     tokio::time::sleep(Duration::from_millis(delay)).await;
     (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], content)
 }
@@ -293,4 +296,33 @@ async fn real_ollama_plumbing() {
         ModelAssist::from_config(&config(ModelBackendKind::Ollama, &base, ResponseFormatKind::JsonSchema, 60_000)).unwrap().unwrap();
     let (_, outcome) = refine(&assist, &f, UNCLEAR).await;
     assert!(matches!(outcome, Some(CallOutcome::Valid | CallOutcome::Repaired | CallOutcome::Invalid)), "{outcome:?}");
+}
+
+/// Every conversation script, model-assisted (a model that always answers a
+/// schema-valid but uninformative label, and sometimes an attempted "yes"):
+/// the scripts still pass, and the routing figures are measured.
+#[tokio::test]
+async fn conversation_scripts_with_a_model_configured() {
+    nuru::install_crypto_provider();
+    let (mock, base) = MockModel::start().await;
+    *mock.default.lock().unwrap() = Some((0, 200, openai_body(r#"{"intent":"AFFIRMATIVE","language":"fr","choice":1}"#)));
+    let assist = Arc::new(
+        ModelAssist::from_config(&config(ModelBackendKind::Openai, &format!("{base}/v1"), ResponseFormatKind::JsonSchema, 2000))
+            .unwrap()
+            .unwrap(),
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conversations");
+    let outcomes = nuru::scripts::run_dir_with(&dir, Some(assist.clone())).await.unwrap();
+    let report = nuru::scripts::report(&outcomes, false);
+    assert!(outcomes.iter().all(|o| o.failure.is_none()), "{report}");
+    let messages: usize = outcomes.iter().map(|o| o.transcript.len()).sum();
+    let m = assist.metrics.snapshot();
+    let per_message = m.calls as f64 / messages as f64;
+    println!(
+        "model calls: {} for {messages} patient messages ({per_message:.3} per message); max prompt tokens {}",
+        m.calls, m.max_prompt_tokens
+    );
+    assert!(m.calls > 0, "some messages need the model");
+    assert!(per_message <= 0.3, "{per_message}");
+    assert!(m.max_prompt_tokens <= 1000, "{}", m.max_prompt_tokens);
 }
