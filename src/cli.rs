@@ -51,6 +51,10 @@ enum Command {
         /// Read {"id","text","now","tz"} lines from stdin, write one result per line.
         #[arg(long)]
         jsonl: bool,
+        /// Consult this model (with the backend and URL from the configuration)
+        /// where the rules are unsure; by default the configured model, if any.
+        #[arg(long)]
+        model: Option<String>,
         text: Option<String>,
     },
     /// Score the extractor against a labelled corpus (JSON lines) and print
@@ -97,7 +101,7 @@ enum ClinicCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Extract { now, tz, jsonl, text } => extract(now, &tz, jsonl, text),
+        Command::Extract { now, tz, jsonl, text, model } => extract(cli.config.as_deref(), now, &tz, jsonl, text, model),
         Command::EvalNlu { file, errors, min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 } => {
             let thresholds = Thresholds { min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 };
             eval_nlu(&file, errors, &thresholds)
@@ -234,12 +238,41 @@ fn extraction_json(x: &understanding::Extraction) -> serde_json::Value {
     serde_json::json!({"intent": x.intent, "language": x.language, "entities": x.entities})
 }
 
-fn extract(now: Option<String>, tz: &str, jsonl: bool, text: Option<String>) -> anyhow::Result<()> {
+fn extract(
+    config_path: Option<&std::path::Path>,
+    now: Option<String>,
+    tz: &str,
+    jsonl: bool,
+    text: Option<String>,
+    model: Option<String>,
+) -> anyhow::Result<()> {
     let default_tz = parse_tz(tz)?;
+    // Rules only unless a model is configured (nuru.toml, NURU_MODEL_*) or named.
+    let mut config = Config::load(config_path)?;
+    if let Some(name) = model {
+        anyhow::ensure!(
+            config.model_backend != crate::config::ModelBackendKind::None,
+            "--model needs model_backend (NURU_MODEL_BACKEND=ollama or openai)"
+        );
+        config.model_name = name;
+    }
+    crate::install_crypto_provider();
+    let assist = crate::model::ModelAssist::from_config(&config)?;
+    let runtime = match assist {
+        Some(_) => Some(tokio::runtime::Builder::new_current_thread().enable_all().build()?),
+        None => None,
+    };
+    let understand = |text: &str, now: NaiveDateTime| {
+        let builtin = understanding::extract(text, now, None);
+        match (&assist, &runtime) {
+            (Some(a), Some(rt)) => rt.block_on(a.refine(text, builtin, now, None, None)).0,
+            _ => builtin,
+        }
+    };
     if !jsonl {
         let text = text.context("give the message to understand, or --jsonl to read stdin")?;
         let now = parse_now(now.as_deref(), default_tz)?;
-        println!("{}", extraction_json(&understanding::extract(&text, now, None)));
+        println!("{}", extraction_json(&understand(&text, now)));
         return Ok(());
     }
     #[derive(serde::Deserialize)]
@@ -263,7 +296,7 @@ fn extract(now: Option<String>, tz: &str, jsonl: bool, text: Option<String>) -> 
                 None => default_tz,
             };
             let now = parse_now(l.now.as_deref().or(now.as_deref()), tz)?;
-            let mut v = extraction_json(&understanding::extract(&l.text, now, None));
+            let mut v = extraction_json(&understand(&l.text, now));
             let obj = v.as_object_mut().expect("object");
             let mut ordered = serde_json::Map::new();
             ordered.insert("id".into(), l.id);

@@ -89,7 +89,7 @@ impl Engine {
         // worker, after the webhook has long been acknowledged.
         let understood = match &self.model {
             Some(model) => {
-                let (refined, outcome) = model.refine(&m.body, understood, local_now, &catalog, &lexicon).await;
+                let (refined, outcome) = model.refine(&m.body, understood, local_now, Some(&catalog), Some(&lexicon)).await;
                 if let Some(outcome) = outcome {
                     info!(conversation = %row.id, backend = model.backend_name(), outcome = ?outcome, "model consulted");
                 }

@@ -178,8 +178,8 @@ impl ModelAssist {
         text: &str,
         builtin: Extraction,
         now: NaiveDateTime,
-        catalog: &ClinicCatalog,
-        lexicon: &ClinicLexicon,
+        catalog: Option<&ClinicCatalog>,
+        lexicon: Option<&ClinicLexicon>,
     ) -> (Extraction, Option<CallOutcome>) {
         if !should_consult(&builtin) {
             return (builtin, None);
@@ -238,7 +238,7 @@ fn intent_of(s: &str) -> Option<Intent> {
 /// - dates, times and birth dates are the rules' reading of the expressions
 ///   the model copied; names must appear in the message; practitioners and
 ///   services must be the clinic's own; anything else is dropped.
-pub fn merge(text: &str, builtin: Extraction, v: &serde_json::Value, now: NaiveDateTime, lexicon: &ClinicLexicon) -> Extraction {
+pub fn merge(text: &str, builtin: Extraction, v: &serde_json::Value, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) -> Extraction {
     let mut x = builtin;
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::trim).filter(|x| !x.is_empty());
     if let Some(intent) = s("intent").and_then(intent_of)
@@ -248,7 +248,10 @@ pub fn merge(text: &str, builtin: Extraction, v: &serde_json::Value, now: NaiveD
         x.intent = intent;
     }
     let folded = fold(text);
-    let read = |phrase: String| understanding::extract(&phrase, now, Some(lexicon)).entities;
+    let read = |phrase: String| understanding::extract(&phrase, now, lexicon).entities;
+    let written = |words: &str| folded.contains(&fold(words));
+    // Expressions must be the patient's own words: an invented one is dropped.
+    let s = |k: &str| s(k).filter(|v| !k.ends_with("_expression") || written(v));
     let e = &mut x.entities;
     if e.date.is_none()
         && let Some(expr) = s("date_expression")
@@ -273,13 +276,17 @@ pub fn merge(text: &str, builtin: Extraction, v: &serde_json::Value, now: NaiveD
             _ => None,
         };
     }
-    let written = |name: &str| folded.contains(&fold(name));
     if e.first_name.is_none() && e.last_name.is_none() {
         e.first_name = s("first_name").filter(|n| written(n)).map(str::to_string);
         e.last_name = s("last_name").filter(|n| written(n)).map(str::to_string);
     }
     if e.practitioner.is_none() {
-        e.practitioner = s("practitioner").and_then(|p| lexicon.match_practitioner(p));
+        // With a clinic, only its own practitioners; without one (`nuru
+        // extract`), the name as written, as the conventions ask.
+        e.practitioner = match lexicon {
+            Some(lex) => s("practitioner").and_then(|p| lex.match_practitioner(p)),
+            None => s("practitioner").filter(|p| written(p)).map(|p| p.trim_start_matches("Dr ").trim_start_matches("Dr. ").to_string()),
+        };
     }
     if e.appointment_type.is_none() {
         e.appointment_type = s("appointment_type").and_then(|t| read(t.to_string()).appointment_type);

@@ -38,10 +38,11 @@ pub struct Prompt {
 
 /// The system prompt with the clinic's lists, and the message; lists are
 /// shortened, then the message cut, until the whole fits `budget` tokens.
-pub fn build(catalog: &ClinicCatalog, message: &str, budget: usize, hosted: bool) -> Prompt {
+pub fn build(catalog: Option<&ClinicCatalog>, message: &str, budget: usize, hosted: bool) -> Prompt {
     let message = if hosted { pseudonymise(message) } else { message.to_string() };
-    let practitioners: Vec<String> = catalog.practitioners.iter().filter(|p| p.active).map(|p| p.last_name.clone()).collect();
-    let services: Vec<String> = catalog.services.iter().map(|s| s.name_fr.clone()).collect();
+    let practitioners: Vec<String> =
+        catalog.map(|c| c.practitioners.iter().filter(|p| p.active).map(|p| p.last_name.clone()).collect()).unwrap_or_default();
+    let services: Vec<String> = catalog.map(|c| c.services.iter().map(|s| s.name_fr.clone()).collect()).unwrap_or_default();
     let render = |p: usize, s: usize| {
         SYSTEM_TEMPLATE
             .replace("{practitioners}", &practitioners[..p.min(practitioners.len())].join(", "))
@@ -76,12 +77,12 @@ mod tests {
     #[test]
     fn prompts_fit_the_budget_and_hide_identifiers_from_hosted_models() {
         let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
-        let p = build(&catalog, "rdv demain, mon numéro +243990000001, mail awa@x.org", 1000, true);
+        let p = build(Some(&catalog), "rdv demain, mon numéro +243990000001, mail awa@x.org", 1000, true);
         assert!(p.tokens <= 1000 && p.tokens > 50, "{}", p.tokens);
         assert!(p.system.contains("Kabeya") && p.system.contains("échographie"));
         assert!(!p.user.contains("990000001") && !p.user.contains("awa@x.org"), "{}", p.user);
         let long = "bonjour ".repeat(2000);
-        let p = build(&catalog, &long, 300, false);
+        let p = build(Some(&catalog), &long, 300, false);
         assert!(p.tokens <= 300, "{}", p.tokens);
     }
 }

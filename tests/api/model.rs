@@ -112,7 +112,7 @@ async fn refine(assist: &ModelAssist, f: &Fixture, text: &str) -> (understanding
         entities: Default::default(),
         confidence: 0.3,
     };
-    assist.refine(text, builtin, now(), &f.catalog, &f.lexicon).await
+    assist.refine(text, builtin, now(), Some(&f.catalog), Some(&f.lexicon)).await
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn the_rules_settle_most_messages_without_the_model() {
         .unwrap();
     for text in ["rdv demain 10h", "mon bébé ne respire plus", "oui", "3", "quels sont vos horaires ?"] {
         let builtin = understanding::extract(text, now(), Some(&f.lexicon));
-        let (x, outcome) = assist.refine(text, builtin.clone(), now(), &f.catalog, &f.lexicon).await;
+        let (x, outcome) = assist.refine(text, builtin.clone(), now(), Some(&f.catalog), Some(&f.lexicon)).await;
         assert_eq!(outcome, None, "{text}");
         assert_eq!(x, builtin);
     }
@@ -325,4 +325,35 @@ async fn conversation_scripts_with_a_model_configured() {
     assert!(m.calls > 0, "some messages need the model");
     assert!(per_message <= 0.3, "{per_message}");
     assert!(m.max_prompt_tokens <= 1000, "{}", m.max_prompt_tokens);
+}
+
+/// `nuru extract` consults the configured model where the rules are unsure,
+/// and the rules alone otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_uses_the_configured_model() {
+    let (mock, base) = MockModel::start().await;
+    *mock.default.lock().unwrap() =
+        Some((0, 200, openai_body(r#"{"intent":"BOOK_APPOINTMENT","language":"fr","date_expression":"jeudi","practitioner":"Dr Mbuyi"}"#)));
+    let run = move |text: &'static str| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_nuru"))
+                .args(["extract", "--now", "2026-11-23T09:15:00", "--tz", "Africa/Kinshasa", text])
+                .env("NURU_MODEL_BACKEND", "openai")
+                .env("NURU_MODEL_BASE_URL", format!("{base}/v1"))
+                .env("NURU_MODEL_NAME", "tiny")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run("pouvez-vous me caser chez le toubib").await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intent"], "BOOK_APPOINTMENT");
+    assert!(v["entities"].get("date").is_none(), "a day the patient never wrote is dropped: {v}");
+    assert!(v["entities"].get("practitioner").is_none(), "a name not in the message is dropped");
+    let out = run("rdv demain 10h").await.unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["entities"]["time"], "10:00");
+    assert_eq!(mock.requests().len(), 1, "the rules settled the second message alone");
 }
