@@ -122,6 +122,7 @@ fn setup(practitioners: usize, appointments: usize, exceptions: usize) -> Setup 
             opening_hours_fr: None,
             opening_hours_en: None,
             answers: vec![],
+            model_policy: ModelPolicy::Any,
             booking_horizon_days: 120,
             min_notice_minutes: 60,
             opening_days: WeekdaySet::ALL,

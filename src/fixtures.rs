@@ -71,6 +71,9 @@ pub struct ClinicSection {
     /// `[{ topic = "payment", fr = "…", en = "…" }]`
     #[serde(default)]
     pub answers: Vec<ClinicAnswer>,
+    /// "any" (default), "local_only" or "none".
+    #[serde(default)]
+    pub model_policy: ModelPolicy,
     #[serde(default = "default_horizon")]
     pub booking_horizon_days: u32,
     #[serde(default = "default_notice")]
@@ -206,6 +209,7 @@ impl ClinicFile {
             opening_hours_fr: c.opening_hours_fr,
             opening_hours_en: c.opening_hours_en,
             answers: c.answers,
+            model_policy: c.model_policy,
             booking_horizon_days: c.booking_horizon_days.clamp(1, 365),
             min_notice_minutes: c.min_notice_minutes,
             opening_days: match &c.opening_days {

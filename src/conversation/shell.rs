@@ -88,14 +88,14 @@ impl Engine {
         // The model, if any, only where the rules are unsure; here in the
         // worker, after the webhook has long been acknowledged.
         let understood = match &self.model {
-            Some(model) => {
+            Some(model) if model.allowed_by(catalog.clinic.model_policy) => {
                 let (refined, outcome) = model.refine(&m.body, understood, local_now, Some(&catalog), Some(&lexicon)).await;
                 if let Some(outcome) = outcome {
                     info!(conversation = %row.id, backend = model.backend_name(), outcome = ?outcome, "model consulted");
                 }
                 refined
             }
-            None => understood,
+            _ => understood,
         };
         let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");

@@ -31,6 +31,8 @@ pub struct Clinic {
     pub opening_hours_en: Option<String>,
     /// Answers to common questions, per topic, in both languages.
     pub answers: Vec<ClinicAnswer>,
+    /// Which models may read this clinic's messages.
+    pub model_policy: ModelPolicy,
     pub booking_horizon_days: u32,
     pub min_notice_minutes: u32,
     /// Days the clinic opens (public holidays aside).
@@ -60,6 +62,44 @@ impl Practitioner {
             .copied()
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelPolicy {
+    #[default]
+    Any,
+    /// Only a model run by the clinic or its host (no hosted service).
+    LocalOnly,
+    None,
+}
+
+impl ModelPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::LocalOnly => "local_only",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "any" => Self::Any,
+            "local_only" => Self::LocalOnly,
+            "none" => Self::None,
+            _ => return None,
+        })
+    }
+
+    /// Whether a model (hosted or not) may read this clinic's messages.
+    pub fn allows(self, hosted: bool) -> bool {
+        match self {
+            Self::Any => true,
+            Self::LocalOnly => !hosted,
+            Self::None => false,
+        }
     }
 }
 

@@ -125,6 +125,11 @@ impl ModelAssist {
             .map(|b| ModelAssist::new(b, Duration::from_millis(config.model_timeout_ms), config.model_prompt_budget, config.model_hosted)))
     }
 
+    /// Whether this model may read the messages of a clinic with `policy`.
+    pub fn allowed_by(&self, policy: crate::domain::ModelPolicy) -> bool {
+        policy.allows(self.hosted)
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
     }

@@ -77,6 +77,7 @@ fn catalog(tz: Tz, practitioners: &[PractitionerId], services: Vec<Service>, win
             opening_hours_fr: None,
             opening_hours_en: None,
             answers: vec![],
+            model_policy: ModelPolicy::Any,
             booking_horizon_days: 30,
             min_notice_minutes: 0,
             opening_days: WeekdaySet::ALL,

@@ -357,3 +357,33 @@ async fn extract_uses_the_configured_model() {
     assert_eq!(v["entities"]["time"], "10:00");
     assert_eq!(mock.requests().len(), 1, "the rules settled the second message alone");
 }
+
+/// Over signed webhooks: the worker consults the model (the acknowledgement
+/// never waits for it), and a clinic whose policy forbids models is never sent
+/// to one.
+#[tokio::test]
+async fn webhook_turns_consult_the_model_only_where_the_clinic_allows() {
+    use crate::helpers::*;
+    for (policy, expected_calls) in [("any", 1), ("none", 0)] {
+        let (mock, base) = MockModel::start().await;
+        *mock.default.lock().unwrap() = Some((300, 200, openai_body(r#"{"intent":"LIST_PRACTITIONERS","language":"fr"}"#)));
+        let clinic = DEMO_CLINIC.replacen("[clinic]\n", &format!("[clinic]\nmodel_policy = \"{policy}\"\n"), 1);
+        let app = spawn_app_for(&clinic, |c| {
+            c.model_backend = ModelBackendKind::Openai;
+            c.model_base_url = format!("{base}/v1");
+            c.model_timeout_ms = 5000;
+        })
+        .await;
+        let started = std::time::Instant::now();
+        let response = app.post_signed(&app.whatsapp_fields(&app.next_sid(), "+243990000001", "pouvez-vous me caser chez le toubib")).await;
+        assert_eq!(response.status(), 200);
+        assert!(started.elapsed() < Duration::from_millis(250), "the acknowledgement does not wait for the model");
+        app.workers.run_until_idle().await.unwrap();
+        assert_eq!(mock.requests().len(), expected_calls, "policy {policy}");
+        let replies = app.twilio.bodies();
+        assert_eq!(replies.len(), 1, "one reply, whatever the model did");
+        if policy == "any" {
+            assert!(replies[0].contains("Nos praticiens"), "the model's reading was used: {}", replies[0]);
+        }
+    }
+}
