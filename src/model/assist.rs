@@ -162,7 +162,7 @@ impl ModelAssist {
     async fn call(&self, system: &str, user: &str) -> Result<String, CallOutcome> {
         let started = Instant::now();
         self.metrics.calls.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::time::timeout(self.timeout, self.backend.complete(system, user, &schema::SCHEMA)).await;
+        let result = tokio::time::timeout(self.timeout, self.backend.complete(system, user, &schema::MODEL_SCHEMA)).await;
         self.metrics.latency_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         match result {
             Err(_) | Ok(Err(BackendError::TimedOut)) => Err(CallOutcome::Timeout),

@@ -7,6 +7,26 @@ pub const SCHEMA_TEXT: &str = include_str!("../../prompts/extraction.schema.json
 pub static SCHEMA: LazyLock<serde_json::Value> =
     LazyLock::new(|| serde_json::from_str(SCHEMA_TEXT).expect("prompts/extraction.schema.json is JSON"));
 
+/// The schema as sent to models: the same shape without annotations, lengths
+/// and patterns, which grammar-constrained servers (llama.cpp) cannot all
+/// compile. Answers are still validated against the full [`SCHEMA`].
+pub static MODEL_SCHEMA: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let mut s = SCHEMA.clone();
+    if let Some(o) = s.as_object_mut() {
+        for k in ["$schema", "$id", "title", "description"] {
+            o.remove(k);
+        }
+    }
+    if let Some(props) = s.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for p in props.values_mut().filter_map(|p| p.as_object_mut()) {
+            for k in ["description", "minLength", "maxLength", "pattern"] {
+                p.remove(k);
+            }
+        }
+    }
+    s
+});
+
 static VALIDATOR: LazyLock<jsonschema::Validator> =
     LazyLock::new(|| jsonschema::draft202012::new(&SCHEMA).expect("prompts/extraction.schema.json is a valid draft 2020-12 schema"));
 
