@@ -114,7 +114,7 @@ impl Config {
         let path = file.unwrap_or(Path::new("nuru.toml"));
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("NURU_").ignore(&["test_database_url", "test_ollama_url"]))
+            .merge(Env::prefixed("NURU_").filter(|k| !k.as_str().starts_with("test_") && !k.as_str().starts_with("ci_")))
             .extract()
             .map_err(Box::new)?;
         config.validate()?;
