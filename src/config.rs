@@ -114,7 +114,11 @@ impl Config {
         let path = file.unwrap_or(Path::new("nuru.toml"));
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("NURU_").filter(|k| !k.as_str().starts_with("test_") && !k.as_str().starts_with("ci_")))
+            .merge(Env::prefixed("NURU_").filter(|k| {
+                // Test and CI settings (NURU_TEST_*, NURU_CI_*) are not the service's.
+                let k = k.as_str().to_ascii_lowercase();
+                !k.starts_with("test_") && !k.starts_with("ci_")
+            }))
             .extract()
             .map_err(Box::new)?;
         config.validate()?;
