@@ -85,10 +85,35 @@ enum Command {
     },
     /// Create or migrate the database, then exit.
     Migrate,
+    /// Admin API accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Clinic files.
     Clinic {
         #[command(subcommand)]
         command: ClinicCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create the first superadmin. The password is read from NURU_ADMIN_PASSWORD, or the first line of stdin.
+    CreateSuperadmin {
+        #[arg(long)]
+        email: String,
+    },
+    /// Give an account (created if new; password as above) a role in a clinic.
+    AddMember {
+        #[arg(long)]
+        email: String,
+        /// The clinic's slug.
+        #[arg(long)]
+        clinic: String,
+        /// clinic_admin, staff or practitioner.
+        #[arg(long)]
+        role: String,
     },
 }
 
@@ -135,6 +160,35 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                     "Demo clinic {:?} loaded. Twilio webhook: {}/webhooks/twilio/{} (replies go to the local outbox, not to Twilio).",
                     catalog.clinic.name, state.config.public_base_url, catalog.clinic.slug
                 );
+                // Demo accounts with fresh passwords, printed once.
+                let now = chrono::Utc::now();
+                for (email, superadmin, role) in
+                    [("superadmin@demo.nuru", true, None), ("admin@demo.nuru", false, Some(crate::storage::ClinicRole::ClinicAdmin))]
+                {
+                    let password = crate::secrets::random_token()[..16].to_string();
+                    let id = match state.store.user_by_email(email).await? {
+                        Some(u) => {
+                            eprintln!("Demo account {email} exists already (password unchanged).");
+                            u.id
+                        }
+                        None => {
+                            let id = state.store.create_user(email, &crate::admin::auth::hash_password(&password), superadmin, now).await?;
+                            eprintln!("Demo account: {email} / {password}");
+                            id
+                        }
+                    };
+                    if let Some(role) = role {
+                        state
+                            .store
+                            .add_membership(
+                                id,
+                                &crate::storage::Membership { clinic_id: catalog.clinic.id, role, practitioner_id: None },
+                                now,
+                            )
+                            .await?;
+                    }
+                }
+                eprintln!("Admin API: {}/api/docs", state.config.public_base_url);
                 app.run_until_stopped().await
             }
             Command::Chat { phone, clinic } => {
@@ -169,6 +223,38 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
                 if failed > 0 {
                     anyhow::bail!("{failed} conversation script(s) failed");
+                }
+                Ok(())
+            }
+            Command::Admin { command } => {
+                let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+                let now = chrono::Utc::now();
+                let password = || -> anyhow::Result<String> {
+                    let p = match std::env::var("NURU_ADMIN_PASSWORD") {
+                        Ok(p) => p,
+                        Err(_) => std::io::stdin().lock().lines().next().transpose()?.unwrap_or_default(),
+                    };
+                    anyhow::ensure!(p.chars().count() >= 12, "the password must have at least 12 characters");
+                    Ok(p)
+                };
+                match command {
+                    AdminCommand::CreateSuperadmin { email } => {
+                        let hash = crate::admin::auth::hash_password(&password()?);
+                        store.create_user(&email, &hash, true, now).await.context("creating the account")?;
+                        eprintln!("superadmin {email} created");
+                    }
+                    AdminCommand::AddMember { email, clinic, role } => {
+                        let role = crate::storage::ClinicRole::parse(&role).context("role must be clinic_admin, staff or practitioner")?;
+                        let clinic = store.clinic_by_slug(&clinic).await?.context("no clinic with that slug")?;
+                        let id = match store.user_by_email(&email).await? {
+                            Some(u) => u.id,
+                            None => store.create_user(&email, &crate::admin::auth::hash_password(&password()?), false, now).await?,
+                        };
+                        store
+                            .add_membership(id, &crate::storage::Membership { clinic_id: clinic.id, role, practitioner_id: None }, now)
+                            .await?;
+                        eprintln!("{email} is {} of {}", role.as_str(), clinic.slug);
+                    }
                 }
                 Ok(())
             }

@@ -49,6 +49,9 @@ pub struct Config {
     /// The model runs outside the clinic's premises: identifiers in the
     /// message are pseudonymised before it is sent, and clinics can refuse it.
     pub model_hosted: bool,
+    /// Base64, at least 32 bytes: signs the admin API's access tokens. Unset:
+    /// a random key per process.
+    pub jwt_secret: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -96,6 +99,7 @@ impl Default for Config {
             model_response_format: ResponseFormatKind::JsonSchema,
             model_prompt_budget: 1000,
             model_hosted: false,
+            jwt_secret: None,
         }
     }
 }

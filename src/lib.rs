@@ -4,6 +4,7 @@
 //! code map and the invariants each module keeps.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod channels;
 pub mod cli;
 pub mod clock;

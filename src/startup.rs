@@ -25,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub inbound_ready: Arc<Notify>,
+    /// Signs and checks the admin API's access tokens.
+    pub jwt: Arc<crate::admin::auth::JwtKeys>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +86,8 @@ impl Application {
             send_max_attempts: config.send_max_attempts,
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
         });
-        let state = AppState { store, cipher, config: Arc::new(config), clock: options.clock, inbound_ready };
+        let jwt = Arc::new(crate::admin::auth::JwtKeys::new(&jwt_secret(&config)?));
+        let state = AppState { store, cipher, config: Arc::new(config), clock: options.clock, inbound_ready, jwt };
         Ok(Application { listener, state, workers, background_workers: options.background_workers })
     }
 
@@ -116,8 +119,36 @@ impl Application {
     }
 }
 
+/// The admin API's signing key: `jwt_secret` (base64, at least 32 bytes), or
+/// a random one per process (tokens then end with the process; set it when
+/// several nodes serve the API).
+fn jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine;
+    match &config.jwt_secret {
+        Some(s) => {
+            let key = base64::engine::general_purpose::STANDARD.decode(s.expose().trim())?;
+            anyhow::ensure!(key.len() >= 32, "jwt_secret must decode to at least 32 bytes");
+            Ok(key)
+        }
+        None => {
+            use chacha20poly1305::aead::rand_core::RngCore;
+            let mut key = vec![0u8; 32];
+            chacha20poly1305::aead::OsRng.fill_bytes(&mut key);
+            Ok(key)
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
+    let (admin, openapi) = crate::admin::router();
+    let spec = openapi.to_pretty_json().expect("the OpenAPI document serialises");
     Router::new()
+        .merge(admin)
+        .route("/api/openapi.json", get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }))
+        .merge({
+            use utoipa_scalar::Servable;
+            utoipa_scalar::Scalar::with_url("/api/docs", openapi)
+        })
         .route("/health", get(health))
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
         .route("/calendar/appointments/{file}", get(crate::feeds::appointment))

@@ -11,3 +11,8 @@ mod step;
 
 pub use state::{Booking, Conversation, Flow, PatientChoice, Stage};
 pub use step::{BookingRequest, Effect, Event, Outcome, TurnContext, step};
+
+/// The state a conversation starts from (and returns to when staff release it).
+pub fn fresh_state_json() -> String {
+    serde_json::to_string(&Conversation::default()).expect("state serialises")
+}

@@ -56,8 +56,7 @@ impl Engine {
         clinic: crate::domain::ClinicId,
         conversation: crate::domain::ConversationId,
     ) -> Result<bool, StorageError> {
-        let fresh = serde_json::to_string(&Conversation::default()).expect("state serialises");
-        self.store.release_conversation(clinic, conversation, &fresh, self.clock.now()).await
+        self.store.release_conversation(clinic, conversation, &super::fresh_state_json(), self.clock.now()).await
     }
 
     pub fn with_model(mut self, model: std::sync::Arc<crate::model::ModelAssist>) -> Self {

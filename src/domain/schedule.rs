@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const DAY_MINUTES: u16 = 1440;
 
 /// In person at the clinic, or remote (phone or video).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsultationMode {
     #[default]

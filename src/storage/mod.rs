@@ -3,6 +3,8 @@
 //! `migrations/`. Instants are stored as UTC epoch seconds, ids as UUID text and
 //! flags as integers, the types `Any` decodes identically on both backends.
 
+mod accounts;
+mod admin;
 mod appointments;
 mod clinics;
 mod conversations;
@@ -10,6 +12,8 @@ mod messages;
 mod patients;
 mod schedule;
 
+pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow, UserRow};
+pub use admin::{ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;

@@ -2,6 +2,7 @@
 //! database (SQLite by default, PostgreSQL when NURU_TEST_DATABASE_URL is set)
 //! and a local server standing in for Twilio's REST API.
 
+mod admin;
 mod helpers;
 mod model;
 

@@ -1,0 +1,176 @@
+//! Accounts and tokens: Argon2id password hashes (OWASP: 19 MiB, 2
+//! iterations, parallelism 1), short-lived HS256 access tokens with the
+//! algorithm pinned and `exp`/`iss`/`aud` checked, and rotating refresh tokens
+//! stored as SHA-256 hashes (a reused one revokes its whole family).
+
+use super::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::storage::{ClinicRole, Membership, Store};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use uuid::Uuid;
+
+pub const ISSUER: &str = "nuru";
+pub const AUDIENCE: &str = "nuru-admin";
+pub const ACCESS_MINUTES: i64 = 15;
+pub const REFRESH_DAYS: i64 = 30;
+/// Failed logins in a row before the account is locked for `LOCK_MINUTES`.
+pub const MAX_FAILED: i64 = 5;
+pub const LOCK_MINUTES: i64 = 15;
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("OWASP parameters are valid"))
+}
+
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2().hash_password(password.as_bytes(), &salt).expect("hashing cannot fail with valid parameters").to_string()
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A hash to compare against when the e-mail is unknown, so timing does not
+/// tell which accounts exist.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password("not a real password"));
+    &DUMMY
+}
+
+pub fn token_hash(token: &str) -> String {
+    sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtKeys(..)")
+    }
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+pub fn issue_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>) -> String {
+    let claims = Claims {
+        sub: user.to_string(),
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        iat: now.timestamp(),
+        exp: (now + Duration::minutes(ACCESS_MINUTES)).timestamp(),
+    };
+    jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding).expect("HS256 signing cannot fail")
+}
+
+pub fn verify_access(keys: &JwtKeys, token: &str) -> Option<Claims> {
+    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.algorithms = vec![jsonwebtoken::Algorithm::HS256];
+    v.set_issuer(&[ISSUER]);
+    v.set_audience(&[AUDIENCE]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.leeway = 0;
+    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &v).ok().map(|d| d.claims)
+}
+
+/// Issues a refresh token in `family` (a new family at login).
+pub async fn issue_refresh(store: &Store, user: Uuid, family: Uuid, now: DateTime<Utc>) -> ApiResult<String> {
+    let token = crate::secrets::random_token();
+    store.insert_refresh_token(family, user, &token_hash(&token), now + Duration::days(REFRESH_DAYS), now).await?;
+    Ok(token)
+}
+
+/// The authenticated caller, with their clinic memberships read fresh from
+/// the database on every request (a removed membership takes effect at once).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub email: String,
+    pub superadmin: bool,
+    pub memberships: Vec<Membership>,
+}
+
+impl Caller {
+    /// Access to a clinic with at least `role`. Someone with no link to the
+    /// clinic gets 404 (its existence is not confirmed); a member with too
+    /// small a role gets 403.
+    pub fn require(&self, clinic: crate::domain::ClinicId, role: ClinicRole) -> ApiResult<()> {
+        if self.superadmin {
+            return Ok(());
+        }
+        match self.memberships.iter().find(|m| m.clinic_id == clinic) {
+            None => Err(ApiError::not_found("clinic")),
+            Some(m) if m.role >= role => Ok(()),
+            Some(_) => Err(ApiError::forbidden()),
+        }
+    }
+
+    pub fn require_superadmin(&self) -> ApiResult<()> {
+        if self.superadmin { Ok(()) } else { Err(ApiError::forbidden()) }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
+        let claims = verify_access(&state.jwt, token.trim()).ok_or_else(|| ApiError::unauthenticated("invalid or expired token"))?;
+        let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::unauthenticated("invalid token"))?;
+        let user = state.store.user(user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
+        let memberships = state.store.memberships(user_id).await?;
+        Ok(Caller { user_id, email: user.email, superadmin: user.superadmin, memberships })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_tokens() {
+        let h = hash_password("correct horse battery staple");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("correct horse battery staple", &h));
+        assert!(!verify_password("wrong", &h));
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
+        let user = Uuid::new_v4();
+        let t = issue_access(&keys, user, Utc::now());
+        assert_eq!(verify_access(&keys, &t).unwrap().sub, user.to_string());
+        let other = JwtKeys::new(b"another key, another key, another");
+        assert!(verify_access(&other, &t).is_none(), "signature checked");
+        let expired = issue_access(&keys, user, Utc::now() - Duration::minutes(ACCESS_MINUTES + 1));
+        assert!(verify_access(&keys, &expired).is_none(), "exp checked");
+        // alg=none: header {"alg":"none"} with the same claims and no signature.
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = t.split('.').nth(1).unwrap();
+        let none = format!("{}.{payload}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#));
+        assert!(verify_access(&keys, &none).is_none(), "alg=none refused");
+        assert_eq!(token_hash("x").len(), 64);
+    }
+}

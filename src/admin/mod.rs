@@ -1,0 +1,58 @@
+//! The admin API (`/api`): accounts and tokens, clinics, conversations,
+//! appointments, slots and the audit trail, documented by an OpenAPI 3.1
+//! document generated from the handlers (`/api/openapi.json`, `/api/docs`).
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+
+use crate::startup::AppState;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Nuru admin API", description = "Clinic admins configure and follow their clinic; superadmins review across clinics."),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "clinics"), (name = "conversations"), (name = "appointments"), (name = "audit"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, built together.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::login))
+        .routes(routes!(routes::refresh))
+        .routes(routes!(routes::logout))
+        .routes(routes!(routes::me))
+        .routes(routes!(routes::list_clinics))
+        .routes(routes!(routes::get_clinic))
+        .routes(routes!(routes::list_conversations))
+        .routes(routes!(routes::conversation_messages))
+        .routes(routes!(routes::release_conversation))
+        .routes(routes!(routes::list_appointments))
+        .routes(routes!(routes::cancel_appointment))
+        .routes(routes!(routes::slots))
+        .routes(routes!(routes::audit_events))
+        .split_for_parts();
+    (router, api)
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    router().1
+}

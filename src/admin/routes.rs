@@ -1,0 +1,512 @@
+//! Admin API handlers. Every route that names a clinic checks the caller's
+//! membership first (404 without one, 403 with too small a role); every read
+//! or change of patient data is audited.
+
+use super::auth::{self, Caller};
+use super::error::{ApiError, ApiResult};
+use crate::domain::*;
+use crate::scheduling::{self, SlotEngine, SlotQuery};
+use crate::startup::AppState;
+use crate::storage::{AuditEvent, ClinicRole, ConversationFilter, ConversationSummary, MessageView, NewAuditEvent};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipView {
+    pub clinic_id: String,
+    pub role: ClinicRole,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    pub user_id: String,
+    pub email: String,
+    pub superadmin: bool,
+    pub memberships: Vec<MembershipView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub timezone: String,
+    pub default_language: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub emergency_number: String,
+    pub booking_horizon_days: u32,
+    pub min_notice_minutes: u32,
+    pub whatsapp_number: Option<String>,
+    pub sms_number: Option<String>,
+}
+
+impl From<&Clinic> for ClinicView {
+    fn from(c: &Clinic) -> Self {
+        Self {
+            id: c.id.to_string(),
+            slug: c.slug.clone(),
+            name: c.name.clone(),
+            timezone: c.timezone.name().to_string(),
+            default_language: c.default_language.as_str().to_string(),
+            address: c.address.clone(),
+            phone: c.phone.clone(),
+            emergency_number: c.emergency_number.clone(),
+            booking_horizon_days: c.booking_horizon_days,
+            min_notice_minutes: c.min_notice_minutes,
+            whatsapp_number: c.whatsapp_number.clone(),
+            sms_number: c.sms_number.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentView {
+    pub id: String,
+    pub practitioner_id: String,
+    pub patient_id: String,
+    pub service_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub mode: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotView {
+    pub practitioner_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    pub needs_human: Option<bool>,
+    pub urgent: Option<bool>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// Local date, inclusive (default: today).
+    pub from: Option<NaiveDate>,
+    /// Local date, inclusive (default: from + 14 days).
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotsQuery {
+    pub service_id: Uuid,
+    pub practitioner_id: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// in_person (default) or remote.
+    pub mode: Option<ConsultationMode>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub clinic_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub before: Option<i64>,
+}
+
+fn clinic_id(id: Uuid) -> ClinicId {
+    ClinicId(id)
+}
+
+async fn audit(state: &AppState, caller: &Caller, clinic: Option<ClinicId>, action: &str, resource: &str, id: Option<&str>) {
+    let event = NewAuditEvent { actor: Some(caller.user_id), clinic, action, resource, resource_id: id, outcome: "ok" };
+    if let Err(e) = state.store.audit(&event, state.clock.now()).await {
+        tracing::error!(error = %e, "audit event not recorded");
+    }
+}
+
+/// Exchanges e-mail and password for tokens. Five failures in a row lock the
+/// account for 15 minutes; unknown e-mails cost the same time as known ones.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
+    let now = state.clock.now();
+    let user = state.store.user_by_email(req.email.trim()).await?;
+    let Some(user) = user.filter(|u| u.active) else {
+        auth::verify_password(&req.password, auth::dummy_hash());
+        state
+            .store
+            .audit(
+                &NewAuditEvent {
+                    actor: None,
+                    clinic: None,
+                    action: "login",
+                    resource: "account",
+                    resource_id: None,
+                    outcome: "unknown_account",
+                },
+                now,
+            )
+            .await?;
+        return Err(ApiError::unauthenticated("wrong e-mail or password"));
+    };
+    if user.locked_until.is_some_and(|t| t > now) {
+        return Err(ApiError::locked());
+    }
+    if !auth::verify_password(&req.password, &user.password_hash) {
+        state.store.login_failed(user.id, auth::MAX_FAILED, now + Duration::minutes(auth::LOCK_MINUTES)).await?;
+        state
+            .store
+            .audit(
+                &NewAuditEvent {
+                    actor: Some(user.id),
+                    clinic: None,
+                    action: "login",
+                    resource: "account",
+                    resource_id: Some(&user.id.to_string()),
+                    outcome: "wrong_password",
+                },
+                now,
+            )
+            .await?;
+        return Err(ApiError::unauthenticated("wrong e-mail or password"));
+    }
+    state.store.login_succeeded(user.id).await?;
+    state
+        .store
+        .audit(
+            &NewAuditEvent {
+                actor: Some(user.id),
+                clinic: None,
+                action: "login",
+                resource: "account",
+                resource_id: Some(&user.id.to_string()),
+                outcome: "ok",
+            },
+            now,
+        )
+        .await?;
+    let refresh_token = auth::issue_refresh(&state.store, user.id, Uuid::new_v4(), now).await?;
+    Ok(Json(TokenPair {
+        access_token: auth::issue_access(&state.jwt, user.id, now),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_MINUTES * 60,
+    }))
+}
+
+/// Rotates a refresh token. A token used twice revokes its whole family.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::ErrorBody)))]
+pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+    let now = state.clock.now();
+    let row = state
+        .store
+        .refresh_token(&auth::token_hash(&req.refresh_token))
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("unknown refresh token"))?;
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(ApiError::unauthenticated("refresh token expired or revoked"));
+    }
+    if row.used_at.is_some() || !state.store.use_refresh_token(row.id, now).await? {
+        // Reuse: someone else holds a copy. Revoke the family.
+        state.store.revoke_refresh_family(row.family_id, now).await?;
+        state
+            .store
+            .audit(
+                &NewAuditEvent {
+                    actor: Some(row.user_id),
+                    clinic: None,
+                    action: "refresh",
+                    resource: "account",
+                    resource_id: Some(&row.user_id.to_string()),
+                    outcome: "reuse_detected",
+                },
+                now,
+            )
+            .await?;
+        return Err(ApiError::unauthenticated("refresh token reused; sign in again"));
+    }
+    let user = state.store.user(row.user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
+    let refresh_token = auth::issue_refresh(&state.store, user.id, row.family_id, now).await?;
+    Ok(Json(TokenPair {
+        access_token: auth::issue_access(&state.jwt, user.id, now),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_MINUTES * 60,
+    }))
+}
+
+/// Revokes the refresh token's family (sign out everywhere it was passed on).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
+pub async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<StatusCode> {
+    if let Some(row) = state.store.refresh_token(&auth::token_hash(&req.refresh_token)).await? {
+        state.store.revoke_refresh_family(row.family_id, state.clock.now()).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeView), (status = 401, body = super::error::ErrorBody)))]
+pub async fn me(caller: Caller) -> Json<MeView> {
+    Json(MeView {
+        user_id: caller.user_id.to_string(),
+        email: caller.email.clone(),
+        superadmin: caller.superadmin,
+        memberships: caller.memberships.iter().map(|m| MembershipView { clinic_id: m.clinic_id.to_string(), role: m.role }).collect(),
+    })
+}
+
+/// The clinics the caller may see (all of them for superadmins).
+#[utoipa::path(get, path = "/api/clinics", tag = "clinics", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ClinicView>), (status = 401, body = super::error::ErrorBody)))]
+pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ClinicView>>> {
+    let clinics = state.store.clinics().await?;
+    Ok(Json(
+        clinics
+            .iter()
+            .filter(|c| caller.superadmin || caller.memberships.iter().any(|m| m.clinic_id == c.id))
+            .map(ClinicView::from)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = ClinicView), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<ClinicView>> {
+    caller.require(clinic_id(id), ClinicRole::Practitioner)?;
+    Ok(Json(ClinicView::from(&state.store.clinic(clinic_id(id)).await?)))
+}
+
+fn parse_cursor(c: &str) -> ApiResult<(i64, String)> {
+    let (ts, id) = c.split_once('_').ok_or_else(|| ApiError::invalid("cursor", "not a cursor from a previous page"))?;
+    Ok((ts.parse().map_err(|_| ApiError::invalid("cursor", "not a cursor from a previous page"))?, id.to_string()))
+}
+
+/// Conversations of a clinic, most recently active first.
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ConversationQuery),
+    responses((status = 200, body = ConversationPage), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ConversationQuery>,
+) -> ApiResult<Json<ConversationPage>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+    }
+    let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let filter = ConversationFilter { needs_human: q.needs_human, urgent: q.urgent, since: None, before, limit };
+    let items = state.store.conversations(clinic, &filter).await?;
+    let next_cursor =
+        (items.len() as i64 == limit).then(|| items.last().map(|c| format!("{}_{}", c.updated_at.timestamp(), c.id))).flatten();
+    audit(&state, &caller, Some(clinic), "list", "conversations", None).await;
+    Ok(Json(ConversationPage { items, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/messages", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<MessageView>), (status = 404, body = super::error::ErrorBody)))]
+pub async fn conversation_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    if state.store.conversation_clinic(ConversationId(conversation)).await? != Some(clinic) {
+        return Err(ApiError::not_found("conversation"));
+    }
+    let messages = state.store.conversation_messages(clinic, ConversationId(conversation)).await?;
+    audit(&state, &caller, Some(clinic), "read", "conversation", Some(&conversation.to_string())).await;
+    Ok(Json(messages))
+}
+
+/// Staff hand the conversation back to the bot.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/release", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+pub async fn release_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let fresh = crate::conversation::fresh_state_json();
+    if !state.store.release_conversation(clinic, ConversationId(conversation), &fresh, state.clock.now()).await? {
+        return Err(ApiError::not_found("conversation"));
+    }
+    audit(&state, &caller, Some(clinic), "release", "conversation", Some(&conversation.to_string())).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn range(state: &AppState, clinic: &Clinic, q: &RangeQuery) -> ApiResult<(NaiveDate, NaiveDate)> {
+    let today = state.clock.now().with_timezone(&clinic.timezone).date_naive();
+    let from = q.from.unwrap_or(today);
+    let to = q.to.unwrap_or(from + Duration::days(14));
+    if to < from || to - from > Duration::days(92) {
+        return Err(ApiError::invalid("to", "must be on or after from, at most 92 days later"));
+    }
+    Ok((from, to))
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), RangeQuery),
+    responses((status = 200, body = Vec<AppointmentView>), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn list_appointments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<Vec<AppointmentView>>> {
+    let clinic_id = clinic_id(id);
+    caller.require(clinic_id, ClinicRole::Practitioner)?;
+    let clinic = state.store.clinic(clinic_id).await?;
+    let (from, to) = range(&state, &clinic, &q)?;
+    let (start, end) = (scheduling::day_start(clinic.timezone, from), scheduling::day_start(clinic.timezone, to + Duration::days(1)));
+    // A practitioner sees their own agenda only.
+    let own = caller.memberships.iter().find(|m| m.clinic_id == clinic_id && m.role == ClinicRole::Practitioner).map(|m| m.practitioner_id);
+    let items: Vec<AppointmentView> = state
+        .store
+        .appointments(clinic_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.starts_at < end && a.ends_at > start)
+        .filter(|a| caller.superadmin || own.is_none_or(|p| p == Some(a.practitioner_id)))
+        .map(|a| AppointmentView {
+            id: a.id.to_string(),
+            practitioner_id: a.practitioner_id.to_string(),
+            patient_id: a.patient_id.to_string(),
+            service_id: a.service_id.to_string(),
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            status: a.status.as_str().to_string(),
+            mode: a.mode.as_str().to_string(),
+        })
+        .collect();
+    audit(&state, &caller, Some(clinic_id), "list", "appointments", None).await;
+    Ok(Json(items))
+}
+
+/// Cancels an appointment; its time is bookable again at once.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/cancel", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+pub async fn cancel_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, appointment)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let mut tx = state.store.begin().await?;
+    let done = scheduling::cancel(&mut tx, clinic, AppointmentId(appointment), state.clock.now()).await.map_err(|e| match e {
+        scheduling::BookingError::Storage(s) => ApiError::from(s),
+        _ => ApiError::not_found("appointment"),
+    })?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    if !done {
+        return Err(ApiError::not_found("booked appointment"));
+    }
+    audit(&state, &caller, Some(clinic), "cancel", "appointment", Some(&appointment.to_string())).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Free slots, from the same engine the bot uses.
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/slots", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), SlotsQuery),
+    responses((status = 200, body = Vec<SlotView>), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn slots(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<SlotsQuery>,
+) -> ApiResult<Json<Vec<SlotView>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Practitioner)?;
+    let catalog = state.store.catalog(clinic).await?;
+    if catalog.service(ServiceId(q.service_id)).is_none() {
+        return Err(ApiError::invalid("service_id", "not a service of this clinic"));
+    }
+    let (from, to) = range(&state, &catalog.clinic, &RangeQuery { from: q.from, to: q.to })?;
+    let now = state.clock.now();
+    let occupancy = state
+        .store
+        .occupancy(
+            clinic,
+            scheduling::day_start(catalog.clinic.timezone, from) - Duration::days(1),
+            scheduling::day_start(catalog.clinic.timezone, to) + Duration::days(2),
+        )
+        .await?;
+    let query = SlotQuery {
+        service: ServiceId(q.service_id),
+        mode: q.mode.unwrap_or_default(),
+        practitioners: q.practitioner_id.map(|p| vec![PractitionerId(p)]).unwrap_or_default(),
+        from,
+        to,
+    };
+    let found = SlotEngine::new(&catalog, &occupancy, now, None).find(&query);
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|s| SlotView { practitioner_id: s.practitioner_id.to_string(), starts_at: s.start, ends_at: s.end, capacity: s.capacity })
+            .collect(),
+    ))
+}
+
+/// The audit trail (superadmins): who read or changed what, when, where.
+#[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = super::error::ErrorBody)))]
+pub async fn audit_events(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
+    caller.require_superadmin()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    Ok(Json(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
+}

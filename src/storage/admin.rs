@@ -1,0 +1,143 @@
+//! Read models for the admin API: clinic lists, conversation lists with
+//! filters and keyset pagination, a conversation's messages.
+
+use super::{Result, Store, from_ts, parse_id};
+use crate::domain::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub channel: String,
+    /// Masked: the full number is on the conversation's page.
+    pub phone: String,
+    pub language: String,
+    pub needs_human: bool,
+    pub urgent: bool,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MessageView {
+    /// `in` from the patient, `out` to the patient.
+    pub direction: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+    /// Inbound: pending, processed, failed. Outbound: queued, sending, sent, failed, unknown.
+    pub status: String,
+    pub author: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub needs_human: Option<bool>,
+    pub urgent: Option<bool>,
+    pub since: Option<DateTime<Utc>>,
+    /// Keyset pagination: conversations updated before this one.
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+impl Store {
+    pub async fn clinics(&self) -> Result<Vec<Clinic>> {
+        let ids: Vec<String> = sqlx::query("SELECT id FROM clinics ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.clinic(parse_id(&id, ClinicId::parse)?).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn conversations(&self, clinic: ClinicId, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
+        let (before_ts, before_id) = f.before.clone().unwrap_or((i64::MAX, String::new()));
+        sqlx::query(
+            "SELECT id, channel, phone, language, needs_human, urgent, last_inbound_at, updated_at FROM conversations \
+             WHERE clinic_id = $1 AND ($2 < 0 OR needs_human = $2) AND ($3 < 0 OR urgent = $3) AND updated_at >= $4 \
+               AND (updated_at < $5 OR (updated_at = $5 AND id < $6)) \
+             ORDER BY updated_at DESC, id DESC LIMIT $7",
+        )
+        .bind(clinic.to_string())
+        .bind(f.needs_human.map_or(-1, i64::from))
+        .bind(f.urgent.map_or(-1, i64::from))
+        .bind(f.since.map_or(0, |t| t.timestamp()))
+        .bind(before_ts)
+        .bind(if before_id.is_empty() { "~".to_string() } else { before_id })
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ConversationSummary {
+                id: r.try_get("id")?,
+                channel: r.try_get("channel")?,
+                phone: mask_phone(&r.try_get::<String, _>("phone")?),
+                language: r.try_get("language")?,
+                needs_human: r.try_get::<i64, _>("needs_human")? != 0,
+                urgent: r.try_get::<i64, _>("urgent")? != 0,
+                last_inbound_at: r.try_get::<Option<i64>, _>("last_inbound_at")?.map(from_ts).transpose()?,
+                updated_at: from_ts(r.try_get("updated_at")?)?,
+            })
+        })
+        .collect()
+    }
+
+    /// The conversation's clinic, to check access before showing anything.
+    pub async fn conversation_clinic(&self, id: ConversationId) -> Result<Option<ClinicId>> {
+        let row = sqlx::query("SELECT clinic_id FROM conversations WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.map(|r| parse_id(&r.try_get::<String, _>("clinic_id")?, ClinicId::parse)).transpose()
+    }
+
+    /// Inbound and outbound messages of a conversation, oldest first.
+    pub async fn conversation_messages(&self, clinic: ClinicId, id: ConversationId) -> Result<Vec<MessageView>> {
+        let conv = sqlx::query("SELECT channel, phone FROM conversations WHERE id = $1 AND clinic_id = $2")
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(conv) = conv else { return Ok(Vec::new()) };
+        let channel: String = conv.try_get("channel")?;
+        let phone: String = conv.try_get("phone")?;
+        let mut out: Vec<MessageView> =
+            sqlx::query("SELECT body, received_at, status FROM inbound_messages WHERE clinic_id = $1 AND channel = $2 AND from_phone = $3")
+                .bind(clinic.to_string())
+                .bind(&channel)
+                .bind(&phone)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(MessageView {
+                        direction: "in".into(),
+                        body: r.try_get("body")?,
+                        at: from_ts(r.try_get("received_at")?)?,
+                        status: r.try_get("status")?,
+                        author: "patient".into(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+        for r in sqlx::query("SELECT body, created_at, status, author FROM outbound_messages WHERE conversation_id = $1 AND clinic_id = $2")
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .fetch_all(&self.pool)
+            .await?
+        {
+            out.push(MessageView {
+                direction: "out".into(),
+                body: r.try_get("body")?,
+                at: from_ts(r.try_get("created_at")?)?,
+                status: r.try_get("status")?,
+                author: r.try_get("author")?,
+            });
+        }
+        out.sort_by_key(|m| (m.at, m.direction == "out"));
+        Ok(out)
+    }
+}

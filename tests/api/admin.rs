@@ -1,0 +1,282 @@
+//! The admin API: login, tokens, tenant isolation (generated from the OpenAPI
+//! document), roles, the resources, the audit trail. Runs on SQLite and
+//! PostgreSQL like every storage test.
+
+use crate::helpers::*;
+use base64::Engine;
+use nuru::admin::auth::{self, JwtKeys};
+use nuru::fixtures::ClinicFile;
+use nuru::storage::{ClinicRole, Membership};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const JWT_SECRET: [u8; 32] = [42; 32];
+const PASSWORD: &str = "a long enough password";
+
+struct Admin {
+    app: TestApp,
+    other_clinic: nuru::domain::ClinicId,
+}
+
+async fn setup() -> Admin {
+    let app =
+        spawn_app_with(|c| c.jwt_secret = Some(nuru::secrets::Secret::new(base64::engine::general_purpose::STANDARD.encode(JWT_SECRET))))
+            .await;
+    let other = ClinicFile::import(RULES_CLINIC, &app.store, &nuru::secrets::Cipher::random()).await.unwrap();
+    let now = monday_morning();
+    let hash = auth::hash_password(PASSWORD);
+    let root = app.store.create_user("root@example.org", &hash, true, now).await.unwrap();
+    let _ = root;
+    for (email, clinic, role) in [
+        ("admin@demo.org", app.clinic.clinic.id, ClinicRole::ClinicAdmin),
+        ("staff@demo.org", app.clinic.clinic.id, ClinicRole::Staff),
+        ("doctor@demo.org", app.clinic.clinic.id, ClinicRole::Practitioner),
+        ("admin@other.org", other.clinic.id, ClinicRole::ClinicAdmin),
+    ] {
+        let id = app.store.create_user(email, &hash, false, now).await.unwrap();
+        app.store.add_membership(id, &Membership { clinic_id: clinic, role, practitioner_id: None }, now).await.unwrap();
+    }
+    Admin { app, other_clinic: other.clinic.id }
+}
+
+impl Admin {
+    async fn login(&self, email: &str) -> Value {
+        let r = self
+            .app
+            .http
+            .post(format!("{}/api/auth/login", self.app.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login {email}");
+        r.json().await.unwrap()
+    }
+
+    async fn token(&self, email: &str) -> String {
+        self.login(email).await["access_token"].as_str().unwrap().to_string()
+    }
+
+    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.app.http.get(format!("{}{path}", self.app.base)).bearer_auth(token).send().await.unwrap()
+    }
+
+    async fn call(&self, method: &str, token: Option<&str>, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.app.base);
+        let mut req = match method {
+            "get" => self.app.http.get(url),
+            "post" => self.app.http.post(url).json(&json!({})),
+            "put" => self.app.http.put(url).json(&json!({})),
+            "patch" => self.app.http.patch(url).json(&json!({})),
+            "delete" => self.app.http.delete(url),
+            other => panic!("method {other}"),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn login_throttling_and_refresh_rotation() {
+    let a = setup().await;
+    let url = format!("{}/api/auth/login", a.app.base);
+    let bad = |email: &'static str| a.app.http.post(&url).json(&json!({"email": email, "password": "nope"})).send();
+    assert_eq!(bad("nobody@example.org").await.unwrap().status(), 401);
+    let body: Value = bad("admin@demo.org").await.unwrap().json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    for _ in 0..4 {
+        bad("admin@demo.org").await.unwrap();
+    }
+    let locked = a.app.http.post(&url).json(&json!({"email": "admin@demo.org", "password": PASSWORD})).send().await.unwrap();
+    assert_eq!(locked.status(), 429, "five failures lock the account, even for the right password");
+
+    let pair = a.login("staff@demo.org").await;
+    let r1 = pair["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |t: String| a.app.http.post(format!("{}/api/auth/refresh", a.app.base)).json(&json!({"refresh_token": t})).send();
+    let second: Value = refresh(r1.clone()).await.unwrap().json().await.unwrap();
+    let r2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r2, "rotated");
+    // Reusing the first token revokes the family: the second stops working too.
+    assert_eq!(refresh(r1).await.unwrap().status(), 401);
+    assert_eq!(refresh(r2).await.unwrap().status(), 401);
+    // Logout revokes.
+    let pair = a.login("staff@demo.org").await;
+    let r = pair["refresh_token"].as_str().unwrap().to_string();
+    a.app.http.post(format!("{}/api/auth/logout", a.app.base)).json(&json!({"refresh_token": r.clone()})).send().await.unwrap();
+    assert_eq!(refresh(r).await.unwrap().status(), 401);
+    // Mass assignment: unknown fields are refused.
+    let r =
+        a.app.http.post(&url).json(&json!({"email": "staff@demo.org", "password": PASSWORD, "role": "superadmin"})).send().await.unwrap();
+    assert!(r.status().is_client_error());
+}
+
+async fn openapi(a: &Admin) -> Value {
+    a.app.http.get(format!("{}/api/openapi.json", a.app.base)).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every operation of the OpenAPI document, with the path's ids filled.
+async fn operations(a: &Admin) -> Vec<(String, String, bool)> {
+    let doc = openapi(a).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "OpenAPI 3.1");
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op.get("security").is_some();
+            ops.push((method.clone(), path.clone(), secured));
+        }
+    }
+    assert!(ops.len() >= 13, "{ops:?}");
+    ops
+}
+
+fn fill(path: &str, clinic: &str) -> String {
+    path.replace("{clinic_id}", clinic)
+        .replace("{conversation_id}", &uuid::Uuid::new_v4().to_string())
+        .replace("{appointment_id}", &uuid::Uuid::new_v4().to_string())
+}
+
+#[tokio::test]
+async fn every_secured_route_refuses_missing_expired_tampered_and_unsigned_tokens() {
+    let a = setup().await;
+    let keys = JwtKeys::new(&JWT_SECRET);
+    let user = a.app.store.user_by_email("root@example.org").await.unwrap().unwrap().id;
+    let expired = auth::issue_access(&keys, user, chrono::Utc::now() - chrono::Duration::minutes(30));
+    let good = auth::issue_access(&keys, user, chrono::Utc::now());
+    let mut parts: Vec<&str> = good.split('.').collect();
+    let tampered_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        json!({"sub": uuid::Uuid::new_v4().to_string(), "iss": "nuru", "aud": "nuru-admin", "iat": 0, "exp": 4102444800i64}).to_string(),
+    );
+    parts[1] = &tampered_payload;
+    let tampered = parts.join(".");
+    let none = format!(
+        "{}.{}.",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        good.split('.').nth(1).unwrap()
+    );
+    let foreign = auth::issue_access(&JwtKeys::new(&[7; 32]), user, chrono::Utc::now());
+    let clinic = a.app.clinic.clinic.id.to_string();
+    for (method, path, secured) in operations(&a).await {
+        if !secured {
+            continue;
+        }
+        let p = fill(&path, &clinic);
+        for (label, token) in [
+            ("missing", None),
+            ("expired", Some(&expired)),
+            ("tampered", Some(&tampered)),
+            ("alg=none", Some(&none)),
+            ("other key", Some(&foreign)),
+        ] {
+            let r = a.call(&method, token.map(|t| t.as_str()), &p).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path} with a {label} token");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthenticated");
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_clinics_admin_sees_and_changes_nothing_of_this_clinic() {
+    let a = setup().await;
+    // Something to find: a conversation and an appointment in the demo clinic.
+    a.app.say("+243990000001", "je voudrais une consultation vendredi à 10h").await;
+    a.app.say("+243990000001", "Awa Mendy, 15/05/1990").await;
+    a.app.say("+243990000001", "oui").await;
+    let demo = a.app.clinic.clinic.id.to_string();
+    let admin = a.token("admin@demo.org").await;
+    let conversations: Value = a.get(&admin, &format!("/api/clinics/{demo}/conversations")).await.json().await.unwrap();
+    let conversation = conversations["items"][0]["id"].as_str().unwrap().to_string();
+    let appointments: Value =
+        a.get(&admin, &format!("/api/clinics/{demo}/appointments?from=2026-11-23&to=2026-12-31")).await.json().await.unwrap();
+    let appointment = appointments[0]["id"].as_str().unwrap().to_string();
+
+    let intruder = a.token("admin@other.org").await;
+    for (method, path, secured) in operations(&a).await {
+        if !secured || !path.contains("{clinic_id}") {
+            continue;
+        }
+        let p = path.replace("{clinic_id}", &demo).replace("{conversation_id}", &conversation).replace("{appointment_id}", &appointment);
+        let p = if path.ends_with("/slots") { format!("{p}?service_id={}", a.app.clinic.services[0].id) } else { p };
+        let r = a.call(&method, Some(&intruder), &p).await;
+        assert!(matches!(r.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{method} {path}: {}", r.status());
+        let text = r.text().await.unwrap();
+        assert!(
+            !text.contains("Awa") && !text.contains(&a.app.clinic.clinic.name) && !text.contains("+243"),
+            "{method} {path} leaked: {text}"
+        );
+    }
+    // Nothing changed.
+    let after: Value =
+        a.get(&admin, &format!("/api/clinics/{demo}/appointments?from=2026-11-23&to=2026-12-31")).await.json().await.unwrap();
+    assert_eq!(after[0]["status"], "booked");
+    // Their own clinic works; the list shows only theirs.
+    let mine: Value = a.get(&intruder, "/api/clinics").await.json().await.unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert_eq!(mine[0]["id"], a.other_clinic.to_string());
+}
+
+#[tokio::test]
+async fn roles_superadmin_routes_and_the_audit_trail() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id.to_string();
+    let root = a.token("root@example.org").await;
+    let admin = a.token("admin@demo.org").await;
+    let doctor = a.token("doctor@demo.org").await;
+    let all: Value = a.get(&root, "/api/clinics").await.json().await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2, "superadmins see every clinic");
+    assert_eq!(a.get(&admin, "/api/audit").await.status(), 403, "superadmin only");
+    assert_eq!(
+        a.get(&doctor, &format!("/api/clinics/{demo}/conversations")).await.status(),
+        403,
+        "practitioners do not read conversations"
+    );
+    assert_eq!(a.get(&doctor, &format!("/api/clinics/{demo}/appointments")).await.status(), 200);
+    let bad = a.get(&admin, &format!("/api/clinics/{demo}/conversations?limit=0")).await;
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "limit");
+    a.get(&admin, &format!("/api/clinics/{demo}/appointments")).await;
+    let events: Value = a.get(&root, "/api/audit").await.json().await.unwrap();
+    assert!(events.as_array().unwrap().iter().any(|e| e["action"] == "list" && e["resource"] == "appointments" && e["clinic_id"] == demo));
+    assert!(events.as_array().unwrap().iter().any(|e| e["action"] == "login"));
+}
+
+#[tokio::test]
+async fn staff_read_conversations_release_handoffs_cancel_and_see_slots() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id.to_string();
+    let staff = a.token("staff@demo.org").await;
+    a.app.say("+243990000002", "je veux parler à la secrétaire").await;
+    let page: Value = a.get(&staff, &format!("/api/clinics/{demo}/conversations?needs_human=true")).await.json().await.unwrap();
+    let c = &page["items"][0];
+    assert_eq!(c["needs_human"], true);
+    assert!(c["phone"].as_str().unwrap().contains('*'), "masked in lists");
+    let id = c["id"].as_str().unwrap();
+    let messages: Value = a.get(&staff, &format!("/api/clinics/{demo}/conversations/{id}/messages")).await.json().await.unwrap();
+    assert_eq!(messages[0]["direction"], "in");
+    assert_eq!(messages[1]["direction"], "out");
+    let r =
+        a.app.http.post(format!("{}/api/clinics/{demo}/conversations/{id}/release", a.app.base)).bearer_auth(&staff).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let replies = a.app.say("+243990000002", "je voudrais une consultation demain à 10h").await;
+    assert!(!replies.is_empty(), "the bot answers again after release");
+
+    let service = a.app.clinic.services.iter().find(|s| s.name_en == "consultation").unwrap().id;
+    let slots: Value =
+        a.get(&staff, &format!("/api/clinics/{demo}/slots?service_id={service}&from=2026-11-24&to=2026-11-24")).await.json().await.unwrap();
+    assert!(slots.as_array().unwrap().len() > 5);
+    let bad = a.get(&staff, &format!("/api/clinics/{demo}/slots?service_id={}", uuid::Uuid::new_v4())).await;
+    assert_eq!(bad.status(), 422);
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_docs_page_are_served() {
+    let a = setup().await;
+    let doc = openapi(&a).await;
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let docs = a.app.http.get(format!("{}/api/docs", a.app.base)).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().to_lowercase().contains("scalar"));
+}
