@@ -143,7 +143,15 @@ impl FromRequestParts<AppState> for Caller {
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::unauthenticated("invalid token"))?;
         let user = state.store.user(user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
         let memberships = state.store.memberships(user_id).await?;
-        Ok(Caller { user_id, email: user.email, superadmin: user.superadmin, memberships })
+        let caller = Caller { user_id, email: user.email, superadmin: user.superadmin, memberships };
+        // Under /api/clinics/{id}/…, someone with no link to the clinic is
+        // turned away here, before any body is read: 404 whatever they send.
+        if let Some(rest) = parts.uri.path().strip_prefix("/api/clinics/")
+            && let Some(id) = rest.split('/').next().and_then(|s| Uuid::parse_str(s).ok())
+        {
+            caller.require(crate::domain::ClinicId(id), ClinicRole::Practitioner)?;
+        }
+        Ok(caller)
     }
 }
 

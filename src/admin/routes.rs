@@ -510,3 +510,194 @@ pub async fn audit_events(State(state): State<AppState>, caller: Caller, Query(q
     }
     Ok(Json(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointmentRequest {
+    pub practitioner_id: Uuid,
+    pub service_id: Uuid,
+    pub patient_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    #[serde(default)]
+    pub mode: Option<ConsultationMode>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequestBody {
+    pub starts_at: DateTime<Utc>,
+    /// Another practitioner of the same service; absent keeps the practitioner.
+    pub practitioner_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// attended or no_show.
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// Sent to the patient as written, through the conversation's channel.
+    pub body: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedId {
+    pub id: String,
+}
+
+fn booking_error(e: scheduling::BookingError) -> ApiError {
+    match e {
+        scheduling::BookingError::Unavailable(why) => ApiError::conflict(format!("this time cannot be booked: {why}")),
+        scheduling::BookingError::NotFound(what) => ApiError::not_found(what),
+        scheduling::BookingError::Storage(s) => ApiError::from(s),
+    }
+}
+
+/// Books on behalf of a patient, by the same rules and lock as the bot.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewAppointmentRequest,
+    responses((status = 201, body = CreatedId), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn create_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<NewAppointmentRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedId>)> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    if !state.store.patient_in_clinic(clinic, PatientId(req.patient_id)).await? {
+        return Err(ApiError::invalid("patient_id", "not a patient of this clinic"));
+    }
+    let catalog = state.store.catalog(clinic).await?;
+    if catalog.service(ServiceId(req.service_id)).is_none() {
+        return Err(ApiError::invalid("service_id", "not a service of this clinic"));
+    }
+    if catalog.practitioner(PractitionerId(req.practitioner_id)).is_none() {
+        return Err(ApiError::invalid("practitioner_id", "not a practitioner of this clinic"));
+    }
+    let book = scheduling::BookRequest {
+        practitioner: PractitionerId(req.practitioner_id),
+        service: ServiceId(req.service_id),
+        mode: req.mode.unwrap_or_default(),
+        patient: PatientId(req.patient_id),
+        start: req.starts_at,
+        source: "staff",
+        conversation: None,
+    };
+    let mut tx = state.store.begin().await?;
+    let created = scheduling::book(&mut tx, &catalog, &book, state.clock.now()).await.map_err(booking_error)?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    audit(&state, &caller, Some(clinic), "create", "appointment", Some(&created.to_string())).await;
+    Ok((StatusCode::CREATED, Json(CreatedId { id: created.to_string() })))
+}
+
+/// Moves an appointment; the old time is freed only if the new one is taken.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/move", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = MoveRequestBody,
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn move_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    Json(req): Json<MoveRequestBody>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let catalog = state.store.catalog(clinic).await?;
+    let request = scheduling::MoveRequest {
+        appointment: AppointmentId(appointment),
+        practitioner: req.practitioner_id.map(PractitionerId),
+        start: req.starts_at,
+    };
+    let mut tx = state.store.begin().await?;
+    scheduling::reschedule(&mut tx, &catalog, &request, state.clock.now()).await.map_err(booking_error)?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    audit(&state, &caller, Some(clinic), "move", "appointment", Some(&appointment.to_string())).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marks a booked appointment attended or missed.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/status", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = StatusRequest,
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn set_appointment_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    Json(req): Json<StatusRequest>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let status = match AppointmentStatus::parse(&req.status) {
+        Some(s @ (AppointmentStatus::Attended | AppointmentStatus::NoShow)) => s,
+        _ => return Err(ApiError::invalid("status", "must be attended or no_show")),
+    };
+    if !state.store.set_appointment_status(clinic, AppointmentId(appointment), status, state.clock.now()).await? {
+        return Err(ApiError::not_found("booked appointment"));
+    }
+    audit(&state, &caller, Some(clinic), "status", "appointment", Some(&appointment.to_string())).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Staff take the conversation over: the bot stays silent until released.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/take-over", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+pub async fn take_over_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let state_json = crate::conversation::handed_off_state_json();
+    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &state_json, true, state.clock.now()).await? {
+        return Err(ApiError::not_found("conversation"));
+    }
+    audit(&state, &caller, Some(clinic), "take_over", "conversation", Some(&conversation.to_string())).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A staff reply, sent through the conversation's channel and recorded; the
+/// conversation stays with staff.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/reply", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)), request_body = ReplyRequest,
+    responses((status = 202), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn reply_to_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+    Json(req): Json<ReplyRequest>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let body = req.body.trim();
+    if body.is_empty() || body.chars().count() > 1600 {
+        return Err(ApiError::invalid("body", "must be 1 to 1,600 characters"));
+    }
+    let (channel, phone) =
+        state.store.conversation_address(clinic, ConversationId(conversation)).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let now = state.clock.now();
+    state
+        .store
+        .set_conversation_owner(clinic, ConversationId(conversation), &crate::conversation::handed_off_state_json(), true, now)
+        .await?;
+    let reply = crate::storage::NewOutbound {
+        clinic_id: clinic,
+        conversation_id: ConversationId(conversation),
+        inbound_id: None,
+        channel,
+        to: phone,
+        body: body.to_string(),
+        author: "staff",
+    };
+    let mut tx = state.store.begin().await?;
+    crate::storage::Store::insert_outbound(&mut tx, &reply, now).await?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await;
+    Ok(StatusCode::ACCEPTED)
+}

@@ -16,3 +16,8 @@ pub use step::{BookingRequest, Effect, Event, Outcome, TurnContext, step};
 pub fn fresh_state_json() -> String {
     serde_json::to_string(&Conversation::default()).expect("state serialises")
 }
+
+/// The state of a conversation staff have taken over (the bot stays silent).
+pub fn handed_off_state_json() -> String {
+    serde_json::to_string(&Conversation { flow: Flow::HandedOff, misunderstood: 0 }).expect("state serialises")
+}

@@ -141,3 +141,72 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// Staff take a conversation over (the bot goes silent) or hand it back.
+    pub async fn set_conversation_owner(
+        &self,
+        clinic: ClinicId,
+        id: ConversationId,
+        state: &str,
+        needs_human: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND clinic_id = $5",
+        )
+        .bind(state)
+        .bind(needs_human as i64)
+        .bind(super::to_ts(now))
+        .bind(id.to_string())
+        .bind(clinic.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Channel and phone of a conversation of this clinic (to send a staff reply).
+    pub async fn conversation_address(&self, clinic: ClinicId, id: ConversationId) -> Result<Option<(Channel, PhoneNumber)>> {
+        let row = sqlx::query("SELECT channel, phone FROM conversations WHERE id = $1 AND clinic_id = $2")
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let channel: String = r.try_get("channel")?;
+            Ok((
+                Channel::parse(&channel).ok_or_else(|| super::StorageError::Corrupt(format!("bad channel {channel}")))?,
+                PhoneNumber::parse(&r.try_get::<String, _>("phone")?).map_err(super::StorageError::Corrupt)?,
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn patient_in_clinic(&self, clinic: ClinicId, patient: PatientId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM patients WHERE id = $1 AND clinic_id = $2")
+            .bind(patient.to_string())
+            .bind(clinic.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// attended / no_show, from booked only.
+    pub async fn set_appointment_status(
+        &self,
+        clinic: ClinicId,
+        id: AppointmentId,
+        status: AppointmentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE appointments SET status = $1, updated_at = $2 WHERE id = $3 AND clinic_id = $4 AND status = 'booked'")
+                .bind(status.as_str())
+                .bind(super::to_ts(now))
+                .bind(id.to_string())
+                .bind(clinic.to_string())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

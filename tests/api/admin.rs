@@ -280,3 +280,59 @@ async fn the_openapi_document_and_docs_page_are_served() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().to_lowercase().contains("scalar"));
 }
+
+#[tokio::test]
+async fn staff_book_move_mark_take_over_and_reply() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    let staff = a.token("staff@demo.org").await;
+    let post = |path: String, body: Value| a.app.http.post(format!("{}{path}", a.app.base)).bearer_auth(&staff).json(&body).send();
+    let phone = nuru::domain::PhoneNumber::parse("+243990000003").unwrap();
+    let mut tx = a.app.store.begin().await.unwrap();
+    let patient = nuru::storage::Store::create_patient(&mut tx, demo, "Grâce", "Mbuyi", None, &phone, monday_morning()).await.unwrap().id;
+    tx.commit().await.unwrap();
+    let kabeya = a.app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let consultation = a.app.clinic.services.iter().find(|s| s.name_en == "consultation").unwrap().id;
+    let body = json!({"practitioner_id": kabeya, "service_id": consultation, "patient_id": patient, "starts_at": "2026-11-24T07:00:00Z"});
+    let r = post(format!("/api/clinics/{demo}/appointments"), body.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let again = post(format!("/api/clinics/{demo}/appointments"), body).await.unwrap();
+    assert_eq!(again.status(), 409, "the same rules and lock as the bot");
+    let foreign = post(
+        format!("/api/clinics/{demo}/appointments"),
+        json!({"practitioner_id": kabeya, "service_id": consultation, "patient_id": uuid::Uuid::new_v4(), "starts_at": "2026-11-24T08:00:00Z"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(foreign.status(), 422);
+    let sneaky = post(format!("/api/clinics/{demo}/appointments"), json!({"practitioner_id": kabeya, "service_id": consultation, "patient_id": patient, "starts_at": "2026-11-24T08:00:00Z", "clinic_id": a.other_clinic})).await.unwrap();
+    assert_eq!(sneaky.status(), 422, "unknown fields such as clinic_id are refused");
+    assert_eq!(
+        post(format!("/api/clinics/{demo}/appointments/{id}/move"), json!({"starts_at": "2026-11-24T09:00:00Z"})).await.unwrap().status(),
+        204
+    );
+    assert_eq!(post(format!("/api/clinics/{demo}/appointments/{id}/status"), json!({"status": "no_show"})).await.unwrap().status(), 204);
+    assert_eq!(post(format!("/api/clinics/{demo}/appointments/{id}/status"), json!({"status": "booked"})).await.unwrap().status(), 422);
+    let a1 = a.app.store.appointment(demo, nuru::domain::AppointmentId(id.parse().unwrap())).await.unwrap().unwrap();
+    assert_eq!((a1.starts_at.to_rfc3339().as_str(), a1.status), ("2026-11-24T09:00:00+00:00", nuru::domain::AppointmentStatus::NoShow));
+
+    // Take over: the bot goes silent; a staff reply reaches the patient through Twilio.
+    a.app.say("+243990000003", "bonjour").await;
+    let page: Value = a.get(&staff, &format!("/api/clinics/{demo}/conversations")).await.json().await.unwrap();
+    let conversation = page["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(post(format!("/api/clinics/{demo}/conversations/{conversation}/take-over"), json!({})).await.unwrap().status(), 204);
+    assert!(a.app.say("+243990000003", "allo ?").await.is_empty(), "the bot stays silent");
+    let r = post(
+        format!("/api/clinics/{demo}/conversations/{conversation}/reply"),
+        json!({"body": "Bonjour, ici l'accueil. Que puis-je faire ?"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    a.app.workers.run_until_idle().await.unwrap();
+    assert!(a.app.twilio.bodies().iter().any(|b| b.contains("ici l'accueil")));
+    let messages: Value = a.get(&staff, &format!("/api/clinics/{demo}/conversations/{conversation}/messages")).await.json().await.unwrap();
+    assert!(messages.as_array().unwrap().iter().any(|m| m["author"] == "staff"));
+    assert_eq!(post(format!("/api/clinics/{demo}/conversations/{conversation}/reply"), json!({"body": "  "})).await.unwrap().status(), 422);
+}
