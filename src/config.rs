@@ -119,9 +119,10 @@ impl Config {
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
             .merge(Env::prefixed("NURU_").filter(|k| {
-                // Test and CI settings (NURU_TEST_*, NURU_CI_*) are not the service's.
+                // Test and CI settings (NURU_TEST_*, NURU_CI_*) and the admin
+                // bootstrap password are not the service's configuration.
                 let k = k.as_str().to_ascii_lowercase();
-                !k.starts_with("test_") && !k.starts_with("ci_")
+                !k.starts_with("test_") && !k.starts_with("ci_") && k != "admin_password"
             }))
             .extract()
             .map_err(Box::new)?;

@@ -166,7 +166,7 @@ async fn audit(state: &AppState, caller: &Caller, clinic: Option<ClinicId>, acti
 /// Exchanges e-mail and password for tokens. Five failures in a row lock the
 /// account for 15 minutes; unknown e-mails cost the same time as known ones.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
     let now = state.clock.now();
     let user = state.store.user_by_email(req.email.trim()).await?;
@@ -235,7 +235,7 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
 
 /// Rotates a refresh token. A token used twice revokes its whole family.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
     let now = state.clock.now();
     let row = state
@@ -276,7 +276,7 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
 }
 
 /// Revokes the refresh token's family (sign out everywhere it was passed on).
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204), (status = 422, body = super::error::ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<StatusCode> {
     if let Some(row) = state.store.refresh_token(&auth::token_hash(&req.refresh_token)).await? {
         state.store.revoke_refresh_family(row.family_id, state.clock.now()).await?;
@@ -285,7 +285,7 @@ pub async fn logout(State(state): State<AppState>, Json(req): Json<RefreshReques
 }
 
 #[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = MeView), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = MeView), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<MeView> {
     Json(MeView {
         user_id: caller.user_id.to_string(),
@@ -297,7 +297,7 @@ pub async fn me(caller: Caller) -> Json<MeView> {
 
 /// The clinics the caller may see (all of them for superadmins).
 #[utoipa::path(get, path = "/api/clinics", tag = "clinics", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClinicView>), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Vec<ClinicView>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ClinicView>>> {
     let clinics = state.store.clinics().await?;
     Ok(Json(
@@ -311,7 +311,7 @@ pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiR
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = ClinicView), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = ClinicView), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<ClinicView>> {
     caller.require(clinic_id(id), ClinicRole::Practitioner)?;
     Ok(Json(ClinicView::from(&state.store.clinic(clinic_id(id)).await?)))
@@ -325,7 +325,7 @@ fn parse_cursor(c: &str) -> ApiResult<(i64, String)> {
 /// Conversations of a clinic, most recently active first.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ConversationQuery),
-    responses((status = 200, body = ConversationPage), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = ConversationPage), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn list_conversations(
     State(state): State<AppState>,
     caller: Caller,
@@ -349,7 +349,7 @@ pub async fn list_conversations(
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/messages", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<MessageView>), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Vec<MessageView>), (status = 404, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn conversation_messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -368,7 +368,7 @@ pub async fn conversation_messages(
 /// Staff hand the conversation back to the bot.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/release", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn release_conversation(
     State(state): State<AppState>,
     caller: Caller,
@@ -396,7 +396,7 @@ fn range(state: &AppState, clinic: &Clinic, q: &RangeQuery) -> ApiResult<(NaiveD
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), RangeQuery),
-    responses((status = 200, body = Vec<AppointmentView>), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Vec<AppointmentView>), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn list_appointments(
     State(state): State<AppState>,
     caller: Caller,
@@ -435,7 +435,7 @@ pub async fn list_appointments(
 /// Cancels an appointment; its time is bookable again at once.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/cancel", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn cancel_appointment(
     State(state): State<AppState>,
     caller: Caller,
@@ -459,7 +459,7 @@ pub async fn cancel_appointment(
 /// Free slots, from the same engine the bot uses.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/slots", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), SlotsQuery),
-    responses((status = 200, body = Vec<SlotView>), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Vec<SlotView>), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn slots(
     State(state): State<AppState>,
     caller: Caller,
@@ -501,7 +501,7 @@ pub async fn slots(
 /// The audit trail (superadmins): who read or changed what, when, where.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn audit_events(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
     caller.require_superadmin()?;
     let limit = q.limit.unwrap_or(100);
@@ -560,7 +560,7 @@ fn booking_error(e: scheduling::BookingError) -> ApiError {
 /// Books on behalf of a patient, by the same rules and lock as the bot.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewAppointmentRequest,
-    responses((status = 201, body = CreatedId), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 201, body = CreatedId), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn create_appointment(
     State(state): State<AppState>,
     caller: Caller,
@@ -598,7 +598,7 @@ pub async fn create_appointment(
 /// Moves an appointment; the old time is freed only if the new one is taken.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/move", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = MoveRequestBody,
-    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn move_appointment(
     State(state): State<AppState>,
     caller: Caller,
@@ -623,7 +623,7 @@ pub async fn move_appointment(
 /// Marks a booked appointment attended or missed.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/status", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = StatusRequest,
-    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn set_appointment_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -646,7 +646,7 @@ pub async fn set_appointment_status(
 /// Staff take the conversation over: the bot stays silent until released.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/take-over", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn take_over_conversation(
     State(state): State<AppState>,
     caller: Caller,
@@ -666,7 +666,7 @@ pub async fn take_over_conversation(
 /// conversation stays with staff.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/reply", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)), request_body = ReplyRequest,
-    responses((status = 202), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 202), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn reply_to_conversation(
     State(state): State<AppState>,
     caller: Caller,
