@@ -42,6 +42,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::me))
         .routes(routes!(routes::list_clinics))
         .routes(routes!(routes::get_clinic))
+        .routes(routes!(routes::clinic_stats))
         .routes(routes!(routes::list_conversations))
         .routes(routes!(routes::conversation_messages))
         .routes(routes!(routes::release_conversation))

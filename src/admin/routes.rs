@@ -701,3 +701,30 @@ pub async fn reply_to_conversation(
     audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await;
     Ok(StatusCode::ACCEPTED)
 }
+
+/// Activity of a clinic over a period (local dates, inclusive).
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/stats", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), RangeQuery),
+    responses((status = 200, body = crate::storage::ClinicStats), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn clinic_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<crate::storage::ClinicStats>> {
+    let clinic_id = clinic_id(id);
+    caller.require(clinic_id, ClinicRole::ClinicAdmin)?;
+    let clinic = state.store.clinic(clinic_id).await?;
+    let today = state.clock.now().with_timezone(&clinic.timezone).date_naive();
+    let q = RangeQuery { from: q.from.or(Some(today - Duration::days(30))), to: q.to.or(Some(today)) };
+    let (from, to) = range(&state, &clinic, &q)?;
+    let stats = state
+        .store
+        .clinic_stats(
+            clinic_id,
+            scheduling::day_start(clinic.timezone, from),
+            scheduling::day_start(clinic.timezone, to + Duration::days(1)),
+        )
+        .await?;
+    Ok(Json(stats))
+}

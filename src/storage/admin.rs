@@ -210,3 +210,43 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClinicStats {
+    pub messages_in: i64,
+    pub messages_out: i64,
+    /// Conversations with a patient message in the period.
+    pub conversations: i64,
+    pub bookings_by_bot: i64,
+    pub bookings_by_staff: i64,
+    pub cancellations: i64,
+    pub no_shows: i64,
+    /// Conversations waiting for staff now.
+    pub waiting_for_staff: i64,
+    /// Conversations flagged as possible emergencies, active in the period.
+    pub emergencies: i64,
+}
+
+impl Store {
+    pub async fn clinic_stats(&self, clinic: ClinicId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ClinicStats> {
+        let count = |sql: &'static str| {
+            let pool = self.pool.clone();
+            let (c, f, t) = (clinic.to_string(), super::to_ts(from), super::to_ts(to));
+            async move {
+                let row = sqlx::query(sql).bind(c).bind(f).bind(t).fetch_one(&pool).await?;
+                Ok::<i64, super::StorageError>(row.try_get::<i64, _>("n")?)
+            }
+        };
+        Ok(ClinicStats {
+            messages_in: count("SELECT COUNT(*) AS n FROM inbound_messages WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3").await?,
+            messages_out: count("SELECT COUNT(*) AS n FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3").await?,
+            conversations: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND last_inbound_at >= $2 AND last_inbound_at < $3").await?,
+            bookings_by_bot: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND source = 'bot' AND created_at >= $2 AND created_at < $3").await?,
+            bookings_by_staff: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND source = 'staff' AND created_at >= $2 AND created_at < $3").await?,
+            cancellations: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND status = 'cancelled' AND updated_at >= $2 AND updated_at < $3").await?,
+            no_shows: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND status = 'no_show' AND starts_at >= $2 AND starts_at < $3").await?,
+            waiting_for_staff: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND needs_human = 1 AND $2 = $2 AND $3 = $3").await?,
+            emergencies: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND urgent = 1 AND updated_at >= $2 AND updated_at < $3").await?,
+        })
+    }
+}

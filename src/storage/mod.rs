@@ -13,7 +13,7 @@ mod patients;
 mod schedule;
 
 pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow, UserRow};
-pub use admin::{ConversationFilter, ConversationSummary, MessageView};
+pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;

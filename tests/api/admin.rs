@@ -336,3 +336,24 @@ async fn staff_book_move_mark_take_over_and_reply() {
     assert!(messages.as_array().unwrap().iter().any(|m| m["author"] == "staff"));
     assert_eq!(post(format!("/api/clinics/{demo}/conversations/{conversation}/reply"), json!({"body": "  "})).await.unwrap().status(), 422);
 }
+
+#[tokio::test]
+async fn clinic_stats_count_the_bots_work() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    a.app.say("+243990000001", "je voudrais une consultation vendredi à 10h").await;
+    a.app.say("+243990000001", "Awa Mendy, 15/05/1990").await;
+    a.app.say("+243990000001", "oui").await;
+    a.app.say("+243990000009", "mon bébé ne respire plus").await;
+    let admin = a.token("admin@demo.org").await;
+    let stats: Value = a.get(&admin, &format!("/api/clinics/{demo}/stats?from=2026-11-20&to=2026-11-30")).await.json().await.unwrap();
+    assert_eq!(stats["messages_in"], 4);
+    assert_eq!(stats["messages_out"], 4);
+    assert_eq!(stats["conversations"], 2);
+    assert_eq!(stats["bookings_by_bot"], 1);
+    assert_eq!(stats["bookings_by_staff"], 0);
+    assert_eq!(stats["emergencies"], 1);
+    assert_eq!(stats["waiting_for_staff"], 1);
+    let staff = a.token("staff@demo.org").await;
+    assert_eq!(a.get(&staff, &format!("/api/clinics/{demo}/stats")).await.status(), 403, "clinic admins only");
+}
