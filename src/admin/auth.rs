@@ -150,6 +150,10 @@ impl FromRequestParts<AppState> for Caller {
             && let Some(id) = rest.split('/').next().and_then(|s| Uuid::parse_str(s).ok())
         {
             caller.require(crate::domain::ClinicId(id), ClinicRole::Practitioner)?;
+            // Superadmins pass any membership check: the clinic must still exist.
+            if caller.superadmin {
+                state.store.clinic(crate::domain::ClinicId(id)).await?;
+            }
         }
         Ok(caller)
     }

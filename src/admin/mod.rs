@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Nuru admin API", description = "Clinic admins configure and follow their clinic; superadmins review across clinics."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "clinics"), (name = "conversations"), (name = "appointments"), (name = "audit"))
+    tags((name = "auth"), (name = "clinics"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"))
 )]
 struct ApiDoc;
 
@@ -53,6 +53,9 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::reply_to_conversation))
         .routes(routes!(routes::cancel_appointment))
         .routes(routes!(routes::slots))
+        .routes(routes!(routes::list_exceptions, routes::create_exception))
+        .routes(routes!(routes::delete_exception))
+        .routes(routes!(routes::list_holidays, routes::set_holidays))
         .routes(routes!(routes::audit_events))
         .split_for_parts();
     (router.layer(axum::middleware::map_response(json_rejections)), api)

@@ -728,3 +728,164 @@ pub async fn clinic_stats(
         .await?;
     Ok(Json(stats))
 }
+
+/// When an exception applies.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "recurrence", rename_all = "snake_case")]
+pub enum ExceptionTimeDto {
+    /// A one-off interval.
+    Once { starts_at: DateTime<Utc>, ends_at: DateTime<Utc> },
+    /// Whole local days, inclusive.
+    Days { first: NaiveDate, last: NaiveDate },
+    /// Every week: weekday 1 (Monday) to 7, minutes from local midnight (0–1440).
+    Weekly { weekday: u8, start_minute: u16, end_minute: u16, from: NaiveDate, until: Option<NaiveDate> },
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExceptionDto {
+    /// Absent when creating.
+    #[serde(default, skip_deserializing)]
+    pub id: Option<String>,
+    /// Absent for the whole clinic.
+    pub practitioner_id: Option<Uuid>,
+    pub kind: ExceptionKind,
+    /// Seen by admins only, never by patients.
+    #[serde(default)]
+    pub reason: String,
+    pub time: ExceptionTimeDto,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolidayDto {
+    pub date: NaiveDate,
+    #[serde(default)]
+    pub name: String,
+}
+
+fn to_dto(e: &AvailabilityException) -> ExceptionDto {
+    let time = match &e.time {
+        ExceptionTime::Once { start, end } => ExceptionTimeDto::Once { starts_at: *start, ends_at: *end },
+        ExceptionTime::Days { first, last } => ExceptionTimeDto::Days { first: *first, last: *last },
+        ExceptionTime::Weekly { weekday, start_minute, end_minute, from, until } => ExceptionTimeDto::Weekly {
+            weekday: weekday.number_from_monday() as u8,
+            start_minute: *start_minute,
+            end_minute: *end_minute,
+            from: *from,
+            until: *until,
+        },
+    };
+    ExceptionDto {
+        id: Some(e.id.to_string()),
+        practitioner_id: e.practitioner_id.map(|p| p.0),
+        kind: e.kind,
+        reason: e.reason.clone(),
+        time,
+    }
+}
+
+/// Leave, training, meetings: the time the engine never offers.
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/exceptions", tag = "scheduling", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<ExceptionDto>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn list_exceptions(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<ExceptionDto>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    Ok(Json(state.store.exceptions(clinic).await?.iter().map(to_dto).collect()))
+}
+
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/exceptions", tag = "scheduling", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = ExceptionDto,
+    responses((status = 201, body = CreatedId), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn create_exception(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ExceptionDto>,
+) -> ApiResult<(StatusCode, Json<CreatedId>)> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    if let Some(p) = req.practitioner_id {
+        let catalog = state.store.catalog(clinic).await?;
+        if catalog.practitioner(PractitionerId(p)).is_none() {
+            return Err(ApiError::invalid("practitioner_id", "not a practitioner of this clinic"));
+        }
+    }
+    if req.reason.chars().count() > 500 {
+        return Err(ApiError::invalid("reason", "at most 500 characters"));
+    }
+    let time = match req.time {
+        ExceptionTimeDto::Once { starts_at, ends_at } if ends_at > starts_at => ExceptionTime::Once { start: starts_at, end: ends_at },
+        ExceptionTimeDto::Once { .. } => return Err(ApiError::invalid("time.ends_at", "must be after starts_at")),
+        ExceptionTimeDto::Days { first, last } if last >= first => ExceptionTime::Days { first, last },
+        ExceptionTimeDto::Days { .. } => return Err(ApiError::invalid("time.last", "must be on or after first")),
+        ExceptionTimeDto::Weekly { weekday, start_minute, end_minute, from, until } => {
+            let weekday = chrono::Weekday::try_from(weekday.wrapping_sub(1))
+                .map_err(|_| ApiError::invalid("time.weekday", "1 (Monday) to 7 (Sunday)"))?;
+            if end_minute > DAY_MINUTES || start_minute >= end_minute {
+                return Err(ApiError::invalid("time.end_minute", "0 ≤ start_minute < end_minute ≤ 1440"));
+            }
+            if until.is_some_and(|u| u < from) {
+                return Err(ApiError::invalid("time.until", "must be on or after from"));
+            }
+            ExceptionTime::Weekly { weekday, start_minute, end_minute, from, until }
+        }
+    };
+    let e = AvailabilityException {
+        id: ExceptionId::random(),
+        practitioner_id: req.practitioner_id.map(PractitionerId),
+        kind: req.kind,
+        reason: req.reason,
+        time,
+    };
+    state.store.add_exception(clinic, &e).await?;
+    audit(&state, &caller, Some(clinic), "create", "exception", Some(&e.id.to_string())).await;
+    Ok((StatusCode::CREATED, Json(CreatedId { id: e.id.to_string() })))
+}
+
+#[utoipa::path(delete, path = "/api/clinics/{clinic_id}/exceptions/{exception_id}", tag = "scheduling", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("exception_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn delete_exception(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, exception)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    if !state.store.delete_exception(clinic, ExceptionId(exception)).await? {
+        return Err(ApiError::not_found("exception"));
+    }
+    audit(&state, &caller, Some(clinic), "delete", "exception", Some(&exception.to_string())).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/holidays", tag = "scheduling", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<HolidayDto>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn list_holidays(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<HolidayDto>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Practitioner)?;
+    Ok(Json(state.store.holidays(clinic).await?.into_iter().map(|h| HolidayDto { date: h.date, name: h.name }).collect()))
+}
+
+/// Replaces the clinic's public holidays (the clinic is closed on them).
+#[utoipa::path(put, path = "/api/clinics/{clinic_id}/holidays", tag = "scheduling", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = Vec<HolidayDto>,
+    responses((status = 204), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn set_holidays(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<Vec<HolidayDto>>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    if req.len() > 366 {
+        return Err(ApiError::invalid("body", "at most 366 holidays"));
+    }
+    let holidays: Vec<Holiday> = req.into_iter().map(|h| Holiday { date: h.date, name: h.name.chars().take(100).collect() }).collect();
+    state.store.set_holidays(clinic, &holidays).await?;
+    audit(&state, &caller, Some(clinic), "update", "holidays", None).await;
+    Ok(StatusCode::NO_CONTENT)
+}

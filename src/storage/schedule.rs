@@ -243,3 +243,22 @@ impl Store {
         Ok(Occupancy { booked, external })
     }
 }
+
+impl Store {
+    pub async fn delete_exception(&self, clinic: ClinicId, id: ExceptionId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM availability_exceptions WHERE id = $1 AND clinic_id = $2")
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces the clinic's public holidays.
+    pub async fn set_holidays(&self, clinic: ClinicId, holidays: &[Holiday]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        Self::replace_holidays(&mut tx, clinic, holidays).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

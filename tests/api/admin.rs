@@ -357,3 +357,69 @@ async fn clinic_stats_count_the_bots_work() {
     let staff = a.token("staff@demo.org").await;
     assert_eq!(a.get(&staff, &format!("/api/clinics/{demo}/stats")).await.status(), 403, "clinic admins only");
 }
+
+#[tokio::test]
+async fn admins_manage_exceptions_and_holidays_and_the_engine_follows() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    let admin = a.token("admin@demo.org").await;
+    let kabeya = a.app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let consultation = a.app.clinic.services.iter().find(|s| s.name_en == "consultation").unwrap().id;
+    let slots = |day: &'static str| {
+        let (admin, base, http) = (admin.clone(), a.app.base.clone(), a.app.http.clone());
+        async move {
+            let v: Value = http
+                .get(format!("{base}/api/clinics/{demo}/slots?service_id={consultation}&practitioner_id={kabeya}&from={day}&to={day}"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v.as_array().unwrap().len()
+        }
+    };
+    assert!(slots("2026-11-24").await > 0);
+    let r = a
+        .app
+        .http
+        .post(format!("{}/api/clinics/{demo}/exceptions", a.app.base))
+        .bearer_auth(&admin)
+        .json(&json!({"practitioner_id": kabeya, "kind": "leave", "reason": "Congé", "time": {"recurrence": "days", "first": "2026-11-24", "last": "2026-11-24"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(slots("2026-11-24").await, 0, "the leave day is never offered");
+    let listed: Value = a.get(&admin, &format!("/api/clinics/{demo}/exceptions")).await.json().await.unwrap();
+    assert!(listed.as_array().unwrap().iter().any(|e| e["id"] == id && e["reason"] == "Congé"));
+    let bad = a
+        .app
+        .http
+        .post(format!("{}/api/clinics/{demo}/exceptions", a.app.base))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "busy", "time": {"recurrence": "once", "starts_at": "2026-11-24T10:00:00Z", "ends_at": "2026-11-24T09:00:00Z"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let r = a.app.http.delete(format!("{}/api/clinics/{demo}/exceptions/{id}", a.app.base)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(slots("2026-11-24").await > 0, "deleting the exception frees the day");
+
+    let r = a
+        .app
+        .http
+        .put(format!("{}/api/clinics/{demo}/holidays", a.app.base))
+        .bearer_auth(&admin)
+        .json(&json!([{"date": "2026-11-25", "name": "Fête"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(slots("2026-11-25").await, 0, "closed on a holiday");
+    let staff = a.token("staff@demo.org").await;
+    assert_eq!(a.get(&staff, &format!("/api/clinics/{demo}/exceptions")).await.status(), 403, "reasons are for admins");
+}
