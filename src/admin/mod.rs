@@ -43,6 +43,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::list_clinics))
         .routes(routes!(routes::get_clinic))
         .routes(routes!(routes::clinic_stats))
+        .routes(routes!(routes::list_practitioners))
+        .routes(routes!(routes::list_services))
         .routes(routes!(routes::list_conversations))
         .routes(routes!(routes::conversation_messages))
         .routes(routes!(routes::release_conversation))

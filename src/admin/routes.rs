@@ -889,3 +889,77 @@ pub async fn set_holidays(
     audit(&state, &caller, Some(clinic), "update", "holidays", None).await;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PractitionerView {
+    pub id: String,
+    pub title: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub active: bool,
+    pub daily_limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceView {
+    pub id: String,
+    pub name_fr: String,
+    pub name_en: String,
+    pub duration_minutes: u32,
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+    pub price: Option<String>,
+    pub practitioner_ids: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/practitioners", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<PractitionerView>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn list_practitioners(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<PractitionerView>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Practitioner)?;
+    let catalog = state.store.catalog(clinic).await?;
+    Ok(Json(
+        catalog
+            .practitioners
+            .iter()
+            .map(|p| PractitionerView {
+                id: p.id.to_string(),
+                title: p.title.clone(),
+                first_name: p.first_name.clone(),
+                last_name: p.last_name.clone(),
+                active: p.active,
+                daily_limit: p.daily_limit,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/services", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<ServiceView>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn list_services(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<ServiceView>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Practitioner)?;
+    let catalog = state.store.catalog(clinic).await?;
+    Ok(Json(
+        catalog
+            .services
+            .iter()
+            .map(|s| ServiceView {
+                id: s.id.to_string(),
+                name_fr: s.name_fr.clone(),
+                name_en: s.name_en.clone(),
+                duration_minutes: s.duration_minutes,
+                buffer_before_minutes: s.buffer_before_minutes,
+                buffer_after_minutes: s.buffer_after_minutes,
+                price: s.price.clone(),
+                practitioner_ids: s.practitioners.iter().map(|p| p.to_string()).collect(),
+            })
+            .collect(),
+    ))
+}

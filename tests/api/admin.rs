@@ -423,3 +423,16 @@ async fn admins_manage_exceptions_and_holidays_and_the_engine_follows() {
     let staff = a.token("staff@demo.org").await;
     assert_eq!(a.get(&staff, &format!("/api/clinics/{demo}/exceptions")).await.status(), 403, "reasons are for admins");
 }
+
+#[tokio::test]
+async fn practitioners_and_services_are_listed_for_members() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    let doctor = a.token("doctor@demo.org").await;
+    let practitioners: Value = a.get(&doctor, &format!("/api/clinics/{demo}/practitioners")).await.json().await.unwrap();
+    assert!(practitioners.as_array().unwrap().iter().any(|p| p["last_name"] == "Kabeya"));
+    let services: Value = a.get(&doctor, &format!("/api/clinics/{demo}/services")).await.json().await.unwrap();
+    let consultation = services.as_array().unwrap().iter().find(|s| s["name_en"] == "consultation").unwrap();
+    assert_eq!(consultation["price"], "15 000 CDF");
+    assert_eq!(consultation["practitioner_ids"].as_array().unwrap().len(), 2);
+}
