@@ -191,7 +191,7 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     if user.locked_until.is_some_and(|t| t > now) {
         return Err(ApiError::locked());
     }
-    if !auth::verify_password(&req.password, &user.password_hash) {
+    if !auth::verify_password(&req.password, user.password_hash.expose()) {
         state.store.login_failed(user.id, auth::MAX_FAILED, now + Duration::minutes(auth::LOCK_MINUTES)).await?;
         state
             .store

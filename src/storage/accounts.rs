@@ -41,7 +41,8 @@ impl ClinicRole {
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,
-    pub password_hash: String,
+    /// Redacted in `Debug`.
+    pub password_hash: crate::secrets::Secret<String>,
     pub superadmin: bool,
     pub active: bool,
     pub failed_logins: i64,
@@ -131,7 +132,7 @@ impl Store {
         Ok(UserRow {
             id: uuid(&row.try_get::<String, _>("id")?)?,
             email: row.try_get("email")?,
-            password_hash: row.try_get("password_hash")?,
+            password_hash: crate::secrets::Secret::new(row.try_get("password_hash")?),
             superadmin: row.try_get::<i64, _>("superadmin")? != 0,
             active: row.try_get::<i64, _>("active")? != 0,
             failed_logins: row.try_get("failed_logins")?,
