@@ -70,6 +70,7 @@ impl Workers {
             Err(e) => {
                 error!(outbound = m.id, error = %e, "reply not sent");
                 self.store.fail_outbound(m.id, &e.to_string()).await?;
+                self.store.system_event(Some(m.clinic_id), "send_failed", &format!("outbound {}", m.id), now).await?;
             }
         }
         Ok(true)

@@ -59,6 +59,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::delete_exception))
         .routes(routes!(routes::list_holidays, routes::set_holidays))
         .routes(routes!(routes::audit_events))
+        .routes(routes!(routes::system_events))
         .split_for_parts();
     (router.layer(axum::middleware::map_response(json_rejections)), api)
 }

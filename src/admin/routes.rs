@@ -963,3 +963,21 @@ pub async fn list_services(State(state): State<AppState>, caller: Caller, Path(i
             .collect(),
     ))
 }
+
+/// Operational events (superadmins): refused webhooks, unsent replies, model
+/// failures. Never message text.
+#[utoipa::path(get, path = "/api/system-events", tag = "audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = Vec<crate::storage::SystemEvent>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn system_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<crate::storage::SystemEvent>>> {
+    caller.require_superadmin()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    Ok(Json(state.store.system_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
+}

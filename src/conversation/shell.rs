@@ -91,6 +91,13 @@ impl Engine {
                 let (refined, outcome) = model.refine(&m.body, understood, local_now, Some(&catalog), Some(&lexicon)).await;
                 if let Some(outcome) = outcome {
                     info!(conversation = %row.id, backend = model.backend_name(), outcome = ?outcome, "model consulted");
+                    if !matches!(outcome, crate::model::CallOutcome::Valid | crate::model::CallOutcome::Repaired) {
+                        let kind = format!(
+                            "model_{}",
+                            serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                        );
+                        self.store.system_event(Some(clinic.id), &kind, model.backend_name(), now).await?;
+                    }
                 }
                 refined
             }

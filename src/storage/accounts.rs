@@ -298,3 +298,56 @@ impl Store {
         .collect()
     }
 }
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SystemEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub clinic_id: Option<String>,
+    /// e.g. webhook_signature_invalid, send_failed, model_timeout.
+    pub kind: String,
+    pub detail: String,
+}
+
+impl Store {
+    /// Records an operational event. The same kind for the same clinic is
+    /// recorded at most once a minute, so a flood of forged webhooks cannot
+    /// fill the table.
+    pub async fn system_event(&self, clinic: Option<ClinicId>, kind: &str, detail: &str, now: DateTime<Utc>) -> Result<()> {
+        let clinic = clinic.map(|c| c.to_string()).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO system_events (at, clinic_id, kind, detail) SELECT $1, NULLIF($2, ''), $3, $4 \
+             WHERE NOT EXISTS (SELECT 1 FROM system_events WHERE COALESCE(clinic_id, '') = $2 AND kind = $3 AND at > $5)",
+        )
+        .bind(to_ts(now))
+        .bind(clinic)
+        .bind(kind)
+        .bind(detail.chars().take(300).collect::<String>())
+        .bind(to_ts(now) - 60)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn system_events(&self, clinic: Option<ClinicId>, limit: i64, before_id: Option<i64>) -> Result<Vec<SystemEvent>> {
+        sqlx::query(
+            "SELECT id, at, clinic_id, kind, detail FROM system_events WHERE ($1 = '' OR clinic_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(clinic.map(|c| c.to_string()).unwrap_or_default())
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SystemEvent {
+                id: r.try_get("id")?,
+                at: from_ts(r.try_get("at")?)?,
+                clinic_id: r.try_get("clinic_id")?,
+                kind: r.try_get("kind")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+    }
+}

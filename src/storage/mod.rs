@@ -12,7 +12,7 @@ mod messages;
 mod patients;
 mod schedule;
 
-pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow, UserRow};
+pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow, SystemEvent, UserRow};
 pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
 pub use clinics::TwilioCredentials;

@@ -436,3 +436,19 @@ async fn practitioners_and_services_are_listed_for_members() {
     assert_eq!(consultation["price"], "15 000 CDF");
     assert_eq!(consultation["practitioner_ids"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn refused_webhooks_are_listed_as_system_events_without_content() {
+    let a = setup().await;
+    let fields = a.app.whatsapp_fields(&a.app.next_sid(), "+243990000001", "texte secret du patient");
+    for _ in 0..3 {
+        assert_eq!(a.app.post_raw(&fields, Some("forged")).await.status(), 403);
+    }
+    let root = a.token("root@example.org").await;
+    let events: Value = a.get(&root, "/api/system-events").await.json().await.unwrap();
+    let forged: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["kind"] == "webhook_signature_invalid").collect();
+    assert_eq!(forged.len(), 1, "recorded once a minute at most");
+    assert!(!events.to_string().contains("secret"), "no message text");
+    let admin = a.token("admin@demo.org").await;
+    assert_eq!(a.get(&admin, "/api/system-events").await.status(), 403);
+}

@@ -42,6 +42,7 @@ pub async fn inbound(
     };
     let Some(signature) = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
         warn!(clinic = %slug, "webhook without signature refused");
+        record(&app, clinic.id, "webhook_signature_missing").await;
         return refuse(StatusCode::FORBIDDEN, "missing X-Twilio-Signature");
     };
     let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
@@ -59,10 +60,12 @@ pub async fn inbound(
     let url = format!("{}{}", app.config.public_base_url, path_and_query);
     let Some(verified) = VerifiedInbound::verify(&url, fields, token.expose(), signature) else {
         warn!(clinic = %slug, "webhook with invalid signature refused");
+        record(&app, clinic.id, "webhook_signature_invalid").await;
         return refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature");
     };
     if verified.get("AccountSid").is_some_and(|a| a != creds.account_sid) {
         warn!(clinic = %slug, "webhook signed for another account refused");
+        record(&app, clinic.id, "webhook_account_mismatch").await;
         return refuse(StatusCode::FORBIDDEN, "AccountSid does not match this clinic");
     }
     let Some(sid) = verified.get("MessageSid").or_else(|| verified.get("SmsMessageSid")).filter(|s| !s.is_empty()) else {
@@ -99,4 +102,12 @@ pub async fn inbound(
         }
     }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response()
+}
+
+/// A refused webhook leaves one trace for staff (kind and clinic only, at
+/// most once a minute per kind): nothing of what it carried is kept.
+async fn record(app: &AppState, clinic: crate::domain::ClinicId, kind: &str) {
+    if let Err(e) = app.store.system_event(Some(clinic), kind, "", app.clock.now()).await {
+        error!(error = %e, "system event not recorded");
+    }
 }
