@@ -172,20 +172,8 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     let user = state.store.user_by_email(req.email.trim()).await?;
     let Some(user) = user.filter(|u| u.active) else {
         auth::verify_password(&req.password, auth::dummy_hash());
-        state
-            .store
-            .audit(
-                &NewAuditEvent {
-                    actor: None,
-                    clinic: None,
-                    action: "login",
-                    resource: "account",
-                    resource_id: None,
-                    outcome: "unknown_account",
-                },
-                now,
-            )
-            .await?;
+        // Anyone can send these: not audited per attempt, a rate-limited system event instead.
+        state.store.system_event(None, "login_unknown_account", "", now).await?;
         return Err(ApiError::unauthenticated("wrong e-mail or password"));
     };
     if user.locked_until.is_some_and(|t| t > now) {
