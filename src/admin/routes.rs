@@ -305,6 +305,12 @@ pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id):
     Ok(Json(ClinicView::from(&state.store.clinic(clinic_id(id)).await?)))
 }
 
+/// A page size: `default` when absent, 1 to `max` otherwise.
+fn page_limit(asked: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    let limit = asked.unwrap_or(default);
+    if (1..=max).contains(&limit) { Ok(limit) } else { Err(ApiError::invalid("limit", format!("must be between 1 and {max}"))) }
+}
+
 fn parse_cursor(c: &str) -> ApiResult<(i64, String)> {
     let (ts, id) = c.split_once('_').ok_or_else(|| ApiError::invalid("cursor", "not a cursor from a previous page"))?;
     Ok((ts.parse().map_err(|_| ApiError::invalid("cursor", "not a cursor from a previous page"))?, id.to_string()))
@@ -322,10 +328,7 @@ pub async fn list_conversations(
 ) -> ApiResult<Json<ConversationPage>> {
     let clinic = clinic_id(id);
     caller.require(clinic, ClinicRole::Staff)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-    }
+    let limit = page_limit(q.limit, 50, 200)?;
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let filter = ConversationFilter { needs_human: q.needs_human, urgent: q.urgent, since: None, before, limit };
     let items = state.store.conversations(clinic, &filter).await?;
@@ -365,7 +368,7 @@ pub async fn release_conversation(
     let clinic = clinic_id(id);
     caller.require(clinic, ClinicRole::Staff)?;
     let fresh = crate::conversation::fresh_state_json();
-    if !state.store.release_conversation(clinic, ConversationId(conversation), &fresh, state.clock.now()).await? {
+    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &fresh, false, state.clock.now()).await? {
         return Err(ApiError::not_found("conversation"));
     }
     audit(&state, &caller, Some(clinic), "release", "conversation", Some(&conversation.to_string())).await;
@@ -492,10 +495,7 @@ pub async fn slots(
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn audit_events(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
     caller.require_superadmin()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
+    let limit = page_limit(q.limit, 100, 1000)?;
     Ok(Json(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
 }
 
@@ -963,9 +963,6 @@ pub async fn system_events(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Vec<crate::storage::SystemEvent>>> {
     caller.require_superadmin()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
+    let limit = page_limit(q.limit, 100, 1000)?;
     Ok(Json(state.store.system_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
 }

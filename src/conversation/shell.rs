@@ -56,7 +56,7 @@ impl Engine {
         clinic: crate::domain::ClinicId,
         conversation: crate::domain::ConversationId,
     ) -> Result<bool, StorageError> {
-        self.store.release_conversation(clinic, conversation, &super::fresh_state_json(), self.clock.now()).await
+        self.store.set_conversation_owner(clinic, conversation, &super::fresh_state_json(), false, self.clock.now()).await
     }
 
     pub fn with_model(mut self, model: std::sync::Arc<crate::model::ModelAssist>) -> Self {

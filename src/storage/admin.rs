@@ -143,7 +143,9 @@ impl Store {
 }
 
 impl Store {
-    /// Staff take a conversation over (the bot goes silent) or hand it back.
+    /// Staff take a conversation over (the bot goes silent) or hand it back:
+    /// the given state, `needs_human` set, the version bumped so a turn in
+    /// flight that read the old state cannot overwrite it.
     pub async fn set_conversation_owner(
         &self,
         clinic: ClinicId,

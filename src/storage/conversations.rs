@@ -86,21 +86,3 @@ impl Store {
         if done.rows_affected() == 1 { Ok(()) } else { Err(StorageError::Conflict("conversation")) }
     }
 }
-
-impl Store {
-    /// Staff hand a conversation back to the bot: the given (fresh) state,
-    /// `needs_human` cleared, the version bumped so an in-flight turn that read
-    /// the old state cannot overwrite it.
-    pub async fn release_conversation(&self, clinic: ClinicId, id: ConversationId, fresh_state: &str, now: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET state = $1, needs_human = 0, version = version + 1, updated_at = $2 WHERE id = $3 AND clinic_id = $4",
-        )
-        .bind(fresh_state)
-        .bind(to_ts(now))
-        .bind(id.to_string())
-        .bind(clinic.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-}

@@ -25,8 +25,7 @@ async fn setup() -> Admin {
     let other = ClinicFile::import(RULES_CLINIC, &app.store, &nuru::secrets::Cipher::random()).await.unwrap();
     let now = monday_morning();
     let hash = auth::hash_password(PASSWORD);
-    let root = app.store.create_user("root@example.org", &hash, true, now).await.unwrap();
-    let _ = root;
+    app.store.create_user("root@example.org", &hash, true, now).await.unwrap();
     for (email, clinic, role) in [
         ("admin@demo.org", app.clinic.clinic.id, ClinicRole::ClinicAdmin),
         ("staff@demo.org", app.clinic.clinic.id, ClinicRole::Staff),

@@ -117,7 +117,7 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-pub const RULES_CLINIC: &str = include_str!("../../fixtures/rules-clinic.toml");
+pub use nuru::scripts::RULES_CLINIC;
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_for(DEMO_CLINIC, adjust).await
