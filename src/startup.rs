@@ -27,6 +27,8 @@ pub struct AppState {
     pub inbound_ready: Arc<Notify>,
     /// Signs and checks the admin API's access tokens.
     pub jwt: Arc<crate::admin::auth::JwtKeys>,
+    /// The model-assisted understanding, when configured (its metrics are in the admin API).
+    pub model: Option<Arc<crate::model::ModelAssist>>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,9 +73,10 @@ impl Application {
         let mut engine =
             Engine::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
                 .with_calendar_links(&config.public_base_url);
-        if let Some(model) = crate::model::ModelAssist::from_config(&config)? {
+        let model = crate::model::ModelAssist::from_config(&config)?.map(Arc::new);
+        if let Some(model) = &model {
             tracing::info!(backend = model.backend_name(), model = %config.model_name, "model-assisted understanding on");
-            engine = engine.with_model(Arc::new(model));
+            engine = engine.with_model(model.clone());
         }
         let workers = Arc::new(Workers {
             store: store.clone(),
@@ -87,7 +90,7 @@ impl Application {
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
         });
         let jwt = Arc::new(crate::admin::auth::JwtKeys::new(&jwt_secret(&config)?));
-        let state = AppState { store, cipher, config: Arc::new(config), clock: options.clock, inbound_ready, jwt };
+        let state = AppState { store, cipher, config: Arc::new(config), clock: options.clock, inbound_ready, jwt, model };
         Ok(Application { listener, state, workers, background_workers: options.background_workers })
     }
 

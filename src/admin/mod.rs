@@ -1,5 +1,6 @@
-//! The admin API (`/api`): accounts and tokens, clinics, conversations,
-//! appointments, slots and the audit trail, documented by an OpenAPI 3.1
+//! The admin API (`/api`): accounts and tokens, clinics and their settings,
+//! practitioners, services, windows, patients, conversations, appointments,
+//! slots, statistics and the audit trail, documented by an OpenAPI 3.1
 //! document generated from the handlers (`/api/openapi.json`, `/api/docs`).
 
 pub mod auth;
@@ -17,7 +18,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Nuru admin API", description = "Clinic admins configure and follow their clinic; superadmins review across clinics."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "clinics"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"))
+    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"))
 )]
 struct ApiDoc;
 
@@ -40,11 +41,21 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::refresh))
         .routes(routes!(routes::logout))
         .routes(routes!(routes::me))
-        .routes(routes!(routes::list_clinics))
-        .routes(routes!(routes::get_clinic))
+        .routes(routes!(routes::list_clinics, routes::create_clinic))
+        .routes(routes!(routes::get_clinic, routes::update_clinic))
+        .routes(routes!(routes::set_twilio))
         .routes(routes!(routes::clinic_stats))
-        .routes(routes!(routes::list_practitioners))
-        .routes(routes!(routes::list_services))
+        .routes(routes!(routes::model_metrics))
+        .routes(routes!(routes::list_practitioners, routes::create_practitioner))
+        .routes(routes!(routes::update_practitioner, routes::archive_practitioner))
+        .routes(routes!(routes::list_services, routes::create_service))
+        .routes(routes!(routes::update_service, routes::archive_service))
+        .routes(routes!(routes::list_windows, routes::create_window))
+        .routes(routes!(routes::delete_window))
+        .routes(routes!(routes::list_patients, routes::create_patient))
+        .routes(routes!(routes::get_patient, routes::update_patient, routes::erase_patient))
+        .routes(routes!(routes::add_phone))
+        .routes(routes!(routes::remove_phone))
         .routes(routes!(routes::list_conversations))
         .routes(routes!(routes::conversation_messages))
         .routes(routes!(routes::release_conversation))

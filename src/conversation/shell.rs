@@ -7,7 +7,7 @@ use super::step::{Effect, Event, Outcome, TurnContext, step};
 use crate::clock::Clock;
 use crate::domain::{ClinicCatalog, ConsultationMode, Lang, mask_phone};
 use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
-use crate::storage::{ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
+use crate::storage::{Activity, ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
 use crate::texts;
 use crate::understanding::{self, ClinicLexicon};
 use chrono::Duration;
@@ -91,7 +91,10 @@ impl Engine {
                 let (refined, outcome) = model.refine(&m.body, understood, local_now, Some(&catalog), Some(&lexicon)).await;
                 if let Some(outcome) = outcome {
                     info!(conversation = %row.id, backend = model.backend_name(), outcome = ?outcome, "model consulted");
-                    if !matches!(outcome, crate::model::CallOutcome::Valid | crate::model::CallOutcome::Repaired) {
+                    let ok = matches!(outcome, crate::model::CallOutcome::Valid | crate::model::CallOutcome::Repaired);
+                    let kind = if ok { Activity::ModelCall } else { Activity::ModelFailure };
+                    self.store.note_activity(clinic.id, kind, "bot", now).await?;
+                    if !ok {
                         let kind = format!(
                             "model_{}",
                             serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
@@ -204,7 +207,7 @@ impl Engine {
                         warn!(conversation = %row.id, "cancel of an appointment not linked to this phone refused");
                         continue;
                     }
-                    let done = scheduling::cancel(&mut tx, catalog.clinic.id, *id, now).await.map_err(booking_error)?;
+                    let done = scheduling::cancel(&mut tx, catalog.clinic.id, *id, "bot", now).await.map_err(booking_error)?;
                     info!(conversation = %row.id, appointment = %id, done, "cancelled");
                 }
                 Effect::Move { appointment, slot } => {
@@ -212,7 +215,12 @@ impl Engine {
                         warn!(conversation = %row.id, "move of an appointment not linked to this phone refused");
                         continue;
                     }
-                    let request = MoveRequest { appointment: *appointment, practitioner: Some(slot.practitioner_id), start: slot.start };
+                    let request = MoveRequest {
+                        appointment: *appointment,
+                        practitioner: Some(slot.practitioner_id),
+                        start: slot.start,
+                        source: "bot",
+                    };
                     match scheduling::reschedule(&mut tx, catalog, &request, now).await {
                         Ok(_) => info!(conversation = %row.id, appointment = %appointment, "moved"),
                         Err(BookingError::Unavailable(why)) => {
@@ -243,9 +251,15 @@ impl Engine {
                         report.replies += 1;
                     }
                 }
-                Effect::NeedsHuman => saved.needs_human = true,
+                Effect::NeedsHuman => {
+                    if !saved.needs_human {
+                        Store::record_activity(&mut tx, catalog.clinic.id, Activity::Handoff, "bot", now).await?;
+                    }
+                    saved.needs_human = true;
+                }
                 Effect::Urgent => {
                     warn!(conversation = %row.id, "possible emergency: staff alerted");
+                    Store::record_activity(&mut tx, catalog.clinic.id, Activity::Emergency, "bot", now).await?;
                     saved.urgent = true;
                 }
             }

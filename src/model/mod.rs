@@ -15,5 +15,5 @@ pub mod backend;
 pub mod prompt;
 pub mod schema;
 
-pub use assist::{CallOutcome, Metrics, ModelAssist};
+pub use assist::{CallOutcome, Metrics, MetricsSnapshot, ModelAssist};
 pub use backend::{Backend, BackendError, Completion};

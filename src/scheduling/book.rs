@@ -7,7 +7,7 @@
 
 use super::engine::{SlotEngine, SlotQuery, Unavailable};
 use crate::domain::*;
-use crate::storage::{NewAppointment, StorageError, Store};
+use crate::storage::{Activity, NewAppointment, StorageError, Store};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::AnyConnection;
 
@@ -38,6 +38,8 @@ pub struct MoveRequest {
     /// `None` keeps the practitioner.
     pub practitioner: Option<PractitionerId>,
     pub start: DateTime<Utc>,
+    /// `bot` or `staff`, for the statistics.
+    pub source: &'static str,
 }
 
 /// Occupancy read around `start`: the local day (daily limit) and every
@@ -139,24 +141,30 @@ pub async fn reschedule(
         ends_at,
         blocked_from,
         blocked_until,
-        source: "bot",
+        source: req.source,
         conversation_id: None,
     };
     if !Store::move_appointment(conn, current.id, &new, now).await? {
         return Err(BookingError::NotFound("booked appointment"));
     }
+    Store::record_activity(conn, clinic, Activity::Moved, req.source, now).await?;
     Ok(Appointment { practitioner_id: target, starts_at, ends_at, ..current })
 }
 
 /// Cancels a booked appointment of this clinic; its time is bookable again at
-/// once. False when there was nothing booked to cancel.
+/// once. False when there was nothing booked to cancel. `source`: `bot` or `staff`.
 pub async fn cancel(
     conn: &mut AnyConnection,
     clinic: ClinicId,
     appointment: AppointmentId,
+    source: &'static str,
     now: DateTime<Utc>,
 ) -> Result<bool, BookingError> {
-    Ok(Store::cancel_appointment(conn, clinic, appointment, now).await?)
+    let done = Store::cancel_appointment(conn, clinic, appointment, now).await?;
+    if done {
+        Store::record_activity(conn, clinic, Activity::Cancelled, source, now).await?;
+    }
+    Ok(done)
 }
 
 fn not_found(e: StorageError) -> BookingError {

@@ -16,6 +16,8 @@ pub struct ConversationSummary {
     pub language: String,
     pub needs_human: bool,
     pub urgent: bool,
+    /// Where the conversation stands: idle, booking, cancelling, moving or handed_off.
+    pub state: String,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
@@ -36,6 +38,10 @@ pub struct ConversationFilter {
     pub needs_human: Option<bool>,
     pub urgent: Option<bool>,
     pub since: Option<DateTime<Utc>>,
+    /// Active before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// idle, booking, cancelling, moving or handed_off.
+    pub state: Option<&'static str>,
     /// Keyset pagination: conversations updated before this one.
     pub before: Option<(i64, String)>,
     pub limit: i64,
@@ -59,9 +65,9 @@ impl Store {
     pub async fn conversations(&self, clinic: ClinicId, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
         let (before_ts, before_id) = f.before.clone().unwrap_or((i64::MAX, String::new()));
         sqlx::query(
-            "SELECT id, channel, phone, language, needs_human, urgent, last_inbound_at, updated_at FROM conversations \
+            "SELECT id, channel, phone, language, needs_human, urgent, state, last_inbound_at, updated_at FROM conversations \
              WHERE clinic_id = $1 AND ($2 < 0 OR needs_human = $2) AND ($3 < 0 OR urgent = $3) AND updated_at >= $4 \
-               AND (updated_at < $5 OR (updated_at = $5 AND id < $6)) \
+               AND (updated_at < $5 OR (updated_at = $5 AND id < $6)) AND updated_at < $8 AND ($9 = '' OR state LIKE $9) \
              ORDER BY updated_at DESC, id DESC LIMIT $7",
         )
         .bind(clinic.to_string())
@@ -71,6 +77,8 @@ impl Store {
         .bind(before_ts)
         .bind(if before_id.is_empty() { "~".to_string() } else { before_id })
         .bind(f.limit)
+        .bind(f.until.map_or(i64::MAX, |t| t.timestamp()))
+        .bind(f.state.map(|s| format!("%\"flow\":\"{s}\"%")).unwrap_or_default())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -82,6 +90,10 @@ impl Store {
                 language: r.try_get("language")?,
                 needs_human: r.try_get::<i64, _>("needs_human")? != 0,
                 urgent: r.try_get::<i64, _>("urgent")? != 0,
+                state: serde_json::from_str::<serde_json::Value>(&r.try_get::<String, _>("state")?)
+                    .ok()
+                    .and_then(|v| v["flow"]["flow"].as_str().map(String::from))
+                    .unwrap_or_else(|| "idle".into()),
                 last_inbound_at: r.try_get::<Option<i64>, _>("last_inbound_at")?.map(from_ts).transpose()?,
                 updated_at: from_ts(r.try_get("updated_at")?)?,
             })
@@ -145,7 +157,8 @@ impl Store {
 impl Store {
     /// Staff take a conversation over (the bot goes silent) or hand it back:
     /// the given state, `needs_human` set, the version bumped so a turn in
-    /// flight that read the old state cannot overwrite it.
+    /// flight that read the old state cannot overwrite it. A take-over of a
+    /// conversation the bot still held counts as a handoff by staff.
     pub async fn set_conversation_owner(
         &self,
         clinic: ClinicId,
@@ -154,17 +167,26 @@ impl Store {
         needs_human: bool,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND clinic_id = $5",
-        )
-        .bind(state)
-        .bind(needs_human as i64)
-        .bind(super::to_ts(now))
-        .bind(id.to_string())
-        .bind(clinic.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.begin().await?;
+        let before = sqlx::query("SELECT needs_human FROM conversations WHERE id = $1 AND clinic_id = $2")
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(before) = before else { return Ok(false) };
+        sqlx::query("UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND clinic_id = $5")
+            .bind(state)
+            .bind(needs_human as i64)
+            .bind(super::to_ts(now))
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if needs_human && before.try_get::<i64, _>("needs_human")? == 0 {
+            Self::record_activity(&mut tx, clinic, super::Activity::Handoff, "staff", now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Channel and phone of a conversation of this clinic (to send a staff reply).
@@ -221,34 +243,54 @@ pub struct ClinicStats {
     pub conversations: i64,
     pub bookings_by_bot: i64,
     pub bookings_by_staff: i64,
-    pub cancellations: i64,
+    pub moves_by_bot: i64,
+    pub moves_by_staff: i64,
+    pub cancellations_by_bot: i64,
+    pub cancellations_by_staff: i64,
+    /// Appointments in the period marked as missed.
     pub no_shows: i64,
+    /// Conversations passed to staff: asked for or misunderstood (bot), taken over (staff).
+    pub handoffs: i64,
+    /// Messages read as possible emergencies.
+    pub emergencies: i64,
+    /// Model consultations (the rules were unsure), and those that gave nothing usable.
+    pub model_calls: i64,
+    pub model_failures: i64,
     /// Conversations waiting for staff now.
     pub waiting_for_staff: i64,
-    /// Conversations flagged as possible emergencies, active in the period.
-    pub emergencies: i64,
 }
 
 impl Store {
     pub async fn clinic_stats(&self, clinic: ClinicId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ClinicStats> {
-        let count = |sql: &'static str| {
+        let count = |sql: &'static str, extra: &'static str| {
             let pool = self.pool.clone();
             let (c, f, t) = (clinic.to_string(), super::to_ts(from), super::to_ts(to));
             async move {
-                let row = sqlx::query(sql).bind(c).bind(f).bind(t).fetch_one(&pool).await?;
+                let row = sqlx::query(sql).bind(c).bind(f).bind(t).bind(extra).fetch_one(&pool).await?;
                 Ok::<i64, super::StorageError>(row.try_get::<i64, _>("n")?)
             }
         };
+        const BOOKED: &str =
+            "SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND source = $4";
+        const DONE: &str =
+            "SELECT COUNT(*) AS n FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3 AND kind || '/' || actor = $4";
+        const KIND: &str = "SELECT COUNT(*) AS n FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3 AND kind = $4";
         Ok(ClinicStats {
-            messages_in: count("SELECT COUNT(*) AS n FROM inbound_messages WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3").await?,
-            messages_out: count("SELECT COUNT(*) AS n FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3").await?,
-            conversations: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND last_inbound_at >= $2 AND last_inbound_at < $3").await?,
-            bookings_by_bot: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND source = 'bot' AND created_at >= $2 AND created_at < $3").await?,
-            bookings_by_staff: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND source = 'staff' AND created_at >= $2 AND created_at < $3").await?,
-            cancellations: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND status = 'cancelled' AND updated_at >= $2 AND updated_at < $3").await?,
-            no_shows: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND status = 'no_show' AND starts_at >= $2 AND starts_at < $3").await?,
-            waiting_for_staff: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND needs_human = 1 AND $2 = $2 AND $3 = $3").await?,
-            emergencies: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND urgent = 1 AND updated_at >= $2 AND updated_at < $3").await?,
+            messages_in: count("SELECT COUNT(*) AS n FROM inbound_messages WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3 AND $4 = $4", "").await?,
+            messages_out: count("SELECT COUNT(*) AS n FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND $4 = $4", "").await?,
+            conversations: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND last_inbound_at >= $2 AND last_inbound_at < $3 AND $4 = $4", "").await?,
+            bookings_by_bot: count(BOOKED, "bot").await?,
+            bookings_by_staff: count(BOOKED, "staff").await?,
+            moves_by_bot: count(DONE, "moved/bot").await?,
+            moves_by_staff: count(DONE, "moved/staff").await?,
+            cancellations_by_bot: count(DONE, "cancelled/bot").await?,
+            cancellations_by_staff: count(DONE, "cancelled/staff").await?,
+            no_shows: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND status = 'no_show' AND starts_at >= $2 AND starts_at < $3 AND $4 = $4", "").await?,
+            handoffs: count(KIND, "handoff").await?,
+            emergencies: count(KIND, "emergency").await?,
+            model_calls: count("SELECT COUNT(*) AS n FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3 AND kind IN ('model_call', $4)", "model_failure").await?,
+            model_failures: count(KIND, "model_failure").await?,
+            waiting_for_staff: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND needs_human = 1 AND $2 = $2 AND $3 = $3 AND $4 = $4", "").await?,
         })
     }
 }

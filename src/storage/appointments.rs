@@ -247,4 +247,34 @@ impl Store {
             .map(appointment_from_row)
             .collect()
     }
+
+    /// Appointments of a clinic overlapping `[from, to)`, optionally of one
+    /// patient, oldest first (the admin API's agenda and patient pages).
+    pub async fn appointments_between(
+        &self,
+        clinic: ClinicId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        patient: Option<PatientId>,
+    ) -> Result<Vec<Appointment>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM appointments a WHERE a.clinic_id = $1 AND a.starts_at < $3 AND a.ends_at > $2 \
+               AND ($4 = '' OR a.patient_id = $4) ORDER BY a.starts_at, a.id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(clinic.to_string())
+            .bind(to_ts(from))
+            .bind(to_ts(to))
+            .bind(patient.map(|p| p.to_string()).unwrap_or_default())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(appointment_from_row)
+            .collect()
+    }
+
+    /// Every appointment of one patient of this clinic.
+    pub async fn patient_appointments(&self, clinic: ClinicId, patient: PatientId) -> Result<Vec<Appointment>> {
+        self.appointments_between(clinic, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC, Some(patient)).await
+    }
 }

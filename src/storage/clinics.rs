@@ -100,7 +100,7 @@ impl Store {
         .await?;
         let mut services = sqlx::query(
             "SELECT id, name_fr, name_en, duration_minutes, buffer_before_minutes, buffer_after_minutes, price FROM services \
-                 WHERE clinic_id = $1 ORDER BY name_fr, id",
+                 WHERE clinic_id = $1 AND archived_at IS NULL ORDER BY name_fr, id",
         )
         .bind(&cid)
         .fetch_all(&self.pool)
@@ -133,11 +133,20 @@ impl Store {
             }
         }
 
+        let windows = self.catalog_windows(clinic.id).await?.into_iter().map(|(_, w)| w).collect();
+        let holidays = self.holidays(clinic.id).await?;
+        let exceptions = self.exceptions(clinic.id).await?;
+
+        Ok(ClinicCatalog { clinic, practitioners, services, windows, holidays, exceptions })
+    }
+
+    /// The weekly windows of a clinic, with their stored ids.
+    pub(super) async fn catalog_windows(&self, clinic: ClinicId) -> Result<Vec<(String, WeeklyWindow)>> {
         let window_services = sqlx::query(
             "SELECT ws.window_id, ws.service_id FROM window_services ws \
              JOIN availability_windows w ON w.id = ws.window_id WHERE w.clinic_id = $1",
         )
-        .bind(&cid)
+        .bind(clinic.to_string())
         .fetch_all(&self.pool)
         .await?;
         let mut windows = Vec::new();
@@ -145,7 +154,7 @@ impl Store {
             "SELECT id, practitioner_id, weekday, start_minute, end_minute, capacity, mode FROM availability_windows \
              WHERE clinic_id = $1 ORDER BY practitioner_id, weekday, start_minute, id",
         )
-        .bind(&cid)
+        .bind(clinic.to_string())
         .fetch_all(&self.pool)
         .await?
         {
@@ -155,31 +164,31 @@ impl Store {
             for link in window_services.iter().filter(|l| l.try_get::<String, _>("window_id").is_ok_and(|w| w == id)) {
                 services.push(parse_id(&link.try_get::<String, _>("service_id")?, ServiceId::parse)?);
             }
-            windows.push(WeeklyWindow {
-                practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
-                weekday: weekday_from_number(row.try_get("weekday")?)?,
-                start_minute: minute(row.try_get("start_minute")?)?,
-                end_minute: minute(row.try_get("end_minute")?)?,
-                capacity: row.try_get::<i64, _>("capacity")?.max(1) as u32,
-                services,
-                mode: mode
-                    .map(|m| ConsultationMode::parse(&m).ok_or_else(|| StorageError::Corrupt(format!("bad mode {m}"))))
-                    .transpose()?,
-            });
+            windows.push((
+                id.clone(),
+                WeeklyWindow {
+                    practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
+                    weekday: weekday_from_number(row.try_get("weekday")?)?,
+                    start_minute: minute(row.try_get("start_minute")?)?,
+                    end_minute: minute(row.try_get("end_minute")?)?,
+                    capacity: row.try_get::<i64, _>("capacity")?.max(1) as u32,
+                    services,
+                    mode: mode
+                        .map(|m| ConsultationMode::parse(&m).ok_or_else(|| StorageError::Corrupt(format!("bad mode {m}"))))
+                        .transpose()?,
+                },
+            ));
         }
-        let holidays = self.holidays(clinic.id).await?;
-        let exceptions = self.exceptions(clinic.id).await?;
-
-        Ok(ClinicCatalog { clinic, practitioners, services, windows, holidays, exceptions })
+        Ok(windows)
     }
 
-    /// Creates or replaces a clinic and its whole catalog (used by fixtures and
-    /// `nuru clinic import`). Existing patients and appointments are kept.
-    pub async fn upsert_catalog(&self, catalog: &ClinicCatalog, twilio: Option<&TwilioCredentials>) -> Result<()> {
-        let now = to_ts(Utc::now());
-        let c = &catalog.clinic;
-        let cid = c.id.to_string();
-        let mut tx = self.begin().await?;
+    /// Creates or replaces the clinic's own row.
+    pub(super) async fn upsert_clinic_row(
+        conn: &mut sqlx::AnyConnection,
+        c: &Clinic,
+        twilio: Option<&TwilioCredentials>,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO clinics (id, slug, name, timezone, default_language, address, phone, emergency_number, \
                opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number, \
@@ -195,7 +204,7 @@ impl Store {
                opening_days = excluded.opening_days, answers = excluded.answers, \
                model_policy = excluded.model_policy",
         )
-        .bind(&cid)
+        .bind(c.id.to_string())
         .bind(&c.slug)
         .bind(&c.name)
         .bind(c.timezone.name())
@@ -215,8 +224,20 @@ impl Store {
         .bind(c.opening_days.bits() as i64)
         .bind(serde_json::to_string(&c.answers).expect("answers serialise"))
         .bind(c.model_policy.as_str())
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| super::catalog::unique_violation(e, "clinic slug or channel number"))?;
+        Ok(())
+    }
+
+    /// Creates or replaces a clinic and its whole catalog (used by fixtures and
+    /// `nuru clinic import`). Existing patients and appointments are kept.
+    pub async fn upsert_catalog(&self, catalog: &ClinicCatalog, twilio: Option<&TwilioCredentials>) -> Result<()> {
+        let now = to_ts(Utc::now());
+        let c = &catalog.clinic;
+        let cid = c.id.to_string();
+        let mut tx = self.begin().await?;
+        Self::upsert_clinic_row(&mut tx, c, twilio, now).await?;
 
         sqlx::query("DELETE FROM window_services WHERE window_id IN (SELECT id FROM availability_windows WHERE clinic_id = $1)")
             .bind(&cid)
@@ -228,77 +249,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for p in &catalog.practitioners {
-            sqlx::query(
-                "INSERT INTO practitioners (id, clinic_id, title, first_name, last_name, active, created_at, updated_at, daily_limit, \
-                   calendar_token) VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-                 first_name = excluded.first_name, last_name = excluded.last_name, active = excluded.active, \
-                 updated_at = excluded.updated_at, daily_limit = excluded.daily_limit",
-            )
-            .bind(p.id.to_string())
-            .bind(&cid)
-            .bind(&p.title)
-            .bind(&p.first_name)
-            .bind(&p.last_name)
-            .bind(p.active as i64)
-            .bind(now)
-            .bind(p.daily_limit.map(|n| n as i64))
-            .bind(crate::secrets::random_token())
-            .execute(&mut *tx)
-            .await?;
+            Self::upsert_practitioner(&mut tx, p, now).await?;
         }
         for s in &catalog.services {
-            sqlx::query(
-                "INSERT INTO services (id, clinic_id, name_fr, name_en, duration_minutes, created_at, updated_at, \
-                   buffer_before_minutes, buffer_after_minutes, price) VALUES ($1,$2,$3,$4,$5,$6,$6,$7,$8,$9) \
-                 ON CONFLICT (id) DO UPDATE SET name_fr = excluded.name_fr, name_en = excluded.name_en, \
-                 duration_minutes = excluded.duration_minutes, updated_at = excluded.updated_at, \
-                 buffer_before_minutes = excluded.buffer_before_minutes, buffer_after_minutes = excluded.buffer_after_minutes, \
-                 price = excluded.price",
-            )
-            .bind(s.id.to_string())
-            .bind(&cid)
-            .bind(&s.name_fr)
-            .bind(&s.name_en)
-            .bind(s.duration_minutes as i64)
-            .bind(now)
-            .bind(s.buffer_before_minutes as i64)
-            .bind(s.buffer_after_minutes as i64)
-            .bind(&s.price)
-            .execute(&mut *tx)
-            .await?;
-            for p in &s.practitioners {
-                let own = s.duration_overrides.iter().find(|(q, _)| q == p).map(|(_, m)| *m as i64);
-                sqlx::query("INSERT INTO practitioner_services (practitioner_id, service_id, duration_minutes) VALUES ($1, $2, $3)")
-                    .bind(p.to_string())
-                    .bind(s.id.to_string())
-                    .bind(own)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            Self::upsert_service(&mut tx, s, now).await?;
         }
         for w in &catalog.windows {
-            let wid = uuid::Uuid::new_v4().to_string();
-            sqlx::query(
-                "INSERT INTO availability_windows (id, clinic_id, practitioner_id, weekday, start_minute, end_minute, capacity, mode) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            )
-            .bind(&wid)
-            .bind(&cid)
-            .bind(w.practitioner_id.to_string())
-            .bind(w.weekday.number_from_monday() as i64)
-            .bind(w.start_minute as i64)
-            .bind(w.end_minute as i64)
-            .bind(w.capacity as i64)
-            .bind(w.mode.map(|m| m.as_str()))
-            .execute(&mut *tx)
-            .await?;
-            for s in &w.services {
-                sqlx::query("INSERT INTO window_services (window_id, service_id) VALUES ($1, $2)")
-                    .bind(&wid)
-                    .bind(s.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            Self::insert_window(&mut tx, c.id, uuid::Uuid::new_v4(), w).await?;
         }
         Self::replace_holidays(&mut tx, c.id, &catalog.holidays).await?;
         sqlx::query("DELETE FROM availability_exceptions WHERE clinic_id = $1").bind(&cid).execute(&mut *tx).await?;

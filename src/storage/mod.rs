@@ -4,8 +4,10 @@
 //! flags as integers, the types `Any` decodes identically on both backends.
 
 mod accounts;
+mod activity;
 mod admin;
 mod appointments;
+mod catalog;
 mod clinics;
 mod conversations;
 mod messages;
@@ -13,11 +15,14 @@ mod patients;
 mod schedule;
 
 pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow, SystemEvent, UserRow};
+pub use activity::Activity;
 pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
+pub use catalog::{FutureOf, StoredWindow};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;
 pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow};
+pub use patients::{Erasure, PatientPage, PatientRecord};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::AnyConnection;

@@ -83,7 +83,7 @@ async fn a_practitioner_feed_lists_booked_and_cancelled_appointments() {
     let b =
         book(&app.store, &app.clinic, request(ilunga, consultation, patients[1], "2026-11-30T07:00:00Z".parse().unwrap())).await.unwrap();
     let mut tx = app.store.begin().await.unwrap();
-    assert!(nuru::scheduling::cancel(&mut tx, app.clinic.clinic.id, b, monday_morning()).await.unwrap());
+    assert!(nuru::scheduling::cancel(&mut tx, app.clinic.clinic.id, b, "staff", monday_morning()).await.unwrap());
     tx.commit().await.unwrap();
 
     let token = app.store.practitioner_calendar_token(ilunga).await.unwrap().expect("feed token");

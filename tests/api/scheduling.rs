@@ -165,7 +165,7 @@ async fn moving_and_cancelling_free_the_time_at_once() {
 
     let reschedule = |start: &str| {
         let (store, clinic, req) =
-            (app.store.clone(), clinic.clone(), MoveRequest { appointment: a, practitioner: None, start: at(start) });
+            (app.store.clone(), clinic.clone(), MoveRequest { appointment: a, practitioner: None, start: at(start), source: "staff" });
         async move {
             let mut tx = store.begin().await.unwrap();
             let r = scheduling::reschedule(&mut tx, &clinic, &req, monday_morning()).await;
@@ -189,8 +189,8 @@ async fn moving_and_cancelling_free_the_time_at_once() {
     // Cancelling frees the time; cancelling twice does nothing.
     assert!(!starts(&app, &q).await.contains(&"Mon 30 10:00".to_string()));
     let mut tx = app.store.begin().await.unwrap();
-    assert!(scheduling::cancel(&mut tx, clinic.clinic.id, b, monday_morning()).await.unwrap());
-    assert!(!scheduling::cancel(&mut tx, clinic.clinic.id, b, monday_morning()).await.unwrap());
+    assert!(scheduling::cancel(&mut tx, clinic.clinic.id, b, "staff", monday_morning()).await.unwrap());
+    assert!(!scheduling::cancel(&mut tx, clinic.clinic.id, b, "staff", monday_morning()).await.unwrap());
     tx.commit().await.unwrap();
     assert!(starts(&app, &q).await.contains(&"Mon 30 10:00".to_string()));
     let again = book(&app.store, &clinic, request(ilunga, consultation, patients[0], at("2026-11-30T08:00:00Z"))).await;
@@ -200,7 +200,7 @@ async fn moving_and_cancelling_free_the_time_at_once() {
     let r = scheduling::reschedule(
         &mut tx,
         &clinic,
-        &MoveRequest { appointment: b, practitioner: None, start: at("2026-11-30T12:00:00Z") },
+        &MoveRequest { appointment: b, practitioner: None, start: at("2026-11-30T12:00:00Z"), source: "staff" },
         monday_morning(),
     )
     .await;

@@ -2,6 +2,14 @@
 //! membership first (404 without one, 403 with too small a role); every read
 //! or change of patient data is audited.
 
+mod catalog;
+mod clinics;
+mod patients;
+
+pub use catalog::*;
+pub use clinics::*;
+pub use patients::*;
+
 use super::auth::{self, Caller};
 use super::error::{ApiError, ApiResult};
 use crate::domain::*;
@@ -53,41 +61,6 @@ pub struct MeView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClinicView {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-    pub timezone: String,
-    pub default_language: String,
-    pub address: String,
-    pub phone: Option<String>,
-    pub emergency_number: String,
-    pub booking_horizon_days: u32,
-    pub min_notice_minutes: u32,
-    pub whatsapp_number: Option<String>,
-    pub sms_number: Option<String>,
-}
-
-impl From<&Clinic> for ClinicView {
-    fn from(c: &Clinic) -> Self {
-        Self {
-            id: c.id.to_string(),
-            slug: c.slug.clone(),
-            name: c.name.clone(),
-            timezone: c.timezone.name().to_string(),
-            default_language: c.default_language.as_str().to_string(),
-            address: c.address.clone(),
-            phone: c.phone.clone(),
-            emergency_number: c.emergency_number.clone(),
-            booking_horizon_days: c.booking_horizon_days,
-            min_notice_minutes: c.min_notice_minutes,
-            whatsapp_number: c.whatsapp_number.clone(),
-            sms_number: c.sms_number.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentView {
     pub id: String,
     pub practitioner_id: String,
@@ -97,6 +70,21 @@ pub struct AppointmentView {
     pub ends_at: DateTime<Utc>,
     pub status: String,
     pub mode: String,
+}
+
+impl From<&Appointment> for AppointmentView {
+    fn from(a: &Appointment) -> Self {
+        Self {
+            id: a.id.to_string(),
+            practitioner_id: a.practitioner_id.to_string(),
+            patient_id: a.patient_id.to_string(),
+            service_id: a.service_id.to_string(),
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            status: a.status.as_str().to_string(),
+            mode: a.mode.as_str().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,10 +106,39 @@ pub struct ConversationPage {
 #[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
     pub needs_human: Option<bool>,
+    /// Flagged as a possible emergency.
     pub urgent: Option<bool>,
+    pub state: Option<ConversationState>,
+    /// Active on or after this local date.
+    pub from: Option<NaiveDate>,
+    /// Active on or before this local date.
+    pub to: Option<NaiveDate>,
     /// 1–200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    Idle,
+    Booking,
+    Cancelling,
+    Moving,
+    HandedOff,
+}
+
+impl ConversationState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Booking => "booking",
+            Self::Cancelling => "cancelling",
+            Self::Moving => "moving",
+            Self::HandedOff => "handed_off",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -283,28 +300,6 @@ pub async fn me(caller: Caller) -> Json<MeView> {
     })
 }
 
-/// The clinics the caller may see (all of them for superadmins).
-#[utoipa::path(get, path = "/api/clinics", tag = "clinics", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClinicView>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
-pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ClinicView>>> {
-    let clinics = state.store.clinics().await?;
-    Ok(Json(
-        clinics
-            .iter()
-            .filter(|c| caller.superadmin || caller.memberships.iter().any(|m| m.clinic_id == c.id))
-            .map(ClinicView::from)
-            .collect(),
-    ))
-}
-
-#[utoipa::path(get, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = ClinicView), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
-pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<ClinicView>> {
-    caller.require(clinic_id(id), ClinicRole::Practitioner)?;
-    Ok(Json(ClinicView::from(&state.store.clinic(clinic_id(id)).await?)))
-}
-
 /// A page size: `default` when absent, 1 to `max` otherwise.
 fn page_limit(asked: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
     let limit = asked.unwrap_or(default);
@@ -330,7 +325,16 @@ pub async fn list_conversations(
     caller.require(clinic, ClinicRole::Staff)?;
     let limit = page_limit(q.limit, 50, 200)?;
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let filter = ConversationFilter { needs_human: q.needs_human, urgent: q.urgent, since: None, before, limit };
+    let tz = state.store.clinic(clinic).await?.timezone;
+    let filter = ConversationFilter {
+        needs_human: q.needs_human,
+        urgent: q.urgent,
+        since: q.from.map(|d| scheduling::day_start(tz, d)),
+        until: q.to.map(|d| scheduling::day_start(tz, d + Duration::days(1))),
+        state: q.state.map(ConversationState::as_str),
+        before,
+        limit,
+    };
     let items = state.store.conversations(clinic, &filter).await?;
     let next_cursor =
         (items.len() as i64 == limit).then(|| items.last().map(|c| format!("{}_{}", c.updated_at.timestamp(), c.id))).flatten();
@@ -403,21 +407,11 @@ pub async fn list_appointments(
     let own = caller.memberships.iter().find(|m| m.clinic_id == clinic_id && m.role == ClinicRole::Practitioner).map(|m| m.practitioner_id);
     let items: Vec<AppointmentView> = state
         .store
-        .appointments(clinic_id)
+        .appointments_between(clinic_id, start, end, None)
         .await?
-        .into_iter()
-        .filter(|a| a.starts_at < end && a.ends_at > start)
+        .iter()
         .filter(|a| caller.superadmin || own.is_none_or(|p| p == Some(a.practitioner_id)))
-        .map(|a| AppointmentView {
-            id: a.id.to_string(),
-            practitioner_id: a.practitioner_id.to_string(),
-            patient_id: a.patient_id.to_string(),
-            service_id: a.service_id.to_string(),
-            starts_at: a.starts_at,
-            ends_at: a.ends_at,
-            status: a.status.as_str().to_string(),
-            mode: a.mode.as_str().to_string(),
-        })
+        .map(AppointmentView::from)
         .collect();
     audit(&state, &caller, Some(clinic_id), "list", "appointments", None).await;
     Ok(Json(items))
@@ -435,7 +429,7 @@ pub async fn cancel_appointment(
     let clinic = clinic_id(id);
     caller.require(clinic, ClinicRole::Staff)?;
     let mut tx = state.store.begin().await?;
-    let done = scheduling::cancel(&mut tx, clinic, AppointmentId(appointment), state.clock.now()).await.map_err(|e| match e {
+    let done = scheduling::cancel(&mut tx, clinic, AppointmentId(appointment), "staff", state.clock.now()).await.map_err(|e| match e {
         scheduling::BookingError::Storage(s) => ApiError::from(s),
         _ => ApiError::not_found("appointment"),
     })?;
@@ -600,6 +594,7 @@ pub async fn move_appointment(
         appointment: AppointmentId(appointment),
         practitioner: req.practitioner_id.map(PractitionerId),
         start: req.starts_at,
+        source: "staff",
     };
     let mut tx = state.store.begin().await?;
     scheduling::reschedule(&mut tx, &catalog, &request, state.clock.now()).await.map_err(booking_error)?;
@@ -688,33 +683,6 @@ pub async fn reply_to_conversation(
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
     audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await;
     Ok(StatusCode::ACCEPTED)
-}
-
-/// Activity of a clinic over a period (local dates, inclusive).
-#[utoipa::path(get, path = "/api/clinics/{clinic_id}/stats", tag = "clinics", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path), RangeQuery),
-    responses((status = 200, body = crate::storage::ClinicStats), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
-pub async fn clinic_stats(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(q): Query<RangeQuery>,
-) -> ApiResult<Json<crate::storage::ClinicStats>> {
-    let clinic_id = clinic_id(id);
-    caller.require(clinic_id, ClinicRole::ClinicAdmin)?;
-    let clinic = state.store.clinic(clinic_id).await?;
-    let today = state.clock.now().with_timezone(&clinic.timezone).date_naive();
-    let q = RangeQuery { from: q.from.or(Some(today - Duration::days(30))), to: q.to.or(Some(today)) };
-    let (from, to) = range(&state, &clinic, &q)?;
-    let stats = state
-        .store
-        .clinic_stats(
-            clinic_id,
-            scheduling::day_start(clinic.timezone, from),
-            scheduling::day_start(clinic.timezone, to + Duration::days(1)),
-        )
-        .await?;
-    Ok(Json(stats))
 }
 
 /// When an exception applies.
@@ -876,80 +844,6 @@ pub async fn set_holidays(
     state.store.set_holidays(clinic, &holidays).await?;
     audit(&state, &caller, Some(clinic), "update", "holidays", None).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PractitionerView {
-    pub id: String,
-    pub title: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub active: bool,
-    pub daily_limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceView {
-    pub id: String,
-    pub name_fr: String,
-    pub name_en: String,
-    pub duration_minutes: u32,
-    pub buffer_before_minutes: u32,
-    pub buffer_after_minutes: u32,
-    pub price: Option<String>,
-    pub practitioner_ids: Vec<String>,
-}
-
-#[utoipa::path(get, path = "/api/clinics/{clinic_id}/practitioners", tag = "clinics", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<PractitionerView>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
-pub async fn list_practitioners(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Vec<PractitionerView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
-    let catalog = state.store.catalog(clinic).await?;
-    Ok(Json(
-        catalog
-            .practitioners
-            .iter()
-            .map(|p| PractitionerView {
-                id: p.id.to_string(),
-                title: p.title.clone(),
-                first_name: p.first_name.clone(),
-                last_name: p.last_name.clone(),
-                active: p.active,
-                daily_limit: p.daily_limit,
-            })
-            .collect(),
-    ))
-}
-
-#[utoipa::path(get, path = "/api/clinics/{clinic_id}/services", tag = "clinics", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<ServiceView>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
-pub async fn list_services(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<ServiceView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
-    let catalog = state.store.catalog(clinic).await?;
-    Ok(Json(
-        catalog
-            .services
-            .iter()
-            .map(|s| ServiceView {
-                id: s.id.to_string(),
-                name_fr: s.name_fr.clone(),
-                name_en: s.name_en.clone(),
-                duration_minutes: s.duration_minutes,
-                buffer_before_minutes: s.buffer_before_minutes,
-                buffer_after_minutes: s.buffer_after_minutes,
-                price: s.price.clone(),
-                practitioner_ids: s.practitioners.iter().map(|p| p.to_string()).collect(),
-            })
-            .collect(),
-    ))
 }
 
 /// Operational events (superadmins): refused webhooks, unsent replies, model

@@ -1,0 +1,397 @@
+//! Clinics and their settings: list, read, create (superadmins), change
+//! (clinic admins), channel credentials (write-only, encrypted at rest),
+//! statistics per period, and the model's counters (superadmins).
+
+use super::{RangeQuery, audit, clinic_id, range};
+use crate::admin::auth::Caller;
+use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::domain::*;
+use crate::scheduling;
+use crate::startup::AppState;
+use crate::storage::{ClinicRole, ClinicStats, TwilioCredentials};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub timezone: String,
+    pub default_language: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub emergency_number: String,
+    pub opening_hours_fr: Option<String>,
+    pub opening_hours_en: Option<String>,
+    /// 1 (Monday) to 7 (Sunday).
+    pub opening_days: Vec<u8>,
+    pub booking_horizon_days: u32,
+    pub min_notice_minutes: u32,
+    pub whatsapp_number: Option<String>,
+    pub sms_number: Option<String>,
+    /// Answers the bot gives to information questions.
+    pub answers: Vec<ClinicAnswer>,
+    pub model_policy: ModelPolicy,
+    /// The Twilio account, if set; its auth token is never shown.
+    pub twilio_account_sid: Option<String>,
+}
+
+fn clinic_view(c: &Clinic, twilio: Option<TwilioCredentials>) -> ClinicView {
+    ClinicView {
+        id: c.id.to_string(),
+        slug: c.slug.clone(),
+        name: c.name.clone(),
+        timezone: c.timezone.name().to_string(),
+        default_language: c.default_language.as_str().to_string(),
+        address: c.address.clone(),
+        phone: c.phone.clone(),
+        emergency_number: c.emergency_number.clone(),
+        opening_hours_fr: c.opening_hours_fr.clone(),
+        opening_hours_en: c.opening_hours_en.clone(),
+        opening_days: WEEK.iter().filter(|d| c.opening_days.contains(**d)).map(|d| d.number_from_monday() as u8).collect(),
+        booking_horizon_days: c.booking_horizon_days,
+        min_notice_minutes: c.min_notice_minutes,
+        whatsapp_number: c.whatsapp_number.clone(),
+        sms_number: c.sms_number.clone(),
+        answers: c.answers.clone(),
+        model_policy: c.model_policy,
+        twilio_account_sid: twilio.map(|t| t.account_sid),
+    }
+}
+
+const WEEK: [chrono::Weekday; 7] = [
+    chrono::Weekday::Mon,
+    chrono::Weekday::Tue,
+    chrono::Weekday::Wed,
+    chrono::Weekday::Thu,
+    chrono::Weekday::Fri,
+    chrono::Weekday::Sat,
+    chrono::Weekday::Sun,
+];
+
+/// The clinics the caller may see (all of them for superadmins).
+#[utoipa::path(get, path = "/api/clinics", tag = "clinics", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ClinicView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ClinicView>>> {
+    let mut out = Vec::new();
+    for c in state.store.clinics().await? {
+        if caller.superadmin || caller.memberships.iter().any(|m| m.clinic_id == c.id) {
+            let twilio = state.store.twilio_credentials(c.id).await?;
+            out.push(clinic_view(&c, twilio));
+        }
+    }
+    Ok(Json(out))
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = ClinicView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<ClinicView>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Practitioner)?;
+    let twilio = state.store.twilio_credentials(clinic).await?;
+    Ok(Json(clinic_view(&state.store.clinic(clinic).await?, twilio)))
+}
+
+/// Every field is optional: only those given change. Empty strings clear the
+/// optional texts and numbers.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicSettings {
+    pub name: Option<String>,
+    /// An IANA zone: Africa/Kinshasa, Africa/Douala, Europe/Paris…
+    pub timezone: Option<String>,
+    /// fr or en: the language of a conversation until the patient shows theirs.
+    pub default_language: Option<String>,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    /// Given in every emergency reply.
+    pub emergency_number: Option<String>,
+    pub opening_hours_fr: Option<String>,
+    pub opening_hours_en: Option<String>,
+    /// 1 (Monday) to 7 (Sunday).
+    pub opening_days: Option<Vec<u8>>,
+    /// 1 to 365.
+    pub booking_horizon_days: Option<u32>,
+    /// 0 to 10,080 (a week).
+    pub min_notice_minutes: Option<u32>,
+    /// E.164, the WhatsApp sender (without the `whatsapp:` prefix).
+    pub whatsapp_number: Option<String>,
+    /// E.164, the SMS sender.
+    pub sms_number: Option<String>,
+    /// Replaces every information answer.
+    pub answers: Option<Vec<ClinicAnswer>>,
+    pub model_policy: Option<ModelPolicy>,
+}
+
+fn bounded(field: &str, value: String, max: usize) -> ApiResult<String> {
+    let value = value.trim().to_string();
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("at most {max} characters")));
+    }
+    Ok(value)
+}
+
+fn required(field: &str, value: String, max: usize) -> ApiResult<String> {
+    let value = bounded(field, value, max)?;
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    Ok(value)
+}
+
+fn optional(field: &str, value: String, max: usize) -> ApiResult<Option<String>> {
+    Ok(Some(bounded(field, value, max)?).filter(|v| !v.is_empty()))
+}
+
+fn channel_number(field: &str, value: String) -> ApiResult<Option<String>> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    PhoneNumber::parse(value)
+        .map(|p| Some(p.as_str().to_string()))
+        .map_err(|_| ApiError::invalid(field, "an E.164 number such as +243990000000"))
+}
+
+/// Applies the settings given to `c`, checking each.
+fn apply(c: &mut Clinic, s: ClinicSettings) -> ApiResult<()> {
+    if let Some(v) = s.name {
+        c.name = required("name", v, 200)?;
+    }
+    if let Some(v) = s.timezone {
+        c.timezone = v.trim().parse().map_err(|_| ApiError::invalid("timezone", "an IANA time zone such as Africa/Kinshasa"))?;
+    }
+    if let Some(v) = s.default_language {
+        c.default_language = Lang::parse(v.trim()).ok_or_else(|| ApiError::invalid("default_language", "fr or en"))?;
+    }
+    if let Some(v) = s.address {
+        c.address = bounded("address", v, 500)?;
+    }
+    if let Some(v) = s.phone {
+        c.phone = optional("phone", v, 40)?;
+    }
+    if let Some(v) = s.emergency_number {
+        c.emergency_number = required("emergency_number", v, 40)?;
+    }
+    if let Some(v) = s.opening_hours_fr {
+        c.opening_hours_fr = optional("opening_hours_fr", v, 1000)?;
+    }
+    if let Some(v) = s.opening_hours_en {
+        c.opening_hours_en = optional("opening_hours_en", v, 1000)?;
+    }
+    if let Some(days) = s.opening_days {
+        let mut set = WeekdaySet::from_bits(0);
+        for d in days {
+            let day =
+                chrono::Weekday::try_from(d.wrapping_sub(1)).map_err(|_| ApiError::invalid("opening_days", "1 (Monday) to 7 (Sunday)"))?;
+            set = set.with(day);
+        }
+        c.opening_days = set;
+    }
+    if let Some(v) = s.booking_horizon_days {
+        if !(1..=365).contains(&v) {
+            return Err(ApiError::invalid("booking_horizon_days", "must be between 1 and 365"));
+        }
+        c.booking_horizon_days = v;
+    }
+    if let Some(v) = s.min_notice_minutes {
+        if v > 10_080 {
+            return Err(ApiError::invalid("min_notice_minutes", "must be between 0 and 10080"));
+        }
+        c.min_notice_minutes = v;
+    }
+    if let Some(v) = s.whatsapp_number {
+        c.whatsapp_number = channel_number("whatsapp_number", v)?;
+    }
+    if let Some(v) = s.sms_number {
+        c.sms_number = channel_number("sms_number", v)?;
+    }
+    if let Some(answers) = s.answers {
+        if answers.len() > 50 {
+            return Err(ApiError::invalid("answers", "at most 50"));
+        }
+        for a in &answers {
+            if a.fr.chars().count() > 2000 || a.en.chars().count() > 2000 {
+                return Err(ApiError::invalid("answers", "each answer at most 2,000 characters"));
+            }
+        }
+        c.answers = answers;
+    }
+    if let Some(p) = s.model_policy {
+        c.model_policy = p;
+    }
+    Ok(())
+}
+
+/// Changes the clinic's settings (clinic admins). The slug, which is in the
+/// webhook address, cannot change.
+#[utoipa::path(patch, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = ClinicSettings,
+    responses((status = 200, body = ClinicView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_clinic(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<ClinicSettings>,
+) -> ApiResult<Json<ClinicView>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let mut c = state.store.clinic(clinic).await?;
+    apply(&mut c, req)?;
+    state.store.update_clinic_settings(&c, state.clock.now()).await?;
+    audit(&state, &caller, Some(clinic), "update", "clinic", Some(&clinic.to_string())).await;
+    let twilio = state.store.twilio_credentials(clinic).await?;
+    Ok(Json(clinic_view(&c, twilio)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClinicRequest {
+    /// In the webhook address: 2 to 50 of a–z, 0–9 and "-". Cannot change later.
+    pub slug: String,
+    pub name: String,
+    pub timezone: String,
+    pub emergency_number: String,
+    /// fr (default) or en.
+    pub default_language: Option<String>,
+}
+
+/// Creates a clinic (superadmins); its admins then fill in the rest.
+#[utoipa::path(post, path = "/api/clinics", tag = "clinics", security(("bearer" = [])), request_body = NewClinicRequest,
+    responses((status = 201, body = ClinicView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_clinic(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewClinicRequest>,
+) -> ApiResult<(StatusCode, Json<ClinicView>)> {
+    caller.require_superadmin()?;
+    let slug = req.slug.trim().to_string();
+    if !(2..=50).contains(&slug.len()) || !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(ApiError::invalid("slug", "2 to 50 of a-z, 0-9 and -"));
+    }
+    let mut c = Clinic {
+        id: ClinicId(Uuid::new_v4()),
+        slug,
+        name: String::new(),
+        timezone: chrono_tz::UTC,
+        default_language: Lang::Fr,
+        address: String::new(),
+        phone: None,
+        emergency_number: String::new(),
+        opening_hours_fr: None,
+        opening_hours_en: None,
+        answers: Vec::new(),
+        model_policy: ModelPolicy::default(),
+        booking_horizon_days: 60,
+        min_notice_minutes: 60,
+        opening_days: WEEK[..5].iter().copied().collect(),
+        whatsapp_number: None,
+        sms_number: None,
+    };
+    apply(
+        &mut c,
+        ClinicSettings {
+            name: Some(req.name),
+            timezone: Some(req.timezone),
+            emergency_number: Some(req.emergency_number),
+            default_language: req.default_language,
+            ..ClinicSettings::default()
+        },
+    )?;
+    state.store.create_clinic(&c, state.clock.now()).await?;
+    audit(&state, &caller, Some(c.id), "create", "clinic", Some(&c.id.to_string())).await;
+    Ok((StatusCode::CREATED, Json(clinic_view(&c, None))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioCredentialsInput {
+    /// "AC" and 32 hexadecimal characters.
+    pub account_sid: String,
+    /// Write-only: stored encrypted, never shown again.
+    pub auth_token: String,
+}
+
+/// Sets the clinic's Twilio account (clinic admins). The auth token is
+/// encrypted at rest and never returned; webhooks are then checked with it.
+#[utoipa::path(put, path = "/api/clinics/{clinic_id}/channels/twilio", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = TwilioCredentialsInput,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_twilio(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<TwilioCredentialsInput>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let sid = req.account_sid.trim();
+    if sid.len() != 34 || !sid.starts_with("AC") || !sid[2..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid("account_sid", "\"AC\" and 32 hexadecimal characters"));
+    }
+    let token = req.auth_token.trim();
+    if !(16..=128).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::invalid("auth_token", "16 to 128 letters and digits"));
+    }
+    let creds = TwilioCredentials { account_sid: sid.to_string(), auth_token_encrypted: state.cipher.encrypt(token) };
+    state.store.set_twilio_credentials(clinic, &creds, state.clock.now()).await?;
+    audit(&state, &caller, Some(clinic), "update", "twilio_credentials", None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Activity of a clinic over a period (local dates, inclusive; default the
+/// last 30 days).
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/stats", tag = "clinics", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), RangeQuery),
+    responses((status = 200, body = ClinicStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn clinic_stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<ClinicStats>> {
+    let clinic_id = clinic_id(id);
+    caller.require(clinic_id, ClinicRole::ClinicAdmin)?;
+    let clinic = state.store.clinic(clinic_id).await?;
+    let today = state.clock.now().with_timezone(&clinic.timezone).date_naive();
+    let q = RangeQuery { from: q.from.or(Some(today - Duration::days(30))), to: q.to.or(Some(today)) };
+    let (from, to) = range(&state, &clinic, &q)?;
+    let stats = state
+        .store
+        .clinic_stats(
+            clinic_id,
+            scheduling::day_start(clinic.timezone, from),
+            scheduling::day_start(clinic.timezone, to + Duration::days(1)),
+        )
+        .await?;
+    Ok(Json(stats))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelMetricsView {
+    /// False when understanding is the built-in rules only.
+    pub configured: bool,
+    /// ollama or openai.
+    pub backend: Option<String>,
+    /// Counters since this process started.
+    pub metrics: Option<crate::model::MetricsSnapshot>,
+}
+
+/// The model's counters since start (superadmins): calls, outcomes, tokens,
+/// latency. Per clinic counts are in each clinic's stats.
+#[utoipa::path(get, path = "/api/model/metrics", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = ModelMetricsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn model_metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ModelMetricsView>> {
+    caller.require_superadmin()?;
+    Ok(Json(match &state.model {
+        Some(m) => ModelMetricsView { configured: true, backend: Some(m.backend_name().to_string()), metrics: Some(m.metrics.snapshot()) },
+        None => ModelMetricsView { configured: false, backend: None, metrics: None },
+    }))
+}
