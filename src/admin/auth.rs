@@ -159,6 +159,21 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller who must be a superadmin: anyone else is refused (403) before
+/// any body is read, whatever they send.
+#[derive(Debug, Clone)]
+pub struct Superadmin(pub Caller);
+
+impl FromRequestParts<AppState> for Superadmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_superadmin()?;
+        Ok(Superadmin(caller))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,14 +11,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const JWT_SECRET: [u8; 32] = [42; 32];
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
-struct Admin {
-    app: TestApp,
-    other_clinic: nuru::domain::ClinicId,
+pub(crate) struct Admin {
+    pub(crate) app: TestApp,
+    pub(crate) other_clinic: nuru::domain::ClinicId,
 }
 
-async fn setup() -> Admin {
+pub(crate) async fn setup() -> Admin {
     let app =
         spawn_app_with(|c| c.jwt_secret = Some(nuru::secrets::Secret::new(base64::engine::general_purpose::STANDARD.encode(JWT_SECRET))))
             .await;
@@ -52,12 +52,33 @@ impl Admin {
         r.json().await.unwrap()
     }
 
-    async fn token(&self, email: &str) -> String {
+    pub(crate) async fn token(&self, email: &str) -> String {
         self.login(email).await["access_token"].as_str().unwrap().to_string()
     }
 
-    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.app.http.get(format!("{}{path}", self.app.base)).bearer_auth(token).send().await.unwrap()
+    }
+
+    /// Sends `body` (if any) with `method`; the status and the JSON answer (null when empty).
+    pub(crate) async fn send(&self, method: &str, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.app.base);
+        let req = match method {
+            "get" => self.app.http.get(url),
+            "post" => self.app.http.post(url),
+            "put" => self.app.http.put(url),
+            "patch" => self.app.http.patch(url),
+            "delete" => self.app.http.delete(url),
+            other => panic!("method {other}"),
+        };
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        let r = req.bearer_auth(token).send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
     }
 
     async fn call(&self, method: &str, token: Option<&str>, path: &str) -> reqwest::Response {
@@ -130,10 +151,22 @@ async fn operations(a: &Admin) -> Vec<(String, String, bool)> {
     ops
 }
 
+/// Fills every path parameter: the clinic, then `ids` by name, then random ids.
+fn fill_with(path: &str, clinic: &str, ids: &[(&str, String)]) -> String {
+    let mut p = path.replace("{clinic_id}", clinic);
+    for (name, id) in ids {
+        p = p.replace(&format!("{{{name}}}"), id);
+    }
+    while let Some(start) = p.find('{') {
+        let end = p[start..].find('}').unwrap() + start;
+        let value = if &p[start..=end] == "{phone}" { "%2B243990000001".to_string() } else { uuid::Uuid::new_v4().to_string() };
+        p.replace_range(start..=end, &value);
+    }
+    p
+}
+
 fn fill(path: &str, clinic: &str) -> String {
-    path.replace("{clinic_id}", clinic)
-        .replace("{conversation_id}", &uuid::Uuid::new_v4().to_string())
-        .replace("{appointment_id}", &uuid::Uuid::new_v4().to_string())
+    fill_with(path, clinic, &[])
 }
 
 #[tokio::test]
@@ -191,12 +224,27 @@ async fn another_clinics_admin_sees_and_changes_nothing_of_this_clinic() {
         a.get(&admin, &format!("/api/clinics/{demo}/appointments?from=2026-11-23&to=2026-12-31")).await.json().await.unwrap();
     let appointment = appointments[0]["id"].as_str().unwrap().to_string();
 
+    let exception = json!({"kind": "leave", "time": {"recurrence": "days", "first": "2026-12-01", "last": "2026-12-01"}});
+    let (_, created) = a.send("post", &admin, &format!("/api/clinics/{demo}/exceptions"), Some(exception)).await;
+    let catalog = a.app.store.catalog(a.app.clinic.clinic.id).await.unwrap();
+    let patient = a.app.store.search_patients(a.app.clinic.clinic.id, Some("awa"), None, 1, 0).await.unwrap().items[0].patient.id;
+    let window = a.app.store.windows(a.app.clinic.clinic.id).await.unwrap()[0].id;
+    let ids = [
+        ("conversation_id", conversation),
+        ("appointment_id", appointment),
+        ("practitioner_id", catalog.practitioners[0].id.to_string()),
+        ("service_id", catalog.services[0].id.to_string()),
+        ("window_id", window.to_string()),
+        ("patient_id", patient.to_string()),
+        ("exception_id", created["id"].as_str().unwrap().to_string()),
+    ];
+    let before = (format!("{catalog:?}"), a.app.store.patient(a.app.clinic.clinic.id, patient).await.unwrap().unwrap().phones);
     let intruder = a.token("admin@other.org").await;
     for (method, path, secured) in operations(&a).await {
         if !secured || !path.contains("{clinic_id}") {
             continue;
         }
-        let p = path.replace("{clinic_id}", &demo).replace("{conversation_id}", &conversation).replace("{appointment_id}", &appointment);
+        let p = fill_with(&path, &demo, &ids);
         let p = if path.ends_with("/slots") { format!("{p}?service_id={}", a.app.clinic.services[0].id) } else { p };
         let r = a.call(&method, Some(&intruder), &p).await;
         assert!(matches!(r.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{method} {path}: {}", r.status());
@@ -210,6 +258,9 @@ async fn another_clinics_admin_sees_and_changes_nothing_of_this_clinic() {
     let after: Value =
         a.get(&admin, &format!("/api/clinics/{demo}/appointments?from=2026-11-23&to=2026-12-31")).await.json().await.unwrap();
     assert_eq!(after[0]["status"], "booked");
+    let catalog = a.app.store.catalog(a.app.clinic.clinic.id).await.unwrap();
+    assert_eq!(format!("{catalog:?}"), before.0, "settings, practitioners, services, windows and exceptions unchanged");
+    assert_eq!(a.app.store.patient(a.app.clinic.clinic.id, patient).await.unwrap().unwrap().phones, before.1);
     // Their own clinic works; the list shows only theirs.
     let mine: Value = a.get(&intruder, "/api/clinics").await.json().await.unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
@@ -226,6 +277,15 @@ async fn roles_superadmin_routes_and_the_audit_trail() {
     let all: Value = a.get(&root, "/api/clinics").await.json().await.unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2, "superadmins see every clinic");
     assert_eq!(a.get(&admin, "/api/audit").await.status(), 403, "superadmin only");
+    // Every route outside a clinic, other than one's own account and clinic list, is for superadmins.
+    for (method, path, secured) in operations(&a).await {
+        let own = path.starts_with("/api/auth") || path == "/api/me" || (path == "/api/clinics" && method == "get");
+        if !secured || own || path.contains("{clinic_id}") {
+            continue;
+        }
+        assert_eq!(a.call(&method, Some(&admin), &path).await.status(), 403, "{method} {path} refuses a clinic admin");
+        assert_ne!(a.call(&method, Some(&root), &path).await.status(), 403, "{method} {path} serves a superadmin");
+    }
     assert_eq!(
         a.get(&doctor, &format!("/api/clinics/{demo}/conversations")).await.status(),
         403,

@@ -3,6 +3,7 @@
 //! and a local server standing in for Twilio's REST API.
 
 mod admin;
+mod admin_records;
 mod helpers;
 mod model;
 

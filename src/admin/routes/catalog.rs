@@ -101,15 +101,20 @@ fn one() -> u32 {
     1
 }
 
-/// A required or optional text field: trimmed, within `max` characters.
+/// A text field, if given: trimmed, within `max` characters, and not empty
+/// when `required`.
 fn text(field: &str, value: Option<String>, required: bool, max: usize) -> ApiResult<Option<String>> {
     let value = value.map(|v| v.trim().to_string());
     match value {
         Some(v) if v.chars().count() > max => Err(ApiError::invalid(field, format!("at most {max} characters"))),
         Some(v) if v.is_empty() && required => Err(ApiError::invalid(field, "must not be empty")),
-        None if required => Err(ApiError::invalid(field, "is required")),
         other => Ok(other),
     }
+}
+
+/// A field a creation cannot do without.
+fn present<T>(field: &str, value: Option<T>) -> ApiResult<T> {
+    value.ok_or_else(|| ApiError::invalid(field, "is required"))
 }
 
 fn in_range(field: &str, value: Option<u32>, min: u32, max: u32) -> ApiResult<Option<u32>> {
@@ -167,8 +172,8 @@ pub async fn create_practitioner(
         id: PractitionerId(Uuid::new_v4()),
         clinic_id: clinic,
         title: text("title", req.title, false, 20)?.unwrap_or_default(),
-        first_name: text("first_name", req.first_name, true, 100)?.unwrap_or_default(),
-        last_name: text("last_name", req.last_name, true, 100)?.unwrap_or_default(),
+        first_name: present("first_name", text("first_name", req.first_name, true, 100)?)?,
+        last_name: present("last_name", text("last_name", req.last_name, true, 100)?)?,
         active: req.active.unwrap_or(true),
         daily_limit: in_range("daily_limit", req.daily_limit, 0, 200)?.filter(|n| *n > 0),
     };

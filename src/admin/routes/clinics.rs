@@ -3,7 +3,7 @@
 //! statistics per period, and the model's counters (superadmins).
 
 use super::{RangeQuery, audit, clinic_id, range};
-use crate::admin::auth::Caller;
+use crate::admin::auth::{Caller, Superadmin};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::domain::*;
 use crate::scheduling;
@@ -268,10 +268,9 @@ pub struct NewClinicRequest {
     responses((status = 201, body = ClinicView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_clinic(
     State(state): State<AppState>,
-    caller: Caller,
+    Superadmin(caller): Superadmin,
     Json(req): Json<NewClinicRequest>,
 ) -> ApiResult<(StatusCode, Json<ClinicView>)> {
-    caller.require_superadmin()?;
     let slug = req.slug.trim().to_string();
     if !(2..=50).contains(&slug.len()) || !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
         return Err(ApiError::invalid("slug", "2 to 50 of a-z, 0-9 and -"));
@@ -388,8 +387,7 @@ pub struct ModelMetricsView {
 /// latency. Per clinic counts are in each clinic's stats.
 #[utoipa::path(get, path = "/api/model/metrics", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = ModelMetricsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn model_metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ModelMetricsView>> {
-    caller.require_superadmin()?;
+pub async fn model_metrics(State(state): State<AppState>, _: Superadmin) -> ApiResult<Json<ModelMetricsView>> {
     Ok(Json(match &state.model {
         Some(m) => ModelMetricsView { configured: true, backend: Some(m.backend_name().to_string()), metrics: Some(m.metrics.snapshot()) },
         None => ModelMetricsView { configured: false, backend: None, metrics: None },

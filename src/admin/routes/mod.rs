@@ -10,7 +10,7 @@ pub use catalog::*;
 pub use clinics::*;
 pub use patients::*;
 
-use super::auth::{self, Caller};
+use super::auth::{self, Caller, Superadmin};
 use super::error::{ApiError, ApiResult};
 use crate::domain::*;
 use crate::scheduling::{self, SlotEngine, SlotQuery};
@@ -487,8 +487,7 @@ pub async fn slots(
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
-pub async fn audit_events(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
-    caller.require_superadmin()?;
+pub async fn audit_events(State(state): State<AppState>, _: Superadmin, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
     let limit = page_limit(q.limit, 100, 1000)?;
     Ok(Json(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
 }
@@ -853,10 +852,9 @@ pub async fn set_holidays(
     responses((status = 200, body = Vec<crate::storage::SystemEvent>), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
 pub async fn system_events(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Superadmin,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Vec<crate::storage::SystemEvent>>> {
-    caller.require_superadmin()?;
     let limit = page_limit(q.limit, 100, 1000)?;
     Ok(Json(state.store.system_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
 }
