@@ -30,10 +30,14 @@ pub struct PractitionerView {
 #[serde(deny_unknown_fields)]
 pub struct PractitionerInput {
     /// "Dr", "Pr", "Mme"… (may be empty).
+    #[schema(max_length = 20)]
     pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
     /// Most appointments in one local day; 0 removes the limit.
+    #[schema(maximum = 200)]
     pub daily_limit: Option<u32>,
     pub active: Option<bool>,
 }
@@ -43,6 +47,7 @@ pub struct PractitionerInput {
 pub struct PerformedBy {
     pub practitioner_id: Uuid,
     /// This practitioner's own duration for the service, if different.
+    #[schema(minimum = 5, maximum = 480)]
     pub duration_minutes: Option<u32>,
 }
 
@@ -62,36 +67,64 @@ pub struct ServiceView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceInput {
+    /// Required when creating.
+    #[schema(min_length = 1, max_length = 100)]
     pub name_fr: Option<String>,
+    /// Required when creating.
+    #[schema(min_length = 1, max_length = 100)]
     pub name_en: Option<String>,
-    /// 5 to 480.
+    /// Required when creating.
+    #[schema(minimum = 5, maximum = 480)]
     pub duration_minutes: Option<u32>,
-    /// 0 to 240: time kept free before and after (cleaning, notes).
+    /// Time kept free before and after (cleaning, notes).
+    #[schema(maximum = 240)]
     pub buffer_before_minutes: Option<u32>,
+    #[schema(maximum = 240)]
     pub buffer_after_minutes: Option<u32>,
     /// Shown to patients who ask ("15 000 FC"); empty removes it.
+    #[schema(max_length = 100)]
     pub price: Option<String>,
     /// Replaces the list of practitioners who perform it.
+    #[schema(max_items = 100)]
     pub practitioners: Option<Vec<PerformedBy>>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WindowDto {
-    /// Absent when creating.
-    #[serde(default, skip_deserializing)]
-    pub id: Option<String>,
+/// A weekly window in which a practitioner takes appointments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowView {
+    pub id: String,
     pub practitioner_id: Uuid,
     /// 1 (Monday) to 7 (Sunday).
     pub weekday: u8,
-    /// Minutes from local midnight: 0 ≤ start_minute < end_minute ≤ 1440.
+    /// Minutes from local midnight.
     pub start_minute: u16,
+    pub end_minute: u16,
+    pub capacity: u32,
+    /// Limited to these services; empty means every service of the practitioner.
+    pub service_ids: Vec<Uuid>,
+    /// in_person or remote; absent means both.
+    pub mode: Option<ConsultationMode>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowInput {
+    pub practitioner_id: Uuid,
+    /// 1 (Monday) to 7 (Sunday).
+    #[schema(minimum = 1, maximum = 7)]
+    pub weekday: u8,
+    /// Minutes from local midnight: 0 ≤ start_minute < end_minute ≤ 1440.
+    #[schema(maximum = 1439)]
+    pub start_minute: u16,
+    #[schema(minimum = 1, maximum = 1440)]
     pub end_minute: u16,
     /// Patients seen at once (group sessions); default 1.
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 100)]
     pub capacity: u32,
     /// Limited to these services; empty means every service of the practitioner.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub service_ids: Vec<Uuid>,
     /// in_person or remote; absent means both.
     pub mode: Option<ConsultationMode>,
@@ -398,8 +431,8 @@ pub async fn archive_service(
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/windows", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<WindowDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_windows(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<WindowDto>>> {
+    responses((status = 200, body = Vec<WindowView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_windows(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<WindowView>>> {
     let clinic = clinic_id(id);
     caller.require(clinic, ClinicRole::Practitioner)?;
     Ok(Json(
@@ -408,8 +441,8 @@ pub async fn list_windows(State(state): State<AppState>, caller: Caller, Path(id
             .windows(clinic)
             .await?
             .into_iter()
-            .map(|w| WindowDto {
-                id: Some(w.id.to_string()),
+            .map(|w| WindowView {
+                id: w.id.to_string(),
                 practitioner_id: w.window.practitioner_id.0,
                 weekday: w.window.weekday.number_from_monday() as u8,
                 start_minute: w.window.start_minute,
@@ -425,13 +458,13 @@ pub async fn list_windows(State(state): State<AppState>, caller: Caller, Path(id
 /// Adds a weekly window in which the practitioner takes appointments. To
 /// change one, add the new window and delete the old.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/windows", tag = "scheduling", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path)), request_body = WindowDto,
+    params(("clinic_id" = Uuid, Path)), request_body = WindowInput,
     responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_window(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(req): Json<WindowDto>,
+    Json(req): Json<WindowInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let clinic = clinic_id(id);
     caller.require(clinic, ClinicRole::ClinicAdmin)?;

@@ -104,28 +104,37 @@ pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id):
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClinicSettings {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// An IANA zone: Africa/Kinshasa, Africa/Douala, Europe/Paris…
     pub timezone: Option<String>,
     /// fr or en: the language of a conversation until the patient shows theirs.
+    #[schema(pattern = "^(fr|en)$")]
     pub default_language: Option<String>,
+    #[schema(max_length = 500)]
     pub address: Option<String>,
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     /// Given in every emergency reply.
+    #[schema(min_length = 1, max_length = 40)]
     pub emergency_number: Option<String>,
+    #[schema(max_length = 1000)]
     pub opening_hours_fr: Option<String>,
+    #[schema(max_length = 1000)]
     pub opening_hours_en: Option<String>,
     /// 1 (Monday) to 7 (Sunday).
     pub opening_days: Option<Vec<u8>>,
-    /// 1 to 365.
+    #[schema(minimum = 1, maximum = 365)]
     pub booking_horizon_days: Option<u32>,
-    /// 0 to 10,080 (a week).
+    /// Up to a week.
+    #[schema(maximum = 10080)]
     pub min_notice_minutes: Option<u32>,
     /// E.164, the WhatsApp sender (without the `whatsapp:` prefix).
     pub whatsapp_number: Option<String>,
     /// E.164, the SMS sender.
     pub sms_number: Option<String>,
     /// Replaces every information answer.
+    #[schema(max_items = 50)]
     pub answers: Option<Vec<ClinicAnswer>>,
     pub model_policy: Option<ModelPolicy>,
 }
@@ -255,11 +264,16 @@ pub async fn update_clinic(
 #[serde(deny_unknown_fields)]
 pub struct NewClinicRequest {
     /// In the webhook address: 2 to 50 of a–z, 0–9 and "-". Cannot change later.
+    #[schema(pattern = "^[a-z0-9-]{2,50}$")]
     pub slug: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// An IANA zone: Africa/Kinshasa, Africa/Douala, Europe/Paris…
     pub timezone: String,
+    #[schema(min_length = 1, max_length = 40)]
     pub emergency_number: String,
     /// fr (default) or en.
+    #[schema(pattern = "^(fr|en)$")]
     pub default_language: Option<String>,
 }
 
@@ -313,8 +327,10 @@ pub async fn create_clinic(
 #[serde(deny_unknown_fields)]
 pub struct TwilioCredentialsInput {
     /// "AC" and 32 hexadecimal characters.
+    #[schema(pattern = "^AC[0-9a-fA-F]{32}$")]
     pub account_sid: String,
     /// Write-only: stored encrypted, never shown again.
+    #[schema(pattern = "^[A-Za-z0-9]{16,128}$", write_only)]
     pub auth_token: String,
 }
 

@@ -108,6 +108,7 @@ pub struct ConversationQuery {
     pub needs_human: Option<bool>,
     /// Flagged as a possible emergency.
     pub urgent: Option<bool>,
+    #[param(inline)]
     pub state: Option<ConversationState>,
     /// Active on or after this local date.
     pub from: Option<NaiveDate>,

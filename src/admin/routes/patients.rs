@@ -57,11 +57,16 @@ pub struct PatientQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientInput {
+    /// Required when creating.
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<String>,
+    /// Required when creating.
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
     pub birth_date: Option<NaiveDate>,
-    /// When creating: the numbers to link (at most 10).
+    /// When creating: the numbers to link, E.164.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub phones: Vec<String>,
 }
 
@@ -69,6 +74,7 @@ pub struct PatientInput {
 #[serde(deny_unknown_fields)]
 pub struct PhoneInput {
     /// E.164, for example +243990000000.
+    #[schema(pattern = "^\\+[0-9]{8,15}$")]
     pub phone: String,
 }
 
