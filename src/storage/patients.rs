@@ -78,7 +78,8 @@ impl Store {
     ) -> Result<PatientPage> {
         let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         let rows = sqlx::query(
-            "SELECT p.id FROM patients p WHERE p.clinic_id = $1 AND p.erased_at IS NULL \
+            "SELECT p.id, p.first_name, p.last_name, p.birth_date, p.erased_at, p.created_at FROM patients p \
+             WHERE p.clinic_id = $1 AND p.erased_at IS NULL \
                AND ($2 = '' OR LOWER(p.first_name || ' ' || p.last_name) LIKE $2 ESCAPE '\\' \
                     OR LOWER(p.last_name || ' ' || p.first_name) LIKE $2 ESCAPE '\\') \
                AND ($3 = '' OR EXISTS (SELECT 1 FROM patient_phones pp WHERE pp.patient_id = p.id AND pp.clinic_id = $1 AND pp.phone = $3)) \
@@ -91,12 +92,39 @@ impl Store {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = Vec::new();
-        for row in rows.iter().take(limit as usize) {
-            let id = parse_id(&row.try_get::<String, _>("id")?, PatientId::parse)?;
-            items.extend(self.patient(clinic, id).await?);
-        }
+        let page = &rows[..rows.len().min(limit as usize)];
+        let ids = page.iter().map(|r| r.try_get::<String, _>("id")).collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut phones = self.phones_of(clinic, &ids).await?;
+        let items = page
+            .iter()
+            .zip(&ids)
+            .map(|(row, id)| record_from_row(row, clinic, phones.remove(id).unwrap_or_default()))
+            .collect::<Result<Vec<_>>>()?;
         Ok(PatientPage { items, more: rows.len() as i64 > limit })
+    }
+
+    /// The phones of these patients of the clinic, in one query.
+    async fn phones_of(&self, clinic: ClinicId, ids: &[String]) -> Result<std::collections::HashMap<String, Vec<PhoneNumber>>> {
+        let mut out: std::collections::HashMap<String, Vec<PhoneNumber>> = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT patient_id, phone FROM patient_phones WHERE clinic_id = $1 AND patient_id IN ({placeholders}) \
+             ORDER BY created_at, phone"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(clinic.to_string());
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let phone: String = row.try_get("phone")?;
+            out.entry(row.try_get("patient_id")?)
+                .or_default()
+                .push(PhoneNumber::parse(&phone).map_err(|_| StorageError::Corrupt("bad phone".into()))?);
+        }
+        Ok(out)
     }
 
     /// One patient of this clinic, with the phones linked to them.
@@ -111,32 +139,8 @@ impl Store {
         else {
             return Ok(None);
         };
-        let phones = sqlx::query("SELECT phone FROM patient_phones WHERE patient_id = $1 AND clinic_id = $2 ORDER BY created_at, phone")
-            .bind(id.to_string())
-            .bind(clinic.to_string())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let p: String = r.try_get("phone")?;
-                PhoneNumber::parse(&p).map_err(|_| StorageError::Corrupt("bad phone".into()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let birth: Option<String> = row.try_get("birth_date")?;
-        Ok(Some(PatientRecord {
-            patient: Patient {
-                id,
-                clinic_id: clinic,
-                first_name: row.try_get("first_name")?,
-                last_name: row.try_get("last_name")?,
-                birth_date: birth
-                    .map(|b| NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|_| StorageError::Corrupt("bad birth date".into())))
-                    .transpose()?,
-            },
-            phones,
-            erased: row.try_get::<Option<i64>, _>("erased_at")?.is_some(),
-            created_at: super::from_ts(row.try_get("created_at")?)?,
-        }))
+        let mut phones = self.phones_of(clinic, &[id.to_string()]).await?;
+        Ok(Some(record_from_row(&row, clinic, phones.remove(&id.to_string()).unwrap_or_default())?))
     }
 
     /// A patient created by staff, linked to any number of phones.
@@ -322,4 +326,22 @@ pub struct Erasure {
     pub cancelled_appointments: u64,
     pub phones_unlinked: u64,
     pub conversations_blanked: u64,
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow, clinic: ClinicId, phones: Vec<PhoneNumber>) -> Result<PatientRecord> {
+    let birth: Option<String> = row.try_get("birth_date")?;
+    Ok(PatientRecord {
+        patient: Patient {
+            id: parse_id(&row.try_get::<String, _>("id")?, PatientId::parse)?,
+            clinic_id: clinic,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            birth_date: birth
+                .map(|b| NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|_| StorageError::Corrupt("bad birth date".into())))
+                .transpose()?,
+        },
+        phones,
+        erased: row.try_get::<Option<i64>, _>("erased_at")?.is_some(),
+        created_at: super::from_ts(row.try_get("created_at")?)?,
+    })
 }
