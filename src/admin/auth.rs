@@ -86,14 +86,20 @@ pub fn issue_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>) -> String {
     jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding).expect("HS256 signing cannot fail")
 }
 
-pub fn verify_access(keys: &JwtKeys, token: &str) -> Option<Claims> {
+/// Verifies an access token at `now`, the application's clock: the library
+/// checks the signature, algorithm, issuer and audience; expiry is checked
+/// here against `now` so that a server on a fixed clock (tests) and the token
+/// it issued agree on time.
+pub fn verify_access(keys: &JwtKeys, token: &str, now: DateTime<Utc>) -> Option<Claims> {
     let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
     v.algorithms = vec![jsonwebtoken::Algorithm::HS256];
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     v.leeway = 0;
-    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &v).ok().map(|d| d.claims)
+    v.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &v).ok()?.claims;
+    (claims.exp > now.timestamp()).then_some(claims)
 }
 
 /// Issues a refresh token in `family` (a new family at login).
@@ -139,7 +145,8 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
         let token = header.strip_prefix("Bearer ").ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
-        let claims = verify_access(&state.jwt, token.trim()).ok_or_else(|| ApiError::unauthenticated("invalid or expired token"))?;
+        let claims = verify_access(&state.jwt, token.trim(), state.clock.now())
+            .ok_or_else(|| ApiError::unauthenticated("invalid or expired token"))?;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::unauthenticated("invalid token"))?;
         let user = state.store.user(user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
         let memberships = state.store.memberships(user_id).await?;
@@ -186,18 +193,20 @@ mod tests {
         assert!(!verify_password("wrong", &h));
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
         let user = Uuid::new_v4();
-        let t = issue_access(&keys, user, Utc::now());
-        assert_eq!(verify_access(&keys, &t).unwrap().sub, user.to_string());
+        let now: DateTime<Utc> = "2026-11-23T07:00:00Z".parse().unwrap();
+        let t = issue_access(&keys, user, now);
+        assert_eq!(verify_access(&keys, &t, now).unwrap().sub, user.to_string());
+        assert!(verify_access(&keys, &t, now + Duration::minutes(ACCESS_MINUTES)).is_none(), "expired on the given clock");
         let other = JwtKeys::new(b"another key, another key, another");
-        assert!(verify_access(&other, &t).is_none(), "signature checked");
-        let expired = issue_access(&keys, user, Utc::now() - Duration::minutes(ACCESS_MINUTES + 1));
-        assert!(verify_access(&keys, &expired).is_none(), "exp checked");
+        assert!(verify_access(&other, &t, now).is_none(), "signature checked");
+        let expired = issue_access(&keys, user, now - Duration::minutes(ACCESS_MINUTES + 1));
+        assert!(verify_access(&keys, &expired, now).is_none(), "exp checked");
         // alg=none: header {"alg":"none"} with the same claims and no signature.
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let payload = t.split('.').nth(1).unwrap();
         let none = format!("{}.{payload}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#));
-        assert!(verify_access(&keys, &none).is_none(), "alg=none refused");
+        assert!(verify_access(&keys, &none, now).is_none(), "alg=none refused");
         assert_eq!(token_hash("x").len(), 64);
     }
 }

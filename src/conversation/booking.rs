@@ -2,10 +2,11 @@
 //! who the patient is, confirm, book. Pure, like the rest of `step`.
 
 use super::replies;
+use super::select::{Facts, Selection, select, slot_facts};
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
 use super::step::{BookingRequest, Effect, Outcome, TurnContext};
-use crate::domain::{AppointmentId, ConsultationMode, Lang, PractitionerId, Service};
-use crate::scheduling::{Slot, SlotEngine, SlotQuery};
+use crate::domain::{AppointmentId, ConsultationMode, Lang, PatientId, PractitionerId, Service};
+use crate::scheduling::{Slot, SlotEngine, SlotQuery, Unavailable};
 use crate::texts;
 use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent, TimePreference, parse_person_name};
@@ -13,61 +14,8 @@ use chrono::{Duration, NaiveDate, Timelike};
 
 const MAX_OFFERED: usize = 5;
 
-/// "pour ma maman", "c'est pour mon fils", "for my wife": the booking is for
-/// someone else than the writer.
-fn mentions_relative(text: &str) -> bool {
-    let f = format!(" {} ", fold(text).replace(['\'', ',', '.', '!', '?'], " "));
-    let relatives = [
-        "fille",
-        "fils",
-        "maman",
-        "mere",
-        "papa",
-        "pere",
-        "mari",
-        "femme",
-        "epouse",
-        "epoux",
-        "enfant",
-        "bebe",
-        "frere",
-        "soeur",
-        "grand mere",
-        "grand pere",
-        "grand-mere",
-        "grand-pere",
-        "oncle",
-        "tante",
-        "neveu",
-        "niece",
-        "cousin",
-        "cousine",
-        "son",
-        "daughter",
-        "mother",
-        "mum",
-        "mom",
-        "father",
-        "dad",
-        "husband",
-        "wife",
-        "child",
-        "baby",
-        "brother",
-        "sister",
-        "grandmother",
-        "grandfather",
-        "uncle",
-        "aunt",
-        "pikin",
-    ];
-    ["pour ma ", "pour mon ", "pour mes ", "for my ", "c est ma ", "c est mon "]
-        .iter()
-        .any(|lead| relatives.iter().any(|r| f.contains(&format!(" {lead}{r} "))))
-}
-
-pub fn start(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
-    let mut b = Booking { for_relative: mentions_relative(text), ..Booking::default() };
+pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
+    let mut b = Booking { for_relative: x.signals.relative, ..Booking::default() };
     absorb(&mut b, x, ctx);
     out.state.misunderstood = 0;
     advance(out, b, ctx);
@@ -128,7 +76,7 @@ fn match_service<'a>(ctx: &TurnContext<'a>, kind: &str) -> Option<&'a Service> {
 }
 
 pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
-    b.for_relative |= mentions_relative(text);
+    b.for_relative |= x.signals.relative;
     let changed = absorb(&mut b, x, ctx);
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative;
@@ -153,9 +101,17 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
             }
         }
         Stage::ChooseSlot { offered } => {
-            if let Some(slot) = choice.and_then(|n| offered.get(n as usize - 1)) {
+            let facts: Vec<Facts<'_>> = offered.iter().map(slot_facts).collect();
+            let selection = select(x, &facts, ctx);
+            if let Selection::One(i) = selection {
                 out.state.misunderstood = 0;
-                slot_chosen(out, b, *slot, ctx);
+                slot_chosen(out, b, offered[i], ctx);
+            } else if let Selection::Several(fitting) = selection {
+                out.state.misunderstood = 0;
+                let narrowed: Vec<Slot> = fitting.iter().map(|i| offered[*i]).collect();
+                offer(out, b, narrowed, ctx);
+            } else if choice.is_none() && !changed && x.signals.closing {
+                close_politely(out, ctx);
             } else if changed {
                 advance(out, b, ctx);
             } else if yes && offered.len() == 1 {
@@ -171,20 +127,29 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 unclear(out, b, text, x, ctx);
             }
         }
-        Stage::ChoosePatient { slot, options } => match choice {
-            Some(n) if (n as usize) <= options.len() => {
-                b.patient = Some(PatientChoice::Existing { id: options[n as usize - 1] });
-                out.state.misunderstood = 0;
-                slot_chosen(out, b, slot, ctx);
+        Stage::ChoosePatient { slot, options } => {
+            let facts: Vec<Facts<'_>> = options.iter().map(|id| patient_facts(ctx, *id)).collect();
+            match (choice, select(x, &facts, ctx)) {
+                (_, Selection::One(i)) => {
+                    b.patient = Some(PatientChoice::Existing { id: options[i] });
+                    out.state.misunderstood = 0;
+                    slot_chosen(out, b, slot, ctx);
+                }
+                (Some(n), _) if n as usize == options.len() + 1 => {
+                    b.stage = Stage::AskName { slot };
+                    out.say(ctx.channel, "ask_name", &[]);
+                    set(out, b);
+                }
+                (_, Selection::Several(fitting)) => {
+                    let narrowed: Vec<PatientId> = fitting.iter().map(|i| options[*i]).collect();
+                    ask_which_patient(out, &narrowed, ctx);
+                    b.stage = Stage::ChoosePatient { slot, options: narrowed };
+                    set(out, b);
+                }
+                _ if b.named_first.is_some() && b.named_last.is_some() => slot_chosen(out, b, slot, ctx),
+                _ => unclear(out, b, text, x, ctx),
             }
-            Some(n) if n as usize == options.len() + 1 => {
-                b.stage = Stage::AskName { slot };
-                out.say(ctx.channel, "ask_name", &[]);
-                set(out, b);
-            }
-            _ if b.named_first.is_some() && b.named_last.is_some() => slot_chosen(out, b, slot, ctx),
-            _ => unclear(out, b, text, x, ctx),
-        },
+        }
         Stage::AskName { slot } => {
             // "Awa Mendy, 15/05/1990": the name is what comes before the date.
             let name_part: Vec<&str> = text
@@ -411,7 +376,18 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     let clinic = &ctx.catalog.clinic;
     let tz = clinic.timezone;
     let today = ctx.now.with_timezone(&tz).date_naive();
-    let last = today + Duration::days(clinic.booking_horizon_days as i64);
+    let engine = SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, None);
+    let last = engine.last_bookable();
+    let day_status = b.date.and_then(|d| engine.day_status(d));
+    if day_status == Some(Unavailable::BeyondHorizon) {
+        // Too far ahead: say how far booking opens and ask for another day.
+        let days = clinic.booking_horizon_days.to_string();
+        out.say(ctx.channel, "beyond_horizon", &[("days", &days), ("last", &texts::day(lang, last))]);
+        b.date = None;
+        b.time = None;
+        b.stage = Stage::AskDay;
+        return set(out, b);
+    }
     let all = search(&b, ctx, b.date.unwrap_or(today), b.date.unwrap_or(last));
     let matching: Vec<Slot> = all.iter().copied().filter(|s| in_preference(b.preference, s.start.with_timezone(&tz).hour())).collect();
 
@@ -444,10 +420,34 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
         None => String::new(),
     };
     let when = if when.is_empty() { service.clone() } else { format!("{} {when}", if lang == Lang::Fr { "le" } else { "on" }) };
+    if matches!(day_status, Some(Unavailable::ClosedDay | Unavailable::Holiday)) {
+        out.say(ctx.channel, "closed_day", &[("when", &when)]);
+        return offer(out, b, alternatives, ctx);
+    }
     let options = slot_lines(lang, &alternatives, ctx);
     b.stage = Stage::ChooseSlot { offered: alternatives };
     out.say(ctx.channel, "no_slots_that_day", &[("when", &when), ("service", &service), ("options", &options)]);
     set(out, b);
+}
+
+/// Offers `offered` slots (a narrowed list, or new proposals).
+fn offer(out: &mut Outcome, mut b: Booking, offered: Vec<Slot>, ctx: &TurnContext<'_>) {
+    let service = service_name(out.language, &b, ctx);
+    let options = slot_lines(out.language, &offered, ctx);
+    b.stage = Stage::ChooseSlot { offered };
+    out.say(ctx.channel, "propose_slots", &[("service", &service), ("options", &options)]);
+    set(out, b);
+}
+
+/// "ok merci", "je vais réfléchir" while options are open: nothing is booked,
+/// and the patient is told they can come back.
+pub(super) fn close_politely(out: &mut Outcome, ctx: &TurnContext<'_>) {
+    out.state = Conversation::default();
+    out.say(ctx.channel, "closed_without_choice", &[]);
+}
+
+fn patient_facts<'a>(ctx: &TurnContext<'a>, id: PatientId) -> Facts<'a> {
+    Facts { patient_first_name: ctx.patients.iter().find(|p| p.id == id).map(|p| p.first_name.as_str()), ..Facts::default() }
 }
 
 pub(super) fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
@@ -519,6 +519,22 @@ fn slot_chosen(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<
                     let options: Vec<_> = many.iter().map(|p| p.id).collect();
                     ask_which_patient(out, &options, ctx);
                     b.stage = Stage::ChoosePatient { slot, options };
+                    return set(out, b);
+                }
+            }
+        } else if let (Some(first), None) = (b.named_first.clone(), &b.named_last) {
+            // "mon fils Prince": a first name alone picks a patient on file.
+            let same: Vec<PatientId> = ctx.patients.iter().filter(|p| fold(&p.first_name) == fold(&first)).map(|p| p.id).collect();
+            match same.as_slice() {
+                [only] => b.patient = Some(PatientChoice::Existing { id: *only }),
+                [] => {
+                    b.stage = Stage::AskName { slot };
+                    out.say(ctx.channel, "ask_name", &[]);
+                    return set(out, b);
+                }
+                several => {
+                    ask_which_patient(out, several, ctx);
+                    b.stage = Stage::ChoosePatient { slot, options: several.to_vec() };
                     return set(out, b);
                 }
             }

@@ -4,6 +4,7 @@
 
 use super::booking::{in_preference, pick, search_ignoring, slot_lines};
 use super::replies;
+use super::select::{Facts, Selection, description, select, slot_facts};
 use super::state::{Booking, Change, ChangeStage, Conversation, Flow};
 use super::step::{Effect, Outcome, TurnContext};
 use crate::domain::{AppointmentId, Lang};
@@ -62,6 +63,18 @@ fn narrow<'a>(kind: Kind, x: &Extraction, ctx: &TurnContext<'a>) -> Vec<&'a Upco
     };
     let matching: Vec<&UpcomingAppointment> = all.iter().copied().filter(|u| fits(u)).collect();
     if matching.is_empty() { all } else { matching }
+}
+
+/// What describes one of the sender's appointments in a list.
+fn facts<'a>(ctx: &TurnContext<'a>, id: AppointmentId) -> Facts<'a> {
+    upcoming(ctx, id)
+        .map(|u| Facts {
+            start: Some(u.appointment.starts_at),
+            practitioner: Some(u.appointment.practitioner_id),
+            service: Some(u.appointment.service_id),
+            patient_first_name: Some(&u.patient_first_name),
+        })
+        .unwrap_or_default()
 }
 
 fn set(out: &mut Outcome, kind: Kind, c: Change) {
@@ -216,6 +229,9 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction,
         out.say(ctx.channel, "resume_change", &[]);
         return set(out, kind, c);
     }
+    if x.signals.closing && x.entities.choice.is_none() && !matches!(c.stage, ChangeStage::Confirm { .. }) {
+        return super::booking::close_politely(out, ctx);
+    }
     let key = match (&c.stage, kind) {
         (ChangeStage::Confirm { .. }, _) => "confirm_unclear",
         _ => "choice_unclear_change",
@@ -232,17 +248,31 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extr
     let new_time = e.date.is_some() || e.time.is_some() || e.time_preference.is_some();
     match c.stage.clone() {
         ChangeStage::Start => unclear(out, kind, c, text, x, ctx),
-        ChangeStage::Choose { options } => match choice.and_then(|n| options.get((n as usize).wrapping_sub(1))) {
-            Some(id) => {
-                out.state.misunderstood = 0;
-                chosen(out, kind, c, *id, ctx)
+        ChangeStage::Choose { options } => {
+            let facts: Vec<Facts<'_>> = options.iter().map(|id| facts(ctx, *id)).collect();
+            match select(x, &facts, ctx) {
+                Selection::One(i) => {
+                    out.state.misunderstood = 0;
+                    chosen(out, kind, c, options[i], ctx)
+                }
+                Selection::Several(fitting) => {
+                    out.state.misunderstood = 0;
+                    let narrowed = fitting.iter().map(|i| options[*i]).collect();
+                    ask_which(out, kind, c, narrowed, ctx)
+                }
+                Selection::NoMatch => {
+                    let what = description(x, out.language);
+                    out.say(ctx.channel, "no_option_matches", &[("what", &what)]);
+                    ask_which(out, kind, c, options, ctx)
+                }
+                Selection::Nothing => unclear(out, kind, c, text, x, ctx),
             }
-            None => unclear(out, kind, c, text, x, ctx),
-        },
+        }
         ChangeStage::ChooseSlot { offered } => {
-            if let Some(slot) = choice.and_then(|n| offered.get((n as usize).wrapping_sub(1))) {
+            let facts: Vec<Facts<'_>> = offered.iter().map(slot_facts).collect();
+            if let Selection::One(i) = select(x, &facts, ctx) {
                 out.state.misunderstood = 0;
-                confirm_move(out, c, *slot, ctx);
+                confirm_move(out, c, offered[i], ctx);
             } else if new_time {
                 c.date = e.date.or(c.date);
                 c.time = e.time;

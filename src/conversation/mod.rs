@@ -5,6 +5,7 @@
 mod booking;
 mod changes;
 mod replies;
+mod select;
 pub mod shell;
 mod state;
 mod step;
@@ -19,5 +20,5 @@ pub fn fresh_state_json() -> String {
 
 /// The state of a conversation staff have taken over (the bot stays silent).
 pub fn handed_off_state_json() -> String {
-    serde_json::to_string(&Conversation { flow: Flow::HandedOff, misunderstood: 0 }).expect("state serialises")
+    serde_json::to_string(&Conversation { flow: Flow::HandedOff, ..Conversation::default() }).expect("state serialises")
 }

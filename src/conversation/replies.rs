@@ -116,6 +116,19 @@ pub fn information(out: &mut Outcome, text: &str, ctx: &TurnContext<'_>) {
         "localisation",
         "comment venir",
         "get to",
+        "get there",
+        "reach you",
+        "venir chez",
+        "pour venir",
+        "a cote de",
+        "pres de quoi",
+        "how far",
+        "loin",
+        "far from",
+        "una dey",
+        "itineraire",
+        "repere",
+        "landmark",
     ]) && !clinic.address.is_empty()
     {
         out.say(ctx.channel, "info_address", &[("address", &clinic.address)]);

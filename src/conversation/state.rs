@@ -11,6 +11,10 @@ pub struct Conversation {
     /// Consecutive turns the engine did not understand; the third hands over.
     #[serde(default)]
     pub misunderstood: u8,
+    /// The last reply gave the emergency numbers: a panicked follow-up
+    /// ("on fait quoi ???") gets them again, never the booking example.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_emergency: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use crate::domain::{AppointmentId, Channel, ClinicCatalog, Lang, Occupancy, Pati
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
 use crate::texts;
-use crate::understanding::{Extraction, Intent, normalize::fold};
+use crate::understanding::{Extraction, Intent};
 use chrono::{DateTime, Utc};
 
 /// What the shell gathered before the turn.
@@ -109,27 +109,6 @@ pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnCo
     }
 }
 
-fn is_escape(text: &str) -> bool {
-    let f = fold(text);
-    let f = f.trim_matches(|c: char| !c.is_alphanumeric());
-    matches!(
-        f,
-        "menu"
-            | "recommencer"
-            | "recommence"
-            | "restart"
-            | "start over"
-            | "stop this"
-            | "annuler"
-            | "annule"
-            | "cancel"
-            | "stop"
-            | "retour"
-            | "back"
-            | "on recommence"
-    )
-}
-
 fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
     let mut out = Outcome { state: state.clone(), language: lang, effects: Vec::new() };
     if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_)) {
@@ -144,8 +123,10 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
         if out.state.flow != Flow::HandedOff {
             out.state = Conversation::default();
         }
+        out.state.after_emergency = true;
         return out;
     }
+    let after_emergency = std::mem::take(&mut out.state.after_emergency);
     if out.state.flow == Flow::HandedOff {
         return out;
     }
@@ -156,7 +137,7 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
     }
     let in_booking = matches!(out.state.flow, Flow::Booking(_));
     let in_flow = !matches!(out.state.flow, Flow::Idle);
-    if in_flow && is_escape(text) || in_booking && x.intent == Intent::CancelAppointment {
+    if in_flow && x.signals.restart || in_booking && x.intent == Intent::CancelAppointment {
         out.state = Conversation::default();
         out.say(ctx.channel, "reset", &[]);
         return out;
@@ -165,17 +146,26 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
         Flow::Booking(b) => booking::on_message(&mut out, *b, text, x, ctx),
         Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, text, x, ctx),
         Flow::Moving(c) => changes::on_move_message(&mut out, *c, text, x, ctx),
-        Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, ctx),
+        Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, after_emergency, ctx),
     }
     out
 }
 
-fn idle(out: &mut Outcome, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+fn idle(out: &mut Outcome, text: &str, x: &Extraction, after_emergency: bool, ctx: &TurnContext<'_>) {
     let e = &x.entities;
+    if after_emergency && matches!(x.intent, Intent::Unknown | Intent::Affirmative | Intent::Negative) {
+        replies::emergency(out, ctx);
+        out.state.after_emergency = true;
+        return;
+    }
     let wants_slot = e.date.is_some() || e.time.is_some() || e.appointment_type.is_some() || e.time_preference.is_some();
     match x.intent {
-        Intent::BookAppointment => booking::start(out, text, x, ctx),
-        Intent::Unknown if wants_slot => booking::start(out, text, x, ctx),
+        Intent::BookAppointment => booking::start(out, x, ctx),
+        Intent::Unknown if wants_slot => booking::start(out, x, ctx),
+        Intent::Greeting | Intent::Affirmative if x.signals.closing => {
+            out.state.misunderstood = 0;
+            out.say(ctx.channel, "you_are_welcome", &[]);
+        }
         Intent::Greeting => {
             out.state.misunderstood = 0;
             out.say(ctx.channel, "welcome", &[("clinic", &ctx.catalog.clinic.name)]);

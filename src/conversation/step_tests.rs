@@ -44,7 +44,7 @@ fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentI
         ("moving/choose_slot", Flow::Moving(Box::new(change(ChangeStage::ChooseSlot { offered: vec![slot] })))),
         ("moving/confirm", Flow::Moving(Box::new(change(ChangeStage::Confirm { slot: Some(slot) })))),
     ];
-    flows.into_iter().map(|(name, flow)| (name, Conversation { flow, misunderstood: 0 })).collect()
+    flows.into_iter().map(|(name, flow)| (name, Conversation { flow, ..Conversation::default() })).collect()
 }
 
 fn is_confirm(c: &Conversation) -> bool {
@@ -94,7 +94,13 @@ fn every_state_and_intent_keeps_the_safety_rules() {
     for (name, state) in states(&catalog, patient.id, appointment.id) {
         for intent in Intent::ALL {
             for choice in [None, Some(1)] {
-                let x = Extraction { intent, language: Lang::Fr, entities: Entities { choice, ..Entities::default() }, confidence: 0.9 };
+                let x = Extraction {
+                    intent,
+                    language: Lang::Fr,
+                    entities: Entities { choice, ..Entities::default() },
+                    confidence: 0.9,
+                    signals: Default::default(),
+                };
                 let text = if choice.is_some() { "1" } else { "message" };
                 let out = step(&state, Lang::Fr, Event::Message { text, understood: &x, language: None, idle_reset: false }, &ctx);
                 let case = format!("{name} × {intent:?} × choice {choice:?}");

@@ -153,6 +153,23 @@ impl<'a> SlotEngine<'a> {
         }
     }
 
+    /// Why nothing at all can be booked on local `day` (closed day, holiday,
+    /// past, beyond the horizon), or `None` when the day is open for booking.
+    pub fn day_status(&self, day: NaiveDate) -> Option<Unavailable> {
+        if day < self.today() {
+            Some(Unavailable::TooSoon)
+        } else if day > self.last_bookable_day() {
+            Some(Unavailable::BeyondHorizon)
+        } else {
+            self.day_closed(day)
+        }
+    }
+
+    /// The last local day that can be booked.
+    pub fn last_bookable(&self) -> NaiveDate {
+        self.last_bookable_day()
+    }
+
     /// Active practitioners who perform the service and are among the candidates.
     fn candidates(&self, service: &Service, q: &SlotQuery) -> Vec<PractitionerId> {
         self.catalog

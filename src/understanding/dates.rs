@@ -85,7 +85,7 @@ static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
 static DAY_ALONE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(?:le|du|ce|on the|the|for the|pour le|au) (\d{1,2})(?:er|eme|e|st|nd|rd|th)?\b").unwrap());
 static BIRTH_CUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\bnee?|\bne|date de naissance|naissance|\bddn|\bdob|d\.o\.b|\bborn(?: on)?|birthday|birth date|date of birth|\bnee? en)\s*(?:le|on|the|:)?\s*:?\s*$").unwrap()
+    Regex::new(r"(?:\bnee?|\bne|date de naissance|naissance|\bddn|\bdob|d\.o\.b|\bborn(?: on| for)?|birthday|birth date|date of birth|\bnee? en)\s*(?:le|on|the|:)?\s*:?\s*$").unwrap()
 });
 static REJECTED_AFTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[ ,]*(?:a \d{1,2} ?h\S*|\d{1,2} ?h\S*)?[ ,]*(?:ne (?:me |m')?(?:va|convient|arrange|marche) pas|(?:ca |c'est )?(?:va|marche) pas|m'arrange pas|me va pas|doesn't work|does not work|won't work|isn't possible|is not possible|n'est pas possible|pas possible|impossible|is bad|is no good|c'est pas bon|je ne peux pas|i can't)").unwrap()
@@ -127,6 +127,14 @@ fn rejected_before(before: &str) -> bool {
         "no",
         "hier",
         "yesterday",
+        // The current appointment, when another day is asked for instead.
+        "plutot que",
+        "plutot que le",
+        "au lieu de",
+        "au lieu du",
+        "instead of",
+        "rather than",
+        "a la place de",
     ]
     .iter()
     .any(|w| b.ends_with(&format!(" {w}")) || b == *w)
@@ -303,6 +311,15 @@ pub fn extract(f: &str, today: NaiveDate, intent: Intent, times: &TimeFacts) -> 
             continue;
         }
         if m.date < today {
+            continue;
+        }
+        // "mon rdv de demain, je peux venir à 16h à la place ?": when a move
+        // names the current appointment by its day and the new time apart,
+        // that day is the old one.
+        let names_current = ["rdv de", "rdv du", "rendez-vous de", "rendez-vous du", "appointment on", "appointment for", "booking on"]
+            .iter()
+            .any(|cue| before.trim_end().ends_with(cue));
+        if intent == Intent::ModifyAppointment && names_current && mentions.len() == 1 && times.time.is_some() {
             continue;
         }
         candidates.push(m);

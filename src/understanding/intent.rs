@@ -27,7 +27,11 @@ pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
     let good_greeting = any_phrase(p, &[" good morning", " good afternoon", " good evening", " good night", " good day"]);
     let p_yes = if good_greeting { p.replace(" good ", " ") } else { p.to_string() };
     let starts_yes = starts_with_any(&p_yes, AFFIRMATIVE_STARTS) || any_phrase(&p_yes, AFFIRMATIVE_PHRASES) || folded.contains('👍');
-    let starts_no = starts_with_any(p, NEGATIVE_STARTS) || any_phrase(p, NEGATIVE_PHRASES);
+    // "no wahala", "pas de souci": a yes that starts with a no.
+    let no_problem =
+        any_phrase(p, &[" no wahala", " no problem", " no worries", " pas de probleme", " pas de souci", " pas de soucis", " pas de pb"]);
+    let starts_yes = starts_yes || no_problem;
+    let starts_no = !no_problem && (starts_with_any(p, NEGATIVE_STARTS) || any_phrase(p, NEGATIVE_PHRASES));
     if starts_no {
         return Intent::Negative;
     }
@@ -195,6 +199,30 @@ fn emergency_concepts(p: &str) -> bool {
         || both(&[" sang", " saign", " bleed", " blood"], &[" partout", " everywhere", " flaque", " pool ", " badly", " severe", " grave"])
         || both(&[" coupe", " cut "], &[" machette", " couteau", " profond", " deep", " badly", " artere"])
         || both(&[" sang", " saign", " bleed", " blood"], &[" poche des eaux", " waters broke", " accouch", " delivery", " labour", " labor", " enceinte", " pregnan", " grossesse"])
+        // Labour and obstetric signs.
+        || both(&[" contraction"], &[" enceinte", " pregnan", " minutes", " min ", " regulier", " rapproch", " toutes les", " every "])
+        || any_phrase(
+            p,
+            &[
+                " perds les eaux", " perd les eaux", " perte des eaux", " perdu les eaux", " poche des eaux", " waters broke", " water broke",
+                " water don break", " waters have broken", " waters are breaking", " le bebe arrive", " bebe sort", " baby is coming",
+                " baby dey come", " en train d accoucher", " elle accouche", " va accoucher maintenant", " in labour", " in labor",
+            ],
+        )
+        // Road accidents and falls with bleeding, head injury or a casualty who does not move.
+        || both(
+            &[" accident", " crash", " percute", " renverse", " knocked down", " hit by", " tombe", " fell ", " fall from", " chute"],
+            &[" saign", " bleed", " blood", " sang ", " tete", " head", " inconscient", " unconscious", " ne bouge", " not moving", " bouge plus", " won t move"],
+        )
+        // Fainting, loss of consciousness.
+        || any_phrase(
+            p,
+            &[
+                " fait un malaise", " fait une malaise", " eu un malaise", " fainted", " fainting", " don faint", " evanoui", " perdu connaissance",
+                " perd connaissance", " passed out", " pass out", " collapsed", " s est effondre", " inconscient", " unconscious",
+                " tombe dans les pommes",
+            ],
+        )
         // Not waking, limp, unconscious.
         || both(&[" reveill", " wake", " reagi", " respond"], &[" pas ", " plus ", " not ", " can t", " cannot", " won t", " no dey"])
             && !any_phrase(p, &[" reveillez moi", " wake me"])
@@ -271,7 +299,12 @@ fn is_handoff(p: &str) -> bool {
     }
     let call_back = any_phrase(p, &[" rappelez moi", " me rappeler"]);
     let about_own = any_phrase(p, OWN_APPOINTMENT) || any_phrase(p, &[" la date", " l heure"]);
-    if HANDOFF_PHRASES.iter().any(|ph| p.contains(ph) && !(about_own && matches!(*ph, " rappelez moi" | " me rappeler"))) {
+    // "dem call me Chinedu": how people call the writer, not a call-back.
+    let named = any_phrase(p, &[" dem call me", " they call me", " people call me", " everybody call me"]);
+    if HANDOFF_PHRASES
+        .iter()
+        .any(|ph| p.contains(ph) && !(about_own && matches!(*ph, " rappelez moi" | " me rappeler")) && !(named && *ph == " call me"))
+    {
         return true;
     }
     let _ = call_back;
@@ -296,13 +329,28 @@ fn task_intent(p: &str) -> Option<Intent> {
         p,
         &[" peut il passer a", " peut elle passer a", " faire passer", " come earlier", " come later", " earlier time", " later time"],
     );
-    if modify || moved || (cancel && rebook && has_slot_words(p)) {
+    // Rescheduling without the usual verbs: one's own appointment and another
+    // time ("mon rdv … plutôt jeudi", "my appointment … instead"), or coming
+    // at another time than planned ("venir l'après-midi au lieu du matin").
+    let own = any_phrase(p, OWN_APPOINTMENT);
+    let other_time =
+        any_phrase(p, &[" plutot", " au lieu", " instead", " later", " earlier", " plus tard", " plus tot", " rather than", " a la place"])
+            && !any_phrase(p, &[" y a la place", " y a de la place"]);
+    let cannot = cancel || any_phrase(p, &[" impossible", " pas possible", " not possible"]);
+    let come_instead = any_phrase(p, &[" venir ", " come "]) && any_phrase(p, &[" au lieu", " plutot que", " instead of", " rather than"]);
+    if modify || moved || (cannot && rebook && has_slot_words(p)) || (own && other_time) || come_instead {
         return Some(Intent::ModifyAppointment);
     }
     if cancel {
         return Some(Intent::CancelAppointment);
     }
+    // "when is the kids' vaccination again?", "c'est quand déjà ?": asking
+    // again about something already booked.
+    let asks_again =
+        any_phrase(p, &[" when is", " what time", " which day", " what day", " quelle heure", " quel jour", " c est quand", " quand"])
+            && any_phrase(p, &[" again", " deja"]);
     if any_phrase(p, OWN_APPOINTMENT) && any_phrase(p, OWN_APPOINTMENT_QUESTION)
+        || asks_again
         || any_phrase(p, LIST_APPOINTMENT_PHRASES)
         || (any_phrase(p, MY_APPOINTMENTS) && !any_phrase(p, BOOK_VERBS))
     {
@@ -389,47 +437,206 @@ fn has_slot_words(p: &str) -> bool {
     SLOT.is_match(p)
 }
 
-static CHOICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(?:le|la|l'|option|opt|numero|num|no|n|nr|number|nb|choix|choice|#)\s*)?(\d{1,2})(?:\s*(?:please|pls|plz|stp|svp|merci|thanks|thank you|svp merci))?$").unwrap()
-});
+/// Words that may surround a number when a patient picks from a list, in
+/// French, English and Pidgin ("ok pour le 2", "na the 3 o", "take number
+/// four", "je vais prendre la troisième alors"). Anything else in the message
+/// means it says more than a choice.
+const CHOICE_FILLER: &[&str] = &[
+    "le",
+    "la",
+    "l",
+    "les",
+    "un",
+    "the",
+    "a",
+    "option",
+    "opt",
+    "numero",
+    "num",
+    "no",
+    "n",
+    "nr",
+    "number",
+    "nb",
+    "nbr",
+    "choix",
+    "choice",
+    "creneau",
+    "slot",
+    "one",
+    "celui",
+    "celle",
+    "ok",
+    "okay",
+    "oki",
+    "okey",
+    "oui",
+    "yes",
+    "yeah",
+    "yep",
+    "ouais",
+    "d",
+    "accord",
+    "dac",
+    "daccord",
+    "pour",
+    "for",
+    "moi",
+    "me",
+    "je",
+    "j",
+    "i",
+    "ll",
+    "will",
+    "prends",
+    "prend",
+    "prendre",
+    "vais",
+    "veux",
+    "voudrais",
+    "prefere",
+    "choisis",
+    "choisi",
+    "take",
+    "choose",
+    "pick",
+    "want",
+    "go",
+    "with",
+    "avec",
+    "give",
+    "donne",
+    "donnez",
+    "mettez",
+    "mets",
+    "put",
+    "na",
+    "o",
+    "oh",
+    "abeg",
+    "biko",
+    "make",
+    "e",
+    "dey",
+    "wan",
+    "sah",
+    "sir",
+    "ma",
+    "madame",
+    "monsieur",
+    "doc",
+    "please",
+    "pls",
+    "plz",
+    "stp",
+    "svp",
+    "merci",
+    "thanks",
+    "thank",
+    "you",
+    "alors",
+    "donc",
+    "bon",
+    "bien",
+    "then",
+    "so",
+    "c",
+    "est",
+    "it",
+    "s",
+    "is",
+    "that",
+    "ca",
+    "cela",
+    "va",
+    "aller",
+    "fine",
+    "good",
+    "bon",
+    "parfait",
+    "perfect",
+    "plait",
+    "vous",
+    "te",
+    "t",
+    "et",
+    "and",
+    "just",
+    "juste",
+    "seulement",
+    "only",
+];
+
+/// Numbers written as words; "un"/"une"/"one" are left out because they are
+/// articles as often as numbers ("the 10:30 one").
+const NUMBER_WORDS: &[(&str, u32)] = &[
+    ("deux", 2),
+    ("trois", 3),
+    ("quatre", 4),
+    ("cinq", 5),
+    ("six", 6),
+    ("sept", 7),
+    ("huit", 8),
+    ("neuf", 9),
+    ("dix", 10),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("premier", 1),
+    ("premiere", 1),
+    ("first", 1),
+    ("1er", 1),
+    ("1ere", 1),
+    ("1st", 1),
+    ("deuxieme", 2),
+    ("second", 2),
+    ("seconde", 2),
+    ("2eme", 2),
+    ("2e", 2),
+    ("2nd", 2),
+    ("troisieme", 3),
+    ("third", 3),
+    ("3eme", 3),
+    ("3e", 3),
+    ("3rd", 3),
+    ("quatrieme", 4),
+    ("fourth", 4),
+    ("4eme", 4),
+    ("4e", 4),
+    ("4th", 4),
+    ("cinquieme", 5),
+    ("fifth", 5),
+    ("5eme", 5),
+    ("5e", 5),
+    ("5th", 5),
+];
 
 /// A message that only selects a numbered item: "3", "le 2", "option 1",
-/// "numéro 4", "number 1 please", "le premier".
+/// "numéro 4", "number 1 please", "le premier", "ok pour le 2", "na the 3 o",
+/// "take number four": exactly one number or ordinal among filler words.
 pub fn whole_message_choice(folded: &str) -> Option<u32> {
-    let cleaned: String =
-        folded.chars().map(|c| if matches!(c, '.' | '!' | ',' | '°' | ')' | '(' | '?' | ':') { ' ' } else { c }).collect();
-    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some(c) = CHOICE.captures(&cleaned) {
-        return c[1].parse().ok().filter(|n| (1..=20).contains(n));
+    let cleaned: String = folded.chars().map(|c| if c.is_alphanumeric() || c == '#' { c } else { ' ' }).collect();
+    let mut number = None;
+    for word in cleaned.split_whitespace() {
+        let word = word.trim_start_matches('#');
+        let value = if word.chars().all(|c| c.is_ascii_digit()) && (1..=2).contains(&word.len()) {
+            word.parse().ok()
+        } else {
+            NUMBER_WORDS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n)
+        };
+        match value {
+            Some(n) if number.is_none() => number = Some(n),
+            Some(_) => return None,
+            None if word.is_empty() || CHOICE_FILLER.contains(&word) => {}
+            None => return None,
+        }
     }
-    let words = format!(" {cleaned} ");
-    let is_only = |phrases: &[&str]| {
-        phrases.iter().any(|ph| {
-            let rest = words.replacen(ph, " ", 1);
-            words.contains(ph)
-                && rest.split_whitespace().all(|w| {
-                    matches!(
-                        w,
-                        "le" | "la"
-                            | "the"
-                            | "one"
-                            | "option"
-                            | "creneau"
-                            | "please"
-                            | "svp"
-                            | "stp"
-                            | "merci"
-                            | "choix"
-                            | "je"
-                            | "prends"
-                            | "take"
-                            | "i'll"
-                            | "ill"
-                    )
-                })
-        })
-    };
-    ORDINALS.iter().find(|(phrases, _)| is_only(phrases)).map(|(_, n)| *n)
+    number.filter(|n| (1..=20).contains(n))
 }
 
 /// Whether the message talks about an appointment at all.

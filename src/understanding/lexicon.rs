@@ -324,6 +324,12 @@ pub const HANDOFF_PHRASES: &[&str] = &[
     " call me",
     " put me through",
     " transfer me",
+    " make person",
+    " person answer",
+    " human person",
+    " give me person",
+    " person wey",
+    " wey dey office",
 ];
 
 pub const MODIFY_PHRASES: &[&str] = &[
@@ -376,6 +382,20 @@ pub const MODIFY_PHRASES: &[&str] = &[
     " le passer au",
     " la mettre a",
     " move it to",
+    " different day",
+    " different time",
+    " change am",
+    " on peut le faire",
+    " le faire plutot",
+    " autre jour pour",
+    " une autre heure pour",
+    " can only come",
+    " peux seulement venir",
+    " peux venir que",
+    " put my appointment",
+    " put my booking",
+    " put it later",
+    " put it earlier",
 ];
 
 pub const CANCEL_PHRASES: &[&str] = &[
@@ -404,6 +424,10 @@ pub const CANCEL_PHRASES: &[&str] = &[
     " drop my appointment",
     " supprime",
     " supprimer",
+    " no fit come",
+    " no go fit come",
+    " no fit make am",
+    " i no go come",
 ];
 
 pub const OWN_APPOINTMENT: &[&str] = &[
@@ -431,11 +455,37 @@ pub const OWN_APPOINTMENT: &[&str] = &[
     " j ai bien rdv",
     " le rdv de ",
     " le rendez vous de ",
+    " j avais pris rdv",
+    " j avais rdv",
+    " j avais un rdv",
+    " j ai toujours",
+    " nos rendez vous",
+    " my appointment",
+    " my booking",
+    " something booked",
+    " anything booked",
+    " mon rendez vous",
+    " ont rdv",
+    " ont un rdv",
+    " ont rendez vous",
+    " a rdv",
+    " a un rdv",
 ];
 
 /// Plural "my appointments": a list request on its own ("mes rdv ?").
-pub const MY_APPOINTMENTS: &[&str] =
-    &[" mes rdv", " mes rendez vous", " my appointments", " my bookings", " nos rdv", " mes prochains rdv"];
+pub const MY_APPOINTMENTS: &[&str] = &[
+    " mes rdv",
+    " mes rendez vous",
+    " my appointments",
+    " my bookings",
+    " nos rdv",
+    " mes prochains rdv",
+    " nos rendez vous",
+    " rdv de mes enfants",
+    " rendez vous de mes enfants",
+    " rdv des enfants",
+    " rdv de la famille",
+];
 
 pub const OWN_APPOINTMENT_QUESTION: &[&str] = &[
     " quand",
@@ -466,6 +516,11 @@ pub const OWN_APPOINTMENT_QUESTION: &[&str] = &[
     " bien a ",
     " j ai bien",
     " deja",
+    " c est bien",
+    " wetin",
+    " tient",
+    " booked",
+    " reserve",
 ];
 
 pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
@@ -486,6 +541,30 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " combien de rdv",
     " combien de rendez vous",
     " how many appointments",
+    " quelle heure deja",
+    " quel jour deja",
+    " c est quand deja",
+    " when am i seeing",
+    " when do i see",
+    " when will i see",
+    " is my appointment still",
+    " l heure de mon rdv",
+    " la date de mon rdv",
+    " l heure de mon rendez vous",
+    " la date de mon rendez vous",
+    " what is booked",
+    " what s booked",
+    " anything booked",
+    " something booked",
+    " booked for the kids",
+    " booked for my",
+    " remind me what time",
+    " what time i m coming",
+    " what time am i coming",
+    " when am i coming",
+    " when do i come",
+    " c est quand mon",
+    " c quand mon",
 ];
 
 pub const PRACTITIONER_QUESTIONS: &[&str] = &[
@@ -688,6 +767,31 @@ pub const INFORMATION_PHRASES: &[&str] = &[
     " when should i",
     " quand dois je",
     " come back",
+    " get there",
+    " get to you",
+    " reach you",
+    " una dey",
+    " c est ou",
+    " vous etes situes",
+    " etes vous situes",
+    " c est loin",
+    " loin de",
+    " far from",
+    " how do i find you",
+    " where are you",
+    " where is the clinic",
+    " how to find you",
+    " venir chez vous",
+    " pour venir",
+    " come to you",
+    " itineraire",
+    " a cote de quoi",
+    " pres de quoi",
+    " near what",
+    " how far",
+    " landmark",
+    " reperes",
+    " point de repere",
 ];
 
 /// Symptoms: told to a clinic with nothing else asked, they mean "I want to be seen".
@@ -854,6 +958,18 @@ pub const AFFIRMATIVE_STARTS: &[&str] = &[
     " agreed",
     " certainly",
     " yes please",
+    " na correct",
+    " na so",
+    " e do",
+    " ok sah",
+    " okay sah",
+    " yes sah",
+    " yes ma",
+    " oya",
+    " no wahala",
+    " na true",
+    " sharp sharp",
+    " e good",
 ];
 
 pub const AFFIRMATIVE_PHRASES: &[&str] = &[
@@ -955,15 +1071,6 @@ pub const GREETINGS: &[&str] = &[
     " akwaba",
     " good day",
     " greetings",
-];
-
-/// Ordinal selections, whole message only.
-pub const ORDINALS: &[(&[&str], u32)] = &[
-    (&[" premier ", " premiere ", " 1er ", " 1ere ", " first ", " 1st "], 1),
-    (&[" deuxieme ", " second ", " seconde ", " 2eme ", " 2e ", " 2nd "], 2),
-    (&[" troisieme ", " third ", " 3eme ", " 3e ", " 3rd "], 3),
-    (&[" quatrieme ", " fourth ", " 4eme ", " 4e ", " 4th "], 4),
-    (&[" cinquieme ", " fifth ", " 5eme ", " 5e ", " 5th "], 5),
 ];
 
 /// One appointment type: its canonical names and the surface forms (both
@@ -1288,6 +1395,20 @@ const EN_WORDS: &[&str] = &[
     "night",
     "week",
     "day",
+    "na",
+    "sah",
+    "oya",
+    "wahala",
+    "o",
+    "correct",
+    "take",
+    "kids",
+    "booked",
+    "still",
+    "again",
+    "waters",
+    "broke",
+    "instead",
 ];
 
 const FR_WORDS: &[&str] = &[
@@ -1461,6 +1582,13 @@ const FR_WORDS: &[&str] = &[
     "ouais",
     "nn",
     "svp",
+    "fait",
+    "quoi",
+    "faut",
+    "comment",
+    "maintenant",
+    "vite",
+    "aidez",
 ];
 
 /// Counts French and English marker words; `None` when there are none.

@@ -9,11 +9,13 @@ mod intent;
 mod lexicon;
 mod names;
 pub mod normalize;
+mod signals;
 mod times;
 
 pub use dates::{resolve_day_month, resolve_weekday};
 pub use lexicon::ClinicLexicon;
 pub use names::parse_person_name;
+pub use signals::Signals;
 
 use crate::domain::Lang;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -126,6 +128,9 @@ pub struct Extraction {
     pub entities: Entities,
     #[serde(skip)]
     pub confidence: f32,
+    /// What the message signals for the conversation (relative, restart, closing).
+    #[serde(skip)]
+    pub signals: Signals,
 }
 
 /// Understands `text` written at local wall-clock time `now` (in the clinic's
@@ -133,7 +138,7 @@ pub struct Extraction {
 pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) -> Extraction {
     let tokens = normalize::tokens(text);
     let folded = normalize::fold(text);
-    let padded = normalize::padded(&tokens);
+    let padded = normalize::expand_shorthand(&normalize::padded(&tokens));
     let language = lexicon::detect_language(&tokens);
     let today = now.date();
 
@@ -175,7 +180,7 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
         Intent::Unknown => 0.3,
         _ => 0.9,
     };
-    Extraction { intent, language, entities, confidence }
+    Extraction { intent, language, entities, confidence, signals: signals::read(&padded) }
 }
 
 #[cfg(test)]

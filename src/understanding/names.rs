@@ -17,6 +17,15 @@ const STOP: &[&str] = &[
     "bon",
     "bonjour",
     "bonsoir",
+    "again",
+    "again?",
+    "encore",
+    "today",
+    "tomorrow",
+    "please",
+    "abeg",
+    "sah",
+    "na",
     "directement",
     "lundi",
     "mardi",
@@ -293,6 +302,17 @@ pub fn bare_name(toks: &[Token<'_>]) -> Person {
         let words: Vec<&str> = toks.iter().map(|t| t.original).collect();
         return assign(&words, false);
     }
+    // "c'est pour Fatou", "for Merveille": whom an option is for, as answered
+    // to "who is this appointment for?".
+    let lead = toks.iter().take_while(|t| matches!(t.folded.as_str(), "c'est" | "cest" | "it's" | "its" | "pour" | "for" | "ok")).count();
+    let rest = &toks[lead..];
+    if lead > 0 && toks[lead - 1].folded.as_str() != "ok" && (1..=3).contains(&rest.len()) && rest.iter().all(|t| is_name_token(t, true)) {
+        let words: Vec<&str> = rest.iter().map(|t| t.original).collect();
+        if let [only] = words.as_slice() {
+            return Person { first_name: Some((*only).to_string()), last_name: None };
+        }
+        return assign(&words, false);
+    }
     Person::default()
 }
 
@@ -330,7 +350,10 @@ pub fn extract_person(toks: &[Token<'_>]) -> Person {
     for i in 0..f.len() {
         let (skip, strict) = match (at(i), at(i + 1), at(i + 2)) {
             ("m'appelle" | "mappelle" | "appelle", _, _) => (1, false),
-            ("mon", "nom", "est") | ("my", "name", "is") | ("my", "name's", _) => (3, false),
+            ("mon", "nom", "est") | ("my", "name", "is") | ("my", "name's", _) | ("my", "name", "na") => (3, false),
+            // Pidgin: "dem call me Chinedu Okeke", "they call me …", "I be Grace Fon".
+            ("dem" | "they" | "people", "call", "me") => (3, false),
+            ("i", "be", _) => (2, true),
             ("moi", "c'est", _) | ("ici", _, _) | ("this", "is", _) => (
                 if at(i) == "moi" {
                     2

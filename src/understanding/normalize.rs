@@ -60,6 +60,110 @@ pub fn padded(tokens: &[Token<'_>]) -> String {
     s
 }
 
+/// SMS shorthand and common misspellings, written out for the intent rules
+/// (one folded word → its plain form). Names and dates are read from the
+/// message as written; only the rules that recognise what is asked see this.
+const SHORTHAND: &[(&str, &str)] = &[
+    ("jpeux", "je peux"),
+    ("jpe", "je peux"),
+    ("jpx", "je peux"),
+    ("jpourrai", "je pourrai"),
+    ("jpourrais", "je pourrais"),
+    ("pourai", "pourrai"),
+    ("pourais", "pourrais"),
+    ("pourait", "pourrait"),
+    ("pa", "pas"),
+    ("pb", "probleme"),
+    ("pbs", "problemes"),
+    ("jveux", "je veux"),
+    ("jvx", "je veux"),
+    ("jvoudrai", "je voudrais"),
+    ("jvoudrais", "je voudrais"),
+    ("vx", "veux"),
+    ("anule", "annule"),
+    ("anuler", "annuler"),
+    ("anulle", "annule"),
+    ("anulez", "annulez"),
+    ("annul", "annule"),
+    ("anul", "annule"),
+    ("dsl", "desole"),
+    ("tmrw", "tomorrow"),
+    ("tmr", "tomorrow"),
+    ("2moro", "tomorrow"),
+    ("appt", "appointment"),
+    ("appts", "appointments"),
+    ("rdvs", "rdv"),
+    ("rv", "rdv"),
+];
+
+/// Words after which "avc" is the SMS spelling of "avec" ("rdv avc le dr"),
+/// not a stroke ("il a fait un AVC", "AVC ce matin", "signes d'AVC").
+const AFTER_AVEC: &[&str] = &[
+    "le",
+    "la",
+    "l",
+    "les",
+    "un",
+    "une",
+    "des",
+    "dr",
+    "docteur",
+    "doc",
+    "docteure",
+    "moi",
+    "toi",
+    "lui",
+    "elle",
+    "eux",
+    "vous",
+    "nous",
+    "mon",
+    "ma",
+    "mes",
+    "ton",
+    "ta",
+    "son",
+    "sa",
+    "ses",
+    "votre",
+    "vos",
+    "notre",
+    "nos",
+    "mme",
+    "mr",
+    "madame",
+    "monsieur",
+    "pr",
+    "professeur",
+    "sage",
+    "infirmier",
+    "infirmiere",
+    "pediatre",
+    "gyneco",
+    "dentiste",
+    "ophtalmo",
+];
+
+/// `padded` (see [`padded`]) with shorthand written out.
+pub fn expand_shorthand(padded: &str) -> String {
+    let words: Vec<&str> = padded.split_whitespace().collect();
+    let mut out = String::with_capacity(padded.len() + 16);
+    out.push(' ');
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied().unwrap_or("");
+        let prev = if i > 0 { words[i - 1] } else { "" };
+        let stroke_before = matches!(prev, "un" | "une" | "d" | "l" | "de" | "du" | "son" | "mon" | "fait" | "signe" | "signes" | "type");
+        let plain = if *w == "avc" && AFTER_AVEC.contains(&next) && !stroke_before {
+            "avec"
+        } else {
+            SHORTHAND.iter().find(|(short, _)| short == w).map_or(*w, |(_, long)| long)
+        };
+        out.push_str(plain);
+        out.push(' ');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +177,14 @@ mod tests {
     fn tokens_keep_inner_joiners() {
         let t: Vec<_> = tokens("Bjr, c'est pour Jean-Pierre à 10h30!").into_iter().map(|t| t.original).collect();
         assert_eq!(t, vec!["Bjr", "c'est", "pour", "Jean-Pierre", "à", "10h30"]);
+    }
+
+    #[test]
+    fn shorthand_is_written_out_and_avc_read_from_context() {
+        assert_eq!(expand_shorthand(" jpeux pa venir "), " je peux pas venir ");
+        assert_eq!(expand_shorthand(" rdv avc le dr kabeya "), " rdv avec le dr kabeya ");
+        assert_eq!(expand_shorthand(" il a fait un avc "), " il a fait un avc ");
+        assert_eq!(expand_shorthand(" avc ce matin "), " avc ce matin ");
+        assert_eq!(expand_shorthand(" des signes d avc la bouche tordue "), " des signes d avc la bouche tordue ");
     }
 }

@@ -259,3 +259,58 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn sms_shorthand_never_raises_an_emergency_and_strokes_still_do() {
+    for text in [
+        "bjr je veux 1 rdv avc le dr kabeya demain",
+        "rdv avc la sage femme jeudi",
+        "slt 1 rdv avc moi et ma fille",
+        "pb de dos, rdv avc docteur",
+        "pas mal de fièvre, un rdv svp",
+        "jvx passer avc mon fils demain",
+    ] {
+        assert_ne!(x(text).intent, Intent::Emergency, "{text}");
+    }
+    for text in ["il a fait un AVC", "AVC ce matin", "signes d'AVC, la bouche tordue", "mon père a fait un avc hier"] {
+        assert_eq!(x(text).intent, Intent::Emergency, "{text}");
+    }
+}
+
+#[test]
+fn a_choice_is_a_number_among_filler_words_in_any_of_the_three_languages() {
+    for (text, n) in [
+        ("na the 3 o", 3),
+        ("ok pour le 2", 2),
+        ("2 stp", 2),
+        ("take number four", 4),
+        ("la deuxième", 2),
+        ("je vais prendre la troisième alors", 3),
+        ("abeg na number 2", 2),
+        ("le 2", 2),
+    ] {
+        assert_eq!(x(text).entities.choice, Some(n), "{text}");
+        assert_eq!(x(text).entities.date, None, "{text}");
+    }
+    for text in ["le 2 décembre", "1 rdv demain", "à 2h", "ok", "deux rendez-vous pour mes enfants", "the 10:30 one"] {
+        assert_eq!(x(text).entities.choice, None, "{text}");
+    }
+}
+
+proptest::proptest! {
+    /// Any mix of filler words around one number selects that number, and one
+    /// word that is not filler ("demain", "décembre", "rdv") makes it a message
+    /// that says more than a choice.
+    #[test]
+    fn one_number_among_filler_is_a_choice(
+        n in 1u32..=20,
+        before in proptest::collection::vec(proptest::sample::select(vec!["ok", "na", "the", "pour", "le", "abeg", "take", "number", "je", "prends", "oui"]), 0..4),
+        after in proptest::collection::vec(proptest::sample::select(vec!["o", "stp", "svp", "please", "merci", "alors", "one"]), 0..3),
+        extra in proptest::sample::select(vec!["demain", "décembre", "rdv", "heures", "10h", "vendredi"]),
+    ) {
+        let text = format!("{} {n} {}", before.join(" "), after.join(" "));
+        proptest::prop_assert_eq!(x(&text).entities.choice, Some(n));
+        let longer = format!("{text} {extra}");
+        proptest::prop_assert_eq!(x(&longer).entities.choice, None);
+    }
+}

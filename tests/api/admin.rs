@@ -174,8 +174,8 @@ async fn every_secured_route_refuses_missing_expired_tampered_and_unsigned_token
     let a = setup().await;
     let keys = JwtKeys::new(&JWT_SECRET);
     let user = a.app.store.user_by_email("root@example.org").await.unwrap().unwrap().id;
-    let expired = auth::issue_access(&keys, user, chrono::Utc::now() - chrono::Duration::minutes(30));
-    let good = auth::issue_access(&keys, user, chrono::Utc::now());
+    let expired = auth::issue_access(&keys, user, a.app.clock.now() - chrono::Duration::minutes(30));
+    let good = auth::issue_access(&keys, user, a.app.clock.now());
     let mut parts: Vec<&str> = good.split('.').collect();
     let tampered_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
         json!({"sub": uuid::Uuid::new_v4().to_string(), "iss": "nuru", "aud": "nuru-admin", "iat": 0, "exp": 4102444800i64}).to_string(),
@@ -187,7 +187,7 @@ async fn every_secured_route_refuses_missing_expired_tampered_and_unsigned_token
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
         good.split('.').nth(1).unwrap()
     );
-    let foreign = auth::issue_access(&JwtKeys::new(&[7; 32]), user, chrono::Utc::now());
+    let foreign = auth::issue_access(&JwtKeys::new(&[7; 32]), user, a.app.clock.now());
     let clinic = a.app.clinic.clinic.id.to_string();
     for (method, path, secured) in operations(&a).await {
         if !secured {

@@ -31,7 +31,10 @@ pub async fn test_database() -> TestDatabase {
     match std::env::var("NURU_TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
             use sqlx::Connection;
-            let name = format!("nuru_t_{}", uuid::Uuid::new_v4().simple());
+            // CI gives each run its own prefix so that runs sharing a server
+            // clean up only their own databases.
+            let prefix = std::env::var("NURU_TEST_DATABASE_PREFIX").unwrap_or_else(|_| "nuru_t_".into());
+            let name = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(&base).await.expect("PostgreSQL reachable at NURU_TEST_DATABASE_URL");
             sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
             let (prefix, _) = base.rsplit_once('/').expect("URL ends with /database");

@@ -111,6 +111,7 @@ async fn refine(assist: &ModelAssist, f: &Fixture, text: &str) -> (understanding
         language: nuru::domain::Lang::Fr,
         entities: Default::default(),
         confidence: 0.3,
+        signals: Default::default(),
     };
     assist.refine(text, builtin, now(), Some(&f.catalog), Some(&f.lexicon)).await
 }
