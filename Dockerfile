@@ -15,6 +15,6 @@ ENV NURU_LISTEN_ADDR=0.0.0.0:8080 \
     NURU_SECRET_KEY_FILE=/var/lib/nuru/nuru.key \
     NURU_LOG_FORMAT=json
 EXPOSE 8080
-HEALTHCHECK CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["nuru", "healthcheck"]
 ENTRYPOINT ["nuru"]
 CMD ["serve"]

@@ -85,6 +85,9 @@ enum Command {
     },
     /// Create or migrate the database, then exit.
     Migrate,
+    /// Ask the running service's /health (on listen_addr); exits 1 unless it
+    /// answers 200 within 3 s. For container health checks.
+    Healthcheck,
     /// Admin API accounts.
     Admin {
         #[command(subcommand)]
@@ -136,10 +139,26 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: libraries often repeat their
+/// source's message in their own ("database error: X: X").
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
@@ -155,9 +174,20 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 crate::telemetry::init(&config);
                 let app = Application::build(config, BuildOptions { outbox_only: true, ..BuildOptions::default() }).await?;
                 let state = app.state().clone();
-                let catalog = ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await?;
+                // The demo clinic is imported once: on a restart, settings
+                // changed through the admin API are kept.
+                let slug = ClinicFile::parse(DEMO_CLINIC)?.clinic.slug;
+                let catalog = match state.store.clinic_by_slug(&slug).await? {
+                    Some(existing) => {
+                        eprintln!("Demo clinic found in the database: kept as it is.");
+                        state.store.catalog(existing.id).await?
+                    }
+                    None => ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await?,
+                };
+                let local = app.local_url();
+                eprintln!("Listening on {local}");
                 eprintln!(
-                    "Demo clinic {:?} loaded. Twilio webhook: {}/webhooks/twilio/{} (replies go to the local outbox, not to Twilio).",
+                    "Demo clinic {:?}. Twilio webhook: {}/webhooks/twilio/{} (signatures are checked against this public URL; replies go to the local outbox, not to Twilio).",
                     catalog.clinic.name, state.config.public_base_url, catalog.clinic.slug
                 );
                 // Demo accounts with fresh passwords, printed once.
@@ -188,7 +218,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                             .await?;
                     }
                 }
-                eprintln!("Admin API: {}/api/docs", state.config.public_base_url);
+                eprintln!("Admin API: {local}/api/docs/");
                 app.run_until_stopped().await
             }
             Command::Chat { phone, clinic } => {
@@ -257,6 +287,27 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                     }
                 }
                 Ok(())
+            }
+            Command::Healthcheck => {
+                let mut addr: std::net::SocketAddr = config.listen_addr.parse()?;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                let url = format!("http://{addr}/health");
+                let check = async {
+                    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    stream.write_all(format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+                    let mut head = [0u8; 12];
+                    stream.read_exact(&mut head).await?;
+                    Ok::<_, std::io::Error>(head.ends_with(b"200"))
+                };
+                match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
+                    Ok(Ok(true)) => Ok(()),
+                    Ok(Ok(false)) => anyhow::bail!("{url} did not answer 200"),
+                    Ok(Err(e)) => anyhow::bail!("{url}: {e}"),
+                    Err(_) => anyhow::bail!("{url} did not answer within 3 s"),
+                }
             }
             Command::Migrate => {
                 crate::telemetry::init(&config);

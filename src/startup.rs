@@ -98,6 +98,20 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// Where this process listens, as a URL to open locally
+    /// (`0.0.0.0` shown as `127.0.0.1`).
+    pub fn local_url(&self) -> String {
+        match self.listener.local_addr() {
+            Ok(mut a) => {
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{a}")
+            }
+            Err(_) => "(unknown address)".into(),
+        }
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -129,8 +143,10 @@ fn jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     use base64::Engine;
     match &config.jwt_secret {
         Some(s) => {
-            let key = base64::engine::general_purpose::STANDARD.decode(s.expose().trim())?;
-            anyhow::ensure!(key.len() >= 32, "jwt_secret must decode to at least 32 bytes");
+            let key = base64::engine::general_purpose::STANDARD.decode(s.expose().trim()).map_err(|e| {
+                anyhow::anyhow!("jwt_secret (NURU_JWT_SECRET) must be base64, for example from `openssl rand -base64 32` ({e})")
+            })?;
+            anyhow::ensure!(key.len() >= 32, "jwt_secret (NURU_JWT_SECRET) must decode to at least 32 bytes, it has {}", key.len());
             Ok(key)
         }
         None => {
@@ -148,10 +164,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin)
         .route("/api/openapi.json", get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }))
-        .merge({
-            use utoipa_scalar::Servable;
-            utoipa_scalar::Scalar::with_url("/api/docs", openapi)
-        })
+        // Swagger UI with its assets embedded in the binary (the vendored
+        // build): a health app's admin page loads no third-party script.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", openapi))
         .route("/health", get(health))
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
         .route("/calendar/appointments/{file}", get(crate::feeds::appointment))

@@ -48,6 +48,19 @@ pub enum StorageError {
     NotFound(&'static str),
     #[error("concurrent update of {0}")]
     Conflict(&'static str),
+    #[error("cannot reach the database {0} within {CONNECT_SECONDS} s: is it running, and is database_url (NURU_DATABASE_URL) right?")]
+    Unreachable(String),
+}
+
+/// How long the first connection may take before start-up gives up.
+const CONNECT_SECONDS: u64 = 5;
+
+/// `postgres://user:secret@host:5432/db` → `host:5432/db` (no credentials in messages).
+fn describe_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}:{}{}", u.host_str().unwrap_or("?"), u.port().unwrap_or(5432), u.path()),
+        Err(_) => "(unparsable URL)".into(),
+    }
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -94,8 +107,11 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(&url)
-            .await?;
+            .connect(&url);
+        let pool = match tokio::time::timeout(Duration::from_secs(CONNECT_SECONDS), pool).await {
+            Ok(pool) => pool?,
+            Err(_) => return Err(StorageError::Unreachable(describe_url(&url))),
+        };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,

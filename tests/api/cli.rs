@@ -109,3 +109,80 @@ fn eval_nlu_fails_below_a_threshold_and_names_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("intent accuracy 0.0000 < 0.5"));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `nuru demo` in a scratch folder on a free port; stopped when dropped.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn demo(dir: &std::path::Path, port: u16) -> (Demo, String) {
+    let mut child = nuru()
+        .arg("demo")
+        .current_dir(dir)
+        .env("NURU_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("NURU_DATABASE_URL", format!("sqlite://{}", dir.join("demo.db").display()))
+        .env("NURU_SECRET_KEY_FILE", dir.join("nuru.key"))
+        .env("NURU_LOG_LEVEL", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("Admin API") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (Demo(child), seen)
+}
+
+fn healthcheck(port: u16) -> bool {
+    nuru().arg("healthcheck").env("NURU_LISTEN_ADDR", format!("0.0.0.0:{port}")).status().unwrap().success()
+}
+
+#[test]
+fn demo_prints_where_it_listens_keeps_api_changes_on_restart_and_answers_the_healthcheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (first, said) = demo(dir.path(), port);
+    assert!(said.contains(&format!("Listening on http://127.0.0.1:{port}")), "{said}");
+    assert!(healthcheck(port), "the healthcheck passes while the service runs");
+    drop(first);
+    assert!(!healthcheck(port), "and fails once it stopped");
+
+    // A change made while stopped (as the admin API would) survives a restart.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = nuru::storage::Store::connect(&format!("sqlite://{}", dir.path().join("demo.db").display()), None).await.unwrap();
+        let mut clinic = store.clinic_by_slug("demo").await.unwrap().unwrap();
+        clinic.name = "Clinique renommée".into();
+        store.update_clinic_settings(&clinic, chrono::Utc::now()).await.unwrap();
+        store.close().await;
+    });
+    let (_second, said) = demo(dir.path(), port);
+    assert!(said.contains("Clinique renommée") && said.contains("kept as it is"), "{said}");
+}
+
+#[test]
+fn configuration_errors_name_the_setting() {
+    let out = nuru().args(["serve"]).env("NURU_JWT_SECRET", "short").env("NURU_DATABASE_URL", "sqlite::memory:").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NURU_JWT_SECRET"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = nuru().args(["migrate"]).env("NURU_DATABASE_URL", "postgres://nuru:secret@127.0.0.1:1/nuru").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cannot reach the database 127.0.0.1:1/nuru") && !said.contains("secret"), "{said}");
+}
