@@ -32,7 +32,9 @@ impl<T> fmt::Debug for Secret<T> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("the secret key (secret_key / NURU_SECRET_KEY, or the key file) must be 32 bytes encoded in base64, for example from `openssl rand -base64 32`")]
+    #[error(
+        "the secret key (secret_key / NURU_SECRET_KEY, or the key file) must be 32 bytes encoded in base64, for example from `openssl rand -base64 32`"
+    )]
     BadKey,
     #[error("secret key file {0}: {1}")]
     KeyFile(String, std::io::Error),

@@ -1,23 +1,48 @@
-//! Patient-facing texts. They live in `prompts/replies/{fr,en}.toml`, are
-//! embedded in the binary at build time and checked for matching keys and
-//! placeholders by the tests. Also: dates written the way patients read them.
+//! Patient-facing texts. They live in `prompts/replies/{fr,en}.ftl` (Fluent),
+//! are embedded in the binary at build time and checked for matching messages
+//! and variables by the tests. Fluent lets a language choose its own grammar:
+//! French picks its articles from `$service_gender` and `$clinic_gender`,
+//! which `render` derives from the service and clinic names it is given.
+//! Also: dates written the way patients read them.
 
 use crate::domain::{Channel, Lang};
+use crate::understanding::normalize::fold;
 use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
-use std::collections::HashMap;
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource};
 use std::sync::LazyLock;
 
-const FR: &str = include_str!("../prompts/replies/fr.toml");
-const EN: &str = include_str!("../prompts/replies/en.toml");
+const FR: &str = include_str!("../prompts/replies/fr.ftl");
+const EN: &str = include_str!("../prompts/replies/en.ftl");
 
 pub struct Texts {
-    fr: HashMap<String, String>,
-    en: HashMap<String, String>,
+    fr: FluentBundle<FluentResource>,
+    en: FluentBundle<FluentResource>,
+    fr_keys: Vec<String>,
+    en_keys: Vec<String>,
 }
 
-static TEXTS: LazyLock<Texts> = LazyLock::new(|| Texts {
-    fr: toml::from_str(FR).expect("prompts/replies/fr.toml is valid TOML of strings"),
-    en: toml::from_str(EN).expect("prompts/replies/en.toml is valid TOML of strings"),
+fn bundle(lang: &str, source: &'static str) -> (FluentBundle<FluentResource>, Vec<String>) {
+    let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(_, e)| panic!("prompts/replies/{lang}.ftl: {e:?}"));
+    let mut keys: Vec<String> = resource
+        .entries()
+        .filter_map(|e| match e {
+            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
+            _ => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut bundle = FluentBundle::new_concurrent(vec![lang.parse().expect("language tag")]);
+    // Replies go to SMS and WhatsApp as plain text: no Unicode isolation marks.
+    bundle.set_use_isolating(false);
+    bundle.add_resource(resource).unwrap_or_else(|e| panic!("prompts/replies/{lang}.ftl: {e:?}"));
+    (bundle, keys)
+}
+
+static TEXTS: LazyLock<Texts> = LazyLock::new(|| {
+    let (fr, fr_keys) = bundle("fr", FR);
+    let (en, en_keys) = bundle("en", EN);
+    Texts { fr, en, fr_keys, en_keys }
 });
 
 pub fn texts() -> &'static Texts {
@@ -25,27 +50,120 @@ pub fn texts() -> &'static Texts {
 }
 
 impl Texts {
-    /// The text `key` in `lang` with `{name}` placeholders filled.
-    pub fn render(&self, lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
-        let table = match lang {
+    fn bundle(&self, lang: Lang) -> &FluentBundle<FluentResource> {
+        match lang {
             Lang::Fr => &self.fr,
             Lang::En => &self.en,
-        };
-        let mut out = table.get(key).cloned().unwrap_or_else(|| panic!("missing text {key}"));
-        for (name, value) in args {
-            out = out.replace(&format!("{{{name}}}"), value);
         }
-        out
+    }
+
+    /// The message `key` in `lang` with its variables filled. A `service` or
+    /// `clinic` argument also gives its grammatical gender to the message.
+    pub fn render(&self, lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+        self.try_render(lang, key, args).unwrap_or_else(|e| panic!("text {key} ({lang:?}): {e}"))
+    }
+
+    fn try_render(&self, lang: Lang, key: &str, args: &[(&str, &str)]) -> Result<String, String> {
+        let bundle = self.bundle(lang);
+        let pattern = bundle.get_message(key).and_then(|m| m.value()).ok_or_else(|| format!("missing text {key}"))?;
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            fluent_args.set(*name, *value);
+            match *name {
+                "service" => fluent_args.set("service_gender", service_gender(value)),
+                "clinic" => fluent_args.set("clinic_gender", clinic_gender(value)),
+                _ => {}
+            }
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors).into_owned();
+        if errors.is_empty() { Ok(text) } else { Err(format!("{errors:?}")) }
     }
 
     pub fn keys(&self, lang: Lang) -> Vec<&str> {
-        let table = match lang {
-            Lang::Fr => &self.fr,
-            Lang::En => &self.en,
+        let keys = match lang {
+            Lang::Fr => &self.fr_keys,
+            Lang::En => &self.en_keys,
         };
-        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        keys
+        keys.iter().map(String::as_str).collect()
+    }
+
+    /// The variables a message needs: those its rendering misses with no arguments.
+    #[cfg(test)]
+    fn variables(&self, lang: Lang, key: &str) -> Vec<String> {
+        let bundle = self.bundle(lang);
+        let pattern = bundle.get_message(key).and_then(|m| m.value()).expect("message has a value");
+        let mut errors = Vec::new();
+        let _ = bundle.format_pattern(pattern, None, &mut errors);
+        let mut names: Vec<String> = errors
+            .iter()
+            .filter_map(|e| match e {
+                fluent_bundle::FluentError::ResolverError(fluent_bundle::resolver::ResolverError::Reference(
+                    fluent_bundle::resolver::errors::ReferenceKind::Variable { id },
+                )) => Some(id.clone()),
+                _ => None,
+            })
+            .filter(|n| !n.ends_with("_gender"))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// The grammatical gender of a French service name, from its first word:
+/// "consultation", "échographie", "prise de sang" are feminine; "contrôle",
+/// "détartrage", "vaccin" masculine. Used only to choose "un"/"une".
+pub fn service_gender(name: &str) -> &'static str {
+    let folded = fold(name);
+    let first = folded.split_whitespace().next().unwrap_or("");
+    const MASCULINE: &[&str] = &[
+        "controle",
+        "vaccin",
+        "bilan",
+        "test",
+        "certificat",
+        "suivi",
+        "examen",
+        "soin",
+        "soins",
+        "rendez-vous",
+        "frottis",
+        "pansement",
+        "accouchement",
+    ];
+    const FEMININE_ENDINGS: &[&str] =
+        &["tion", "sion", "ie", "ure", "ade", "ance", "ence", "ette", "ise", "ose", "ite", "ee", "te", "ique", "ine"];
+    if MASCULINE.contains(&first) || first.ends_with("age") || first.ends_with("isme") {
+        "masculine"
+    } else if FEMININE_ENDINGS.iter().any(|e| first.ends_with(e)) {
+        "feminine"
+    } else {
+        "masculine"
+    }
+}
+
+/// How French says "of" before a clinic's name: "du Centre médical Nuru",
+/// "de la Clinique Ngaliema", "de l'Hôpital du Cinquantenaire", and, for a
+/// name without a common noun first, "de Nuru Santé" / "d'Afia Santé".
+pub fn clinic_gender(name: &str) -> &'static str {
+    let folded = fold(name);
+    let first = folded.split_whitespace().next().unwrap_or("");
+    let vowel = first.starts_with(['a', 'e', 'i', 'o', 'u', 'y', 'h']);
+    const MASCULINE: &[&str] = &["centre", "cabinet", "dispensaire", "poste", "groupe", "service", "complexe", "laboratoire"];
+    const FEMININE: &[&str] =
+        &["clinique", "polyclinique", "maison", "maternite", "fondation", "pharmacie", "cite", "structure", "mutuelle"];
+    const ELIDED: &[&str] = &["hopital", "institut", "espace", "hospice", "etablissement", "unite"];
+    if MASCULINE.contains(&first) {
+        "masculine"
+    } else if FEMININE.contains(&first) {
+        "feminine"
+    } else if ELIDED.contains(&first) {
+        "elided"
+    } else if vowel {
+        "bare_elided"
+    } else {
+        "bare"
     }
 }
 
@@ -110,17 +228,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_languages_have_the_same_keys_and_placeholders() {
+    fn both_languages_have_the_same_messages_and_variables() {
         let t = texts();
         assert_eq!(t.keys(Lang::Fr), t.keys(Lang::En));
-        let placeholders = |s: &str| {
-            let mut v: Vec<String> = s.split('{').skip(1).filter_map(|p| p.split('}').next()).map(String::from).collect();
-            v.sort();
-            v
-        };
         for key in t.keys(Lang::Fr) {
-            assert_eq!(placeholders(&t.fr[key]), placeholders(&t.en[key]), "placeholders of {key}");
+            assert_eq!(t.variables(Lang::Fr, key), t.variables(Lang::En, key), "variables of {key}");
         }
+    }
+
+    #[test]
+    fn french_chooses_its_articles() {
+        let t = texts();
+        let welcome = |clinic| t.render(Lang::Fr, "welcome", &[("clinic", clinic)]);
+        assert!(welcome("Centre médical Nuru").contains("l'assistant du Centre médical Nuru"));
+        assert!(welcome("Clinique Ngaliema").contains("l'assistant de la Clinique Ngaliema"));
+        assert!(welcome("Hôpital du Cinquantenaire").contains("l'assistant de l'Hôpital du Cinquantenaire"));
+        assert!(welcome("Afia Santé").contains("l'assistant d'Afia Santé"));
+        assert!(welcome("Nuru Santé").contains("l'assistant de Nuru Santé"));
+        let slots = |service| t.render(Lang::Fr, "propose_slots", &[("service", service), ("options", "1. …")]);
+        assert!(slots("consultation").contains("pour une consultation :"), "{}", slots("consultation"));
+        assert!(slots("échographie").contains("pour une échographie :"));
+        assert!(slots("contrôle").contains("pour un contrôle :"));
+        assert!(slots("détartrage").contains("pour un détartrage :"));
+        assert!(t.render(Lang::En, "propose_slots", &[("service", "consultation"), ("options", "1. …")]).contains("for consultation:"));
+        assert!(!slots("vaccination").contains('\u{2068}'), "no isolation marks in plain-text replies");
     }
 
     #[test]
