@@ -13,6 +13,7 @@
 //! first_name = "Awa"
 //! last_name = "Mendy"
 //! birth_date = "1990-05-15"
+//! relation = "daughter"           # optional: how they are related to the writer
 //!
 //! [[appointments]]                # optional: already booked (patient = index above)
 //! patient = 0
@@ -89,6 +90,8 @@ pub struct ScriptPatient {
     pub birth_date: Option<NaiveDate>,
     /// Another phone than the script's (a patient the sender must never see).
     pub phone: Option<String>,
+    /// How they are related to the writer: child, son, daughter, mother, …
+    pub relation: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +196,10 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
         let created =
             crate::storage::Store::create_patient(&mut tx, catalog.clinic.id, &p.first_name, &p.last_name, p.birth_date, &their_phone, now)
                 .await?;
+        if let Some(relation) = &p.relation {
+            let relation = crate::domain::Relation::parse(relation).ok_or_else(|| anyhow::anyhow!("unknown relation {relation:?}"))?;
+            crate::storage::Store::set_relation(&mut tx, catalog.clinic.id, created.id, &their_phone, relation).await?;
+        }
         tx.commit().await?;
         patients.push(created.id);
     }

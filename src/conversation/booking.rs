@@ -15,7 +15,7 @@ use chrono::{Duration, NaiveDate, Timelike};
 const MAX_OFFERED: usize = 5;
 
 pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
-    let mut b = Booking { for_relative: x.signals.relative, ..Booking::default() };
+    let mut b = Booking { for_relative: x.signals.relation.is_some(), relation: x.signals.relation, ..Booking::default() };
     absorb(&mut b, x, ctx);
     out.state.misunderstood = 0;
     advance(out, b, ctx);
@@ -76,7 +76,8 @@ fn match_service<'a>(ctx: &TurnContext<'a>, kind: &str) -> Option<&'a Service> {
 }
 
 pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
-    b.for_relative |= x.signals.relative;
+    b.for_relative |= x.signals.relation.is_some();
+    b.relation = x.signals.relation.or(b.relation);
     let changed = absorb(&mut b, x, ctx);
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative;
@@ -447,7 +448,8 @@ pub(super) fn close_politely(out: &mut Outcome, ctx: &TurnContext<'_>) {
 }
 
 fn patient_facts<'a>(ctx: &TurnContext<'a>, id: PatientId) -> Facts<'a> {
-    Facts { patient_first_name: ctx.patients.iter().find(|p| p.id == id).map(|p| p.first_name.as_str()), ..Facts::default() }
+    let patient = ctx.patients.iter().find(|p| p.id == id);
+    Facts { patient_first_name: patient.map(|p| p.first_name.as_str()), relation: patient.and_then(|p| p.relation), ..Facts::default() }
 }
 
 pub(super) fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
@@ -494,7 +496,7 @@ fn slot_chosen(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<
             if let Some(p) = known {
                 b.patient = Some(PatientChoice::Existing { id: p.id });
             } else if let Some(birth_date) = b.named_birth {
-                b.patient = Some(PatientChoice::New { first_name: first, last_name: last, birth_date });
+                b.patient = Some(PatientChoice::New { first_name: first, last_name: last, birth_date, relation: b.relation });
             } else {
                 b.stage = Stage::AskBirthDate { slot };
                 out.say(ctx.channel, "ask_birth_date", &[("first_name", &first)]);

@@ -73,6 +73,7 @@ fn facts<'a>(ctx: &TurnContext<'a>, id: AppointmentId) -> Facts<'a> {
             practitioner: Some(u.appointment.practitioner_id),
             service: Some(u.appointment.service_id),
             patient_first_name: Some(&u.patient_first_name),
+            relation: ctx.patients.iter().find(|p| p.id == u.appointment.patient_id).and_then(|p| p.relation),
         })
         .unwrap_or_default()
 }

@@ -5,7 +5,7 @@
 
 use super::booking::in_preference;
 use super::step::TurnContext;
-use crate::domain::{Lang, PractitionerId, ServiceId};
+use crate::domain::{Lang, PractitionerId, Relation, ServiceId};
 use crate::scheduling::Slot;
 use crate::texts;
 use crate::understanding::Extraction;
@@ -19,11 +19,13 @@ pub(super) struct Facts<'a> {
     pub practitioner: Option<PractitionerId>,
     pub service: Option<ServiceId>,
     pub patient_first_name: Option<&'a str>,
+    /// For a patient: how they are related to the writer, if recorded.
+    pub relation: Option<Relation>,
 }
 
 /// What describes an offered slot.
 pub(super) fn slot_facts(slot: &Slot) -> Facts<'static> {
-    Facts { start: Some(slot.start), practitioner: Some(slot.practitioner_id), service: None, patient_first_name: None }
+    Facts { start: Some(slot.start), practitioner: Some(slot.practitioner_id), ..Facts::default() }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +69,10 @@ pub(super) fn select(x: &Extraction, options: &[Facts<'_>], ctx: &TurnContext<'_
         }
         services.iter().filter(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)).map(|s| s.id).collect()
     });
-    let described = e.date.is_some()
+    // "pour ma fille" describes a patient only when the options are patients.
+    let relation = x.signals.relation.filter(|_| options.iter().any(|f| f.patient_first_name.is_some()));
+    let described = relation.is_some()
+        || e.date.is_some()
         || e.time.is_some()
         || e.time_preference.is_some()
         || practitioners.is_some()
@@ -84,6 +89,7 @@ pub(super) fn select(x: &Extraction, options: &[Facts<'_>], ctx: &TurnContext<'_
             && practitioners.as_ref().is_none_or(|ids| f.practitioner.is_some_and(|p| ids.contains(&p)))
             && services.as_ref().is_none_or(|ids| f.service.is_some_and(|s| ids.contains(&s)))
             && e.first_name.as_ref().is_none_or(|n| f.patient_first_name.is_none_or(|p| fold(p) == fold(n)))
+            && relation.is_none_or(|asked| f.relation.is_some_and(|r| r.answers(asked)))
     };
     let matching: Vec<usize> = options.iter().enumerate().filter(|(_, f)| fits(f)).map(|(i, _)| i).collect();
     match matching.as_slice() {

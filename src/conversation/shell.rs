@@ -169,10 +169,22 @@ impl Engine {
                 Effect::Book(req) => {
                     let patient_id = match &req.patient {
                         PatientChoice::Existing { id } => *id,
-                        PatientChoice::New { first_name, last_name, birth_date } => {
-                            Store::create_patient(&mut tx, catalog.clinic.id, first_name, last_name, Some(*birth_date), &row.phone, now)
-                                .await?
-                                .id
+                        PatientChoice::New { first_name, last_name, birth_date, relation } => {
+                            let id = Store::create_patient(
+                                &mut tx,
+                                catalog.clinic.id,
+                                first_name,
+                                last_name,
+                                Some(*birth_date),
+                                &row.phone,
+                                now,
+                            )
+                            .await?
+                            .id;
+                            if let Some(relation) = relation {
+                                Store::set_relation(&mut tx, catalog.clinic.id, id, &row.phone, *relation).await?;
+                            }
+                            id
                         }
                     };
                     let booking = BookRequest {

@@ -1,4 +1,4 @@
-use crate::domain::{AppointmentId, PatientId, PractitionerId, ServiceId};
+use crate::domain::{AppointmentId, PatientId, PractitionerId, Relation, ServiceId};
 use crate::scheduling::Slot;
 use crate::understanding::TimePreference;
 use chrono::{NaiveDate, NaiveTime};
@@ -71,6 +71,9 @@ pub struct Booking {
     /// "pour ma maman", "for my son": someone else, not yet named.
     #[serde(default)]
     pub for_relative: bool,
+    /// Which relative, when said ("ma fille"): recorded with a new patient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<Relation>,
     pub stage: Stage,
 }
 
@@ -104,6 +107,14 @@ pub enum Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PatientChoice {
-    Existing { id: PatientId },
-    New { first_name: String, last_name: String, birth_date: NaiveDate },
+    Existing {
+        id: PatientId,
+    },
+    New {
+        first_name: String,
+        last_name: String,
+        birth_date: NaiveDate,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relation: Option<Relation>,
+    },
 }

@@ -65,6 +65,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         first_name: "Awa".into(),
         last_name: "Mendy".into(),
         birth_date: None,
+        relation: None,
     };
     let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
     let appointment = Appointment {

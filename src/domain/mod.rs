@@ -163,6 +163,68 @@ pub struct Patient {
     pub first_name: String,
     pub last_name: String,
     pub birth_date: Option<NaiveDate>,
+    /// How the patient is related to the writer of the phone they were read
+    /// for ("ma fille"), when recorded at booking; `None` elsewhere.
+    pub relation: Option<Relation>,
+}
+
+/// A relative of the person writing from a shared phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    Child,
+    Son,
+    Daughter,
+    Mother,
+    Father,
+    Spouse,
+    Sibling,
+    Grandparent,
+    Grandchild,
+    OtherFamily,
+}
+
+impl Relation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Child => "child",
+            Self::Son => "son",
+            Self::Daughter => "daughter",
+            Self::Mother => "mother",
+            Self::Father => "father",
+            Self::Spouse => "spouse",
+            Self::Sibling => "sibling",
+            Self::Grandparent => "grandparent",
+            Self::Grandchild => "grandchild",
+            Self::OtherFamily => "other_family",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Child,
+            Self::Son,
+            Self::Daughter,
+            Self::Mother,
+            Self::Father,
+            Self::Spouse,
+            Self::Sibling,
+            Self::Grandparent,
+            Self::Grandchild,
+            Self::OtherFamily,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// Whether a patient recorded as `self` is who "my `asked`" designates:
+    /// "mon enfant" finds a son or a daughter, "ma fille" a daughter (or a
+    /// child recorded without more detail).
+    pub fn answers(self, asked: Relation) -> bool {
+        self == asked
+            || asked == Self::Child && matches!(self, Self::Son | Self::Daughter)
+            || self == Self::Child && matches!(asked, Self::Son | Self::Daughter)
+    }
 }
 
 impl Patient {

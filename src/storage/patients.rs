@@ -9,7 +9,7 @@ impl Store {
     /// may have several), oldest link first.
     pub async fn patients_for_phone(&self, clinic: ClinicId, phone: &PhoneNumber) -> Result<Vec<Patient>> {
         sqlx::query(
-            "SELECT p.id, p.first_name, p.last_name, p.birth_date FROM patients p \
+            "SELECT p.id, p.first_name, p.last_name, p.birth_date, pp.relation FROM patients p \
              JOIN patient_phones pp ON pp.patient_id = p.id \
              WHERE pp.clinic_id = $1 AND pp.phone = $2 AND p.clinic_id = $1 ORDER BY pp.created_at, p.first_name, p.last_name, p.id",
         )
@@ -28,9 +28,30 @@ impl Store {
                 birth_date: birth
                     .map(|b| NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|_| StorageError::Corrupt("bad birth date".into())))
                     .transpose()?,
+                relation: row.try_get::<Option<String>, _>("relation")?.as_deref().and_then(Relation::parse),
             })
         })
         .collect()
+    }
+
+    /// Inside a transaction: records how the patient is related to the
+    /// writer of `phone` ("c'est pour ma fille …"), so that "pour ma fille"
+    /// finds her later.
+    pub async fn set_relation(
+        conn: &mut AnyConnection,
+        clinic: ClinicId,
+        patient: PatientId,
+        phone: &PhoneNumber,
+        relation: Relation,
+    ) -> Result<()> {
+        sqlx::query("UPDATE patient_phones SET relation = $4 WHERE clinic_id = $1 AND patient_id = $2 AND phone = $3")
+            .bind(clinic.to_string())
+            .bind(patient.to_string())
+            .bind(phone.as_str())
+            .bind(relation.as_str())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     /// Inside a transaction: creates a patient linked to `phone`.
@@ -63,7 +84,14 @@ impl Store {
             .bind(to_ts(now))
             .execute(&mut *conn)
             .await?;
-        Ok(Patient { id, clinic_id: clinic, first_name: first_name.to_string(), last_name: last_name.to_string(), birth_date })
+        Ok(Patient {
+            id,
+            clinic_id: clinic,
+            first_name: first_name.to_string(),
+            last_name: last_name.to_string(),
+            birth_date,
+            relation: None,
+        })
     }
 
     /// Patients of a clinic by name or phone, alphabetical, `limit` from `offset`.
@@ -339,6 +367,7 @@ fn record_from_row(row: &sqlx::any::AnyRow, clinic: ClinicId, phones: Vec<PhoneN
             birth_date: birth
                 .map(|b| NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|_| StorageError::Corrupt("bad birth date".into())))
                 .transpose()?,
+            relation: None,
         },
         phones,
         erased: row.try_get::<Option<i64>, _>("erased_at")?.is_some(),

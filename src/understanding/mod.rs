@@ -1,7 +1,8 @@
-//! Understanding one patient message on its own: intent, language, entities,
-//! exactly as `shared/nlu-conventions.md` defines them. Deterministic, no I/O,
-//! no model: this is the embedded default and the fast path; a model (later)
-//! is only asked about what these rules cannot settle.
+//! Understanding one patient message on its own: intent, language, entities
+//! and signals, as `docs/understanding.md` defines them. Deterministic, no
+//! I/O, no model: this is the embedded default and the fast path; the
+//! optional model (`crate::model`) is only asked about what these rules
+//! cannot settle.
 
 mod dates;
 pub mod eval;

@@ -3,13 +3,15 @@
 //! again, or it closes the exchange ("ok merci", "je vais réfléchir").
 
 use super::intent::any_phrase;
+use crate::domain::Relation;
 
 /// Typed signals of one message (not part of the conventions' JSON).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Signals {
     /// "pour ma maman", "c'est pour mon fils", "for my wife", "my daughter
-    /// Merveille needs…": the patient is someone else than the writer.
-    pub relative: bool,
+    /// Merveille needs…": the patient is someone else than the writer, and
+    /// how they are related.
+    pub relation: Option<Relation>,
     /// "menu", "recommencer", "start over": leave the current flow.
     pub restart: bool,
     /// "merci", "ok thanks", "bon je vais réfléchir", "I'll call back later":
@@ -17,59 +19,57 @@ pub struct Signals {
     pub closing: bool,
 }
 
-const RELATIVES: &[&str] = &[
-    "fille",
-    "fils",
-    "maman",
-    "mere",
-    "papa",
-    "pere",
-    "mari",
-    "femme",
-    "epouse",
-    "epoux",
-    "enfant",
-    "enfants",
-    "bebe",
-    "bb",
-    "frere",
-    "soeur",
-    "grand mere",
-    "grand pere",
-    "oncle",
-    "tante",
-    "neveu",
-    "niece",
-    "cousin",
-    "cousine",
-    "petit fils",
-    "petite fille",
-    "son",
-    "daughter",
-    "mother",
-    "mum",
-    "mom",
-    "father",
-    "dad",
-    "husband",
-    "wife",
-    "child",
-    "children",
-    "kid",
-    "kids",
-    "baby",
-    "brother",
-    "sister",
-    "grandmother",
-    "grandfather",
-    "grandma",
-    "grandpa",
-    "uncle",
-    "aunt",
-    "nephew",
-    "niece",
-    "pikin",
-    "pikin dem",
+const RELATIVES: &[(&str, Relation)] = &[
+    ("petit fils", Relation::Grandchild),
+    ("petite fille", Relation::Grandchild),
+    ("grand mere", Relation::Grandparent),
+    ("grand pere", Relation::Grandparent),
+    ("fille", Relation::Daughter),
+    ("fils", Relation::Son),
+    ("maman", Relation::Mother),
+    ("mere", Relation::Mother),
+    ("papa", Relation::Father),
+    ("pere", Relation::Father),
+    ("mari", Relation::Spouse),
+    ("femme", Relation::Spouse),
+    ("epouse", Relation::Spouse),
+    ("epoux", Relation::Spouse),
+    ("enfant", Relation::Child),
+    ("enfants", Relation::Child),
+    ("bebe", Relation::Child),
+    ("bb", Relation::Child),
+    ("frere", Relation::Sibling),
+    ("soeur", Relation::Sibling),
+    ("oncle", Relation::OtherFamily),
+    ("tante", Relation::OtherFamily),
+    ("neveu", Relation::OtherFamily),
+    ("niece", Relation::OtherFamily),
+    ("cousin", Relation::OtherFamily),
+    ("cousine", Relation::OtherFamily),
+    ("son", Relation::Son),
+    ("daughter", Relation::Daughter),
+    ("mother", Relation::Mother),
+    ("mum", Relation::Mother),
+    ("mom", Relation::Mother),
+    ("father", Relation::Father),
+    ("dad", Relation::Father),
+    ("husband", Relation::Spouse),
+    ("wife", Relation::Spouse),
+    ("child", Relation::Child),
+    ("children", Relation::Child),
+    ("kid", Relation::Child),
+    ("kids", Relation::Child),
+    ("baby", Relation::Child),
+    ("pikin", Relation::Child),
+    ("grandmother", Relation::Grandparent),
+    ("grandfather", Relation::Grandparent),
+    ("grandma", Relation::Grandparent),
+    ("grandpa", Relation::Grandparent),
+    ("brother", Relation::Sibling),
+    ("sister", Relation::Sibling),
+    ("uncle", Relation::OtherFamily),
+    ("aunt", Relation::OtherFamily),
+    ("nephew", Relation::OtherFamily),
 ];
 
 const RELATIVE_LEADS: &[&str] =
@@ -121,10 +121,10 @@ const CLOSING: &[&str] = &[
 /// `padded` is the folded message with single spaces and a space at both ends.
 pub fn read(padded: &str) -> Signals {
     let bare = padded.trim_matches(|c: char| !c.is_alphanumeric());
-    Signals { relative: mentions_relative(padded), restart: RESTART.contains(&bare), closing: any_phrase(padded, CLOSING) }
+    Signals { relation: relation(padded), restart: RESTART.contains(&bare), closing: any_phrase(padded, CLOSING) }
 }
 
 /// A relative named after a possessive: "pour ma maman", "my daughter".
-fn mentions_relative(padded: &str) -> bool {
-    RELATIVE_LEADS.iter().any(|lead| RELATIVES.iter().any(|r| padded.contains(&format!(" {lead} {r} "))))
+fn relation(padded: &str) -> Option<Relation> {
+    RELATIVE_LEADS.iter().find_map(|lead| RELATIVES.iter().find(|(word, _)| padded.contains(&format!(" {lead} {word} "))).map(|(_, r)| *r))
 }

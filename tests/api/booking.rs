@@ -136,3 +136,30 @@ async fn sms_replies_have_no_emoji() {
     assert_eq!(sent[0].field("From"), "+15005550006");
     assert!(!sent[0].field("Body").contains('👋'), "{}", sent[0].field("Body"));
 }
+
+/// A booking for "ma fille" records the relation on the phone's link (on
+/// either backend), and the next "pour ma fille" finds her among the family.
+#[tokio::test]
+async fn a_relative_booked_as_such_is_found_again_by_relation() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    let phone = nuru::domain::PhoneNumber::parse(PATIENT).unwrap();
+    let mut tx = app.store.begin().await.unwrap();
+    nuru::storage::Store::create_patient(&mut tx, clinic, "Awa", "Mendy", None, &phone, monday_morning()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    app.say(PATIENT, "une vaccination pour ma fille samedi à 9h").await;
+    app.say(PATIENT, "2").await;
+    app.say(PATIENT, "Fatou Mendy, 03/04/2018").await;
+    let r = app.say(PATIENT, "oui").await;
+    assert!(r[0].contains("C'est réservé") && r[0].contains("Fatou Mendy"), "{}", r[0]);
+    let family = app.store.patients_for_phone(clinic, &phone).await.unwrap();
+    let fatou = family.iter().find(|p| p.first_name == "Fatou").unwrap();
+    assert_eq!(fatou.relation, Some(nuru::domain::Relation::Daughter));
+    assert_eq!(family.iter().find(|p| p.first_name == "Awa").unwrap().relation, None);
+
+    let r = app.say(PATIENT, "consultation vendredi à 10h").await;
+    assert!(r[0].contains("Fatou Mendy") && r[0].contains("Awa Mendy"), "{}", r[0]);
+    let r = app.say(PATIENT, "c'est pour ma fille").await;
+    assert!(r[0].contains("Fatou Mendy") && r[0].contains("Répondez 1"), "{}", r[0]);
+}

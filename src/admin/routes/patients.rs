@@ -174,8 +174,14 @@ pub async fn create_patient(
         return Err(ApiError::invalid("phones", "at most 10"));
     }
     let phones = req.phones.iter().map(|p| phone("phones", p)).collect::<ApiResult<Vec<_>>>()?;
-    let patient =
-        Patient { id: PatientId::random(), clinic_id: clinic, first_name, last_name, birth_date: birth_date(&state, req.birth_date)? };
+    let patient = Patient {
+        id: PatientId::random(),
+        clinic_id: clinic,
+        first_name,
+        last_name,
+        birth_date: birth_date(&state, req.birth_date)?,
+        relation: None,
+    };
     state.store.add_patient(&patient, &phones, state.clock.now()).await?;
     audit(&state, &caller, Some(clinic), "create", "patient", Some(&patient.id.to_string())).await;
     Ok((StatusCode::CREATED, Json(CreatedId { id: patient.id.to_string() })))
