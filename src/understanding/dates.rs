@@ -80,7 +80,7 @@ static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues|tue|wed|thurs|thur|thu|fri)(s)?\b").unwrap()
 });
 static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(apres[- ]demain|apres[- ]dmn|day after tomorrow|aujourd'? ?hui|aujourdhui|auj|today|ce soir|tonight|cet aprem|cet apres[- ]midi|this afternoon|this evening|ce matin|this morning|demain|dmn|dem1|tomorrow|tmrw|tmr|(?:dans|ds|in) (\d{1,2}) (?:jours?|jrs?|days?))\b").unwrap()
+    Regex::new(r"\b(apres[- ]demain|apres[- ]dmn|day after tomorrow|aujourd'? ?hui|aujourdhui|auj|today|ce soir|tonight|cet aprem|cet apres[- ]midi|this afternoon|this evening|ce matin|this morning|demain|dmn|dem1|tomorrow|tmrw|tmr|2moro|(?:dans|ds|in) (\d{1,2}) (?:jours?|jrs?|days?))\b").unwrap()
 });
 static DAY_ALONE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(?:le|du|ce|on the|the|for the|pour le|au) (\d{1,2})(?:er|eme|e|st|nd|rd|th)?\b").unwrap());
@@ -222,7 +222,7 @@ pub fn extract(f: &str, today: NaiveDate, intent: Intent, times: &TimeFacts) -> 
             n.as_str().parse().unwrap_or(0)
         } else if word.starts_with("apres") || word.starts_with("day after") {
             2
-        } else if word.starts_with("dem") || word == "dmn" || word.starts_with("tom") || word.starts_with("tm") {
+        } else if word.starts_with("dem") || word == "dmn" || word.starts_with("tom") || word.starts_with("tm") || word == "2moro" {
             1
         } else {
             0

@@ -197,6 +197,7 @@ fn emergency_concepts(p: &str) -> bool {
             && any_phrase(p, &[" pale", " transpire", " sueur", " sweat", " bras", " arm ", " malaise"])
         // Blood everywhere, a deep cut, bleeding in pregnancy or labour.
         || both(&[" sang", " saign", " bleed", " blood"], &[" partout", " everywhere", " flaque", " pool ", " badly", " severe", " grave"])
+        || both(&[" sang", " saign", " bleed", " blood"], &[" sans arret", " ne s arrete pas", " s arrete pas", " won t stop", " doesn t stop", " not stopping", " non stop", " no gree stop"])
         || both(&[" coupe", " cut "], &[" machette", " couteau", " profond", " deep", " badly", " artere"])
         || both(&[" sang", " saign", " bleed", " blood"], &[" poche des eaux", " waters broke", " accouch", " delivery", " labour", " labor", " enceinte", " pregnan", " grossesse"])
         // Labour and obstetric signs.
@@ -206,7 +207,7 @@ fn emergency_concepts(p: &str) -> bool {
             &[
                 " perds les eaux", " perd les eaux", " perte des eaux", " perdu les eaux", " poche des eaux", " waters broke", " water broke",
                 " water don break", " waters have broken", " waters are breaking", " le bebe arrive", " bebe sort", " baby is coming",
-                " baby dey come", " en train d accoucher", " elle accouche", " va accoucher maintenant", " in labour", " in labor",
+                " baby dey come", " dey labour", " dey labor", " labour pain", " labor pain", " she dey born", " wan born now", " en train d accoucher", " elle accouche", " va accoucher maintenant", " in labour", " in labor",
             ],
         )
         // Road accidents and falls with bleeding, head injury or a casualty who does not move.

@@ -396,6 +396,10 @@ pub const MODIFY_PHRASES: &[&str] = &[
     " put my booking",
     " put it later",
     " put it earlier",
+    " shift am",
+    " shift my",
+    " shift the",
+    " shift it",
 ];
 
 pub const CANCEL_PHRASES: &[&str] = &[
@@ -792,6 +796,10 @@ pub const INFORMATION_PHRASES: &[&str] = &[
     " landmark",
     " reperes",
     " point de repere",
+    " reach una",
+    " una place",
+    " your place",
+    " find una",
 ];
 
 /// Symptoms: told to a clinic with nothing else asked, they mean "I want to be seen".

@@ -88,6 +88,7 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("anul", "annule"),
     ("dsl", "desole"),
     ("tmrw", "tomorrow"),
+    ("cnt", "can t"),
     ("tmr", "tomorrow"),
     ("2moro", "tomorrow"),
     ("appt", "appointment"),
@@ -144,20 +145,29 @@ const AFTER_AVEC: &[&str] = &[
     "ophtalmo",
 ];
 
+/// Words right after which "avc" is a stroke told in time ("AVC ce matin",
+/// "papa avc hier").
+const STROKE_AFTER: &[&str] = &["ce", "cette", "hier", "depuis", "aujourd", "today", "this", "yesterday", "il", "elle", "grave", "massif"];
+
+/// Words that make a message a request to be seen, where "avc" is "avec".
+const BOOKING_CONTEXT: &[&str] =
+    &["rdv", "rendez", "consultation", "creneau", "passer", "voir", "reserver", "prendre", "book", "appointment"];
+
 /// `padded` (see [`padded`]) with shorthand written out.
 pub fn expand_shorthand(padded: &str) -> String {
     let words: Vec<&str> = padded.split_whitespace().collect();
+    let booking = words.iter().any(|w| BOOKING_CONTEXT.contains(w));
     let mut out = String::with_capacity(padded.len() + 16);
     out.push(' ');
     for (i, w) in words.iter().enumerate() {
         let next = words.get(i + 1).copied().unwrap_or("");
         let prev = if i > 0 { words[i - 1] } else { "" };
         let stroke_before = matches!(prev, "un" | "une" | "d" | "l" | "de" | "du" | "son" | "mon" | "fait" | "signe" | "signes" | "type");
-        let plain = if *w == "avc" && AFTER_AVEC.contains(&next) && !stroke_before {
-            "avec"
-        } else {
-            SHORTHAND.iter().find(|(short, _)| short == w).map_or(*w, |(_, long)| long)
-        };
+        // "avc" is "avec" before an article or a title, or inside a request
+        // to be seen; never first in the message, after "un"/"d'"/"fait", or
+        // before a time ("AVC ce matin").
+        let avec = (AFTER_AVEC.contains(&next) || booking) && !stroke_before && !STROKE_AFTER.contains(&next) && i > 0;
+        let plain = if *w == "avc" && avec { "avec" } else { SHORTHAND.iter().find(|(short, _)| short == w).map_or(*w, |(_, long)| long) };
         out.push_str(plain);
         out.push(' ');
     }
@@ -186,5 +196,8 @@ mod tests {
         assert_eq!(expand_shorthand(" il a fait un avc "), " il a fait un avc ");
         assert_eq!(expand_shorthand(" avc ce matin "), " avc ce matin ");
         assert_eq!(expand_shorthand(" des signes d avc la bouche tordue "), " des signes d avc la bouche tordue ");
+        assert_eq!(expand_shorthand(" rdv pr ma fille avc pb de peau "), " rdv pr ma fille avec probleme de peau ");
+        assert_eq!(expand_shorthand(" avc ce matin rdv svp "), " avc ce matin rdv svp ");
+        assert_eq!(expand_shorthand(" papa avc hier besoin rdv "), " papa avc hier besoin rdv ");
     }
 }
