@@ -6,9 +6,9 @@
 //! - `GET /calendar/practitioners/{token}.ics`: a practitioner's feed from 30
 //!   days ago on, to subscribe to in Google Calendar, Outlook or Apple Calendar.
 
+use crate::app_state::AppState;
 use crate::domain::Lang;
 use crate::scheduling::ics;
-use crate::startup::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

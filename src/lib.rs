@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod app_state;
 pub mod channels;
 pub mod cli;
 pub mod clock;
@@ -21,7 +22,6 @@ pub mod session;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
-pub mod texts;
 pub mod understanding;
 pub mod worker;
 

@@ -1,6 +1,7 @@
 //! Builds the whole application from a configuration, so that `main`, the
 //! tests and the benchmark run the same code.
 
+use crate::app_state::AppState;
 use crate::channels::{Transport, twilio};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -16,20 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-
-/// What every request handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub cipher: Cipher,
-    pub config: Arc<Config>,
-    pub clock: Clock,
-    pub inbound_ready: Arc<Notify>,
-    /// Signs and checks the admin API's access tokens.
-    pub jwt: Arc<crate::admin::auth::JwtKeys>,
-    /// The model-assisted understanding, when configured (its metrics are in the admin API).
-    pub model: Option<Arc<crate::model::ModelAssist>>,
-}
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {

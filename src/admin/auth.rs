@@ -4,21 +4,17 @@
 //! stored as SHA-256 hashes (a reused one revokes its whole family).
 
 use super::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::app_state::AppState;
 use crate::storage::{ClinicRole, Membership, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use uuid::Uuid;
 
-pub const ISSUER: &str = "nuru";
-pub const AUDIENCE: &str = "nuru-admin";
-pub const ACCESS_MINUTES: i64 = 15;
+pub use super::tokens::{ACCESS_MINUTES, AUDIENCE, Claims, ISSUER, JwtKeys, issue_access, verify_access};
 pub const REFRESH_DAYS: i64 = 30;
 /// Failed logins in a row before the account is locked for `LOCK_MINUTES`.
 pub const MAX_FAILED: i64 = 5;
@@ -46,60 +42,6 @@ pub fn dummy_hash() -> &'static str {
 
 pub fn token_hash(token: &str) -> String {
     sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[derive(Clone)]
-pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-impl std::fmt::Debug for JwtKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwtKeys(..)")
-    }
-}
-
-impl JwtKeys {
-    pub fn new(secret: &[u8]) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub iss: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-}
-
-pub fn issue_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>) -> String {
-    let claims = Claims {
-        sub: user.to_string(),
-        iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
-        iat: now.timestamp(),
-        exp: (now + Duration::minutes(ACCESS_MINUTES)).timestamp(),
-    };
-    jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding).expect("HS256 signing cannot fail")
-}
-
-/// Verifies an access token at `now`, the application's clock: the library
-/// checks the signature, algorithm, issuer and audience; expiry is checked
-/// here against `now` so that a server on a fixed clock (tests) and the token
-/// it issued agree on time.
-pub fn verify_access(keys: &JwtKeys, token: &str, now: DateTime<Utc>) -> Option<Claims> {
-    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
-    v.algorithms = vec![jsonwebtoken::Algorithm::HS256];
-    v.set_issuer(&[ISSUER]);
-    v.set_audience(&[AUDIENCE]);
-    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    v.leeway = 0;
-    v.validate_exp = false;
-    let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &v).ok()?.claims;
-    (claims.exp > now.timestamp()).then_some(claims)
 }
 
 /// Issues a refresh token in `family` (a new family at login).

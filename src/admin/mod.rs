@@ -6,8 +6,9 @@
 pub mod auth;
 pub mod error;
 pub mod routes;
+pub mod tokens;
 
-use crate::startup::AppState;
+use crate::app_state::AppState;
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

@@ -1,18 +1,17 @@
 //! The booking flow: gather service and day, propose up to five slots, settle
 //! who the patient is, confirm, book. Pure, like the rest of `step`.
 
+use super::offers::{in_preference, pick, search, slot_lines};
 use super::replies;
 use super::select::{Facts, Selection, select, slot_facts};
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
-use super::step::{BookingRequest, Effect, Outcome, TurnContext};
-use crate::domain::{AppointmentId, ConsultationMode, Lang, PatientId, PractitionerId, Service};
-use crate::scheduling::{Slot, SlotEngine, SlotQuery, Unavailable};
-use crate::texts;
+use super::texts;
+use super::turn::{BookingRequest, Effect, Outcome, TurnContext};
+use crate::domain::{Lang, PatientId, Service};
+use crate::scheduling::{Slot, SlotEngine, Unavailable};
 use crate::understanding::normalize::fold;
-use crate::understanding::{Extraction, Intent, TimePreference, parse_person_name};
+use crate::understanding::{Extraction, Intent, parse_person_name};
 use chrono::{Duration, NaiveDate, Timelike};
-
-const MAX_OFFERED: usize = 5;
 
 pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     let mut b = Booking { for_relative: x.signals.relation.is_some(), relation: x.signals.relation, ..Booking::default() };
@@ -112,7 +111,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 let narrowed: Vec<Slot> = fitting.iter().map(|i| offered[*i]).collect();
                 offer(out, b, narrowed, ctx);
             } else if choice.is_none() && !changed && x.signals.closing {
-                close_politely(out, ctx);
+                out.close_politely(ctx);
             } else if changed {
                 advance(out, b, ctx);
             } else if yes && offered.len() == 1 {
@@ -282,75 +281,6 @@ fn service_name(lang: Lang, b: &Booking, ctx: &TurnContext<'_>) -> String {
     b.service.and_then(|s| ctx.catalog.service(s)).map(|s| s.name(lang).to_string()).unwrap_or_default()
 }
 
-fn candidates(b: &Booking, ctx: &TurnContext<'_>) -> Vec<PractitionerId> {
-    let Some(service) = b.service else { return Vec::new() };
-    let all: Vec<PractitionerId> = ctx.catalog.practitioners_for(service).iter().map(|p| p.id).collect();
-    match b.practitioner {
-        Some(p) if all.contains(&p) => vec![p],
-        _ => all,
-    }
-}
-
-pub(super) fn search(b: &Booking, ctx: &TurnContext<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot> {
-    search_ignoring(b, ctx, from, to, None)
-}
-
-/// Slots for the booking's service and practitioners; `ignore` leaves out an
-/// appointment being moved, so its own time counts as free.
-pub(super) fn search_ignoring(
-    b: &Booking,
-    ctx: &TurnContext<'_>,
-    from: NaiveDate,
-    to: NaiveDate,
-    ignore: Option<AppointmentId>,
-) -> Vec<Slot> {
-    let Some(service) = b.service else { return Vec::new() };
-    let practitioners = candidates(b, ctx);
-    if practitioners.is_empty() {
-        return Vec::new();
-    }
-    let query = SlotQuery { service, mode: ConsultationMode::InPerson, practitioners, from, to };
-    SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, ignore).find(&query)
-}
-
-pub(super) fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
-    match pref {
-        None => true,
-        Some(TimePreference::Morning) => hour < 12,
-        Some(TimePreference::Afternoon) => (12..17).contains(&hour),
-        Some(TimePreference::Evening) => hour >= 17,
-    }
-}
-
-/// Up to five slots: nearest to the asked time if any, else the earliest,
-/// one practitioner per start time so the list offers real choice.
-pub(super) fn pick(slots: &[Slot], b: &Booking, ctx: &TurnContext<'_>) -> Vec<Slot> {
-    let tz = ctx.catalog.clinic.timezone;
-    let mut chosen: Vec<Slot> = Vec::new();
-    let mut ordered: Vec<Slot> = slots.to_vec();
-    if let Some(t) = b.time {
-        let wanted = t.num_seconds_from_midnight() as i64;
-        ordered.sort_by_key(|s| {
-            let local = s.start.with_timezone(&tz);
-            ((local.time().num_seconds_from_midnight() as i64 - wanted).abs(), local.date_naive(), s.start)
-        });
-        if b.date.is_none() {
-            // A time without a day: the earliest days first, nearest time within each.
-            ordered.sort_by_key(|s| s.start.with_timezone(&tz).date_naive());
-        }
-    }
-    for s in ordered {
-        if chosen.len() == MAX_OFFERED {
-            break;
-        }
-        if !chosen.iter().any(|c| c.start == s.start) {
-            chosen.push(s);
-        }
-    }
-    chosen.sort_by_key(|s| (s.start, s.practitioner_id));
-    chosen
-}
-
 /// Moves the booking to its next question, or to proposals.
 fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     let lang = out.language;
@@ -440,39 +370,9 @@ fn offer(out: &mut Outcome, mut b: Booking, offered: Vec<Slot>, ctx: &TurnContex
     set(out, b);
 }
 
-/// "ok merci", "je vais réfléchir" while options are open: nothing is booked,
-/// and the patient is told they can come back.
-pub(super) fn close_politely(out: &mut Outcome, ctx: &TurnContext<'_>) {
-    out.state = Conversation::default();
-    out.say(ctx.channel, "closed_without_choice", &[]);
-}
-
 fn patient_facts<'a>(ctx: &TurnContext<'a>, id: PatientId) -> Facts<'a> {
     let patient = ctx.patients.iter().find(|p| p.id == id);
     Facts { patient_first_name: patient.map(|p| p.first_name.as_str()), relation: patient.and_then(|p| p.relation), ..Facts::default() }
-}
-
-pub(super) fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
-    let tz = ctx.catalog.clinic.timezone;
-    slots
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let local = s.start.with_timezone(&tz);
-            let practitioner = ctx.catalog.practitioner(s.practitioner_id).map(|p| p.display_name()).unwrap_or_default();
-            texts::texts().render(
-                lang,
-                "slot_line",
-                &[
-                    ("n", &(i + 1).to_string()),
-                    ("day", &texts::day(lang, local.date_naive())),
-                    ("time", &texts::time(local.time())),
-                    ("practitioner", &practitioner),
-                ],
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn ask_which_patient(out: &mut Outcome, options: &[crate::domain::PatientId], ctx: &TurnContext<'_>) {

@@ -2,15 +2,15 @@
 //! the patients linked to the sender's phone (`ctx.upcoming`) can be named,
 //! and nothing changes without an explicit confirmation turn. Pure.
 
-use super::booking::{in_preference, pick, search_ignoring, slot_lines};
+use super::offers::{in_preference, pick, search_ignoring, slot_lines};
 use super::replies;
 use super::select::{Facts, Selection, description, select, slot_facts};
 use super::state::{Booking, Change, ChangeStage, Conversation, Flow};
-use super::step::{Effect, Outcome, TurnContext};
+use super::texts;
+use super::turn::{Effect, Outcome, TurnContext};
 use crate::domain::{AppointmentId, Lang};
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
-use crate::texts;
 use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent};
 use chrono::{Duration, Timelike};
@@ -231,7 +231,7 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction,
         return set(out, kind, c);
     }
     if x.signals.closing && x.entities.choice.is_none() && !matches!(c.stage, ChangeStage::Confirm { .. }) {
-        return super::booking::close_politely(out, ctx);
+        return out.close_politely(ctx);
     }
     let key = match (&c.stage, kind) {
         (ChangeStage::Confirm { .. }, _) => "confirm_unclear",

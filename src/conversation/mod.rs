@@ -4,14 +4,18 @@
 
 mod booking;
 mod changes;
+mod offers;
 mod replies;
 mod select;
 pub mod shell;
 mod state;
 mod step;
+pub mod texts;
+mod turn;
 
 pub use state::{Booking, Conversation, Flow, PatientChoice, Stage};
-pub use step::{BookingRequest, Effect, Event, Outcome, TurnContext, step};
+pub use step::step;
+pub use turn::{BookingRequest, Effect, Event, Outcome, TurnContext};
 
 /// The state a conversation starts from (and returns to when staff release it).
 pub fn fresh_state_json() -> String {

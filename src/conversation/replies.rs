@@ -1,9 +1,9 @@
 //! Replies that read the clinic's data: lists, information, emergencies.
 //! Pure functions of the turn context.
 
-use super::step::{Effect, Outcome, TurnContext};
+use super::texts;
+use super::turn::{Effect, Outcome, TurnContext};
 use crate::domain::{DAY_MINUTES, ExceptionTime, InfoTopic, Lang};
-use crate::texts;
 use crate::understanding::Extraction;
 use crate::understanding::normalize::fold;
 

@@ -3,11 +3,11 @@
 //! its day, time, period, practitioner, service or patient. Reads only the
 //! typed extraction; the wording was understood by `understanding`.
 
-use super::booking::in_preference;
-use super::step::TurnContext;
+use super::offers::in_preference;
+use super::texts;
+use super::turn::TurnContext;
 use crate::domain::{Lang, PractitionerId, Relation, ServiceId};
 use crate::scheduling::Slot;
-use crate::texts;
 use crate::understanding::Extraction;
 use crate::understanding::normalize::fold;
 use chrono::{DateTime, Timelike, Utc};

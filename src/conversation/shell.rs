@@ -3,12 +3,13 @@
 //! bookings, flags, new state, message marked processed) in one transaction.
 
 use super::state::{Conversation, PatientChoice};
-use super::step::{Effect, Event, Outcome, TurnContext, step};
+use super::step::step;
+use super::texts;
+use super::turn::{Effect, Event, Outcome, TurnContext};
 use crate::clock::Clock;
 use crate::domain::{ClinicCatalog, ConsultationMode, Lang, mask_phone};
 use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
 use crate::storage::{Activity, ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
-use crate::texts;
 use crate::understanding::{self, ClinicLexicon};
 use chrono::Duration;
 use tracing::{info, warn};

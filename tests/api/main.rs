@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_records;
+mod architecture;
 mod helpers;
 mod model;
 

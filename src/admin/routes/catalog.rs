@@ -5,8 +5,8 @@
 use super::{CreatedId, audit, clinic_id};
 use crate::admin::auth::Caller;
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::app_state::AppState;
 use crate::domain::*;
-use crate::startup::AppState;
 use crate::storage::{ClinicRole, FutureOf, StorageError, StoredWindow};
 use axum::Json;
 use axum::extract::{Path, State};

@@ -5,9 +5,9 @@
 use super::{RangeQuery, audit, clinic_id, range};
 use crate::admin::auth::{Caller, Superadmin};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling;
-use crate::startup::AppState;
 use crate::storage::{ClinicRole, ClinicStats, TwilioCredentials};
 use axum::Json;
 use axum::extract::{Path, Query, State};

@@ -12,9 +12,9 @@ pub use patients::*;
 
 use super::auth::{self, Caller, Superadmin};
 use super::error::{ApiError, ApiResult};
+use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling::{self, SlotEngine, SlotQuery};
-use crate::startup::AppState;
 use crate::storage::{AuditEvent, ClinicRole, ConversationFilter, ConversationSummary, MessageView, NewAuditEvent};
 use axum::Json;
 use axum::extract::{Path, Query, State};

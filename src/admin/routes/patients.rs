@@ -5,8 +5,8 @@
 use super::{AppointmentView, CreatedId, audit, clinic_id, page_limit};
 use crate::admin::auth::Caller;
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::app_state::AppState;
 use crate::domain::*;
-use crate::startup::AppState;
 use crate::storage::{ClinicRole, Erasure, PatientRecord};
 use axum::Json;
 use axum::extract::{Path, Query, State};

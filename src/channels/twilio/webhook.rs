@@ -2,8 +2,8 @@
 //! happens before the acknowledgement: no model, no reply, no booking.
 
 use super::signature::VerifiedInbound;
+use crate::app_state::AppState;
 use crate::domain::Channel;
-use crate::startup::AppState;
 use crate::storage::NewInbound;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};

@@ -12,8 +12,8 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource};
 use std::sync::LazyLock;
 
-const FR: &str = include_str!("../prompts/replies/fr.ftl");
-const EN: &str = include_str!("../prompts/replies/en.ftl");
+const FR: &str = include_str!("../../prompts/replies/fr.ftl");
+const EN: &str = include_str!("../../prompts/replies/en.ftl");
 
 pub struct Texts {
     fr: FluentBundle<FluentResource>,

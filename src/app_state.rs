@@ -1,0 +1,24 @@
+//! What every request handler can reach. Its own module so that handlers
+//! (admin, webhooks, calendar files) depend on it and not on `startup`, which
+//! depends on them to build the router.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::secrets::Cipher;
+use crate::storage::Store;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub cipher: Cipher,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub inbound_ready: Arc<Notify>,
+    /// Signs and checks the admin API's access tokens.
+    pub jwt: Arc<crate::admin::tokens::JwtKeys>,
+    /// The model-assisted understanding, when configured (its metrics are in the admin API).
+    pub model: Option<Arc<crate::model::ModelAssist>>,
+}

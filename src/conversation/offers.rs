@@ -1,0 +1,106 @@
+//! Slots to offer: searched through `SlotEngine` for a booking's service and
+//! practitioners, filtered by the asked period, picked (up to five, one
+//! practitioner per start time) and written as a numbered list. Shared by
+//! booking and moving.
+
+use super::state::Booking;
+use super::texts;
+use super::turn::TurnContext;
+use crate::domain::{AppointmentId, ConsultationMode, Lang, PractitionerId};
+use crate::scheduling::{Slot, SlotEngine, SlotQuery};
+use crate::understanding::TimePreference;
+use chrono::{NaiveDate, Timelike};
+
+pub(super) const MAX_OFFERED: usize = 5;
+
+pub(super) fn candidates(b: &Booking, ctx: &TurnContext<'_>) -> Vec<PractitionerId> {
+    let Some(service) = b.service else { return Vec::new() };
+    let all: Vec<PractitionerId> = ctx.catalog.practitioners_for(service).iter().map(|p| p.id).collect();
+    match b.practitioner {
+        Some(p) if all.contains(&p) => vec![p],
+        _ => all,
+    }
+}
+
+pub(super) fn search(b: &Booking, ctx: &TurnContext<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot> {
+    search_ignoring(b, ctx, from, to, None)
+}
+
+/// Slots for the booking's service and practitioners; `ignore` leaves out an
+/// appointment being moved, so its own time counts as free.
+pub(super) fn search_ignoring(
+    b: &Booking,
+    ctx: &TurnContext<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    ignore: Option<AppointmentId>,
+) -> Vec<Slot> {
+    let Some(service) = b.service else { return Vec::new() };
+    let practitioners = candidates(b, ctx);
+    if practitioners.is_empty() {
+        return Vec::new();
+    }
+    let query = SlotQuery { service, mode: ConsultationMode::InPerson, practitioners, from, to };
+    SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, ignore).find(&query)
+}
+
+pub(super) fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
+    match pref {
+        None => true,
+        Some(TimePreference::Morning) => hour < 12,
+        Some(TimePreference::Afternoon) => (12..17).contains(&hour),
+        Some(TimePreference::Evening) => hour >= 17,
+    }
+}
+
+/// Up to five slots: nearest to the asked time if any, else the earliest,
+/// one practitioner per start time so the list offers real choice.
+pub(super) fn pick(slots: &[Slot], b: &Booking, ctx: &TurnContext<'_>) -> Vec<Slot> {
+    let tz = ctx.catalog.clinic.timezone;
+    let mut chosen: Vec<Slot> = Vec::new();
+    let mut ordered: Vec<Slot> = slots.to_vec();
+    if let Some(t) = b.time {
+        let wanted = t.num_seconds_from_midnight() as i64;
+        ordered.sort_by_key(|s| {
+            let local = s.start.with_timezone(&tz);
+            ((local.time().num_seconds_from_midnight() as i64 - wanted).abs(), local.date_naive(), s.start)
+        });
+        if b.date.is_none() {
+            // A time without a day: the earliest days first, nearest time within each.
+            ordered.sort_by_key(|s| s.start.with_timezone(&tz).date_naive());
+        }
+    }
+    for s in ordered {
+        if chosen.len() == MAX_OFFERED {
+            break;
+        }
+        if !chosen.iter().any(|c| c.start == s.start) {
+            chosen.push(s);
+        }
+    }
+    chosen.sort_by_key(|s| (s.start, s.practitioner_id));
+    chosen
+}
+
+pub(super) fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> String {
+    let tz = ctx.catalog.clinic.timezone;
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let local = s.start.with_timezone(&tz);
+            let practitioner = ctx.catalog.practitioner(s.practitioner_id).map(|p| p.display_name()).unwrap_or_default();
+            texts::texts().render(
+                lang,
+                "slot_line",
+                &[
+                    ("n", &(i + 1).to_string()),
+                    ("day", &texts::day(lang, local.date_naive())),
+                    ("time", &texts::time(local.time())),
+                    ("practitioner", &practitioner),
+                ],
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

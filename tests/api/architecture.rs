@@ -1,0 +1,102 @@
+//! The structure ARCHITECTURE.md describes, checked on the source itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `src/conversation/step.rs` → `conversation::step`; `mod.rs` and `lib.rs` name their folder.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// Files named by `#[path = …]` are part of the module that includes them (tests).
+fn is_included_test_file(file: &Path) -> bool {
+    file.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_tests.rs") || n == "tests.rs")
+}
+
+/// The module graph: which module's file names which other module
+/// (`crate::a::b` or `super::x`), resolved to the longest known module path.
+fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.retain(|f| !is_included_test_file(f));
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();
+    let resolve = |path: &str| -> Option<String> {
+        let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+        (1..=parts.len()).rev().map(|i| parts[..i].join("::")).find(|c| modules.contains(c))
+    };
+    let word =
+        |s: &str| s.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ':').collect::<String>();
+    let mut graph = BTreeMap::new();
+    for file in &files {
+        let me = module_of(&src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        // Unit tests inside the file may reach anywhere.
+        let text = text.split("#[cfg(test)]").next().unwrap();
+        let parent = me.rsplit_once("::").map(|(p, _)| p.to_string()).unwrap_or_default();
+        let mut deps = BTreeSet::new();
+        for (i, _) in text.match_indices("crate::") {
+            if let Some(m) = resolve(&word(&text[i + 7..])) {
+                deps.insert(m);
+            }
+        }
+        for (i, _) in text.match_indices("super::") {
+            let name = word(&text[i + 7..]);
+            let full = if parent.is_empty() { name } else { format!("{parent}::{name}") };
+            if let Some(m) = resolve(&full) {
+                deps.insert(m);
+            }
+        }
+        deps.remove(&me);
+        graph.insert(me, deps);
+    }
+    graph
+}
+
+#[test]
+fn no_two_modules_import_each_other_even_through_others() {
+    let graph = import_graph();
+    // Depth-first search for a back edge; report the cycle it closes.
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        cycles: &mut Vec<String>,
+    ) {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            cycles.push(format!("{} -> {node}", path[at..].join(" -> ")));
+            return;
+        }
+        if !done.insert(node.to_string()) {
+            return;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            visit(next, graph, path, done, cycles);
+        }
+        path.pop();
+    }
+    let mut cycles = Vec::new();
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        visit(node, &graph, &mut Vec::new(), &mut done, &mut cycles);
+    }
+    assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
