@@ -6,8 +6,8 @@
 
 use base64::Engine;
 use nuru::channels::twilio::compute_signature;
+use nuru::clinic_file::{ClinicFile, DEMO_CLINIC};
 use nuru::config::Config;
-use nuru::fixtures::{ClinicFile, DEMO_CLINIC};
 use nuru::secrets::Secret;
 use nuru::startup::{Application, BuildOptions};
 use std::sync::Arc;

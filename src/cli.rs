@@ -1,9 +1,9 @@
 //! The `nuru` command line. Thin: every command calls into the library.
 
+use crate::clinic_file::{ClinicFile, DEMO_CLINIC};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Channel, PhoneNumber};
-use crate::fixtures::{ClinicFile, DEMO_CLINIC};
 use crate::startup::{Application, BuildOptions};
 use crate::storage::Store;
 use crate::understanding;
@@ -236,8 +236,8 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 crate::install_crypto_provider();
                 // With a model configured, the scripts run model-assisted and the calls are reported.
                 let model = crate::model::ModelAssist::from_config(&config)?.map(std::sync::Arc::new);
-                let outcomes = crate::scripts::run_dir_with(&dir, model.clone()).await?;
-                print!("{}", crate::scripts::report(&outcomes, verbose));
+                let outcomes = crate::harness::scripts::run_dir_with(&dir, model.clone()).await?;
+                print!("{}", crate::harness::scripts::report(&outcomes, verbose));
                 if let Some(m) = model {
                     let turns: usize = outcomes.iter().map(|o| o.transcript.len()).sum();
                     let s = m.metrics.snapshot();
@@ -331,7 +331,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
 /// A terminal conversation with the real engine on a private in-memory database.
 async fn chat(clinic_file: &str, phone: &str) -> anyhow::Result<()> {
     let phone = PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?;
-    let session = crate::session::Session::start(clinic_file, Clock::system(), chrono::Duration::hours(4)).await?;
+    let session = crate::harness::session::Session::start(clinic_file, Clock::system(), chrono::Duration::hours(4)).await?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if interactive {
         eprintln!("{} — écrivez comme un patient / write as a patient (Ctrl-D to quit).", session.catalog.clinic.name);

@@ -6,19 +6,18 @@
 
 pub mod admin;
 pub mod app_state;
+pub mod calendar;
 pub mod channels;
 pub mod cli;
+pub mod clinic_file;
 pub mod clock;
 pub mod config;
 pub mod conversation;
 pub mod domain;
-pub mod feeds;
-pub mod fixtures;
+pub mod harness;
 pub mod model;
 pub mod scheduling;
-pub mod scripts;
 pub mod secrets;
-pub mod session;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use crate::app_state::AppState;
 use crate::channels::{Transport, twilio};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::conversation::shell::Engine;
+use crate::conversation::shell::TurnRunner;
 use crate::secrets::Cipher;
 use crate::storage::Store;
 use crate::worker::Workers;
@@ -58,7 +58,7 @@ impl Application {
         let transport =
             if options.outbox_only { Transport::LogOnly } else { Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base)) };
         let mut engine =
-            Engine::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
+            TurnRunner::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
                 .with_calendar_links(&config.public_base_url);
         let model = crate::model::ModelAssist::from_config(&config)?.map(Arc::new);
         if let Some(model) = &model {
@@ -156,8 +156,8 @@ pub fn router(state: AppState) -> Router {
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", openapi))
         .route("/health", get(health))
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
-        .route("/calendar/appointments/{file}", get(crate::feeds::appointment))
-        .route("/calendar/practitioners/{file}", get(crate::feeds::practitioner))
+        .route("/calendar/appointments/{file}", get(crate::calendar::feeds::appointment))
+        .route("/calendar/practitioners/{file}", get(crate::calendar::feeds::practitioner))
         .with_state(state)
 }
 

@@ -4,7 +4,7 @@
 
 use crate::channels::{SendError, Transport};
 use crate::clock::Clock;
-use crate::conversation::shell::{Engine, TurnReport};
+use crate::conversation::shell::{TurnReport, TurnRunner};
 use crate::secrets::Cipher;
 use crate::storage::{StorageError, Store};
 use chrono::Duration;
@@ -18,7 +18,7 @@ const MAX_TURN_ATTEMPTS: u32 = 5;
 #[derive(Debug, Clone)]
 pub struct Workers {
     pub store: Store,
-    pub engine: Engine,
+    pub engine: TurnRunner,
     pub transport: Transport,
     pub cipher: Cipher,
     pub clock: Clock,

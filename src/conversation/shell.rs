@@ -30,7 +30,7 @@ pub struct TurnReport {
 }
 
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct TurnRunner {
     store: Store,
     clock: Clock,
     idle_after: Duration,
@@ -46,7 +46,7 @@ enum Applied {
     SlotTaken,
 }
 
-impl Engine {
+impl TurnRunner {
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
         Self { store, clock, idle_after, calendar_base: None, model: None }
     }

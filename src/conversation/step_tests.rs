@@ -2,9 +2,9 @@
 //! that must hold whatever the combination.
 
 use super::*;
+use crate::clinic_file::{ClinicFile, DEMO_CLINIC};
 use crate::conversation::state::*;
 use crate::domain::*;
-use crate::fixtures::{ClinicFile, DEMO_CLINIC};
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
 use crate::understanding::{Entities, Extraction, Intent};

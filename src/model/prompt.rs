@@ -72,7 +72,7 @@ pub fn build(catalog: Option<&ClinicCatalog>, message: &str, budget: usize, host
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{ClinicFile, DEMO_CLINIC};
+    use crate::clinic_file::{ClinicFile, DEMO_CLINIC};
 
     #[test]
     fn prompts_fit_the_budget_and_hide_identifiers_from_hosted_models() {

@@ -2,11 +2,10 @@
 //! bookable slots out (no I/O, no clock). `book` is the thin I/O shell that
 //! books, moves and cancels: it takes the practitioner's lock in the database,
 //! re-reads the time taken and asks the same engine, so search and booking can
-//! never disagree. `ics` writes calendar feeds.
+//! never disagree.
 
 mod book;
 mod engine;
-pub mod ics;
 mod local;
 
 pub use book::{BookRequest, BookingError, MoveRequest, book, cancel, reschedule};

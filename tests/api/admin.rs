@@ -5,7 +5,7 @@
 use crate::helpers::*;
 use base64::Engine;
 use nuru::admin::auth::{self, JwtKeys};
-use nuru::fixtures::ClinicFile;
+use nuru::clinic_file::ClinicFile;
 use nuru::storage::{ClinicRole, Membership};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -4,9 +4,9 @@
 #[tokio::test]
 async fn every_conversation_script_passes() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conversations");
-    let outcomes = nuru::scripts::run_dir(&dir).await.expect("scripts run");
+    let outcomes = nuru::harness::scripts::run_dir(&dir).await.expect("scripts run");
     assert!(!outcomes.is_empty());
-    let report = nuru::scripts::report(&outcomes, false);
+    let report = nuru::harness::scripts::report(&outcomes, false);
     assert!(outcomes.iter().all(|o| o.failure.is_none()), "{report}");
     println!("{report}");
 }
@@ -40,7 +40,7 @@ async fn transcripts_of_representative_conversations() {
         "042-family-choose-patient",
         "019-sms-no-emoji",
     ] {
-        let outcome = nuru::scripts::run(&dir.join(format!("{name}.toml"))).await;
+        let outcome = nuru::harness::scripts::run(&dir.join(format!("{name}.toml"))).await;
         assert!(outcome.failure.is_none(), "{name}: {:?}", outcome.failure);
         let mut transcript = format!("# {}\n", outcome.title);
         for (said, replies) in &outcome.transcript {

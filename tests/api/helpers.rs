@@ -4,10 +4,10 @@ use axum::routing::post;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use nuru::channels::twilio::compute_signature;
+use nuru::clinic_file::{ClinicFile, DEMO_CLINIC};
 use nuru::clock::Clock;
 use nuru::config::Config;
 use nuru::domain::ClinicCatalog;
-use nuru::fixtures::{ClinicFile, DEMO_CLINIC};
 use nuru::secrets::Secret;
 use nuru::startup::{Application, BuildOptions};
 use nuru::storage::Store;
@@ -120,7 +120,7 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-pub use nuru::scripts::RULES_CLINIC;
+pub use nuru::harness::scripts::RULES_CLINIC;
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_for(DEMO_CLINIC, adjust).await

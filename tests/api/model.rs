@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::NaiveDateTime;
+use nuru::clinic_file::{ClinicFile, DEMO_CLINIC};
 use nuru::config::{Config, ModelBackendKind, ResponseFormatKind};
-use nuru::fixtures::{ClinicFile, DEMO_CLINIC};
 use nuru::model::{CallOutcome, ModelAssist};
 use nuru::understanding::{self, Intent};
 use serde_json::{Value, json};
@@ -313,8 +313,8 @@ async fn conversation_scripts_with_a_model_configured() {
             .unwrap(),
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conversations");
-    let outcomes = nuru::scripts::run_dir_with(&dir, Some(assist.clone())).await.unwrap();
-    let report = nuru::scripts::report(&outcomes, false);
+    let outcomes = nuru::harness::scripts::run_dir_with(&dir, Some(assist.clone())).await.unwrap();
+    let report = nuru::harness::scripts::report(&outcomes, false);
     assert!(outcomes.iter().all(|o| o.failure.is_none()), "{report}");
     let messages: usize = outcomes.iter().map(|o| o.transcript.len()).sum();
     let m = assist.metrics.snapshot();

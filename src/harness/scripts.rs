@@ -39,13 +39,13 @@
 
 use crate::clock::Clock;
 use crate::domain::{AppointmentStatus, Channel, ConsultationMode, PhoneNumber};
+use crate::harness::session::Session;
 use crate::scheduling::{self, BookRequest};
-use crate::session::Session;
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-pub const RULES_CLINIC: &str = include_str!("../fixtures/rules-clinic.toml");
+pub const RULES_CLINIC: &str = include_str!("../../fixtures/rules-clinic.toml");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,14 +171,14 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
     out.title = script.title.clone();
     out.measure = script.measure.clone();
     let clinic_file = match script.clinic.as_str() {
-        "demo" => crate::fixtures::DEMO_CLINIC,
+        "demo" => crate::clinic_file::DEMO_CLINIC,
         "rules" => RULES_CLINIC,
         other => bail!("unknown clinic {other:?} (demo or rules)"),
     };
     let channel = Channel::parse(&script.channel).with_context(|| format!("unknown channel {:?}", script.channel))?;
     let now_local: NaiveDateTime = script.now.parse().with_context(|| format!("now {:?} is not a local date-time", script.now))?;
     // Parse the clinic file once for its zone, then start the session at that instant.
-    let (probe, _) = crate::fixtures::ClinicFile::parse(clinic_file)?.into_catalog()?;
+    let (probe, _) = crate::clinic_file::ClinicFile::parse(clinic_file)?.into_catalog()?;
     let now = crate::scheduling::local_instant(probe.clinic.timezone, now_local);
     let clock = Clock::fixed(now);
     let session = Session::start_with(clinic_file, clock.clone(), Duration::hours(4), model).await?;

@@ -7,8 +7,8 @@
 //!   days ago on, to subscribe to in Google Calendar, Outlook or Apple Calendar.
 
 use crate::app_state::AppState;
+use crate::calendar::ics;
 use crate::domain::Lang;
-use crate::scheduling::ics;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -4,10 +4,10 @@
 //! worker, processed in one transaction, replies queued in the outbox).
 
 use crate::channels::Transport;
+use crate::clinic_file::ClinicFile;
 use crate::clock::Clock;
-use crate::conversation::shell::Engine;
+use crate::conversation::shell::TurnRunner;
 use crate::domain::{Channel, ClinicCatalog, PhoneNumber};
-use crate::fixtures::ClinicFile;
 use crate::secrets::Cipher;
 use crate::storage::{ConversationRow, NewInbound, Store};
 use crate::worker::Workers;
@@ -43,8 +43,8 @@ impl Session {
         let workers = Workers {
             store: store.clone(),
             engine: match model {
-                Some(m) => Engine::new(store.clone(), clock.clone(), idle_after).with_model(m),
-                None => Engine::new(store.clone(), clock.clone(), idle_after),
+                Some(m) => TurnRunner::new(store.clone(), clock.clone(), idle_after).with_model(m),
+                None => TurnRunner::new(store.clone(), clock.clone(), idle_after),
             },
             transport: Transport::LogOnly,
             cipher,
