@@ -1,15 +1,5 @@
-//! Every conversation script in fixtures/conversations runs against the real
-//! engine (the same runner as `nuru test-conversations`).
-
-#[tokio::test]
-async fn every_conversation_script_passes() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/conversations");
-    let outcomes = nuru::harness::scripts::run_dir(&dir).await.expect("scripts run");
-    assert!(!outcomes.is_empty());
-    let report = nuru::harness::scripts::report(&outcomes, false);
-    assert!(outcomes.iter().all(|o| o.failure.is_none()), "{report}");
-    println!("{report}");
-}
+//! The conversation-script runner's report, and transcript snapshots. Each
+//! script itself is a test of its own in `tests/scripts.rs`.
 
 #[test]
 fn the_command_reports_and_fails_on_a_broken_script() {

@@ -203,10 +203,10 @@ async fn timeouts_refusals_and_unreachable_servers_fall_back_and_open_the_circui
     let assist = ModelAssist::from_config(&config(ModelBackendKind::Openai, &format!("{base}/v1"), ResponseFormatKind::JsonSchema, 200))
         .unwrap()
         .unwrap();
-    let started = std::time::Instant::now();
+    // The model answers after 1.5 s; a timeout outcome means the turn gave up
+    // at its 200 ms budget and went on with the rules' reading.
     let (x, outcome) = refine(&assist, &f, UNCLEAR).await;
-    assert_eq!((x.intent, outcome), (Intent::Unknown, Some(CallOutcome::Timeout)));
-    assert!(started.elapsed() < Duration::from_millis(1200), "the turn does not wait for a slow model");
+    assert_eq!((x.intent, outcome), (Intent::Unknown, Some(CallOutcome::Timeout)), "the turn does not wait for a slow model");
     let (_, outcome) = refine(&assist, &f, UNCLEAR).await;
     assert!(matches!(outcome, Some(CallOutcome::Refused) | Some(CallOutcome::Timeout)), "{outcome:?}");
     // Nothing listens on port 9 of localhost.
@@ -375,10 +375,9 @@ async fn webhook_turns_consult_the_model_only_where_the_clinic_allows() {
             c.model_timeout_ms = 5000;
         })
         .await;
-        let started = std::time::Instant::now();
         let response = app.post_signed(&app.whatsapp_fields(&app.next_sid(), "+243990000001", "pouvez-vous me caser chez le toubib")).await;
         assert_eq!(response.status(), 200);
-        assert!(started.elapsed() < Duration::from_millis(250), "the acknowledgement does not wait for the model");
+        assert!(mock.requests().is_empty(), "the acknowledgement is sent before anything asks the model");
         app.workers.run_until_idle().await.unwrap();
         assert_eq!(mock.requests().len(), expected_calls, "policy {policy}");
         let replies = app.twilio.bodies();
