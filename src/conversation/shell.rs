@@ -250,7 +250,7 @@ impl TurnRunner {
                         Some(link) => format!("{body}\n{link}"),
                         None => body.clone(),
                     };
-                    for part in split_for_channel(&body) {
+                    for part in super::texts::split_for_sending(&body) {
                         let reply = NewOutbound {
                             clinic_id: catalog.clinic.id,
                             conversation_id: row.id,
@@ -295,28 +295,6 @@ pub fn lexicon(catalog: &ClinicCatalog) -> ClinicLexicon {
     let practitioners: Vec<(String, String)> = catalog.practitioners.iter().map(|p| (p.first_name.clone(), p.last_name.clone())).collect();
     let services: Vec<(String, String)> = catalog.services.iter().map(|s| (s.name_fr.clone(), s.name_en.clone())).collect();
     ClinicLexicon::new(&practitioners, &services)
-}
-
-/// Twilio refuses bodies over 1,600 characters: longer replies go in parts,
-/// cut at line ends.
-fn split_for_channel(body: &str) -> Vec<String> {
-    const MAX: usize = 1600;
-    if body.chars().count() <= MAX {
-        return vec![body.to_string()];
-    }
-    let mut parts = vec![String::new()];
-    for line in body.lines() {
-        let current = parts.last_mut().expect("one part");
-        if !current.is_empty() && current.chars().count() + line.chars().count() + 1 > MAX {
-            parts.push(String::new());
-        }
-        let current = parts.last_mut().expect("one part");
-        if !current.is_empty() {
-            current.push('\n');
-        }
-        current.extend(line.chars().take(MAX));
-    }
-    parts
 }
 
 fn booking_error(e: BookingError) -> StorageError {

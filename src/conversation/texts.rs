@@ -187,6 +187,41 @@ pub fn for_channel(text: &str, channel: Channel) -> String {
     out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
 }
 
+/// Twilio refuses a `Body` longer than 1,600 characters (error 21658).
+pub const MAX_MESSAGE_CHARS: usize = 1600;
+
+/// Splits a reply into messages of at most [`MAX_MESSAGE_CHARS`]: whole lines
+/// where they fit, a longer line at its last space before the limit (or
+/// mid-word when it has none). Nothing is dropped.
+pub fn split_for_sending(body: &str) -> Vec<String> {
+    if body.chars().count() <= MAX_MESSAGE_CHARS {
+        return vec![body.to_string()];
+    }
+    let mut pieces: Vec<String> = Vec::new();
+    for line in body.lines() {
+        let mut rest: Vec<char> = line.chars().collect();
+        while rest.len() > MAX_MESSAGE_CHARS {
+            let cut = rest[..=MAX_MESSAGE_CHARS].iter().rposition(|c| c.is_whitespace()).filter(|&i| i > 0).unwrap_or(MAX_MESSAGE_CHARS);
+            pieces.push(rest[..cut].iter().collect::<String>().trim_end().to_string());
+            rest = rest[cut..].iter().copied().skip_while(|c| c.is_whitespace()).collect();
+        }
+        pieces.push(rest.into_iter().collect());
+    }
+    let mut parts = vec![String::new()];
+    for piece in pieces {
+        let current = parts.last_mut().expect("one part");
+        if !current.is_empty() && current.chars().count() + piece.chars().count() + 1 > MAX_MESSAGE_CHARS {
+            parts.push(piece);
+        } else {
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(&piece);
+        }
+    }
+    parts
+}
+
 const FR_DAYS: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
 const EN_DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const FR_MONTHS: [&str; 12] =
@@ -236,6 +271,52 @@ mod tests {
         }
     }
 
+    /// Every message the conversation code names exists in both languages: the
+    /// first string of each `say`, `render` and `misunderstood` call, and every
+    /// snake_case literal that is not one of the messages' variables.
+    #[test]
+    fn every_message_named_in_code_exists_in_both_languages() {
+        let t = texts();
+        let sources = [
+            include_str!("booking.rs"),
+            include_str!("changes.rs"),
+            include_str!("offers.rs"),
+            include_str!("replies.rs"),
+            include_str!("select.rs"),
+            include_str!("shell.rs"),
+            include_str!("step.rs"),
+            include_str!("turn.rs"),
+        ];
+        let keys = t.keys(Lang::Fr);
+        let variables: Vec<String> = keys.iter().flat_map(|k| t.variables(Lang::Fr, k)).collect();
+        let mut named = std::collections::BTreeSet::new();
+        for source in sources {
+            let code = source.split("#[cfg(test)]").next().unwrap();
+            for call in ["say(", "render(", "misunderstood("] {
+                for (i, _) in code.match_indices(call) {
+                    let rest = &code[i + call.len()..];
+                    let args = &rest[..rest.find(';').unwrap_or(rest.len())];
+                    if let Some(literal) = args.split('"').nth(1).filter(|l| {
+                        !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !variables.iter().any(|v| v == l)
+                    }) {
+                        named.insert(literal.to_string());
+                    }
+                }
+            }
+            for literal in code.split('"').skip(1).step_by(2) {
+                let snake = literal.contains('_') && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                if snake && !variables.iter().any(|v| v == literal) {
+                    named.insert(literal.to_string());
+                }
+            }
+        }
+        assert!(named.len() > 40, "the scan finds the messages ({})", named.len());
+        for key in &named {
+            assert!(keys.contains(&key.as_str()), "message {key} is named in code but missing from fr.ftl");
+            assert!(t.keys(Lang::En).contains(&key.as_str()), "message {key} is named in code but missing from en.ftl");
+        }
+    }
+
     #[test]
     fn french_chooses_its_articles() {
         let t = texts();
@@ -252,6 +333,32 @@ mod tests {
         assert!(slots("détartrage").contains("pour un détartrage :"));
         assert!(t.render(Lang::En, "propose_slots", &[("service", "consultation"), ("options", "1. …")]).contains("for consultation:"));
         assert!(!slots("vaccination").contains('\u{2068}'), "no isolation marks in plain-text replies");
+    }
+
+    #[test]
+    fn a_reply_longer_than_twilio_takes_is_split_and_loses_nothing() {
+        let long_line = "mot ".repeat(1000); // 4,000 characters on one line
+        let body = format!("Bonjour\n{long_line}\nfin");
+        let parts = split_for_sending(&body);
+        assert!(parts.len() >= 3, "{}", parts.len());
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(words(&parts.join(" ")), words(&body), "every word is sent, in order");
+        let no_space = "x".repeat(3500);
+        let parts = split_for_sending(&no_space);
+        assert_eq!(parts.concat(), no_space);
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splitting_keeps_every_word_and_the_limit(words in proptest::collection::vec("[a-zé]{1,12}|\n", 0..600)) {
+            let body = words.join(" ");
+            let parts = split_for_sending(&body);
+            proptest::prop_assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+            let split = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(split(&parts.join(" ")), split(&body));
+        }
     }
 
     #[test]
