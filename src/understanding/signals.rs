@@ -4,6 +4,8 @@
 
 use super::intent::any_phrase;
 use crate::domain::Relation;
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::sync::LazyLock;
 
 /// Typed signals of one message (not part of the conventions' JSON).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,7 +126,25 @@ pub fn read(padded: &str) -> Signals {
     Signals { relation: relation(padded), restart: RESTART.contains(&bare), closing: any_phrase(padded, CLOSING) }
 }
 
+/// Every "lead relative" phrase (" pour ma fille ", " my daughter "), matched
+/// by one automaton: the longest phrase found first wins ("pour ma petite
+/// fille" is a grandchild).
+static RELATION_PHRASES: LazyLock<(AhoCorasick, Vec<Relation>)> = LazyLock::new(|| {
+    let mut phrases = Vec::new();
+    let mut relations = Vec::new();
+    for lead in RELATIVE_LEADS {
+        for (word, relation) in RELATIVES {
+            phrases.push(format!(" {lead} {word} "));
+            relations.push(*relation);
+        }
+    }
+    let automaton =
+        AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&phrases).expect("relation phrases build an automaton");
+    (automaton, relations)
+});
+
 /// A relative named after a possessive: "pour ma maman", "my daughter".
 fn relation(padded: &str) -> Option<Relation> {
-    RELATIVE_LEADS.iter().find_map(|lead| RELATIVES.iter().find(|(word, _)| padded.contains(&format!(" {lead} {word} "))).map(|(_, r)| *r))
+    let (automaton, relations) = &*RELATION_PHRASES;
+    automaton.find(padded).map(|m| relations[m.pattern().as_usize()])
 }
