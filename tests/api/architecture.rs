@@ -100,3 +100,51 @@ fn no_two_modules_import_each_other_even_through_others() {
     }
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
 }
+
+fn source_files_under(dir: &str) -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            // Unit tests inside a file may do what they need.
+            let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+            (f, code)
+        })
+        .collect()
+}
+
+#[test]
+fn only_storage_writes_sql() {
+    let statements = ["sqlx::query", "\"SELECT ", "\"INSERT ", "\"UPDATE ", "\"DELETE ", "\"CREATE TABLE"];
+    for (file, code) in source_files_under("src") {
+        if file.components().any(|c| c.as_os_str() == "storage") {
+            continue;
+        }
+        for s in statements {
+            assert!(!code.contains(s), "{} contains {s}: SQL belongs in src/storage", file.display());
+        }
+    }
+}
+
+#[test]
+fn the_pure_cores_never_wait_on_io() {
+    let pure: Vec<(PathBuf, String)> = source_files_under("src/conversation")
+        .into_iter()
+        .filter(|(f, _)| !f.ends_with("shell.rs"))
+        .chain(source_files_under("src/understanding"))
+        .chain(source_files_under("src/scheduling").into_iter().filter(|(f, _)| f.ends_with("engine.rs")))
+        .collect();
+    assert!(pure.len() > 15, "the scan sees the modules ({})", pure.len());
+    for (file, code) in pure {
+        for io in [".await", "async fn", "std::fs", "tokio::", "reqwest", "Utc::now", "SystemTime"] {
+            assert!(
+                !code.contains(io),
+                "{} uses {io}: the conversation (outside its shell), understanding and the slot engine are pure",
+                file.display()
+            );
+        }
+    }
+}
