@@ -44,6 +44,9 @@ pub(super) enum Selection {
 /// Which option `x` picks among `options`.
 pub(super) fn select(x: &Extraction, options: &[Facts<'_>], ctx: &TurnContext<'_>) -> Selection {
     let e = &x.entities;
+    if x.signals.last_option && !options.is_empty() {
+        return Selection::One(options.len() - 1);
+    }
     if let Some(n) = e.choice {
         return match (n as usize).checked_sub(1) {
             Some(i) if i < options.len() => Selection::One(i),

@@ -215,7 +215,8 @@ fn emergency_concepts(p: &str) -> bool {
             &[" accident", " crash", " percute", " renverse", " knocked down", " hit by", " tombe", " fell ", " fall from", " chute"],
             &[" saign", " bleed", " blood", " sang ", " tete", " head", " inconscient", " unconscious", " ne bouge", " not moving", " bouge plus", " won t move"],
         )
-        // Fainting, loss of consciousness.
+        // Fainting, loss of consciousness (not one told as past history
+        // with a request to be seen: "un malaise la semaine dernière, je veux un rdv").
         || any_phrase(
             p,
             &[
@@ -223,7 +224,8 @@ fn emergency_concepts(p: &str) -> bool {
                 " perd connaissance", " passed out", " pass out", " collapsed", " s est effondre", " inconscient", " unconscious",
                 " tombe dans les pommes",
             ],
-        )
+        ) && !(any_phrase(p, &[" semaine derniere", " last week", " mois dernier", " last month", " il y a quelques", " l annee derniere", " last year"])
+            && mentions_appointment(p))
         // Not waking, limp, unconscious.
         || both(&[" reveill", " wake", " reagi", " respond"], &[" pas ", " plus ", " not ", " can t", " cannot", " won t", " no dey"])
             && !any_phrase(p, &[" reveillez moi", " wake me"])
@@ -638,6 +640,20 @@ pub fn whole_message_choice(folded: &str) -> Option<u32> {
         }
     }
     number.filter(|n| (1..=20).contains(n))
+}
+
+/// "le dernier", "la dernière svp", "the last one": only the last option
+/// named, among filler words.
+pub fn only_last_option(padded: &str) -> bool {
+    let mut last = false;
+    for word in padded.split_whitespace() {
+        match word {
+            "dernier" | "derniere" | "last" => last = true,
+            w if CHOICE_FILLER.contains(&w) => {}
+            _ => return false,
+        }
+    }
+    last
 }
 
 /// Whether the message talks about an appointment at all.

@@ -569,6 +569,11 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " when do i come",
     " c est quand mon",
     " c quand mon",
+    " do the children have",
+    " do the kids have",
+    " les enfants ont quoi",
+    " on a quoi comme rdv",
+    " on a quoi comme rendez vous",
 ];
 
 pub const PRACTITIONER_QUESTIONS: &[&str] = &[

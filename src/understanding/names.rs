@@ -13,6 +13,13 @@ pub struct Person {
 /// Words that end a name ("Awa Mendy née le…") or can never be one.
 const STOP: &[&str] = &[
     // Words that follow a title or an introduction without being a name.
+    "about",
+    "regarding",
+    "concernant",
+    "because",
+    "parce",
+    "if",
+    "si",
     "bonne",
     "bon",
     "bonjour",

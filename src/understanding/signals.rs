@@ -19,6 +19,8 @@ pub struct Signals {
     /// "merci", "ok thanks", "bon je vais réfléchir", "I'll call back later":
     /// the patient closes the exchange without choosing.
     pub closing: bool,
+    /// "le dernier", "the last one": the last of the options offered.
+    pub last_option: bool,
 }
 
 const RELATIVES: &[(&str, Relation)] = &[
@@ -123,7 +125,12 @@ const CLOSING: &[&str] = &[
 /// `padded` is the folded message with single spaces and a space at both ends.
 pub fn read(padded: &str) -> Signals {
     let bare = padded.trim_matches(|c: char| !c.is_alphanumeric());
-    Signals { relation: relation(padded), restart: RESTART.contains(&bare), closing: any_phrase(padded, CLOSING) }
+    Signals {
+        relation: relation(padded),
+        restart: RESTART.contains(&bare),
+        closing: any_phrase(padded, CLOSING),
+        last_option: super::intent::only_last_option(padded),
+    }
 }
 
 /// Every "lead relative" phrase (" pour ma fille ", " my daughter "), matched
