@@ -33,6 +33,18 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// `verify_password` on the blocking pool: Argon2id takes tens of
+/// milliseconds of CPU, which must not stall the async executor. `None`
+/// checks against the dummy hash (unknown e-mail), so timing tells nothing.
+pub async fn verify_password_blocking(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => verify_password(&password, dummy_hash()),
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// A hash to compare against when the e-mail is unknown, so timing does not
 /// tell which accounts exist.
 pub fn dummy_hash() -> &'static str {

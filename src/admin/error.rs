@@ -12,7 +12,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: unauthenticated, forbidden, not_found, invalid, conflict, locked, unavailable.
+    /// Stable, machine-readable: unauthenticated, forbidden, not_found, invalid, conflict, locked, unavailable, internal.
     pub code: String,
     pub message: String,
     /// The offending field, for `invalid`.
@@ -58,9 +58,15 @@ impl From<crate::storage::StorageError> for ApiError {
         match e {
             E::NotFound(what) => Self::not_found(what),
             E::Conflict(what) => Self::conflict(format!("{what} already exists or changed")),
-            other => {
-                tracing::error!(error = %other, "admin API storage error");
+            // The database cannot be reached or is overloaded: worth a retry.
+            other if other.is_unavailable() => {
+                tracing::error!(error = %other, "admin API: database unavailable");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable")
+            }
+            // Anything else is our fault: logged once, opaque to the caller.
+            other => {
+                tracing::error!(error = %other, "admin API internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }
         }
     }

@@ -183,12 +183,8 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 unclear(out, b, text, x, ctx);
             }
         }
-        Stage::Confirm { slot } => {
+        Stage::Confirm { slot, service, patient } => {
             if yes || choice == Some(1) {
-                let (Some(service), Some(patient)) = (b.service, b.patient.clone()) else {
-                    // Cannot happen: Confirm is only reached with both settled.
-                    return unclear(out, b, text, x, ctx);
-                };
                 book(out, &b, slot, service, patient, ctx);
             } else if no || choice == Some(2) {
                 if changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some()) {
@@ -269,7 +265,7 @@ fn prompt(out: &mut Outcome, b: Booking, ctx: &TurnContext<'_>) {
             let first = b.named_first.clone().unwrap_or_default();
             out.say(ctx.channel, "ask_birth_date", &[("first_name", &first)]);
         }
-        Stage::Confirm { slot } => {
+        Stage::Confirm { slot, .. } => {
             let slot = *slot;
             return confirm(out, b, slot, ctx);
         }
@@ -469,11 +465,18 @@ fn slot_args(lang: Lang, b: &Booking, slot: &Slot, ctx: &TurnContext<'_>) -> [(&
     ]
 }
 
+/// Asks for the confirmation of a booking whose service and patient are
+/// settled; the stage then carries all the booking needs.
 fn confirm(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<'_>) {
+    let (Some(service), Some(patient)) = (b.service, b.patient.clone()) else {
+        // A slot is only chosen with a service, and confirmation only follows
+        // a settled patient: go back to what is missing rather than confirm half.
+        return advance(out, b, ctx);
+    };
     let args = slot_args(out.language, &b, &slot, ctx);
     let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     out.say(ctx.channel, "confirm_booking", &args);
-    b.stage = Stage::Confirm { slot };
+    b.stage = Stage::Confirm { slot, service, patient };
     set(out, b);
 }
 

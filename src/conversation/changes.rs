@@ -128,7 +128,7 @@ fn chosen(out: &mut Outcome, kind: Kind, mut c: Change, id: AppointmentId, ctx: 
         Kind::Cancel => {
             let Some(u) = upcoming(ctx, id) else { return gone(out, ctx) };
             out.say(ctx.channel, "confirm_cancel", &[("appointment", &describe(out.language, u, ctx))]);
-            c.stage = ChangeStage::Confirm { slot: None };
+            c.stage = ChangeStage::ConfirmCancel;
             set(out, kind, c);
         }
         Kind::Move => propose(out, c, ctx, "move_propose"),
@@ -205,7 +205,7 @@ fn confirm_move(out: &mut Outcome, mut c: Change, slot: Slot, ctx: &TurnContext<
             ("practitioner", &ctx.catalog.practitioner(slot.practitioner_id).map(|p| p.display_name()).unwrap_or_default()),
         ],
     );
-    c.stage = ChangeStage::Confirm { slot: Some(slot) };
+    c.stage = ChangeStage::ConfirmMove { slot };
     set(out, Kind::Move, c);
 }
 
@@ -230,11 +230,12 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction,
         out.say(ctx.channel, "resume_change", &[]);
         return set(out, kind, c);
     }
-    if x.signals.closing && x.entities.choice.is_none() && !matches!(c.stage, ChangeStage::Confirm { .. }) {
+    if x.signals.closing && x.entities.choice.is_none() && !matches!(c.stage, ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. })
+    {
         return out.close_politely(ctx);
     }
     let key = match (&c.stage, kind) {
-        (ChangeStage::Confirm { .. }, _) => "confirm_unclear",
+        (ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. }, _) => "confirm_unclear",
         _ => "choice_unclear_change",
     };
     set(out, kind, c);
@@ -283,33 +284,26 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extr
                 unclear(out, kind, c, text, x, ctx);
             }
         }
-        ChangeStage::Confirm { slot } => {
+        ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. } => {
             let Some(id) = c.appointment else { return gone(out, ctx) };
             if yes {
                 out.state = Conversation::default();
-                match (kind, slot) {
-                    (Kind::Cancel, _) => {
-                        let what = upcoming(ctx, id).map(|u| describe(out.language, u, ctx)).unwrap_or_default();
-                        out.effects.push(Effect::Cancel(id));
-                        out.say(ctx.channel, "cancelled", &[("appointment", &what)]);
-                    }
-                    (Kind::Move, Some(slot)) => {
-                        let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
-                        out.effects.push(Effect::Move { appointment: id, slot });
-                        out.say(
-                            ctx.channel,
-                            "moved",
-                            &[
-                                ("day", &texts::day(out.language, local.date_naive())),
-                                ("time", &texts::time(local.time())),
-                                (
-                                    "practitioner",
-                                    &ctx.catalog.practitioner(slot.practitioner_id).map(|p| p.display_name()).unwrap_or_default(),
-                                ),
-                            ],
-                        );
-                    }
-                    (Kind::Move, None) => gone(out, ctx),
+                if let ChangeStage::ConfirmMove { slot } = c.stage {
+                    let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
+                    out.effects.push(Effect::Move { appointment: id, slot });
+                    out.say(
+                        ctx.channel,
+                        "moved",
+                        &[
+                            ("day", &texts::day(out.language, local.date_naive())),
+                            ("time", &texts::time(local.time())),
+                            ("practitioner", &ctx.catalog.practitioner(slot.practitioner_id).map(|p| p.display_name()).unwrap_or_default()),
+                        ],
+                    );
+                } else {
+                    let what = upcoming(ctx, id).map(|u| describe(out.language, u, ctx)).unwrap_or_default();
+                    out.effects.push(Effect::Cancel(id));
+                    out.say(ctx.channel, "cancelled", &[("appointment", &what)]);
                 }
             } else if kind == Kind::Move && new_time {
                 c.date = e.date.or(c.date);

@@ -51,8 +51,10 @@ pub enum ChangeStage {
     Choose { options: Vec<AppointmentId> },
     /// Moves: new times offered.
     ChooseSlot { offered: Vec<Slot> },
-    /// Cancel: this appointment; move: to this slot.
-    Confirm { slot: Option<Slot> },
+    /// Cancel the chosen appointment.
+    ConfirmCancel,
+    /// Move the chosen appointment to this slot.
+    ConfirmMove { slot: Slot },
 }
 
 /// A booking being put together, one piece at a time.
@@ -99,8 +101,11 @@ pub enum Stage {
     AskBirthDate {
         slot: Slot,
     },
+    /// Everything the booking needs is here: a yes books exactly this.
     Confirm {
         slot: Slot,
+        service: ServiceId,
+        patient: PatientChoice,
     },
 }
 

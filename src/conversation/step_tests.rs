@@ -37,12 +37,12 @@ fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentI
         ("booking/choose_patient", booking(Stage::ChoosePatient { slot, options: vec![patient] })),
         ("booking/ask_name", booking(Stage::AskName { slot })),
         ("booking/ask_birth_date", booking(Stage::AskBirthDate { slot })),
-        ("booking/confirm", booking(Stage::Confirm { slot })),
+        ("booking/confirm", booking(Stage::Confirm { slot, service: consultation, patient: PatientChoice::Existing { id: patient } })),
         ("cancelling/choose", Flow::Cancelling(change(ChangeStage::Choose { options: vec![appointment] }))),
-        ("cancelling/confirm", Flow::Cancelling(change(ChangeStage::Confirm { slot: None }))),
+        ("cancelling/confirm", Flow::Cancelling(change(ChangeStage::ConfirmCancel))),
         ("moving/choose", Flow::Moving(Box::new(change(ChangeStage::Choose { options: vec![appointment] })))),
         ("moving/choose_slot", Flow::Moving(Box::new(change(ChangeStage::ChooseSlot { offered: vec![slot] })))),
-        ("moving/confirm", Flow::Moving(Box::new(change(ChangeStage::Confirm { slot: Some(slot) })))),
+        ("moving/confirm", Flow::Moving(Box::new(change(ChangeStage::ConfirmMove { slot })))),
     ];
     flows.into_iter().map(|(name, flow)| (name, Conversation { flow, ..Conversation::default() })).collect()
 }
@@ -50,8 +50,8 @@ fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentI
 fn is_confirm(c: &Conversation) -> bool {
     match &c.flow {
         Flow::Booking(b) => matches!(b.stage, Stage::Confirm { .. }),
-        Flow::Cancelling(c) => matches!(c.stage, ChangeStage::Confirm { .. }),
-        Flow::Moving(c) => matches!(c.stage, ChangeStage::Confirm { .. }),
+        Flow::Cancelling(c) => matches!(c.stage, ChangeStage::ConfirmCancel),
+        Flow::Moving(c) => matches!(c.stage, ChangeStage::ConfirmMove { .. }),
         _ => false,
     }
 }

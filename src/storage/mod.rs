@@ -52,6 +52,18 @@ pub enum StorageError {
     Unreachable(String),
 }
 
+impl StorageError {
+    /// The database is down, unreachable or out of connections (a retry may
+    /// succeed), as opposed to a fault in the query or the data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Unreachable(_)
+                | StorageError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
+        )
+    }
+}
+
 /// How long the first connection may take before start-up gives up.
 const CONNECT_SECONDS: u64 = 5;
 

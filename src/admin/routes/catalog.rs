@@ -211,7 +211,7 @@ pub async fn create_practitioner(
         daily_limit: in_range("daily_limit", req.daily_limit, 0, 200)?.filter(|n| *n > 0),
     };
     state.store.save_practitioner(&p, true, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "create", "practitioner", Some(&p.id.to_string())).await;
+    audit(&state, &caller, Some(clinic), "create", "practitioner", Some(&p.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: p.id.to_string() })))
 }
 
@@ -258,7 +258,7 @@ pub async fn update_practitioner(
         p.active = active;
     }
     state.store.save_practitioner(&p, false, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "update", "practitioner", Some(&practitioner.to_string())).await;
+    audit(&state, &caller, Some(clinic), "update", "practitioner", Some(&practitioner.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -279,7 +279,7 @@ pub async fn archive_practitioner(
     ensure_no_future_bookings(&state, clinic, FutureOf::Practitioner, practitioner).await?;
     p.active = false;
     state.store.save_practitioner(&p, false, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "archive", "practitioner", Some(&practitioner.to_string())).await;
+    audit(&state, &caller, Some(clinic), "archive", "practitioner", Some(&practitioner.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -386,7 +386,7 @@ pub async fn create_service(
     };
     apply_service(&mut s, req)?;
     state.store.save_service(&s, true, state.clock.now()).await.map_err(|e| reference_error(e, "practitioners"))?;
-    audit(&state, &caller, Some(clinic), "create", "service", Some(&s.id.to_string())).await;
+    audit(&state, &caller, Some(clinic), "create", "service", Some(&s.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: s.id.to_string() })))
 }
 
@@ -405,7 +405,7 @@ pub async fn update_service(
     let mut s = catalog.service(ServiceId(service)).cloned().ok_or_else(|| ApiError::not_found("service"))?;
     apply_service(&mut s, req)?;
     state.store.save_service(&s, false, state.clock.now()).await.map_err(|e| reference_error(e, "practitioners"))?;
-    audit(&state, &caller, Some(clinic), "update", "service", Some(&service.to_string())).await;
+    audit(&state, &caller, Some(clinic), "update", "service", Some(&service.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -425,7 +425,7 @@ pub async fn archive_service(
     if !state.store.archive_service(clinic, ServiceId(service), state.clock.now()).await? {
         return Err(ApiError::not_found("service"));
     }
-    audit(&state, &caller, Some(clinic), "archive", "service", Some(&service.to_string())).await;
+    audit(&state, &caller, Some(clinic), "archive", "service", Some(&service.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -493,7 +493,7 @@ pub async fn create_window(
         StorageError::NotFound("practitioner") => ApiError::invalid("practitioner_id", "not a practitioner of this clinic"),
         other => reference_error(other, "service_ids"),
     })?;
-    audit(&state, &caller, Some(clinic), "create", "window", Some(&window.id.to_string())).await;
+    audit(&state, &caller, Some(clinic), "create", "window", Some(&window.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: window.id.to_string() })))
 }
 
@@ -506,6 +506,6 @@ pub async fn delete_window(State(state): State<AppState>, caller: Caller, Path((
     if !state.store.delete_window(clinic, window).await? {
         return Err(ApiError::not_found("window"));
     }
-    audit(&state, &caller, Some(clinic), "delete", "window", Some(&window.to_string())).await;
+    audit(&state, &caller, Some(clinic), "delete", "window", Some(&window.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

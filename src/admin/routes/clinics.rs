@@ -255,7 +255,7 @@ pub async fn update_clinic(
     let mut c = state.store.clinic(clinic).await?;
     apply(&mut c, req)?;
     state.store.update_clinic_settings(&c, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "update", "clinic", Some(&clinic.to_string())).await;
+    audit(&state, &caller, Some(clinic), "update", "clinic", Some(&clinic.to_string())).await?;
     let twilio = state.store.twilio_credentials(clinic).await?;
     Ok(Json(clinic_view(&c, twilio)))
 }
@@ -319,7 +319,7 @@ pub async fn create_clinic(
         },
     )?;
     state.store.create_clinic(&c, state.clock.now()).await?;
-    audit(&state, &caller, Some(c.id), "create", "clinic", Some(&c.id.to_string())).await;
+    audit(&state, &caller, Some(c.id), "create", "clinic", Some(&c.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(clinic_view(&c, None))))
 }
 
@@ -357,7 +357,7 @@ pub async fn set_twilio(
     }
     let creds = TwilioCredentials { account_sid: sid.to_string(), auth_token_encrypted: state.cipher.encrypt(token) };
     state.store.set_twilio_credentials(clinic, &creds, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "update", "twilio_credentials", None).await;
+    audit(&state, &caller, Some(clinic), "update", "twilio_credentials", None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -174,11 +174,20 @@ fn clinic_id(id: Uuid) -> ClinicId {
     ClinicId(id)
 }
 
-async fn audit(state: &AppState, caller: &Caller, clinic: Option<ClinicId>, action: &str, resource: &str, id: Option<&str>) {
+/// Records who read or changed what. A read is answered only once its audit
+/// row is written; a failed audit fails the request instead of passing
+/// silently.
+async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    clinic: Option<ClinicId>,
+    action: &str,
+    resource: &str,
+    id: Option<&str>,
+) -> ApiResult<()> {
     let event = NewAuditEvent { actor: Some(caller.user_id), clinic, action, resource, resource_id: id, outcome: "ok" };
-    if let Err(e) = state.store.audit(&event, state.clock.now()).await {
-        tracing::error!(error = %e, "audit event not recorded");
-    }
+    state.store.audit(&event, state.clock.now()).await?;
+    Ok(())
 }
 
 /// Exchanges e-mail and password for tokens. Five failures in a row lock the
@@ -189,7 +198,7 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     let now = state.clock.now();
     let user = state.store.user_by_email(req.email.trim()).await?;
     let Some(user) = user.filter(|u| u.active) else {
-        auth::verify_password(&req.password, auth::dummy_hash());
+        auth::verify_password_blocking(req.password.clone(), None).await;
         // Anyone can send these: not audited per attempt, a rate-limited system event instead.
         state.store.system_event(None, "login_unknown_account", "", now).await?;
         return Err(ApiError::unauthenticated("wrong e-mail or password"));
@@ -197,7 +206,7 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
     if user.locked_until.is_some_and(|t| t > now) {
         return Err(ApiError::locked());
     }
-    if !auth::verify_password(&req.password, user.password_hash.expose()) {
+    if !auth::verify_password_blocking(req.password.clone(), Some(user.password_hash.expose().to_string())).await {
         state.store.login_failed(user.id, auth::MAX_FAILED, now + Duration::minutes(auth::LOCK_MINUTES)).await?;
         state
             .store
@@ -339,7 +348,7 @@ pub async fn list_conversations(
     let items = state.store.conversations(clinic, &filter).await?;
     let next_cursor =
         (items.len() as i64 == limit).then(|| items.last().map(|c| format!("{}_{}", c.updated_at.timestamp(), c.id))).flatten();
-    audit(&state, &caller, Some(clinic), "list", "conversations", None).await;
+    audit(&state, &caller, Some(clinic), "list", "conversations", None).await?;
     Ok(Json(ConversationPage { items, next_cursor }))
 }
 
@@ -357,7 +366,7 @@ pub async fn conversation_messages(
         return Err(ApiError::not_found("conversation"));
     }
     let messages = state.store.conversation_messages(clinic, ConversationId(conversation)).await?;
-    audit(&state, &caller, Some(clinic), "read", "conversation", Some(&conversation.to_string())).await;
+    audit(&state, &caller, Some(clinic), "read", "conversation", Some(&conversation.to_string())).await?;
     Ok(Json(messages))
 }
 
@@ -376,7 +385,7 @@ pub async fn release_conversation(
     if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &fresh, false, state.clock.now()).await? {
         return Err(ApiError::not_found("conversation"));
     }
-    audit(&state, &caller, Some(clinic), "release", "conversation", Some(&conversation.to_string())).await;
+    audit(&state, &caller, Some(clinic), "release", "conversation", Some(&conversation.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -414,7 +423,7 @@ pub async fn list_appointments(
         .filter(|a| caller.superadmin || own.is_none_or(|p| p == Some(a.practitioner_id)))
         .map(AppointmentView::from)
         .collect();
-    audit(&state, &caller, Some(clinic_id), "list", "appointments", None).await;
+    audit(&state, &caller, Some(clinic_id), "list", "appointments", None).await?;
     Ok(Json(items))
 }
 
@@ -438,7 +447,7 @@ pub async fn cancel_appointment(
     if !done {
         return Err(ApiError::not_found("booked appointment"));
     }
-    audit(&state, &caller, Some(clinic), "cancel", "appointment", Some(&appointment.to_string())).await;
+    audit(&state, &caller, Some(clinic), "cancel", "appointment", Some(&appointment.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -573,7 +582,7 @@ pub async fn create_appointment(
     let mut tx = state.store.begin().await?;
     let created = scheduling::book(&mut tx, &catalog, &book, state.clock.now()).await.map_err(booking_error)?;
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
-    audit(&state, &caller, Some(clinic), "create", "appointment", Some(&created.to_string())).await;
+    audit(&state, &caller, Some(clinic), "create", "appointment", Some(&created.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: created.to_string() })))
 }
 
@@ -599,7 +608,7 @@ pub async fn move_appointment(
     let mut tx = state.store.begin().await?;
     scheduling::reschedule(&mut tx, &catalog, &request, state.clock.now()).await.map_err(booking_error)?;
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
-    audit(&state, &caller, Some(clinic), "move", "appointment", Some(&appointment.to_string())).await;
+    audit(&state, &caller, Some(clinic), "move", "appointment", Some(&appointment.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -622,7 +631,7 @@ pub async fn set_appointment_status(
     if !state.store.set_appointment_status(clinic, AppointmentId(appointment), status, state.clock.now()).await? {
         return Err(ApiError::not_found("booked appointment"));
     }
-    audit(&state, &caller, Some(clinic), "status", "appointment", Some(&appointment.to_string())).await;
+    audit(&state, &caller, Some(clinic), "status", "appointment", Some(&appointment.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -641,7 +650,7 @@ pub async fn take_over_conversation(
     if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &state_json, true, state.clock.now()).await? {
         return Err(ApiError::not_found("conversation"));
     }
-    audit(&state, &caller, Some(clinic), "take_over", "conversation", Some(&conversation.to_string())).await;
+    audit(&state, &caller, Some(clinic), "take_over", "conversation", Some(&conversation.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -681,7 +690,7 @@ pub async fn reply_to_conversation(
     let mut tx = state.store.begin().await?;
     crate::storage::Store::insert_outbound(&mut tx, &reply, now).await?;
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
-    audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await;
+    audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -795,7 +804,7 @@ pub async fn create_exception(
         time,
     };
     state.store.add_exception(clinic, &e).await?;
-    audit(&state, &caller, Some(clinic), "create", "exception", Some(&e.id.to_string())).await;
+    audit(&state, &caller, Some(clinic), "create", "exception", Some(&e.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: e.id.to_string() })))
 }
 
@@ -812,7 +821,7 @@ pub async fn delete_exception(
     if !state.store.delete_exception(clinic, ExceptionId(exception)).await? {
         return Err(ApiError::not_found("exception"));
     }
-    audit(&state, &caller, Some(clinic), "delete", "exception", Some(&exception.to_string())).await;
+    audit(&state, &caller, Some(clinic), "delete", "exception", Some(&exception.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -842,7 +851,7 @@ pub async fn set_holidays(
     }
     let holidays: Vec<Holiday> = req.into_iter().map(|h| Holiday { date: h.date, name: h.name.chars().take(100).collect() }).collect();
     state.store.set_holidays(clinic, &holidays).await?;
-    audit(&state, &caller, Some(clinic), "update", "holidays", None).await;
+    audit(&state, &caller, Some(clinic), "update", "holidays", None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -133,7 +133,7 @@ pub async fn list_patients(
     }
     let phone = q.phone.as_deref().map(|p| phone("phone", p)).transpose()?;
     let page = state.store.search_patients(clinic, name, phone.as_ref(), limit, offset).await?;
-    audit(&state, &caller, Some(clinic), "list", "patients", None).await;
+    audit(&state, &caller, Some(clinic), "list", "patients", None).await?;
     Ok(Json(PatientPageView { items: page.items.iter().map(view).collect(), next_offset: page.more.then_some(offset + limit) }))
 }
 
@@ -152,7 +152,7 @@ pub async fn get_patient(
     let mut appointments: Vec<AppointmentView> =
         state.store.patient_appointments(clinic, PatientId(patient)).await?.iter().map(AppointmentView::from).collect();
     appointments.reverse();
-    audit(&state, &caller, Some(clinic), "read", "patient", Some(&patient.to_string())).await;
+    audit(&state, &caller, Some(clinic), "read", "patient", Some(&patient.to_string())).await?;
     Ok(Json(PatientDetail { patient: view(&record), appointments }))
 }
 
@@ -183,7 +183,7 @@ pub async fn create_patient(
         relation: None,
     };
     state.store.add_patient(&patient, &phones, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "create", "patient", Some(&patient.id.to_string())).await;
+    audit(&state, &caller, Some(clinic), "create", "patient", Some(&patient.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: patient.id.to_string() })))
 }
 
@@ -216,7 +216,7 @@ pub async fn update_patient(
     if !state.store.update_patient(&record.patient, state.clock.now()).await? {
         return Err(ApiError::not_found("patient"));
     }
-    audit(&state, &caller, Some(clinic), "update", "patient", Some(&patient.to_string())).await;
+    audit(&state, &caller, Some(clinic), "update", "patient", Some(&patient.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -236,7 +236,7 @@ pub async fn add_phone(
     if !state.store.link_phone(clinic, PatientId(patient), &phone, state.clock.now()).await? {
         return Err(ApiError::not_found("patient"));
     }
-    audit(&state, &caller, Some(clinic), "link_phone", "patient", Some(&patient.to_string())).await;
+    audit(&state, &caller, Some(clinic), "link_phone", "patient", Some(&patient.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -255,7 +255,7 @@ pub async fn remove_phone(
     if !state.store.unlink_phone(clinic, PatientId(patient), &phone).await? {
         return Err(ApiError::not_found("phone of this patient"));
     }
-    audit(&state, &caller, Some(clinic), "unlink_phone", "patient", Some(&patient.to_string())).await;
+    audit(&state, &caller, Some(clinic), "unlink_phone", "patient", Some(&patient.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -279,6 +279,6 @@ pub async fn erase_patient(
         .erase_patient(clinic, PatientId(patient), &fresh, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::not_found("patient"))?;
-    audit(&state, &caller, Some(clinic), "erase", "patient", Some(&patient.to_string())).await;
+    audit(&state, &caller, Some(clinic), "erase", "patient", Some(&patient.to_string())).await?;
     Ok(Json(erasure))
 }
