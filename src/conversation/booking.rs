@@ -10,7 +10,7 @@ use super::turn::{BookingRequest, Effect, Outcome, TurnContext};
 use crate::domain::{Lang, PatientId, Service};
 use crate::scheduling::{Slot, SlotEngine, Unavailable};
 use crate::understanding::normalize::fold;
-use crate::understanding::{Extraction, Intent, parse_person_name};
+use crate::understanding::{Extraction, Intent};
 use chrono::{Duration, NaiveDate, Timelike};
 
 pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
@@ -74,7 +74,7 @@ fn match_service<'a>(ctx: &TurnContext<'a>, kind: &str) -> Option<&'a Service> {
         .or_else(|| services.iter().find(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)))
 }
 
-pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+pub fn on_message(out: &mut Outcome, mut b: Booking, x: &Extraction, ctx: &TurnContext<'_>) {
     b.for_relative |= x.signals.relation.is_some();
     b.relation = x.signals.relation.or(b.relation);
     let changed = absorb(&mut b, x, ctx);
@@ -90,14 +90,14 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 advance(out, b, ctx);
             }
             None if b.service.is_some() => advance(out, b, ctx),
-            None => unclear(out, b, text, x, ctx),
+            None => unclear(out, b, x, ctx),
         },
         Stage::AskDay => {
             if changed && (b.date.is_some() || b.time.is_some() || b.preference.is_some()) {
                 out.state.misunderstood = 0;
                 advance(out, b, ctx);
             } else {
-                unclear(out, b, text, x, ctx);
+                unclear(out, b, x, ctx);
             }
         }
         Stage::ChooseSlot { offered } => {
@@ -124,7 +124,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 out.say(ctx.channel, "ask_day", &[]);
                 set(out, b);
             } else {
-                unclear(out, b, text, x, ctx);
+                unclear(out, b, x, ctx);
             }
         }
         Stage::ChoosePatient { slot, options } => {
@@ -147,21 +147,12 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                     set(out, b);
                 }
                 _ if b.named_first.is_some() && b.named_last.is_some() => slot_chosen(out, b, slot, ctx),
-                _ => unclear(out, b, text, x, ctx),
+                _ => unclear(out, b, x, ctx),
             }
         }
         Stage::AskName { slot } => {
-            // "Awa Mendy, 15/05/1990": the name is what comes before the date.
-            let name_part: Vec<&str> = text
-                .split_whitespace()
-                .take_while(|w| {
-                    !w.chars().any(|c| c.is_ascii_digit()) && !matches!(fold(w).as_str(), "ne" | "nee" | "born" | "ddn" | "dob" | "date")
-                })
-                .collect();
-            let name_part = name_part.join(" ");
-            let name_part = name_part.trim_matches(|c: char| c == ',' || c == ';' || c.is_whitespace());
             if (b.named_first.is_none() || b.named_last.is_none())
-                && let Some((first, last)) = parse_person_name(name_part)
+                && let Some((first, last)) = x.name_reply.clone()
             {
                 b.named_first = Some(first);
                 b.named_last = Some(last);
@@ -170,7 +161,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 out.state.misunderstood = 0;
                 slot_chosen(out, b, slot, ctx);
             } else {
-                unclear(out, b, text, x, ctx);
+                unclear(out, b, x, ctx);
             }
         }
         Stage::AskBirthDate { slot } => {
@@ -180,7 +171,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
                 slot_chosen(out, b, slot, ctx);
             } else {
                 b.named_birth = None;
-                unclear(out, b, text, x, ctx);
+                unclear(out, b, x, ctx);
             }
         }
         Stage::Confirm { slot, service, patient } => {
@@ -199,7 +190,7 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, text: &str, x: &Extraction,
             } else if changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some()) {
                 advance(out, b, ctx);
             } else {
-                unclear(out, b, text, x, ctx);
+                unclear(out, b, x, ctx);
             }
         }
     }
@@ -215,11 +206,11 @@ fn set(out: &mut Outcome, b: Booking) {
 
 /// The patient wrote something that does not answer the question: answer a
 /// side question if there is one, then ask again.
-fn unclear(out: &mut Outcome, b: Booking, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+fn unclear(out: &mut Outcome, b: Booking, x: &Extraction, ctx: &TurnContext<'_>) {
     match x.intent {
         Intent::ListAppointments => replies::list_appointments(out, ctx),
         Intent::ListPractitioners => replies::practitioners(out, x, ctx),
-        Intent::Information => replies::information(out, text, ctx),
+        Intent::Information => replies::information(out, x, ctx),
         _ => {
             let key = match &b.stage {
                 Stage::AskDay => "day_not_understood",

@@ -209,7 +209,7 @@ fn confirm_move(out: &mut Outcome, mut c: Change, slot: Slot, ctx: &TurnContext<
     set(out, Kind::Move, c);
 }
 
-fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+fn unclear(out: &mut Outcome, kind: Kind, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
     // A side question is answered, and the question before stays open.
     let side = match x.intent {
         Intent::ListAppointments => Some(replies::list_appointments as fn(&mut Outcome, &TurnContext<'_>)),
@@ -221,7 +221,7 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction,
         return set(out, kind, c);
     }
     if x.intent == Intent::Information {
-        replies::information(out, text, ctx);
+        replies::information(out, x, ctx);
         out.say(ctx.channel, "resume_change", &[]);
         return set(out, kind, c);
     }
@@ -242,14 +242,14 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, text: &str, x: &Extraction,
     out.misunderstood(ctx, key, &[]);
 }
 
-fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
+fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative || choice == Some(1);
     let no = x.intent == Intent::Negative || choice == Some(2);
     let e = &x.entities;
     let new_time = e.date.is_some() || e.time.is_some() || e.time_preference.is_some();
     match c.stage.clone() {
-        ChangeStage::Start => unclear(out, kind, c, text, x, ctx),
+        ChangeStage::Start => unclear(out, kind, c, x, ctx),
         ChangeStage::Choose { options } => {
             let facts: Vec<Facts<'_>> = options.iter().map(|id| facts(ctx, *id)).collect();
             match select(x, &facts, ctx) {
@@ -267,7 +267,7 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extr
                     out.say(ctx.channel, "no_option_matches", &[("what", &what)]);
                     ask_which(out, kind, c, options, ctx)
                 }
-                Selection::Nothing => unclear(out, kind, c, text, x, ctx),
+                Selection::Nothing => unclear(out, kind, c, x, ctx),
             }
         }
         ChangeStage::ChooseSlot { offered } => {
@@ -281,7 +281,7 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extr
                 c.preference = e.time_preference;
                 propose(out, c, ctx, "move_propose");
             } else {
-                unclear(out, kind, c, text, x, ctx);
+                unclear(out, kind, c, x, ctx);
             }
         }
         ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. } => {
@@ -314,18 +314,18 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, text: &str, x: &Extr
                 out.state = Conversation::default();
                 out.say(ctx.channel, if kind == Kind::Cancel { "cancel_kept" } else { "move_not_done" }, &[]);
             } else {
-                unclear(out, kind, c, text, x, ctx);
+                unclear(out, kind, c, x, ctx);
             }
         }
     }
 }
 
-pub fn on_cancel_message(out: &mut Outcome, c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
-    on_message(out, Kind::Cancel, c, text, x, ctx);
+pub fn on_cancel_message(out: &mut Outcome, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+    on_message(out, Kind::Cancel, c, x, ctx);
 }
 
-pub fn on_move_message(out: &mut Outcome, c: Change, text: &str, x: &Extraction, ctx: &TurnContext<'_>) {
-    on_message(out, Kind::Move, c, text, x, ctx);
+pub fn on_move_message(out: &mut Outcome, c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+    on_message(out, Kind::Move, c, x, ctx);
 }
 
 /// The new time went to someone else between proposal and confirmation.

@@ -3,7 +3,7 @@
 
 use super::texts;
 use super::turn::{Effect, Outcome, TurnContext};
-use crate::domain::{DAY_MINUTES, ExceptionTime, InfoTopic, Lang};
+use crate::domain::{DAY_MINUTES, ExceptionTime, Lang};
 use crate::understanding::Extraction;
 use crate::understanding::normalize::fold;
 
@@ -93,98 +93,50 @@ pub fn practitioners(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     out.effects.push(Effect::Reply(texts::for_channel(&lines.join("\n"), ctx.channel)));
 }
 
-/// Answers from the clinic's settings; anything else is passed to staff.
-pub fn information(out: &mut Outcome, text: &str, ctx: &TurnContext<'_>) {
-    let f = format!(" {} ", fold(text).replace('\'', " "));
-    let has = |words: &[&str]| words.iter().any(|w| f.contains(w));
+/// Answers from the clinic's settings what the question asks (read by
+/// understanding); anything else is passed to staff.
+pub fn information(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
+    let asks = x.signals.asks;
     let clinic = &ctx.catalog.clinic;
     let hours = match out.language {
         Lang::Fr => clinic.opening_hours_fr.as_deref(),
         Lang::En => clinic.opening_hours_en.as_deref(),
     };
     let mut answered = false;
-    if has(&[
-        "adresse",
-        "ou etes",
-        "ou se trouve",
-        "c est ou",
-        " ou est",
-        "situe",
-        "address",
-        "where",
-        "located",
-        "localisation",
-        "comment venir",
-        "get to",
-        "get there",
-        "reach you",
-        "venir chez",
-        "pour venir",
-        "a cote de",
-        "pres de quoi",
-        "how far",
-        "loin",
-        "far from",
-        "una dey",
-        "itineraire",
-        "repere",
-        "landmark",
-    ]) && !clinic.address.is_empty()
-    {
+    if asks.address && !clinic.address.is_empty() {
         out.say(ctx.channel, "info_address", &[("address", &clinic.address)]);
         answered = true;
     }
-    if has(&["horaire", "heure", "ouvert", "ouverte", "ferme", "open", "close", "hours"])
+    if asks.hours
         && let Some(h) = hours
     {
         out.say(ctx.channel, "info_hours", &[("hours", h)]);
         answered = true;
     }
-    if has(&["numero", "telephone", "phone", "number", "appeler", "call", "joindre"])
+    if asks.phone
         && let Some(p) = clinic.phone.as_deref()
     {
         out.say(ctx.channel, "info_phone", &[("phone", p)]);
         answered = true;
     }
-    let topics: [(&[&str], InfoTopic); 5] = [
-        (
-            &[
-                "paie",
-                "paye",
-                "payer",
-                "paiement",
-                "mobile money",
-                "m-pesa",
-                "mpesa",
-                "orange money",
-                "airtel",
-                "cash",
-                "especes",
-                "carte",
-                "assurance",
-                "mutuelle",
-                "pay",
-                "insurance",
-            ],
-            InfoTopic::Payment,
-        ),
-        (&["apporter", "document", "papiers", "carnet", "bring"], InfoTopic::Documents),
-        (&["a jeun", "jeun", "fast"], InfoTopic::Fasting),
-        (&["parking", "garer", "park"], InfoTopic::Parking),
-        (&["resultat", "result", "analyse"], InfoTopic::Results),
-    ];
-    for (words, topic) in topics {
-        if has(words)
-            && let Some(a) = clinic.answers.iter().find(|a| a.topic == topic)
-        {
+    for topic in asks.topics() {
+        if let Some(a) = clinic.answers.iter().find(|a| a.topic == topic) {
             let text = if out.language == Lang::Fr { &a.fr } else { &a.en };
             out.effects.push(Effect::Reply(texts::for_channel(text, ctx.channel)));
             answered = true;
         }
     }
-    if has(&["prix", "combien", "cout", "tarif", "price", "cost", "how much", "fee"]) {
-        let named: Vec<&crate::domain::Service> =
-            ctx.catalog.services.iter().filter(|s| f.contains(&fold(&s.name_fr)) || f.contains(&fold(&s.name_en))).collect();
+    if asks.prices {
+        // The service named, if any ("c'est combien l'échographie ?"), else every price.
+        let named: Vec<&crate::domain::Service> = x
+            .entities
+            .appointment_type
+            .as_deref()
+            .map(|kind| {
+                let k = fold(kind);
+                ctx.catalog.services.iter().filter(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)).collect()
+            })
+            .unwrap_or_default();
         let asked = if named.is_empty() { ctx.catalog.services.iter().collect() } else { named };
         let lines: Vec<String> = asked
             .iter()

@@ -110,8 +110,7 @@ impl TurnRunner {
         let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
-        let event =
-            Event::Message { text: &m.body, understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
+        let event = Event::Message { understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
         let outcome = self.decide(&catalog, &row, &state, event, now).await?;
         match self.apply(&catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),

@@ -15,13 +15,13 @@ pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnCo
             Flow::Moving(_) => changes::after_slot_taken(state, language, ctx),
             _ => booking::after_slot_taken(state, language, ctx),
         },
-        Event::Message { text, understood, language: said_in, idle_reset } => {
-            on_message(state, said_in.unwrap_or(language), text, understood, idle_reset, ctx)
+        Event::Message { understood, language: said_in, idle_reset } => {
+            on_message(state, said_in.unwrap_or(language), understood, idle_reset, ctx)
         }
     }
 }
 
-fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
+fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
     let mut out = Outcome { state: state.clone(), language: lang, effects: Vec::new() };
     if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_)) {
         out.state = Conversation::default();
@@ -55,15 +55,15 @@ fn on_message(state: &Conversation, lang: Lang, text: &str, x: &Extraction, idle
         return out;
     }
     match out.state.flow.clone() {
-        Flow::Booking(b) => booking::on_message(&mut out, *b, text, x, ctx),
-        Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, text, x, ctx),
-        Flow::Moving(c) => changes::on_move_message(&mut out, *c, text, x, ctx),
-        Flow::Idle | Flow::HandedOff => idle(&mut out, text, x, after_emergency, ctx),
+        Flow::Booking(b) => booking::on_message(&mut out, *b, x, ctx),
+        Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, x, ctx),
+        Flow::Moving(c) => changes::on_move_message(&mut out, *c, x, ctx),
+        Flow::Idle | Flow::HandedOff => idle(&mut out, x, after_emergency, ctx),
     }
     out
 }
 
-fn idle(out: &mut Outcome, text: &str, x: &Extraction, after_emergency: bool, ctx: &TurnContext<'_>) {
+fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, ctx: &TurnContext<'_>) {
     let e = &x.entities;
     if after_emergency && matches!(x.intent, Intent::Unknown | Intent::Affirmative | Intent::Negative) {
         replies::emergency(out, ctx);
@@ -92,7 +92,7 @@ fn idle(out: &mut Outcome, text: &str, x: &Extraction, after_emergency: bool, ct
         }
         Intent::Information => {
             out.state.misunderstood = 0;
-            replies::information(out, text, ctx);
+            replies::information(out, x, ctx);
         }
         Intent::CancelAppointment => {
             out.state.misunderstood = 0;

@@ -101,9 +101,9 @@ fn every_state_and_intent_keeps_the_safety_rules() {
                     entities: Entities { choice, ..Entities::default() },
                     confidence: 0.9,
                     signals: Default::default(),
+                    name_reply: None,
                 };
-                let text = if choice.is_some() { "1" } else { "message" };
-                let out = step(&state, Lang::Fr, Event::Message { text, understood: &x, language: None, idle_reset: false }, &ctx);
+                let out = step(&state, Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
                 let case = format!("{name} × {intent:?} × choice {choice:?}");
                 cases += 1;
                 let writes = out.effects.iter().filter(|e| matches!(e, Effect::Book(_) | Effect::Cancel(_) | Effect::Move { .. })).count();

@@ -27,9 +27,9 @@ pub struct TurnContext<'a> {
 
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
-    /// A patient message and what the extractor understood of it.
+    /// What the extractor understood of a patient message (the conversation
+    /// never reads the text itself).
     Message {
-        text: &'a str,
         understood: &'a Extraction,
         /// The language the message is evidently written in, if any
         /// ("3" or "👍" carry none: the conversation keeps its language).

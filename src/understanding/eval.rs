@@ -202,6 +202,7 @@ mod tests {
             entities: Entities { first_name: Some("Awa".into()), time: chrono::NaiveTime::from_hms_opt(10, 0, 0), ..Entities::default() },
             confidence: 1.0,
             signals: Default::default(),
+            name_reply: None,
         };
         r.add(&gold(Intent::BookAppointment, serde_json::json!({"first_name": "awa", "date": "2026-11-24", "time": "11:00"})), &got);
         assert_eq!(r.intent_accuracy(), 0.0);

@@ -10,12 +10,14 @@ mod intent;
 mod lexicon;
 mod names;
 pub mod normalize;
+mod questions;
 mod signals;
 mod times;
 
 pub use dates::{resolve_day_month, resolve_weekday};
 pub use lexicon::ClinicLexicon;
 pub use names::parse_person_name;
+pub use questions::Asks;
 pub use signals::Signals;
 
 use crate::domain::Lang;
@@ -132,6 +134,11 @@ pub struct Extraction {
     /// What the message signals for the conversation (relative, restart, closing).
     #[serde(skip)]
     pub signals: Signals,
+    /// The message read as the answer to "what is the patient's name?": the
+    /// words before any date or birth cue, as first and last name
+    /// ("Awa Mendy, 15/05/1990", "awa mendy").
+    #[serde(skip)]
+    pub name_reply: Option<(String, String)>,
 }
 
 /// Understands `text` written at local wall-clock time `now` (in the clinic's
@@ -181,11 +188,22 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
         Intent::Unknown => 0.3,
         _ => 0.9,
     };
-    Extraction { intent, language, entities, confidence, signals: signals::read(&padded) }
+    let name_reply = if matches!(intent, Intent::Unknown | Intent::Greeting) { names::name_reply(text) } else { None };
+    let mut signals = signals::read(&padded);
+    if intent == Intent::Information {
+        signals.asks = questions::read(&padded);
+    }
+    Extraction { intent, language, entities, confidence, signals, name_reply }
 }
 
 #[cfg(test)]
 mod tests;
+
+/// What an information question asks about (address, hours, prices, …),
+/// for an intent decided elsewhere (the model).
+pub fn questions(text: &str) -> Asks {
+    questions::read(&normalize::expand_shorthand(&normalize::padded(&normalize::tokens(text))))
+}
 
 /// The language a message is evidently written in, or `None` when it carries
 /// no French or English signal ("3", "👍"): the conversation then keeps its own.

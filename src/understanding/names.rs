@@ -417,6 +417,19 @@ pub fn extract_person(toks: &[Token<'_>]) -> Person {
     Person::default()
 }
 
+/// The name given in answer to "what is the patient's name?": the words
+/// before any date or birth cue ("Awa Mendy, 15/05/1990", "Awa Mendy née le …").
+pub fn name_reply(text: &str) -> Option<(String, String)> {
+    let name_part: Vec<&str> = text
+        .split_whitespace()
+        .take_while(|w| {
+            !w.chars().any(|c| c.is_ascii_digit()) && !matches!(fold(w).as_str(), "ne" | "nee" | "born" | "ddn" | "dob" | "date")
+        })
+        .collect();
+    let name_part = name_part.join(" ");
+    parse_person_name(name_part.trim_matches(|c: char| c == ',' || c == ';' || c.is_whitespace()))
+}
+
 /// A reply that is only a name ("Awa Mendy", "MENDY Awa"), as given when the
 /// secretary just asked for it. Two to four name-like words, nothing else.
 pub fn parse_person_name(text: &str) -> Option<(String, String)> {

@@ -21,6 +21,8 @@ pub struct Signals {
     pub closing: bool,
     /// "le dernier", "the last one": the last of the options offered.
     pub last_option: bool,
+    /// What an information question asks about (read only for `INFORMATION`).
+    pub asks: super::questions::Asks,
 }
 
 const RELATIVES: &[(&str, Relation)] = &[
@@ -130,6 +132,7 @@ pub fn read(padded: &str) -> Signals {
         restart: RESTART.contains(&bare),
         closing: any_phrase(padded, CLOSING),
         last_option: super::intent::only_last_option(padded),
+        asks: super::questions::Asks::default(),
     }
 }
 

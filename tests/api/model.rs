@@ -112,6 +112,7 @@ async fn refine(assist: &ModelAssist, f: &Fixture, text: &str) -> (understanding
         entities: Default::default(),
         confidence: 0.3,
         signals: Default::default(),
+        name_reply: None,
     };
     assist.refine(text, builtin, now(), Some(&f.catalog), Some(&f.lexicon)).await
 }
