@@ -216,9 +216,9 @@ async fn store_case(practitioners: usize, appointments: usize, exceptions: usize
     let dir = tempfile::tempdir()?;
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("slots.db").display()), None).await?;
     let s = setup(practitioners, appointments, exceptions);
-    store.upsert_catalog(&s.catalog, None).await?;
-    let clinic = s.catalog.clinic.id;
     let now: DateTime<Utc> = NOW.parse().unwrap();
+    store.upsert_catalog(&s.catalog, None, now).await?;
+    let clinic = s.catalog.clinic.id;
     let mut tx = store.begin().await?;
     let phone = PhoneNumber::parse("+243990000001").map_err(anyhow::Error::msg)?;
     let patient = Store::create_patient(&mut tx, clinic, "Bench", "Patient", None, &phone, now).await?.id;

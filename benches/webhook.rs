@@ -41,7 +41,7 @@ async fn run() -> anyhow::Result<()> {
     };
     let app = Application::build(config, BuildOptions { outbox_only: true, background_workers: false, ..BuildOptions::default() }).await?;
     let state = app.state().clone();
-    let clinic = ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await?;
+    let clinic = ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher, state.clock.now()).await?;
     let url = format!("http://127.0.0.1:{}/webhooks/twilio/demo", app.port());
     let workers = app.workers();
     tokio::spawn(app.run_until_stopped());

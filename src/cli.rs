@@ -182,7 +182,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                         eprintln!("Demo clinic found in the database: kept as it is.");
                         state.store.catalog(existing.id).await?
                     }
-                    None => ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher).await?,
+                    None => ClinicFile::import(DEMO_CLINIC, &state.store, &state.cipher, state.clock.now()).await?,
                 };
                 let local = app.local_url();
                 eprintln!("Listening on {local}");
@@ -319,7 +319,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 crate::telemetry::init(&config);
                 let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-                let catalog = ClinicFile::import(&text, &store, &crate::startup::cipher(&config)?).await?;
+                let catalog = ClinicFile::import(&text, &store, &crate::startup::cipher(&config)?, Utc::now()).await?;
                 eprintln!("clinic {:?} imported: webhook path /webhooks/twilio/{}", catalog.clinic.name, catalog.clinic.slug);
                 Ok(())
             }

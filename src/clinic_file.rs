@@ -184,8 +184,11 @@ impl ClinicFile {
     /// Validates the file and turns it into the domain catalog.
     pub fn into_catalog(self) -> anyhow::Result<(ClinicCatalog, Option<TwilioSection>)> {
         let c = self.clinic;
-        if c.slug.is_empty() || !c.slug.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') {
-            bail!("clinic.slug must be lowercase letters, digits and dashes");
+        if let Err(rule) = crate::domain::check_slug(&c.slug) {
+            bail!("clinic.slug: {rule}");
+        }
+        if let Err(rule) = crate::domain::check_booking_horizon(c.booking_horizon_days) {
+            bail!("clinic.booking_horizon_days: {rule}");
         }
         let clinic = Clinic {
             id: derived(&c.slug, "clinic", ClinicId),
@@ -210,7 +213,7 @@ impl ClinicFile {
             opening_hours_en: c.opening_hours_en,
             answers: c.answers,
             model_policy: c.model_policy,
-            booking_horizon_days: c.booking_horizon_days.clamp(1, 365),
+            booking_horizon_days: c.booking_horizon_days,
             min_notice_minutes: c.min_notice_minutes,
             opening_days: match &c.opening_days {
                 None => WeekdaySet::ALL,
@@ -343,10 +346,10 @@ impl ClinicFile {
     }
 
     /// Parses, validates and stores a clinic file; Twilio's token is encrypted.
-    pub async fn import(text: &str, store: &Store, cipher: &Cipher) -> anyhow::Result<ClinicCatalog> {
+    pub async fn import(text: &str, store: &Store, cipher: &Cipher, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<ClinicCatalog> {
         let (catalog, twilio) = Self::parse(text)?.into_catalog()?;
         let creds = twilio.map(|t| TwilioCredentials { account_sid: t.account_sid, auth_token_encrypted: cipher.encrypt(&t.auth_token) });
-        store.upsert_catalog(&catalog, creds.as_ref()).await?;
+        store.upsert_catalog(&catalog, creds.as_ref(), now).await?;
         Ok(catalog)
     }
 }

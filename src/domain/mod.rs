@@ -156,6 +156,21 @@ impl Service {
     }
 }
 
+/// The one rule for a clinic's slug (it is in the webhook URL): 2 to 50 of
+/// a-z, 0-9 and "-". Clinic files and the admin API both apply it.
+pub fn check_slug(slug: &str) -> Result<(), &'static str> {
+    if (2..=50).contains(&slug.len()) && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        Ok(())
+    } else {
+        Err("2 to 50 of a-z, 0-9 and -")
+    }
+}
+
+/// The one rule for how far ahead a clinic opens booking: 1 to 365 days.
+pub fn check_booking_horizon(days: u32) -> Result<(), &'static str> {
+    if (1..=365).contains(&days) { Ok(()) } else { Err("must be between 1 and 365") }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patient {
     pub id: PatientId,

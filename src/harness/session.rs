@@ -39,7 +39,7 @@ impl Session {
         crate::install_crypto_provider();
         let store = Store::connect("sqlite::memory:", Some(1)).await?;
         let cipher = Cipher::random();
-        let catalog = ClinicFile::import(clinic_file, &store, &cipher).await?;
+        let catalog = ClinicFile::import(clinic_file, &store, &cipher, clock.now()).await?;
         let workers = Workers {
             store: store.clone(),
             engine: match model {

@@ -1,6 +1,6 @@
 use super::{Result, StorageError, Store, parse_id, to_ts};
 use crate::domain::*;
-use chrono::{Utc, Weekday};
+use chrono::{DateTime, Utc, Weekday};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -232,8 +232,8 @@ impl Store {
 
     /// Creates or replaces a clinic and its whole catalog (used by fixtures and
     /// `nuru clinic import`). Existing patients and appointments are kept.
-    pub async fn upsert_catalog(&self, catalog: &ClinicCatalog, twilio: Option<&TwilioCredentials>) -> Result<()> {
-        let now = to_ts(Utc::now());
+    pub async fn upsert_catalog(&self, catalog: &ClinicCatalog, twilio: Option<&TwilioCredentials>, now: DateTime<Utc>) -> Result<()> {
+        let now = to_ts(now);
         let c = &catalog.clinic;
         let cid = c.id.to_string();
         let mut tx = self.begin().await?;
@@ -260,7 +260,7 @@ impl Store {
         Self::replace_holidays(&mut tx, c.id, &catalog.holidays).await?;
         sqlx::query("DELETE FROM availability_exceptions WHERE clinic_id = $1").bind(&cid).execute(&mut *tx).await?;
         for e in &catalog.exceptions {
-            Self::insert_exception(&mut tx, c.id, e).await?;
+            Self::insert_exception(&mut tx, c.id, e, now).await?;
         }
         tx.commit().await?;
         Ok(())

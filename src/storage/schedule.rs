@@ -83,7 +83,7 @@ impl Store {
         .collect()
     }
 
-    pub(super) async fn insert_exception(tx: &mut Tx, clinic: ClinicId, e: &AvailabilityException) -> Result<()> {
+    pub(super) async fn insert_exception(tx: &mut Tx, clinic: ClinicId, e: &AvailabilityException, now: i64) -> Result<()> {
         let (mut starts, mut ends, mut first, mut last, mut weekday, mut smin, mut emin) = (None, None, None, None, None, None, None);
         let recurrence = match &e.time {
             ExceptionTime::Once { start, end } => {
@@ -118,7 +118,7 @@ impl Store {
         .bind(weekday)
         .bind(smin)
         .bind(emin)
-        .bind(to_ts(Utc::now()))
+        .bind(now)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -126,9 +126,9 @@ impl Store {
 
     /// Adds one exception (the admin API's path; the time it blocks is freed
     /// or taken at once for every later search).
-    pub async fn add_exception(&self, clinic: ClinicId, e: &AvailabilityException) -> Result<()> {
+    pub async fn add_exception(&self, clinic: ClinicId, e: &AvailabilityException, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
-        Self::insert_exception(&mut tx, clinic, e).await?;
+        Self::insert_exception(&mut tx, clinic, e, to_ts(now)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -143,6 +143,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         intervals: &[(String, DateTime<Utc>, DateTime<Utc>)],
+        now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -168,7 +169,7 @@ impl Store {
             .bind(external_id)
             .bind(to_ts(*start))
             .bind(to_ts(*end))
-            .bind(to_ts(Utc::now()))
+            .bind(to_ts(now))
             .execute(&mut *tx)
             .await?;
         }

@@ -22,7 +22,7 @@ pub(crate) async fn setup() -> Admin {
     let app =
         spawn_app_with(|c| c.jwt_secret = Some(nuru::secrets::Secret::new(base64::engine::general_purpose::STANDARD.encode(JWT_SECRET))))
             .await;
-    let other = ClinicFile::import(RULES_CLINIC, &app.store, &nuru::secrets::Cipher::random()).await.unwrap();
+    let other = ClinicFile::import(RULES_CLINIC, &app.store, &nuru::secrets::Cipher::random(), app.clock.now()).await.unwrap();
     let now = monday_morning();
     let hash = auth::hash_password(PASSWORD);
     app.store.create_user("root@example.org", &hash, true, now).await.unwrap();

@@ -146,7 +146,7 @@ pub async fn spawn_app_for(clinic: &str, adjust: impl FnOnce(&mut Config)) -> Te
         .await
         .expect("application builds");
     let state = app.state().clone();
-    let clinic = ClinicFile::import(clinic, &state.store, &state.cipher).await.expect("clinic file imports");
+    let clinic = ClinicFile::import(clinic, &state.store, &state.cipher, state.clock.now()).await.expect("clinic file imports");
     let base = format!("http://127.0.0.1:{}", app.port());
     let workers = app.workers();
     tokio::spawn(app.run_until_stopped());

@@ -205,9 +205,7 @@ fn apply(c: &mut Clinic, s: ClinicSettings) -> ApiResult<()> {
         c.opening_days = set;
     }
     if let Some(v) = s.booking_horizon_days {
-        if !(1..=365).contains(&v) {
-            return Err(ApiError::invalid("booking_horizon_days", "must be between 1 and 365"));
-        }
+        crate::domain::check_booking_horizon(v).map_err(|rule| ApiError::invalid("booking_horizon_days", rule))?;
         c.booking_horizon_days = v;
     }
     if let Some(v) = s.min_notice_minutes {
@@ -286,9 +284,7 @@ pub async fn create_clinic(
     Json(req): Json<NewClinicRequest>,
 ) -> ApiResult<(StatusCode, Json<ClinicView>)> {
     let slug = req.slug.trim().to_string();
-    if !(2..=50).contains(&slug.len()) || !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Err(ApiError::invalid("slug", "2 to 50 of a-z, 0-9 and -"));
-    }
+    crate::domain::check_slug(&slug).map_err(|rule| ApiError::invalid("slug", rule))?;
     let mut c = Clinic {
         id: ClinicId(Uuid::new_v4()),
         slug,

@@ -803,7 +803,7 @@ pub async fn create_exception(
         reason: req.reason,
         time,
     };
-    state.store.add_exception(clinic, &e).await?;
+    state.store.add_exception(clinic, &e, state.clock.now()).await?;
     audit(&state, &caller, Some(clinic), "create", "exception", Some(&e.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: e.id.to_string() })))
 }
