@@ -134,17 +134,17 @@ impl Store {
     }
 
     /// Replaces the outside busy time of one practitioner from one source in
-    /// `[from, to)` (what a calendar sync does).
+    /// `span` (what a calendar sync does), at `now`.
     pub async fn replace_external_busy(
         &self,
         clinic: ClinicId,
         practitioner: PractitionerId,
         source: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        span: std::ops::Range<DateTime<Utc>>,
         intervals: &[(String, DateTime<Utc>, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let (from, to) = (span.start, span.end);
         let mut tx = self.begin().await?;
         sqlx::query(
             "DELETE FROM external_busy WHERE clinic_id = $1 AND practitioner_id = $2 AND source = $3 AND starts_at < $5 AND ends_at > $4",

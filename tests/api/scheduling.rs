@@ -217,13 +217,13 @@ async fn outside_busy_time_and_new_exceptions_block_at_once() {
     let (from, to) = (at("2026-11-30T00:00:00Z"), at("2026-12-01T00:00:00Z"));
     // A calendar event 08:00–09:00 local.
     let event = vec![("evt-1".to_string(), at("2026-11-30T06:00:00Z"), at("2026-11-30T07:00:00Z"))];
-    app.store.replace_external_busy(app.clinic.clinic.id, ilunga, "google", from, to, &event, app.clock.now()).await.unwrap();
+    app.store.replace_external_busy(app.clinic.clinic.id, ilunga, "google", from..to, &event, app.clock.now()).await.unwrap();
     assert_eq!(starts(&app, &q).await.first().map(String::as_str), Some("Mon 30 09:00"));
     assert_eq!(
         unavailable(book(&app.store, &app.clinic, request(ilunga, consultation, patient, at("2026-11-30T06:00:00Z"))).await),
         Unavailable::Busy
     );
-    app.store.replace_external_busy(app.clinic.clinic.id, ilunga, "google", from, to, &[], app.clock.now()).await.unwrap();
+    app.store.replace_external_busy(app.clinic.clinic.id, ilunga, "google", from..to, &[], app.clock.now()).await.unwrap();
     assert_eq!(starts(&app, &q).await.first().map(String::as_str), Some("Mon 30 08:00"));
 
     // An exception added now (an emergency morning) blocks the next search and booking.
