@@ -7,9 +7,9 @@
 
 use super::engine::{SlotEngine, SlotQuery, Unavailable};
 use crate::domain::*;
+use crate::storage::Tx;
 use crate::storage::{Activity, NewAppointment, StorageError, Store};
 use chrono::{DateTime, Duration, Utc};
-use sqlx::AnyConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
@@ -47,7 +47,7 @@ pub struct MoveRequest {
 const AROUND: i64 = 2;
 
 async fn checked(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     catalog: &ClinicCatalog,
     query: &SlotQuery,
     practitioner: PractitionerId,
@@ -79,12 +79,7 @@ fn query_for(
 
 /// Books `req` if the engine, under the practitioner's lock, says the time is
 /// free. Call inside a transaction and commit after.
-pub async fn book(
-    conn: &mut AnyConnection,
-    catalog: &ClinicCatalog,
-    req: &BookRequest,
-    now: DateTime<Utc>,
-) -> Result<AppointmentId, BookingError> {
+pub async fn book(conn: &mut Tx, catalog: &ClinicCatalog, req: &BookRequest, now: DateTime<Utc>) -> Result<AppointmentId, BookingError> {
     let clinic = catalog.clinic.id;
     Store::lock_practitioner(conn, clinic, req.practitioner).await.map_err(not_found)?;
     let query = query_for(req.service, req.mode, req.practitioner, req.start, catalog);
@@ -108,7 +103,7 @@ pub async fn book(
 /// Moves a booked appointment to a new time (and maybe practitioner). The old
 /// time stays taken unless the new one is: a refused move changes nothing.
 pub async fn reschedule(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     catalog: &ClinicCatalog,
     req: &MoveRequest,
     now: DateTime<Utc>,
@@ -154,7 +149,7 @@ pub async fn reschedule(
 /// Cancels a booked appointment of this clinic; its time is bookable again at
 /// once. False when there was nothing booked to cancel. `source`: `bot` or `staff`.
 pub async fn cancel(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     clinic: ClinicId,
     appointment: AppointmentId,
     source: &'static str,
