@@ -48,18 +48,10 @@ pub struct ConversationFilter {
 }
 
 impl Store {
+    /// Every clinic, by name, in one query.
     pub async fn clinics(&self) -> Result<Vec<Clinic>> {
-        let ids: Vec<String> = sqlx::query("SELECT id FROM clinics ORDER BY name, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<std::result::Result<_, _>>()?;
-        let mut out = Vec::new();
-        for id in ids {
-            out.push(self.clinic(parse_id(&id, ClinicId::parse)?).await?);
-        }
-        Ok(out)
+        let sql = format!("SELECT {} FROM clinics ORDER BY name, id", super::clinics::CLINIC_COLUMNS);
+        sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?.iter().map(super::clinics::clinic_from_row).collect()
     }
 
     pub async fn conversations(&self, clinic: ClinicId, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
@@ -262,35 +254,52 @@ pub struct ClinicStats {
 
 impl Store {
     pub async fn clinic_stats(&self, clinic: ClinicId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ClinicStats> {
-        let count = |sql: &'static str, extra: &'static str| {
-            let pool = self.pool.clone();
-            let (c, f, t) = (clinic.to_string(), super::to_ts(from), super::to_ts(to));
-            async move {
-                let row = sqlx::query(sql).bind(c).bind(f).bind(t).bind(extra).fetch_one(&pool).await?;
-                Ok::<i64, super::StorageError>(row.try_get::<i64, _>("n")?)
-            }
-        };
-        const BOOKED: &str =
-            "SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND source = $4";
-        const DONE: &str =
-            "SELECT COUNT(*) AS n FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3 AND kind || '/' || actor = $4";
-        const KIND: &str = "SELECT COUNT(*) AS n FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3 AND kind = $4";
+        // One statement, one round trip: each table is read once over the period.
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM inbound_messages WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3) AS messages_in, \
+               (SELECT COUNT(*) FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3) AS messages_out, \
+               (SELECT COUNT(*) FROM conversations WHERE clinic_id = $1 AND last_inbound_at >= $2 AND last_inbound_at < $3) AS conversations, \
+               (SELECT COUNT(*) FROM conversations WHERE clinic_id = $1 AND needs_human = 1) AS waiting_for_staff, \
+               (SELECT COUNT(*) FROM appointments WHERE clinic_id = $1 AND status = 'no_show' AND starts_at >= $2 AND starts_at < $3) AS no_shows, \
+               booked.by_bot AS bookings_by_bot, booked.by_staff AS bookings_by_staff, \
+               done.moves_by_bot, done.moves_by_staff, done.cancellations_by_bot, done.cancellations_by_staff, \
+               done.handoffs, done.emergencies, done.model_calls, done.model_failures \
+             FROM \
+               (SELECT COUNT(*) FILTER (WHERE source = 'bot') AS by_bot, COUNT(*) FILTER (WHERE source = 'staff') AS by_staff \
+                  FROM appointments WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3) AS booked, \
+               (SELECT COUNT(*) FILTER (WHERE kind = 'moved' AND actor = 'bot') AS moves_by_bot, \
+                       COUNT(*) FILTER (WHERE kind = 'moved' AND actor = 'staff') AS moves_by_staff, \
+                       COUNT(*) FILTER (WHERE kind = 'cancelled' AND actor = 'bot') AS cancellations_by_bot, \
+                       COUNT(*) FILTER (WHERE kind = 'cancelled' AND actor = 'staff') AS cancellations_by_staff, \
+                       COUNT(*) FILTER (WHERE kind = 'handoff') AS handoffs, \
+                       COUNT(*) FILTER (WHERE kind = 'emergency') AS emergencies, \
+                       COUNT(*) FILTER (WHERE kind IN ('model_call', 'model_failure')) AS model_calls, \
+                       COUNT(*) FILTER (WHERE kind = 'model_failure') AS model_failures \
+                  FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3) AS done",
+        )
+        .bind(clinic.to_string())
+        .bind(super::to_ts(from))
+        .bind(super::to_ts(to))
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |column: &str| row.try_get::<i64, _>(column);
         Ok(ClinicStats {
-            messages_in: count("SELECT COUNT(*) AS n FROM inbound_messages WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3 AND $4 = $4", "").await?,
-            messages_out: count("SELECT COUNT(*) AS n FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND $4 = $4", "").await?,
-            conversations: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND last_inbound_at >= $2 AND last_inbound_at < $3 AND $4 = $4", "").await?,
-            bookings_by_bot: count(BOOKED, "bot").await?,
-            bookings_by_staff: count(BOOKED, "staff").await?,
-            moves_by_bot: count(DONE, "moved/bot").await?,
-            moves_by_staff: count(DONE, "moved/staff").await?,
-            cancellations_by_bot: count(DONE, "cancelled/bot").await?,
-            cancellations_by_staff: count(DONE, "cancelled/staff").await?,
-            no_shows: count("SELECT COUNT(*) AS n FROM appointments WHERE clinic_id = $1 AND status = 'no_show' AND starts_at >= $2 AND starts_at < $3 AND $4 = $4", "").await?,
-            handoffs: count(KIND, "handoff").await?,
-            emergencies: count(KIND, "emergency").await?,
-            model_calls: count("SELECT COUNT(*) AS n FROM activity_events WHERE clinic_id = $1 AND at >= $2 AND at < $3 AND kind IN ('model_call', $4)", "model_failure").await?,
-            model_failures: count(KIND, "model_failure").await?,
-            waiting_for_staff: count("SELECT COUNT(*) AS n FROM conversations WHERE clinic_id = $1 AND needs_human = 1 AND $2 = $2 AND $3 = $3 AND $4 = $4", "").await?,
+            messages_in: n("messages_in")?,
+            messages_out: n("messages_out")?,
+            conversations: n("conversations")?,
+            bookings_by_bot: n("bookings_by_bot")?,
+            bookings_by_staff: n("bookings_by_staff")?,
+            moves_by_bot: n("moves_by_bot")?,
+            moves_by_staff: n("moves_by_staff")?,
+            cancellations_by_bot: n("cancellations_by_bot")?,
+            cancellations_by_staff: n("cancellations_by_staff")?,
+            no_shows: n("no_shows")?,
+            handoffs: n("handoffs")?,
+            emergencies: n("emergencies")?,
+            model_calls: n("model_calls")?,
+            model_failures: n("model_failures")?,
+            waiting_for_staff: n("waiting_for_staff")?,
         })
     }
 }

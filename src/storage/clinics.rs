@@ -12,10 +12,10 @@ pub struct TwilioCredentials {
     pub auth_token_encrypted: String,
 }
 
-const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, address, phone, emergency_number, \
+pub(super) const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, address, phone, emergency_number, \
      opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, opening_days, whatsapp_number, sms_number, answers, model_policy";
 
-fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
+pub(super) fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
     let tz: String = row.try_get("timezone")?;
     let lang: String = row.try_get("default_language")?;
     Ok(Clinic {
