@@ -277,6 +277,7 @@ impl TurnRunner {
             }
         }
         saved.state_json = serde_json::to_string(&outcome.state).expect("state serialises");
+        saved.flow = outcome.state.flow.kind().to_string();
         saved.language = outcome.language;
         saved.last_inbound_at = Some(now);
         Store::save_conversation(&mut tx, &saved, now).await?;

@@ -31,6 +31,19 @@ pub enum Flow {
     HandedOff,
 }
 
+impl Flow {
+    /// The flow's name as stored beside the state (the admin API filters on it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Flow::Idle => "idle",
+            Flow::Booking(_) => "booking",
+            Flow::Cancelling(_) => "cancelling",
+            Flow::Moving(_) => "moving",
+            Flow::HandedOff => "handed_off",
+        }
+    }
+}
+
 /// A change to an existing appointment (cancel or move), one question at a time.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Change {

@@ -59,7 +59,7 @@ impl Store {
         sqlx::query(
             "SELECT id, channel, phone, language, needs_human, urgent, state, last_inbound_at, updated_at FROM conversations \
              WHERE clinic_id = $1 AND ($2 < 0 OR needs_human = $2) AND ($3 < 0 OR urgent = $3) AND updated_at >= $4 \
-               AND (updated_at < $5 OR (updated_at = $5 AND id < $6)) AND updated_at < $8 AND ($9 = '' OR state LIKE $9) \
+               AND (updated_at < $5 OR (updated_at = $5 AND id < $6)) AND updated_at < $8 AND ($9 = '' OR flow = $9) \
              ORDER BY updated_at DESC, id DESC LIMIT $7",
         )
         .bind(clinic.to_string())
@@ -70,7 +70,7 @@ impl Store {
         .bind(if before_id.is_empty() { "~".to_string() } else { before_id })
         .bind(f.limit)
         .bind(f.until.map_or(i64::MAX, |t| t.timestamp()))
-        .bind(f.state.map(|s| format!("%\"flow\":\"{s}\"%")).unwrap_or_default())
+        .bind(f.state.unwrap_or_default())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -166,12 +166,17 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(before) = before else { return Ok(false) };
-        sqlx::query("UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND clinic_id = $5")
+        // Staff take a conversation over (handed off) or hand it back (idle).
+        let flow = if needs_human { "handed_off" } else { "idle" };
+        sqlx::query(
+            "UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3, flow = $6 WHERE id = $4 AND clinic_id = $5",
+        )
             .bind(state)
             .bind(needs_human as i64)
             .bind(super::to_ts(now))
             .bind(id.to_string())
             .bind(clinic.to_string())
+            .bind(flow)
             .execute(&mut *tx)
             .await?;
         if needs_human && before.try_get::<i64, _>("needs_human")? == 0 {

@@ -14,6 +14,9 @@ pub struct ConversationRow {
     pub phone: PhoneNumber,
     pub language: Lang,
     pub state_json: String,
+    /// Where the conversation stands (idle, booking, cancelling, moving,
+    /// handed_off), kept beside the state for filtering.
+    pub flow: String,
     pub version: i64,
     pub needs_human: bool,
     pub urgent: bool,
@@ -44,7 +47,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(
-            "SELECT id, language, state, version, needs_human, urgent, last_inbound_at FROM conversations \
+            "SELECT id, language, state, flow, version, needs_human, urgent, last_inbound_at FROM conversations \
              WHERE clinic_id = $1 AND channel = $2 AND phone = $3",
         )
         .bind(clinic.to_string())
@@ -60,6 +63,7 @@ impl Store {
             phone: phone.clone(),
             language: Lang::parse(&lang).ok_or_else(|| StorageError::Corrupt(format!("bad language {lang}")))?,
             state_json: row.try_get("state")?,
+            flow: row.try_get("flow")?,
             version: row.try_get("version")?,
             needs_human: row.try_get::<i64, _>("needs_human")? != 0,
             urgent: row.try_get::<i64, _>("urgent")? != 0,
@@ -71,7 +75,7 @@ impl Store {
     pub async fn save_conversation(conn: &mut AnyConnection, row: &ConversationRow, now: DateTime<Utc>) -> Result<()> {
         let done = sqlx::query(
             "UPDATE conversations SET language = $1, state = $2, needs_human = $3, urgent = $4, last_inbound_at = $5, \
-               version = version + 1, updated_at = $6 WHERE id = $7 AND version = $8",
+               version = version + 1, updated_at = $6, flow = $9 WHERE id = $7 AND version = $8",
         )
         .bind(row.language.as_str())
         .bind(&row.state_json)
@@ -81,6 +85,7 @@ impl Store {
         .bind(to_ts(now))
         .bind(row.id.to_string())
         .bind(row.version)
+        .bind(&row.flow)
         .execute(conn)
         .await?;
         if done.rows_affected() == 1 { Ok(()) } else { Err(StorageError::Conflict("conversation")) }

@@ -313,7 +313,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             conversations += sqlx::query(
-                "UPDATE conversations SET state = $1, version = version + 1, updated_at = $2 WHERE clinic_id = $3 AND phone = $4",
+                "UPDATE conversations SET state = $1, flow = 'idle', version = version + 1, updated_at = $2 WHERE clinic_id = $3 AND phone = $4",
             )
             .bind(fresh_state)
             .bind(ts)
