@@ -1,0 +1,170 @@
+//! Accounts and tokens: log in, rotate a refresh token, sign out, who am I.
+
+use super::*;
+use crate::admin::auth::{self, Caller};
+use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::app_state::AppState;
+use crate::storage::NewAuditEvent;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipView {
+    pub clinic_id: String,
+    pub role: ClinicRole,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    pub user_id: String,
+    pub email: String,
+    pub superadmin: bool,
+    pub memberships: Vec<MembershipView>,
+}
+
+/// Exchanges e-mail and password for tokens. Five failures in a row lock the
+/// account for 15 minutes; unknown e-mails cost the same time as known ones.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
+    let now = state.clock.now();
+    let user = state.store.user_by_email(req.email.trim()).await?;
+    let Some(user) = user.filter(|u| u.active) else {
+        auth::verify_password_blocking(req.password.clone(), None).await;
+        // Anyone can send these: not audited per attempt, a rate-limited system event instead.
+        state.store.system_event(None, "login_unknown_account", "", now).await?;
+        return Err(ApiError::unauthenticated("wrong e-mail or password"));
+    };
+    if user.locked_until.is_some_and(|t| t > now) {
+        return Err(ApiError::locked());
+    }
+    if !auth::verify_password_blocking(req.password.clone(), Some(user.password_hash.expose().to_string())).await {
+        state.store.login_failed(user.id, auth::MAX_FAILED, now + Duration::minutes(auth::LOCK_MINUTES)).await?;
+        state
+            .store
+            .audit(
+                &NewAuditEvent {
+                    actor: Some(user.id),
+                    clinic: None,
+                    action: "login",
+                    resource: "account",
+                    resource_id: Some(&user.id.to_string()),
+                    outcome: "wrong_password",
+                },
+                now,
+            )
+            .await?;
+        return Err(ApiError::unauthenticated("wrong e-mail or password"));
+    }
+    state.store.login_succeeded(user.id).await?;
+    state
+        .store
+        .audit(
+            &NewAuditEvent {
+                actor: Some(user.id),
+                clinic: None,
+                action: "login",
+                resource: "account",
+                resource_id: Some(&user.id.to_string()),
+                outcome: "ok",
+            },
+            now,
+        )
+        .await?;
+    let refresh_token = auth::issue_refresh(&state.store, user.id, Uuid::new_v4(), now).await?;
+    Ok(Json(TokenPair {
+        access_token: auth::issue_access(&state.jwt, user.id, now),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_MINUTES * 60,
+    }))
+}
+
+/// Rotates a refresh token. A token used twice revokes its whole family.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+    let now = state.clock.now();
+    let row = state
+        .store
+        .refresh_token(&auth::token_hash(&req.refresh_token))
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("unknown refresh token"))?;
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(ApiError::unauthenticated("refresh token expired or revoked"));
+    }
+    if row.used_at.is_some() || !state.store.use_refresh_token(row.id, now).await? {
+        // Reuse: someone else holds a copy. Revoke the family.
+        state.store.revoke_refresh_family(row.family_id, now).await?;
+        state
+            .store
+            .audit(
+                &NewAuditEvent {
+                    actor: Some(row.user_id),
+                    clinic: None,
+                    action: "refresh",
+                    resource: "account",
+                    resource_id: Some(&row.user_id.to_string()),
+                    outcome: "reuse_detected",
+                },
+                now,
+            )
+            .await?;
+        return Err(ApiError::unauthenticated("refresh token reused; sign in again"));
+    }
+    let user = state.store.user(row.user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
+    let refresh_token = auth::issue_refresh(&state.store, user.id, row.family_id, now).await?;
+    Ok(Json(TokenPair {
+        access_token: auth::issue_access(&state.jwt, user.id, now),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_MINUTES * 60,
+    }))
+}
+
+/// Revokes the refresh token's family (sign out everywhere it was passed on).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<StatusCode> {
+    if let Some(row) = state.store.refresh_token(&auth::token_hash(&req.refresh_token)).await? {
+        state.store.revoke_refresh_family(row.family_id, state.clock.now()).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn me(caller: Caller) -> Json<MeView> {
+    Json(MeView {
+        user_id: caller.user_id.to_string(),
+        email: caller.email.clone(),
+        superadmin: caller.superadmin,
+        memberships: caller.memberships.iter().map(|m| MembershipView { clinic_id: m.clinic_id.to_string(), role: m.role }).collect(),
+    })
+}

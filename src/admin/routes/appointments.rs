@@ -1,0 +1,217 @@
+//! Appointments: the agenda over a period, and staff booking, moving,
+//! cancelling and marking them, by the same rules and locks as the bot.
+
+use super::*;
+use crate::admin::auth::Caller;
+use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::app_state::AppState;
+use crate::domain::*;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentView {
+    pub id: String,
+    pub practitioner_id: String,
+    pub patient_id: String,
+    pub service_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub mode: String,
+}
+
+impl From<&Appointment> for AppointmentView {
+    fn from(a: &Appointment) -> Self {
+        Self {
+            id: a.id.to_string(),
+            practitioner_id: a.practitioner_id.to_string(),
+            patient_id: a.patient_id.to_string(),
+            service_id: a.service_id.to_string(),
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            status: a.status.as_str().to_string(),
+            mode: a.mode.as_str().to_string(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), RangeQuery),
+    responses((status = 200, body = Vec<AppointmentView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_appointments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<Vec<AppointmentView>>> {
+    let clinic_id = clinic_id(id);
+    caller.require(clinic_id, ClinicRole::Practitioner)?;
+    let clinic = state.store.clinic(clinic_id).await?;
+    let (from, to) = range(&state, &clinic, &q)?;
+    let (start, end) =
+        (crate::scheduling::day_start(clinic.timezone, from), crate::scheduling::day_start(clinic.timezone, to + Duration::days(1)));
+    // A practitioner sees their own agenda only.
+    let own = caller.memberships.iter().find(|m| m.clinic_id == clinic_id && m.role == ClinicRole::Practitioner).map(|m| m.practitioner_id);
+    let items: Vec<AppointmentView> = state
+        .store
+        .appointments_between(clinic_id, start, end, None)
+        .await?
+        .iter()
+        .filter(|a| caller.superadmin || own.is_none_or(|p| p == Some(a.practitioner_id)))
+        .map(AppointmentView::from)
+        .collect();
+    audit(&state, &caller, Some(clinic_id), "list", "appointments", None).await?;
+    Ok(Json(items))
+}
+
+/// Cancels an appointment; its time is bookable again at once.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/cancel", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn cancel_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, appointment)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let mut tx = state.store.begin().await?;
+    let done =
+        crate::scheduling::cancel(&mut tx, clinic, AppointmentId(appointment), "staff", state.clock.now()).await.map_err(|e| match e {
+            crate::scheduling::BookingError::Storage(s) => ApiError::from(s),
+            _ => ApiError::not_found("appointment"),
+        })?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    if !done {
+        return Err(ApiError::not_found("booked appointment"));
+    }
+    audit(&state, &caller, Some(clinic), "cancel", "appointment", Some(&appointment.to_string())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointmentRequest {
+    pub practitioner_id: Uuid,
+    pub service_id: Uuid,
+    pub patient_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    #[serde(default)]
+    pub mode: Option<ConsultationMode>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequestBody {
+    pub starts_at: DateTime<Utc>,
+    /// Another practitioner of the same service; absent keeps the practitioner.
+    pub practitioner_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// attended or no_show.
+    pub status: String,
+}
+
+fn booking_error(e: crate::scheduling::BookingError) -> ApiError {
+    match e {
+        crate::scheduling::BookingError::Unavailable(why) => ApiError::conflict(format!("this time cannot be booked: {why}")),
+        crate::scheduling::BookingError::NotFound(what) => ApiError::not_found(what),
+        crate::scheduling::BookingError::Storage(s) => ApiError::from(s),
+    }
+}
+
+/// Books on behalf of a patient, by the same rules and lock as the bot.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewAppointmentRequest,
+    responses((status = 201, body = CreatedId), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<NewAppointmentRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedId>)> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    if !state.store.patient_in_clinic(clinic, PatientId(req.patient_id)).await? {
+        return Err(ApiError::invalid("patient_id", "not a patient of this clinic"));
+    }
+    let catalog = state.store.catalog(clinic).await?;
+    if catalog.service(ServiceId(req.service_id)).is_none() {
+        return Err(ApiError::invalid("service_id", "not a service of this clinic"));
+    }
+    if catalog.practitioner(PractitionerId(req.practitioner_id)).is_none() {
+        return Err(ApiError::invalid("practitioner_id", "not a practitioner of this clinic"));
+    }
+    let book = crate::scheduling::BookRequest {
+        practitioner: PractitionerId(req.practitioner_id),
+        service: ServiceId(req.service_id),
+        mode: req.mode.unwrap_or_default(),
+        patient: PatientId(req.patient_id),
+        start: req.starts_at,
+        source: "staff",
+        conversation: None,
+    };
+    let mut tx = state.store.begin().await?;
+    let created = crate::scheduling::book(&mut tx, &catalog, &book, state.clock.now()).await.map_err(booking_error)?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    audit(&state, &caller, Some(clinic), "create", "appointment", Some(&created.to_string())).await?;
+    Ok((StatusCode::CREATED, Json(CreatedId { id: created.to_string() })))
+}
+
+/// Moves an appointment; the old time is freed only if the new one is taken.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/move", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = MoveRequestBody,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn move_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    Json(req): Json<MoveRequestBody>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let catalog = state.store.catalog(clinic).await?;
+    let request = crate::scheduling::MoveRequest {
+        appointment: AppointmentId(appointment),
+        practitioner: req.practitioner_id.map(PractitionerId),
+        start: req.starts_at,
+        source: "staff",
+    };
+    let mut tx = state.store.begin().await?;
+    crate::scheduling::reschedule(&mut tx, &catalog, &request, state.clock.now()).await.map_err(booking_error)?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    audit(&state, &caller, Some(clinic), "move", "appointment", Some(&appointment.to_string())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marks a booked appointment attended or missed.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/status", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = StatusRequest,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set_appointment_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    Json(req): Json<StatusRequest>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let status = match AppointmentStatus::parse(&req.status) {
+        Some(s @ (AppointmentStatus::Attended | AppointmentStatus::NoShow)) => s,
+        _ => return Err(ApiError::invalid("status", "must be attended or no_show")),
+    };
+    if !state.store.set_appointment_status(clinic, AppointmentId(appointment), status, state.clock.now()).await? {
+        return Err(ApiError::not_found("booked appointment"));
+    }
+    audit(&state, &caller, Some(clinic), "status", "appointment", Some(&appointment.to_string())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,197 @@
+//! Conversations: the inbox (filters, pages), the transcript, and staff
+//! taking a conversation over, replying through its channel and handing it back.
+
+use super::*;
+use crate::admin::auth::Caller;
+use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::app_state::AppState;
+use crate::domain::*;
+use crate::storage::{ConversationFilter, ConversationSummary, MessageView};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    pub needs_human: Option<bool>,
+    /// Flagged as a possible emergency.
+    pub urgent: Option<bool>,
+    #[param(inline)]
+    pub state: Option<ConversationState>,
+    /// Active on or after this local date.
+    pub from: Option<NaiveDate>,
+    /// Active on or before this local date.
+    pub to: Option<NaiveDate>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    Idle,
+    Booking,
+    Cancelling,
+    Moving,
+    HandedOff,
+}
+
+impl ConversationState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Booking => "booking",
+            Self::Cancelling => "cancelling",
+            Self::Moving => "moving",
+            Self::HandedOff => "handed_off",
+        }
+    }
+}
+
+/// Conversations of a clinic, most recently active first.
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ConversationQuery),
+    responses((status = 200, body = ConversationPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ConversationQuery>,
+) -> ApiResult<Json<ConversationPage>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let limit = page_limit(q.limit, 50, 200)?;
+    let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let tz = state.store.clinic(clinic).await?.timezone;
+    let filter = ConversationFilter {
+        needs_human: q.needs_human,
+        urgent: q.urgent,
+        since: q.from.map(|d| crate::scheduling::day_start(tz, d)),
+        until: q.to.map(|d| crate::scheduling::day_start(tz, d + Duration::days(1))),
+        state: q.state.map(ConversationState::as_str),
+        before,
+        limit,
+    };
+    let items = state.store.conversations(clinic, &filter).await?;
+    let next_cursor =
+        (items.len() as i64 == limit).then(|| items.last().map(|c| format!("{}_{}", c.updated_at.timestamp(), c.id))).flatten();
+    audit(&state, &caller, Some(clinic), "list", "conversations", None).await?;
+    Ok(Json(ConversationPage { items, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/messages", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<MessageView>), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn conversation_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    if state.store.conversation_clinic(ConversationId(conversation)).await? != Some(clinic) {
+        return Err(ApiError::not_found("conversation"));
+    }
+    let messages = state.store.conversation_messages(clinic, ConversationId(conversation)).await?;
+    audit(&state, &caller, Some(clinic), "read", "conversation", Some(&conversation.to_string())).await?;
+    Ok(Json(messages))
+}
+
+/// Staff hand the conversation back to the bot.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/release", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn release_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let fresh = crate::conversation::fresh_state_json();
+    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &fresh, false, state.clock.now()).await? {
+        return Err(ApiError::not_found("conversation"));
+    }
+    audit(&state, &caller, Some(clinic), "release", "conversation", Some(&conversation.to_string())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// Sent to the patient as written, through the conversation's channel.
+    pub body: String,
+}
+
+/// Staff take the conversation over: the bot stays silent until released.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/take-over", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn take_over_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let state_json = crate::conversation::handed_off_state_json();
+    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &state_json, true, state.clock.now()).await? {
+        return Err(ApiError::not_found("conversation"));
+    }
+    audit(&state, &caller, Some(clinic), "take_over", "conversation", Some(&conversation.to_string())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A staff reply, sent through the conversation's channel and recorded; the
+/// conversation stays with staff.
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/reply", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)), request_body = ReplyRequest,
+    responses((status = 202), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn reply_to_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, conversation)): Path<(Uuid, Uuid)>,
+    Json(req): Json<ReplyRequest>,
+) -> ApiResult<StatusCode> {
+    let clinic = clinic_id(id);
+    caller.require(clinic, ClinicRole::Staff)?;
+    let body = req.body.trim();
+    if body.is_empty() || body.chars().count() > 1600 {
+        return Err(ApiError::invalid("body", "must be 1 to 1,600 characters"));
+    }
+    let (channel, phone) =
+        state.store.conversation_address(clinic, ConversationId(conversation)).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let now = state.clock.now();
+    state
+        .store
+        .set_conversation_owner(clinic, ConversationId(conversation), &crate::conversation::handed_off_state_json(), true, now)
+        .await?;
+    let reply = crate::storage::NewOutbound {
+        clinic_id: clinic,
+        conversation_id: ConversationId(conversation),
+        inbound_id: None,
+        channel,
+        to: phone,
+        body: body.to_string(),
+        author: "staff",
+    };
+    let mut tx = state.store.begin().await?;
+    crate::storage::Store::insert_outbound(&mut tx, &reply, now).await?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await?;
+    Ok(StatusCode::ACCEPTED)
+}
