@@ -3,7 +3,8 @@
 
 use super::texts;
 use super::turn::{Effect, Outcome, TurnContext};
-use crate::domain::{DAY_MINUTES, ExceptionTime, Lang};
+use crate::domain::Lang;
+use crate::scheduling::SlotEngine;
 use crate::understanding::Extraction;
 use crate::understanding::normalize::fold;
 
@@ -50,33 +51,13 @@ pub fn list_appointments(out: &mut Outcome, ctx: &TurnContext<'_>) {
 /// Who works here and for which services; with a date, who is in that day
 /// (a weekly window that day, the clinic open, no whole-day absence).
 pub fn practitioners(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
-    use chrono::Datelike;
     let t = texts::texts();
     let lang = out.language;
     let catalog = ctx.catalog;
     let day = x.entities.date;
-    let present = |p: &crate::domain::Practitioner| match day {
-        None => true,
-        Some(d) => {
-            catalog.clinic.opening_days.contains(d.weekday())
-                && !catalog.holidays.iter().any(|h| h.date == d)
-                && catalog.windows.iter().any(|w| w.practitioner_id == p.id && w.weekday == d.weekday())
-                && !catalog.exceptions.iter().any(|e| {
-                    e.applies_to(p.id)
-                        && match &e.time {
-                            ExceptionTime::Days { first, last } => *first <= d && d <= *last,
-                            ExceptionTime::Weekly { weekday, start_minute, end_minute, from, until } => {
-                                *weekday == d.weekday()
-                                    && *start_minute == 0
-                                    && *end_minute >= DAY_MINUTES
-                                    && *from <= d
-                                    && until.is_none_or(|u| d <= u)
-                            }
-                            ExceptionTime::Once { .. } => false,
-                        }
-                })
-        }
-    };
+    // Who is in that day is a scheduling rule: the engine decides it.
+    let engine = SlotEngine::new(catalog, ctx.occupancy, ctx.now, None);
+    let present = |p: &crate::domain::Practitioner| day.is_none_or(|d| engine.works_on(p.id, d));
     let working: Vec<&crate::domain::Practitioner> = catalog.practitioners.iter().filter(|p| p.active && present(p)).collect();
     let header = match day {
         None => t.render(lang, "practitioners_header", &[]),

@@ -165,6 +165,29 @@ impl<'a> SlotEngine<'a> {
         }
     }
 
+    /// Whether `practitioner` is in on local `day`: the clinic open (not a
+    /// closed day or a holiday), a weekly window that day, and no absence
+    /// covering the whole day. What "who works on Thursday?" answers.
+    pub fn works_on(&self, practitioner: PractitionerId, day: NaiveDate) -> bool {
+        let weekday = day.weekday();
+        self.day_closed(day).is_none()
+            && self.catalog.windows.iter().any(|w| w.practitioner_id == practitioner && w.weekday == weekday)
+            && !self.catalog.exceptions.iter().any(|e| {
+                e.applies_to(practitioner)
+                    && match &e.time {
+                        ExceptionTime::Days { first, last } => *first <= day && day <= *last,
+                        ExceptionTime::Weekly { weekday: w, start_minute, end_minute, from, until } => {
+                            *w == weekday
+                                && *start_minute == 0
+                                && *end_minute >= DAY_MINUTES
+                                && *from <= day
+                                && until.is_none_or(|u| day <= u)
+                        }
+                        ExceptionTime::Once { .. } => false,
+                    }
+            })
+    }
+
     /// The last local day that can be booked.
     pub fn last_bookable(&self) -> NaiveDate {
         self.last_bookable_day()

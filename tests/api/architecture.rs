@@ -164,3 +164,16 @@ fn only_the_clock_reads_the_system_time() {
         }
     }
 }
+
+/// Scheduling alone interprets scheduling rules: the conversation asks
+/// `SlotEngine` (free slots, who is in on a day, why a day is closed).
+#[test]
+fn only_scheduling_reads_the_rules() {
+    let readers: Vec<(PathBuf, String)> =
+        source_files_under("src/conversation").into_iter().chain(source_files_under("src/understanding")).collect();
+    for (file, code) in readers {
+        for rule in [".opening_days", ".holidays", ".exceptions", ".windows", "ExceptionTime"] {
+            assert!(!code.contains(rule), "{} reads {rule}: ask scheduling::SlotEngine", file.display());
+        }
+    }
+}
