@@ -93,6 +93,56 @@ impl Caller {
     }
 }
 
+/// The least role a route needs in the clinic named by its path.
+pub trait MinRole {
+    const ROLE: ClinicRole;
+}
+
+/// Role markers for [`ClinicAccess`].
+pub mod roles {
+    use super::{ClinicRole, MinRole};
+    /// Any member of the clinic (a practitioner sees their own agenda).
+    pub struct Member;
+    /// Front-desk staff and above.
+    pub struct Staff;
+    /// The clinic's administrators.
+    pub struct Admin;
+    impl MinRole for Member {
+        const ROLE: ClinicRole = ClinicRole::Practitioner;
+    }
+    impl MinRole for Staff {
+        const ROLE: ClinicRole = ClinicRole::Staff;
+    }
+    impl MinRole for Admin {
+        const ROLE: ClinicRole = ClinicRole::ClinicAdmin;
+    }
+}
+
+/// A caller authorised for the clinic named by `/api/clinics/{clinic_id}/…`
+/// with at least the role `R`: handlers that take one cannot forget the check.
+pub struct ClinicAccess<R: MinRole> {
+    pub caller: Caller,
+    pub clinic: crate::domain::ClinicId,
+    role: std::marker::PhantomData<R>,
+}
+
+impl<R: MinRole + Send + Sync> FromRequestParts<AppState> for ClinicAccess<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let id = parts
+            .uri
+            .path()
+            .strip_prefix("/api/clinics/")
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| ApiError::invalid("clinic_id", "the path names no clinic"))?;
+        let clinic = crate::domain::ClinicId(Uuid::parse_str(id).map_err(|_| ApiError::invalid("clinic_id", "not a UUID"))?);
+        caller.require(clinic, R::ROLE)?;
+        Ok(ClinicAccess { caller, clinic, role: std::marker::PhantomData })
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -1,7 +1,7 @@
 //! Free slots from the engine, and the clinic's exceptions and public holidays.
 
 use super::*;
-use crate::admin::auth::Caller;
+use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
@@ -39,12 +39,10 @@ pub struct SlotsQuery {
     responses((status = 200, body = Vec<SlotView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn slots(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Member>,
     Query(q): Query<SlotsQuery>,
 ) -> ApiResult<Json<Vec<SlotView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
+    let clinic = access.clinic;
     let catalog = state.store.catalog(clinic).await?;
     if catalog.service(ServiceId(q.service_id)).is_none() {
         return Err(ApiError::invalid("service_id", "not a service of this clinic"));
@@ -134,9 +132,8 @@ fn to_dto(e: &AvailabilityException) -> ExceptionDto {
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/exceptions", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = Vec<ExceptionDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_exceptions(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<ExceptionDto>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+pub async fn list_exceptions(State(state): State<AppState>, access: ClinicAccess<roles::Admin>) -> ApiResult<Json<Vec<ExceptionDto>>> {
+    let clinic = access.clinic;
     Ok(Json(state.store.exceptions(clinic).await?.iter().map(to_dto).collect()))
 }
 
@@ -145,12 +142,10 @@ pub async fn list_exceptions(State(state): State<AppState>, caller: Caller, Path
     responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_exception(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<ExceptionDto>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     if let Some(p) = req.practitioner_id {
         let catalog = state.store.catalog(clinic).await?;
         if catalog.practitioner(PractitionerId(p)).is_none() {
@@ -194,11 +189,10 @@ pub async fn create_exception(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn delete_exception(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, exception)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, exception)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     if !state.store.delete_exception(clinic, ExceptionId(exception)).await? {
         return Err(ApiError::not_found("exception"));
     }
@@ -209,9 +203,8 @@ pub async fn delete_exception(
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/holidays", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = Vec<HolidayDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_holidays(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<HolidayDto>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
+pub async fn list_holidays(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<Vec<HolidayDto>>> {
+    let clinic = access.clinic;
     Ok(Json(state.store.holidays(clinic).await?.into_iter().map(|h| HolidayDto { date: h.date, name: h.name }).collect()))
 }
 
@@ -221,12 +214,10 @@ pub async fn list_holidays(State(state): State<AppState>, caller: Caller, Path(i
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_holidays(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<Vec<HolidayDto>>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     if req.len() > 366 {
         return Err(ApiError::invalid("body", "at most 366 holidays"));
     }

@@ -2,7 +2,7 @@
 //! cancelling and marking them, by the same rules and locks as the bot.
 
 use super::*;
-use crate::admin::auth::Caller;
+use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
@@ -46,12 +46,10 @@ impl From<&Appointment> for AppointmentView {
     responses((status = 200, body = Vec<AppointmentView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_appointments(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Member>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<Vec<AppointmentView>>> {
-    let clinic_id = clinic_id(id);
-    caller.require(clinic_id, ClinicRole::Practitioner)?;
+    let (clinic_id, caller) = (access.clinic, access.caller);
     let clinic = state.store.clinic(clinic_id).await?;
     let (from, to) = range(&state, &clinic, &q)?;
     let (start, end) =
@@ -76,11 +74,10 @@ pub async fn list_appointments(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn cancel_appointment(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, appointment)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let mut tx = state.store.begin().await?;
     let done =
         crate::scheduling::cancel(&mut tx, clinic, AppointmentId(appointment), "staff", state.clock.now()).await.map_err(|e| match e {
@@ -135,12 +132,10 @@ fn booking_error(e: crate::scheduling::BookingError) -> ApiError {
     responses((status = 201, body = CreatedId), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create_appointment(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Staff>,
     Json(req): Json<NewAppointmentRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     if !state.store.patient_in_clinic(clinic, PatientId(req.patient_id)).await? {
         return Err(ApiError::invalid("patient_id", "not a patient of this clinic"));
     }
@@ -173,12 +168,11 @@ pub async fn create_appointment(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn move_appointment(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, appointment)): Path<(Uuid, Uuid)>,
     Json(req): Json<MoveRequestBody>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
     let request = crate::scheduling::MoveRequest {
         appointment: AppointmentId(appointment),
@@ -199,12 +193,11 @@ pub async fn move_appointment(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn set_appointment_status(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, appointment)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, appointment)): Path<(Uuid, Uuid)>,
     Json(req): Json<StatusRequest>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let status = match AppointmentStatus::parse(&req.status) {
         Some(s @ (AppointmentStatus::Attended | AppointmentStatus::NoShow)) => s,
         _ => return Err(ApiError::invalid("status", "must be attended or no_show")),

@@ -2,12 +2,12 @@
 //! Members read them; clinic admins change them. The engine and the bot read
 //! the same rows, so a change applies to the next search.
 
-use super::{CreatedId, audit, clinic_id};
-use crate::admin::auth::Caller;
+use super::{CreatedId, audit};
+use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
-use crate::storage::{ClinicRole, FutureOf, StorageError, StoredWindow};
+use crate::storage::{FutureOf, StorageError, StoredWindow};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -181,11 +181,9 @@ fn reference_error(e: StorageError, field: &str) -> ApiError {
     responses((status = 200, body = Vec<PractitionerView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_practitioners(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Member>,
 ) -> ApiResult<Json<Vec<PractitionerView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
+    let clinic = access.clinic;
     let catalog = state.store.catalog(clinic).await?;
     Ok(Json(catalog.practitioners.iter().map(practitioner_view).collect()))
 }
@@ -195,12 +193,10 @@ pub async fn list_practitioners(
     responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_practitioner(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<PractitionerInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let p = Practitioner {
         id: PractitionerId(Uuid::new_v4()),
         clinic_id: clinic,
@@ -231,12 +227,11 @@ async fn ensure_no_future_bookings(state: &AppState, clinic: ClinicId, of: Futur
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_practitioner(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, practitioner)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, practitioner)): Path<(Uuid, Uuid)>,
     Json(req): Json<PractitionerInput>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
     let mut p = catalog.practitioner(PractitionerId(practitioner)).cloned().ok_or_else(|| ApiError::not_found("practitioner"))?;
     if let Some(t) = text("title", req.title, false, 20)? {
@@ -269,11 +264,10 @@ pub async fn update_practitioner(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn archive_practitioner(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, practitioner)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, practitioner)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
     let mut p = catalog.practitioner(PractitionerId(practitioner)).cloned().ok_or_else(|| ApiError::not_found("practitioner"))?;
     ensure_no_future_bookings(&state, clinic, FutureOf::Practitioner, practitioner).await?;
@@ -307,9 +301,8 @@ fn service_view(s: &Service) -> ServiceView {
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/services", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = Vec<ServiceView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_services(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<ServiceView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
+pub async fn list_services(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<Vec<ServiceView>>> {
+    let clinic = access.clinic;
     let catalog = state.store.catalog(clinic).await?;
     Ok(Json(catalog.services.iter().map(service_view).collect()))
 }
@@ -359,12 +352,10 @@ fn apply_service(s: &mut Service, req: ServiceInput) -> ApiResult<()> {
     responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_service(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<ServiceInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     for (field, missing) in
         [("name_fr", req.name_fr.is_none()), ("name_en", req.name_en.is_none()), ("duration_minutes", req.duration_minutes.is_none())]
     {
@@ -395,12 +386,11 @@ pub async fn create_service(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_service(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, service)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, service)): Path<(Uuid, Uuid)>,
     Json(req): Json<ServiceInput>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
     let mut s = catalog.service(ServiceId(service)).cloned().ok_or_else(|| ApiError::not_found("service"))?;
     apply_service(&mut s, req)?;
@@ -416,11 +406,10 @@ pub async fn update_service(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn archive_service(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, service)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, service)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     ensure_no_future_bookings(&state, clinic, FutureOf::Service, service).await?;
     if !state.store.archive_service(clinic, ServiceId(service), state.clock.now()).await? {
         return Err(ApiError::not_found("service"));
@@ -432,9 +421,8 @@ pub async fn archive_service(
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/windows", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = Vec<WindowView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_windows(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<WindowView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
+pub async fn list_windows(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<Vec<WindowView>>> {
+    let clinic = access.clinic;
     Ok(Json(
         state
             .store
@@ -462,12 +450,10 @@ pub async fn list_windows(State(state): State<AppState>, caller: Caller, Path(id
     responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_window(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<WindowInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let weekday =
         chrono::Weekday::try_from(req.weekday.wrapping_sub(1)).map_err(|_| ApiError::invalid("weekday", "1 (Monday) to 7 (Sunday)"))?;
     if req.end_minute > DAY_MINUTES || req.start_minute >= req.end_minute {
@@ -500,9 +486,12 @@ pub async fn create_window(
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/windows/{window_id}", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("window_id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn delete_window(State(state): State<AppState>, caller: Caller, Path((id, window)): Path<(Uuid, Uuid)>) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+pub async fn delete_window(
+    State(state): State<AppState>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, window)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let (clinic, caller) = (access.clinic, access.caller);
     if !state.store.delete_window(clinic, window).await? {
         return Err(ApiError::not_found("window"));
     }

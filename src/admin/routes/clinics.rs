@@ -2,15 +2,15 @@
 //! (clinic admins), channel credentials (write-only, encrypted at rest),
 //! statistics per period, and the model's counters (superadmins).
 
-use super::{RangeQuery, audit, clinic_id, range};
-use crate::admin::auth::{Caller, Superadmin};
+use super::{RangeQuery, audit, range};
+use crate::admin::auth::{Caller, ClinicAccess, Superadmin, roles};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling;
-use crate::storage::{ClinicRole, ClinicStats, TwilioCredentials};
+use crate::storage::{ClinicStats, TwilioCredentials};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -92,9 +92,8 @@ pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiR
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = ClinicView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn get_clinic(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<ClinicView>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Practitioner)?;
+pub async fn get_clinic(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<ClinicView>> {
+    let clinic = access.clinic;
     let twilio = state.store.twilio_credentials(clinic).await?;
     Ok(Json(clinic_view(&state.store.clinic(clinic).await?, twilio)))
 }
@@ -244,12 +243,10 @@ fn apply(c: &mut Clinic, s: ClinicSettings) -> ApiResult<()> {
     responses((status = 200, body = ClinicView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_clinic(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<ClinicSettings>,
 ) -> ApiResult<Json<ClinicView>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let mut c = state.store.clinic(clinic).await?;
     apply(&mut c, req)?;
     state.store.update_clinic_settings(&c, state.clock.now()).await?;
@@ -337,12 +334,10 @@ pub struct TwilioCredentialsInput {
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_twilio(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Json(req): Json<TwilioCredentialsInput>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let sid = req.account_sid.trim();
     if sid.len() != 34 || !sid.starts_with("AC") || !sid[2..].bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::invalid("account_sid", "\"AC\" and 32 hexadecimal characters"));
@@ -364,12 +359,10 @@ pub async fn set_twilio(
     responses((status = 200, body = ClinicStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn clinic_stats(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Admin>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<ClinicStats>> {
-    let clinic_id = clinic_id(id);
-    caller.require(clinic_id, ClinicRole::ClinicAdmin)?;
+    let (clinic_id, _caller) = (access.clinic, access.caller);
     let clinic = state.store.clinic(clinic_id).await?;
     let today = state.clock.now().with_timezone(&clinic.timezone).date_naive();
     let q = RangeQuery { from: q.from.or(Some(today - Duration::days(30))), to: q.to.or(Some(today)) };

@@ -2,7 +2,7 @@
 //! taking a conversation over, replying through its channel and handing it back.
 
 use super::*;
-use crate::admin::auth::Caller;
+use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
@@ -68,12 +68,10 @@ impl ConversationState {
     responses((status = 200, body = ConversationPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_conversations(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Staff>,
     Query(q): Query<ConversationQuery>,
 ) -> ApiResult<Json<ConversationPage>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let limit = page_limit(q.limit, 50, 200)?;
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let tz = state.store.clinic(clinic).await?.timezone;
@@ -98,11 +96,10 @@ pub async fn list_conversations(
     responses((status = 200, body = Vec<MessageView>), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn conversation_messages(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, conversation)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     if state.store.conversation_clinic(ConversationId(conversation)).await? != Some(clinic) {
         return Err(ApiError::not_found("conversation"));
     }
@@ -117,11 +114,10 @@ pub async fn conversation_messages(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn release_conversation(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, conversation)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let fresh = crate::conversation::fresh_state_json();
     if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &fresh, false, state.clock.now()).await? {
         return Err(ApiError::not_found("conversation"));
@@ -143,11 +139,10 @@ pub struct ReplyRequest {
     responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn take_over_conversation(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, conversation)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let state_json = crate::conversation::handed_off_state_json();
     if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &state_json, true, state.clock.now()).await? {
         return Err(ApiError::not_found("conversation"));
@@ -163,12 +158,11 @@ pub async fn take_over_conversation(
     responses((status = 202), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn reply_to_conversation(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, conversation)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
     Json(req): Json<ReplyRequest>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let body = req.body.trim();
     if body.is_empty() || body.chars().count() > 1600 {
         return Err(ApiError::invalid("body", "must be 1 to 1,600 characters"));

@@ -28,7 +28,6 @@ use crate::storage::{ClinicRole, NewAuditEvent};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -37,10 +36,6 @@ pub struct RangeQuery {
     pub from: Option<NaiveDate>,
     /// Local date, inclusive (default: from + 14 days).
     pub to: Option<NaiveDate>,
-}
-
-fn clinic_id(id: Uuid) -> ClinicId {
-    ClinicId(id)
 }
 
 /// Records who read or changed what. A read is answered only once its audit

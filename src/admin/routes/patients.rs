@@ -2,12 +2,12 @@
 //! read and change is audited; erasure (clinic admins) blanks the patient
 //! everywhere this clinic holds them.
 
-use super::{AppointmentView, CreatedId, audit, clinic_id, page_limit};
-use crate::admin::auth::Caller;
+use super::{AppointmentView, CreatedId, audit, page_limit};
+use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
-use crate::storage::{ClinicRole, Erasure, PatientRecord};
+use crate::storage::{Erasure, PatientRecord};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -116,12 +116,10 @@ fn birth_date(state: &AppState, date: Option<NaiveDate>) -> ApiResult<Option<Nai
     responses((status = 200, body = PatientPageView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_patients(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Staff>,
     Query(q): Query<PatientQuery>,
 ) -> ApiResult<Json<PatientPageView>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let limit = page_limit(q.limit, 50, 200)?;
     let offset = q.offset.unwrap_or(0);
     if !(0..=1_000_000).contains(&offset) {
@@ -142,11 +140,10 @@ pub async fn list_patients(
     responses((status = 200, body = PatientDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn get_patient(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, patient)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<PatientDetail>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let record =
         state.store.patient(clinic, PatientId(patient)).await?.filter(|r| !r.erased).ok_or_else(|| ApiError::not_found("patient"))?;
     let mut appointments: Vec<AppointmentView> =
@@ -162,12 +159,10 @@ pub async fn get_patient(
     responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_patient(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
+    access: ClinicAccess<roles::Staff>,
     Json(req): Json<PatientInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let first_name = name("first_name", req.first_name)?.ok_or_else(|| ApiError::invalid("first_name", "is required"))?;
     let last_name = name("last_name", req.last_name)?.ok_or_else(|| ApiError::invalid("last_name", "is required"))?;
     if req.phones.len() > 10 {
@@ -193,12 +188,11 @@ pub async fn create_patient(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_patient(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, patient)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
     Json(req): Json<PatientInput>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     if !req.phones.is_empty() {
         return Err(ApiError::invalid("phones", "use the patient's phones routes"));
     }
@@ -226,12 +220,11 @@ pub async fn update_patient(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_phone(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, patient)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
     Json(req): Json<PhoneInput>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let phone = phone("phone", &req.phone)?;
     if !state.store.link_phone(clinic, PatientId(patient), &phone, state.clock.now()).await? {
         return Err(ApiError::not_found("patient"));
@@ -246,11 +239,10 @@ pub async fn add_phone(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn remove_phone(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, patient, number)): Path<(Uuid, Uuid, String)>,
+    access: ClinicAccess<roles::Staff>,
+    Path((_clinic, patient, number)): Path<(Uuid, Uuid, String)>,
 ) -> ApiResult<StatusCode> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::Staff)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let phone = phone("phone", &number)?;
     if !state.store.unlink_phone(clinic, PatientId(patient), &phone).await? {
         return Err(ApiError::not_found("phone of this patient"));
@@ -268,11 +260,10 @@ pub async fn remove_phone(
     responses((status = 200, body = Erasure), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn erase_patient(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, patient)): Path<(Uuid, Uuid)>,
+    access: ClinicAccess<roles::Admin>,
+    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<Erasure>> {
-    let clinic = clinic_id(id);
-    caller.require(clinic, ClinicRole::ClinicAdmin)?;
+    let (clinic, caller) = (access.clinic, access.caller);
     let fresh = crate::conversation::fresh_state_json();
     let erasure = state
         .store
