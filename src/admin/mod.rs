@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod routes;
+pub mod schema;
 pub mod tokens;
 
 use crate::app_state::AppState;

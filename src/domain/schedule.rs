@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const DAY_MINUTES: u16 = 1440;
 
 /// In person at the clinic, or remote (phone or video).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsultationMode {
     #[default]
@@ -88,7 +88,7 @@ impl WeeklyWindow {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionKind {
     Leave,

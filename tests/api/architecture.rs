@@ -177,3 +177,12 @@ fn only_scheduling_reads_the_rules() {
         }
     }
 }
+
+/// The domain carries no HTTP documentation: the admin API describes its own
+/// shapes (`admin::schema`).
+#[test]
+fn the_domain_derives_no_api_schema() {
+    for (file, code) in source_files_under("src/domain") {
+        assert!(!code.contains("utoipa"), "{} derives an API schema: describe it in admin::schema", file.display());
+    }
+}

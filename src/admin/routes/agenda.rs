@@ -30,6 +30,7 @@ pub struct SlotsQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// in_person (default) or remote.
+    #[param(value_type = Option<crate::admin::schema::ConsultationMode>)]
     pub mode: Option<ConsultationMode>,
 }
 
@@ -92,6 +93,7 @@ pub struct ExceptionDto {
     pub id: Option<String>,
     /// Absent for the whole clinic.
     pub practitioner_id: Option<Uuid>,
+    #[schema(value_type = crate::admin::schema::ExceptionKind)]
     pub kind: ExceptionKind,
     /// Seen by admins only, never by patients.
     #[serde(default)]

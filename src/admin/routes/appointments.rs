@@ -100,6 +100,7 @@ pub struct NewAppointmentRequest {
     pub patient_id: Uuid,
     pub starts_at: DateTime<Utc>,
     #[serde(default)]
+    #[schema(value_type = Option<crate::admin::schema::ConsultationMode>)]
     pub mode: Option<ConsultationMode>,
 }
 

@@ -103,6 +103,7 @@ pub struct WindowView {
     /// Limited to these services; empty means every service of the practitioner.
     pub service_ids: Vec<Uuid>,
     /// in_person or remote; absent means both.
+    #[schema(value_type = Option<crate::admin::schema::ConsultationMode>)]
     pub mode: Option<ConsultationMode>,
 }
 
@@ -127,6 +128,7 @@ pub struct WindowInput {
     #[schema(max_items = 100)]
     pub service_ids: Vec<Uuid>,
     /// in_person or remote; absent means both.
+    #[schema(value_type = Option<crate::admin::schema::ConsultationMode>)]
     pub mode: Option<ConsultationMode>,
 }
 

@@ -36,7 +36,9 @@ pub struct ClinicView {
     pub whatsapp_number: Option<String>,
     pub sms_number: Option<String>,
     /// Answers the bot gives to information questions.
+    #[schema(value_type = Vec<crate::admin::schema::ClinicAnswer>)]
     pub answers: Vec<ClinicAnswer>,
+    #[schema(value_type = crate::admin::schema::ModelPolicy)]
     pub model_policy: ModelPolicy,
     /// The Twilio account, if set; its auth token is never shown.
     pub twilio_account_sid: Option<String>,
@@ -134,7 +136,9 @@ pub struct ClinicSettings {
     pub sms_number: Option<String>,
     /// Replaces every information answer.
     #[schema(max_items = 50)]
+    #[schema(value_type = Option<Vec<crate::admin::schema::ClinicAnswer>>)]
     pub answers: Option<Vec<ClinicAnswer>>,
+    #[schema(value_type = Option<crate::admin::schema::ModelPolicy>)]
     pub model_policy: Option<ModelPolicy>,
 }
 
