@@ -74,32 +74,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::audit_events))
         .routes(routes!(routes::system_events))
         .split_for_parts();
-    (router.layer(axum::middleware::map_response(json_rejections)), api)
-}
-
-/// axum's extractors answer a malformed path, query or body in plain text
-/// (400, 415 or 422): turn that into the API's JSON error, 422.
-async fn json_rejections(response: axum::response::Response) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !matches!(status.as_u16(), 400 | 415 | 422) {
-        return response;
-    }
-    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
-    let message = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
-    let field = if message.contains("path") {
-        "path"
-    } else if message.contains("query") {
-        "query"
-    } else {
-        "body"
-    };
-    error::ApiError::invalid(field, message).into_response()
+    (router, api)
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::admin::auth::{self, Caller};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::storage::NewAuditEvent;
 use axum::Json;
@@ -53,7 +53,7 @@ pub struct MeView {
 /// account for 15 minutes; unknown e-mails cost the same time as known ones.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
+pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<TokenPair>> {
     let now = state.clock.now();
     let user = state.store.user_by_email(req.email.trim()).await?;
     let Some(user) = user.filter(|u| u.active) else {
@@ -110,7 +110,7 @@ pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>)
 /// Rotates a refresh token. A token used twice revokes its whole family.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
     let now = state.clock.now();
     let row = state
         .store
@@ -151,7 +151,7 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
 
 /// Revokes the refresh token's family (sign out everywhere it was passed on).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204), (status = 422, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<StatusCode> {
+pub async fn logout(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<StatusCode> {
     if let Some(row) = state.store.refresh_token(&auth::token_hash(&req.refresh_token)).await? {
         state.store.revoke_refresh_family(row.family_id, state.clock.now()).await?;
     }

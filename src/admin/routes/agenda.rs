@@ -2,12 +2,12 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling::{SlotEngine, SlotQuery};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub struct SlotsQuery {
 pub async fn slots(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Member>,
-    Query(q): Query<SlotsQuery>,
+    ApiQuery(q): ApiQuery<SlotsQuery>,
 ) -> ApiResult<Json<Vec<SlotView>>> {
     let clinic = access.clinic;
     let catalog = state.store.catalog(clinic).await?;
@@ -145,7 +145,7 @@ pub async fn list_exceptions(State(state): State<AppState>, access: ClinicAccess
 pub async fn create_exception(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<ExceptionDto>,
+    ApiJson(req): ApiJson<ExceptionDto>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     if let Some(p) = req.practitioner_id {
@@ -192,7 +192,7 @@ pub async fn create_exception(
 pub async fn delete_exception(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, exception)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, exception)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     if !state.store.delete_exception(clinic, ExceptionId(exception)).await? {
@@ -217,7 +217,7 @@ pub async fn list_holidays(State(state): State<AppState>, access: ClinicAccess<r
 pub async fn set_holidays(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<Vec<HolidayDto>>,
+    ApiJson(req): ApiJson<Vec<HolidayDto>>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     if req.len() > 366 {

@@ -3,11 +3,11 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ impl From<&Appointment> for AppointmentView {
 pub async fn list_appointments(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Member>,
-    Query(q): Query<RangeQuery>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> ApiResult<Json<Vec<AppointmentView>>> {
     let (clinic_id, caller) = (access.clinic, access.caller);
     let clinic = state.store.clinic(clinic_id).await?;
@@ -75,7 +75,7 @@ pub async fn list_appointments(
 pub async fn cancel_appointment(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, appointment)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, appointment)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let mut tx = state.store.begin().await?;
@@ -134,7 +134,7 @@ fn booking_error(e: crate::scheduling::BookingError) -> ApiError {
 pub async fn create_appointment(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Json(req): Json<NewAppointmentRequest>,
+    ApiJson(req): ApiJson<NewAppointmentRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     if !state.store.patient_in_clinic(clinic, PatientId(req.patient_id)).await? {
@@ -170,8 +170,8 @@ pub async fn create_appointment(
 pub async fn move_appointment(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, appointment)): Path<(Uuid, Uuid)>,
-    Json(req): Json<MoveRequestBody>,
+    ApiPath((_clinic, appointment)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<MoveRequestBody>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
@@ -195,8 +195,8 @@ pub async fn move_appointment(
 pub async fn set_appointment_status(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, appointment)): Path<(Uuid, Uuid)>,
-    Json(req): Json<StatusRequest>,
+    ApiPath((_clinic, appointment)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let status = match AppointmentStatus::parse(&req.status) {

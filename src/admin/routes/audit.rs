@@ -2,12 +2,12 @@
 
 use super::*;
 use crate::admin::auth::Superadmin;
-use crate::admin::error::{ApiResult, ErrorBody};
+use crate::admin::error::{ApiQuery, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::AuditEvent;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -24,7 +24,11 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn audit_events(State(state): State<AppState>, _: Superadmin, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
+pub async fn audit_events(
+    State(state): State<AppState>,
+    _: Superadmin,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEvent>>> {
     let limit = page_limit(q.limit, 100, 1000)?;
     Ok(Json(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
 }
@@ -37,7 +41,7 @@ pub async fn audit_events(State(state): State<AppState>, _: Superadmin, Query(q)
 pub async fn system_events(
     State(state): State<AppState>,
     _: Superadmin,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Vec<crate::storage::SystemEvent>>> {
     let limit = page_limit(q.limit, 100, 1000)?;
     Ok(Json(state.store.system_events(q.clinic_id.map(ClinicId), limit, q.before).await?))

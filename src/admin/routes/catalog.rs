@@ -4,12 +4,12 @@
 
 use super::{CreatedId, audit};
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::{FutureOf, StorageError, StoredWindow};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -196,7 +196,7 @@ pub async fn list_practitioners(
 pub async fn create_practitioner(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<PractitionerInput>,
+    ApiJson(req): ApiJson<PractitionerInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     let p = Practitioner {
@@ -230,8 +230,8 @@ async fn ensure_no_future_bookings(state: &AppState, clinic: ClinicId, of: Futur
 pub async fn update_practitioner(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, practitioner)): Path<(Uuid, Uuid)>,
-    Json(req): Json<PractitionerInput>,
+    ApiPath((_clinic, practitioner)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<PractitionerInput>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
@@ -267,7 +267,7 @@ pub async fn update_practitioner(
 pub async fn archive_practitioner(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, practitioner)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, practitioner)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
@@ -355,7 +355,7 @@ fn apply_service(s: &mut Service, req: ServiceInput) -> ApiResult<()> {
 pub async fn create_service(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<ServiceInput>,
+    ApiJson(req): ApiJson<ServiceInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     for (field, missing) in
@@ -389,8 +389,8 @@ pub async fn create_service(
 pub async fn update_service(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, service)): Path<(Uuid, Uuid)>,
-    Json(req): Json<ServiceInput>,
+    ApiPath((_clinic, service)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<ServiceInput>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let catalog = state.store.catalog(clinic).await?;
@@ -409,7 +409,7 @@ pub async fn update_service(
 pub async fn archive_service(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, service)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, service)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     ensure_no_future_bookings(&state, clinic, FutureOf::Service, service).await?;
@@ -453,7 +453,7 @@ pub async fn list_windows(State(state): State<AppState>, access: ClinicAccess<ro
 pub async fn create_window(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<WindowInput>,
+    ApiJson(req): ApiJson<WindowInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     let weekday =
@@ -491,7 +491,7 @@ pub async fn create_window(
 pub async fn delete_window(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, window)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, window)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     if !state.store.delete_window(clinic, window).await? {

@@ -4,13 +4,13 @@
 
 use super::{RangeQuery, audit, range};
 use crate::admin::auth::{Caller, ClinicAccess, Superadmin, roles};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling;
 use crate::storage::{ClinicStats, TwilioCredentials};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -248,7 +248,7 @@ fn apply(c: &mut Clinic, s: ClinicSettings) -> ApiResult<()> {
 pub async fn update_clinic(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<ClinicSettings>,
+    ApiJson(req): ApiJson<ClinicSettings>,
 ) -> ApiResult<Json<ClinicView>> {
     let (clinic, caller) = (access.clinic, access.caller);
     let mut c = state.store.clinic(clinic).await?;
@@ -282,7 +282,7 @@ pub struct NewClinicRequest {
 pub async fn create_clinic(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
-    Json(req): Json<NewClinicRequest>,
+    ApiJson(req): ApiJson<NewClinicRequest>,
 ) -> ApiResult<(StatusCode, Json<ClinicView>)> {
     let slug = req.slug.trim().to_string();
     crate::domain::check_slug(&slug).map_err(|rule| ApiError::invalid("slug", rule))?;
@@ -339,7 +339,7 @@ pub struct TwilioCredentialsInput {
 pub async fn set_twilio(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Json(req): Json<TwilioCredentialsInput>,
+    ApiJson(req): ApiJson<TwilioCredentialsInput>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let sid = req.account_sid.trim();
@@ -364,7 +364,7 @@ pub async fn set_twilio(
 pub async fn clinic_stats(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Query(q): Query<RangeQuery>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> ApiResult<Json<ClinicStats>> {
     let (clinic_id, _caller) = (access.clinic, access.caller);
     let clinic = state.store.clinic(clinic_id).await?;

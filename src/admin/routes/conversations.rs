@@ -3,12 +3,12 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::{ConversationFilter, ConversationSummary, MessageView};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,7 @@ impl ConversationState {
 pub async fn list_conversations(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Query(q): Query<ConversationQuery>,
+    ApiQuery(q): ApiQuery<ConversationQuery>,
 ) -> ApiResult<Json<ConversationPage>> {
     let (clinic, caller) = (access.clinic, access.caller);
     let limit = page_limit(q.limit, 50, 200)?;
@@ -97,7 +97,7 @@ pub async fn list_conversations(
 pub async fn conversation_messages(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, conversation)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
     let (clinic, caller) = (access.clinic, access.caller);
     if state.store.conversation_clinic(ConversationId(conversation)).await? != Some(clinic) {
@@ -115,7 +115,7 @@ pub async fn conversation_messages(
 pub async fn release_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, conversation)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let fresh = crate::conversation::fresh_state_json();
@@ -140,7 +140,7 @@ pub struct ReplyRequest {
 pub async fn take_over_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, conversation)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let state_json = crate::conversation::handed_off_state_json();
@@ -159,8 +159,8 @@ pub async fn take_over_conversation(
 pub async fn reply_to_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, conversation)): Path<(Uuid, Uuid)>,
-    Json(req): Json<ReplyRequest>,
+    ApiPath((_clinic, conversation)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<ReplyRequest>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let body = req.body.trim();

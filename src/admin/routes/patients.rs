@@ -4,12 +4,12 @@
 
 use super::{AppointmentView, CreatedId, audit, page_limit};
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::{Erasure, PatientRecord};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -117,7 +117,7 @@ fn birth_date(state: &AppState, date: Option<NaiveDate>) -> ApiResult<Option<Nai
 pub async fn list_patients(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Query(q): Query<PatientQuery>,
+    ApiQuery(q): ApiQuery<PatientQuery>,
 ) -> ApiResult<Json<PatientPageView>> {
     let (clinic, caller) = (access.clinic, access.caller);
     let limit = page_limit(q.limit, 50, 200)?;
@@ -141,7 +141,7 @@ pub async fn list_patients(
 pub async fn get_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, patient)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<Json<PatientDetail>> {
     let (clinic, caller) = (access.clinic, access.caller);
     let record =
@@ -160,7 +160,7 @@ pub async fn get_patient(
 pub async fn create_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Json(req): Json<PatientInput>,
+    ApiJson(req): ApiJson<PatientInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedId>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     let first_name = name("first_name", req.first_name)?.ok_or_else(|| ApiError::invalid("first_name", "is required"))?;
@@ -189,8 +189,8 @@ pub async fn create_patient(
 pub async fn update_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
-    Json(req): Json<PatientInput>,
+    ApiPath((_clinic, patient)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<PatientInput>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     if !req.phones.is_empty() {
@@ -221,8 +221,8 @@ pub async fn update_patient(
 pub async fn add_phone(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
-    Json(req): Json<PhoneInput>,
+    ApiPath((_clinic, patient)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<PhoneInput>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let phone = phone("phone", &req.phone)?;
@@ -240,7 +240,7 @@ pub async fn add_phone(
 pub async fn remove_phone(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
-    Path((_clinic, patient, number)): Path<(Uuid, Uuid, String)>,
+    ApiPath((_clinic, patient, number)): ApiPath<(Uuid, Uuid, String)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let phone = phone("phone", &number)?;
@@ -261,7 +261,7 @@ pub async fn remove_phone(
 pub async fn erase_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
-    Path((_clinic, patient)): Path<(Uuid, Uuid)>,
+    ApiPath((_clinic, patient)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<Json<Erasure>> {
     let (clinic, caller) = (access.clinic, access.caller);
     let fresh = crate::conversation::fresh_state_json();
