@@ -113,3 +113,19 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
         Self::invalid("path", r.body_text())
     }
 }
+
+/// The refusals every secured route may answer, documented once for all of
+/// them in the OpenAPI document: a missing or bad token (401), a role too
+/// small (403), a clinic or object the caller cannot see (404), a malformed
+/// request (422). Routes add their own (409, 429) beside it.
+#[derive(utoipa::IntoResponses)]
+pub enum Refusals {
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+}

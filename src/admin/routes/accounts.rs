@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::admin::auth::{self, Caller};
-use crate::admin::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiResult, ErrorBody, Refusals};
 use crate::app_state::AppState;
 use crate::storage::NewAuditEvent;
 use axum::Json;
@@ -159,7 +159,7 @@ pub async fn logout(State(state): State<AppState>, ApiJson(req): ApiJson<Refresh
 }
 
 #[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = MeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = MeView), Refusals))]
 pub async fn me(caller: Caller) -> Json<MeView> {
     Json(MeView {
         user_id: caller.user_id.to_string(),

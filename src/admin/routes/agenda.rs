@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling::{SlotEngine, SlotQuery};
@@ -37,7 +37,7 @@ pub struct SlotsQuery {
 /// Free slots, from the same engine the bot uses.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/slots", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), SlotsQuery),
-    responses((status = 200, body = Vec<SlotView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<SlotView>), Refusals))]
 pub async fn slots(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Member>,
@@ -133,7 +133,7 @@ fn to_dto(e: &AvailabilityException) -> ExceptionDto {
 /// Leave, training, meetings: the time the engine never offers.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/exceptions", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<ExceptionDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ExceptionDto>), Refusals))]
 pub async fn list_exceptions(State(state): State<AppState>, access: ClinicAccess<roles::Admin>) -> ApiResult<Json<Vec<ExceptionDto>>> {
     let clinic = access.clinic;
     Ok(Json(state.store.exceptions(clinic).await?.iter().map(to_dto).collect()))
@@ -141,7 +141,7 @@ pub async fn list_exceptions(State(state): State<AppState>, access: ClinicAccess
 
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/exceptions", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = ExceptionDto,
-    responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedId), Refusals))]
 pub async fn create_exception(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -188,7 +188,7 @@ pub async fn create_exception(
 
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/exceptions/{exception_id}", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("exception_id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn delete_exception(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -204,7 +204,7 @@ pub async fn delete_exception(
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/holidays", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<HolidayDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<HolidayDto>), Refusals))]
 pub async fn list_holidays(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<Vec<HolidayDto>>> {
     let clinic = access.clinic;
     Ok(Json(state.store.holidays(clinic).await?.into_iter().map(|h| HolidayDto { date: h.date, name: h.name }).collect()))
@@ -213,7 +213,7 @@ pub async fn list_holidays(State(state): State<AppState>, access: ClinicAccess<r
 /// Replaces the clinic's public holidays (the clinic is closed on them).
 #[utoipa::path(put, path = "/api/clinics/{clinic_id}/holidays", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = Vec<HolidayDto>,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn set_holidays(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,

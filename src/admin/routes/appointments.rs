@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use axum::Json;
@@ -43,7 +43,7 @@ impl From<&Appointment> for AppointmentView {
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), RangeQuery),
-    responses((status = 200, body = Vec<AppointmentView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<AppointmentView>), Refusals))]
 pub async fn list_appointments(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Member>,
@@ -71,7 +71,7 @@ pub async fn list_appointments(
 /// Cancels an appointment; its time is bookable again at once.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/cancel", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn cancel_appointment(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -130,7 +130,7 @@ fn booking_error(e: crate::scheduling::BookingError) -> ApiError {
 /// Books on behalf of a patient, by the same rules and lock as the bot.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewAppointmentRequest,
-    responses((status = 201, body = CreatedId), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = CreatedId), (status = 409, body = ErrorBody), Refusals))]
 pub async fn create_appointment(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -166,7 +166,7 @@ pub async fn create_appointment(
 /// Moves an appointment; the old time is freed only if the new one is taken.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/move", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = MoveRequestBody,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 409, body = ErrorBody), Refusals))]
 pub async fn move_appointment(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -191,7 +191,7 @@ pub async fn move_appointment(
 /// Marks a booked appointment attended or missed.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/appointments/{appointment_id}/status", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("appointment_id" = Uuid, Path)), request_body = StatusRequest,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn set_appointment_status(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::admin::auth::Superadmin;
-use crate::admin::error::{ApiQuery, ApiResult, ErrorBody};
+use crate::admin::error::{ApiQuery, ApiResult, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::AuditEvent;
@@ -23,7 +23,7 @@ pub struct AuditQuery {
 /// The audit trail (superadmins): who read or changed what, when, where.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<AuditEvent>), Refusals))]
 pub async fn audit_events(
     State(state): State<AppState>,
     _: Superadmin,
@@ -37,7 +37,7 @@ pub async fn audit_events(
 /// failures. Never message text.
 #[utoipa::path(get, path = "/api/system-events", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = Vec<crate::storage::SystemEvent>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<crate::storage::SystemEvent>), Refusals))]
 pub async fn system_events(
     State(state): State<AppState>,
     _: Superadmin,

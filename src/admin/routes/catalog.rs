@@ -4,7 +4,7 @@
 
 use super::{CreatedId, audit};
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::{FutureOf, StorageError, StoredWindow};
@@ -180,7 +180,7 @@ fn reference_error(e: StorageError, field: &str) -> ApiError {
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/practitioners", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<PractitionerView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<PractitionerView>), Refusals))]
 pub async fn list_practitioners(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Member>,
@@ -192,7 +192,7 @@ pub async fn list_practitioners(
 
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/practitioners", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = PractitionerInput,
-    responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedId), Refusals))]
 pub async fn create_practitioner(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -226,7 +226,7 @@ async fn ensure_no_future_bookings(state: &AppState, clinic: ClinicId, of: Futur
 /// every search (refused while appointments are still booked with them).
 #[utoipa::path(patch, path = "/api/clinics/{clinic_id}/practitioners/{practitioner_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("practitioner_id" = Uuid, Path)), request_body = PractitionerInput,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 409, body = ErrorBody), Refusals))]
 pub async fn update_practitioner(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -263,7 +263,7 @@ pub async fn update_practitioner(
 /// while appointments are still booked with them.
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/practitioners/{practitioner_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("practitioner_id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 409, body = ErrorBody), Refusals))]
 pub async fn archive_practitioner(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -302,7 +302,7 @@ fn service_view(s: &Service) -> ServiceView {
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/services", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<ServiceView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ServiceView>), Refusals))]
 pub async fn list_services(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<Vec<ServiceView>>> {
     let clinic = access.clinic;
     let catalog = state.store.catalog(clinic).await?;
@@ -351,7 +351,7 @@ fn apply_service(s: &mut Service, req: ServiceInput) -> ApiResult<()> {
 
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/services", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = ServiceInput,
-    responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedId), Refusals))]
 pub async fn create_service(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -385,7 +385,7 @@ pub async fn create_service(
 
 #[utoipa::path(patch, path = "/api/clinics/{clinic_id}/services/{service_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("service_id" = Uuid, Path)), request_body = ServiceInput,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn update_service(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -405,7 +405,7 @@ pub async fn update_service(
 /// appointments that used it. Refused while some are still booked.
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/services/{service_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("service_id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 409, body = ErrorBody), Refusals))]
 pub async fn archive_service(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -422,7 +422,7 @@ pub async fn archive_service(
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/windows", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<WindowView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<WindowView>), Refusals))]
 pub async fn list_windows(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<Vec<WindowView>>> {
     let clinic = access.clinic;
     Ok(Json(
@@ -449,7 +449,7 @@ pub async fn list_windows(State(state): State<AppState>, access: ClinicAccess<ro
 /// change one, add the new window and delete the old.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/windows", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = WindowInput,
-    responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedId), Refusals))]
 pub async fn create_window(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -487,7 +487,7 @@ pub async fn create_window(
 
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/windows/{window_id}", tag = "scheduling", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("window_id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn delete_window(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,

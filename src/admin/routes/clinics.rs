@@ -4,7 +4,7 @@
 
 use super::{RangeQuery, audit, range};
 use crate::admin::auth::{Caller, ClinicAccess, Superadmin, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling;
@@ -79,7 +79,7 @@ const WEEK: [chrono::Weekday; 7] = [
 
 /// The clinics the caller may see (all of them for superadmins).
 #[utoipa::path(get, path = "/api/clinics", tag = "clinics", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ClinicView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ClinicView>), Refusals))]
 pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ClinicView>>> {
     let mut out = Vec::new();
     for c in state.store.clinics().await? {
@@ -93,7 +93,7 @@ pub async fn list_clinics(State(state): State<AppState>, caller: Caller) -> ApiR
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
-    responses((status = 200, body = ClinicView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ClinicView), Refusals))]
 pub async fn get_clinic(State(state): State<AppState>, access: ClinicAccess<roles::Member>) -> ApiResult<Json<ClinicView>> {
     let clinic = access.clinic;
     let twilio = state.store.twilio_credentials(clinic).await?;
@@ -244,7 +244,7 @@ fn apply(c: &mut Clinic, s: ClinicSettings) -> ApiResult<()> {
 /// webhook address, cannot change.
 #[utoipa::path(patch, path = "/api/clinics/{clinic_id}", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = ClinicSettings,
-    responses((status = 200, body = ClinicView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ClinicView), (status = 409, body = ErrorBody), Refusals))]
 pub async fn update_clinic(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -278,7 +278,7 @@ pub struct NewClinicRequest {
 
 /// Creates a clinic (superadmins); its admins then fill in the rest.
 #[utoipa::path(post, path = "/api/clinics", tag = "clinics", security(("bearer" = [])), request_body = NewClinicRequest,
-    responses((status = 201, body = ClinicView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = ClinicView), (status = 409, body = ErrorBody), Refusals))]
 pub async fn create_clinic(
     State(state): State<AppState>,
     Superadmin(caller): Superadmin,
@@ -335,7 +335,7 @@ pub struct TwilioCredentialsInput {
 /// encrypted at rest and never returned; webhooks are then checked with it.
 #[utoipa::path(put, path = "/api/clinics/{clinic_id}/channels/twilio", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = TwilioCredentialsInput,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn set_twilio(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -360,7 +360,7 @@ pub async fn set_twilio(
 /// last 30 days).
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/stats", tag = "clinics", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), RangeQuery),
-    responses((status = 200, body = ClinicStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ClinicStats), Refusals))]
 pub async fn clinic_stats(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -395,7 +395,7 @@ pub struct ModelMetricsView {
 /// The model's counters since start (superadmins): calls, outcomes, tokens,
 /// latency. Per clinic counts are in each clinic's stats.
 #[utoipa::path(get, path = "/api/model/metrics", tag = "audit", security(("bearer" = [])),
-    responses((status = 200, body = ModelMetricsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ModelMetricsView), Refusals))]
 pub async fn model_metrics(State(state): State<AppState>, _: Superadmin) -> ApiResult<Json<ModelMetricsView>> {
     Ok(Json(match &state.model {
         Some(m) => ModelMetricsView { configured: true, backend: Some(m.backend_name().to_string()), metrics: Some(m.metrics.snapshot()) },

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::{ConversationFilter, ConversationSummary, MessageView};
@@ -65,7 +65,7 @@ impl ConversationState {
 /// Conversations of a clinic, most recently active first.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ConversationQuery),
-    responses((status = 200, body = ConversationPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ConversationPage), Refusals))]
 pub async fn list_conversations(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -93,7 +93,7 @@ pub async fn list_conversations(
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/messages", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<MessageView>), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<MessageView>), Refusals))]
 pub async fn conversation_messages(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -111,7 +111,7 @@ pub async fn conversation_messages(
 /// Staff hand the conversation back to the bot.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/release", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn release_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -136,7 +136,7 @@ pub struct ReplyRequest {
 /// Staff take the conversation over: the bot stays silent until released.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/take-over", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn take_over_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -155,7 +155,7 @@ pub async fn take_over_conversation(
 /// conversation stays with staff.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/reply", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)), request_body = ReplyRequest,
-    responses((status = 202), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 202), Refusals))]
 pub async fn reply_to_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,

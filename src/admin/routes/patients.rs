@@ -4,7 +4,7 @@
 
 use super::{AppointmentView, CreatedId, audit, page_limit};
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::storage::{Erasure, PatientRecord};
@@ -113,7 +113,7 @@ fn birth_date(state: &AppState, date: Option<NaiveDate>) -> ApiResult<Option<Nai
 /// Patients of the clinic by name or phone, alphabetical.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/patients", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), PatientQuery),
-    responses((status = 200, body = PatientPageView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PatientPageView), Refusals))]
 pub async fn list_patients(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -137,7 +137,7 @@ pub async fn list_patients(
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/patients/{patient_id}", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path)),
-    responses((status = 200, body = PatientDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PatientDetail), Refusals))]
 pub async fn get_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -156,7 +156,7 @@ pub async fn get_patient(
 /// Registers a patient (for example before booking for them by phone).
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/patients", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = PatientInput,
-    responses((status = 201, body = CreatedId), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedId), Refusals))]
 pub async fn create_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -185,7 +185,7 @@ pub async fn create_patient(
 /// Corrects a name or birth date (phones have their own routes).
 #[utoipa::path(patch, path = "/api/clinics/{clinic_id}/patients/{patient_id}", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path)), request_body = PatientInput,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn update_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -217,7 +217,7 @@ pub async fn update_patient(
 /// Links a phone: from then on, messages from it can book, list and cancel for this patient.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/patients/{patient_id}/phones", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path)), request_body = PhoneInput,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn add_phone(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -236,7 +236,7 @@ pub async fn add_phone(
 /// Unlinks a phone (a lost or passed-on number): it no longer reaches this patient's records.
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/patients/{patient_id}/phones/{phone}", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path), ("phone" = String, Path, description = "E.164, with + written %2B")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), Refusals))]
 pub async fn remove_phone(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -257,7 +257,7 @@ pub async fn remove_phone(
 /// in this clinic blanked. Past appointments stay, anonymous, for statistics.
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/patients/{patient_id}", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path)),
-    responses((status = 200, body = Erasure), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Erasure), Refusals))]
 pub async fn erase_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
