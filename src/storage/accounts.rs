@@ -257,6 +257,13 @@ impl Store {
     }
 
     pub async fn audit(&self, e: &NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        Self::audit_in(&mut conn, e, now).await
+    }
+
+    /// The audit row inside the transaction of the change it records: both
+    /// are written, or neither.
+    pub async fn audit_in(conn: &mut sqlx::AnyConnection, e: &NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_events (at, actor_user_id, clinic_id, action, resource, resource_id, outcome) VALUES ($1,$2,$3,$4,$5,$6,$7)",
         )
@@ -267,7 +274,7 @@ impl Store {
         .bind(e.resource)
         .bind(e.resource_id)
         .bind(e.outcome)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }

@@ -84,11 +84,12 @@ pub async fn cancel_appointment(
             crate::scheduling::BookingError::Storage(s) => ApiError::from(s),
             _ => ApiError::not_found("appointment"),
         })?;
-    tx.commit().await.map_err(crate::storage::StorageError::from)?;
     if !done {
         return Err(ApiError::not_found("booked appointment"));
     }
-    audit(&state, &caller, Some(clinic), "cancel", "appointment", Some(&appointment.to_string())).await?;
+    let id = appointment.to_string();
+    crate::storage::Store::audit_in(&mut tx, &audit_event(&caller, clinic, "cancel", "appointment", Some(&id)), state.clock.now()).await?;
+    tx.commit().await.map_err(crate::storage::StorageError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,8 +159,9 @@ pub async fn create_appointment(
     };
     let mut tx = state.store.begin().await?;
     let created = crate::scheduling::book(&mut tx, &catalog, &book, state.clock.now()).await.map_err(booking_error)?;
+    let id = created.to_string();
+    crate::storage::Store::audit_in(&mut tx, &audit_event(&caller, clinic, "create", "appointment", Some(&id)), state.clock.now()).await?;
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
-    audit(&state, &caller, Some(clinic), "create", "appointment", Some(&created.to_string())).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: created.to_string() })))
 }
 
@@ -183,8 +185,9 @@ pub async fn move_appointment(
     };
     let mut tx = state.store.begin().await?;
     crate::scheduling::reschedule(&mut tx, &catalog, &request, state.clock.now()).await.map_err(booking_error)?;
+    let id = appointment.to_string();
+    crate::storage::Store::audit_in(&mut tx, &audit_event(&caller, clinic, "move", "appointment", Some(&id)), state.clock.now()).await?;
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
-    audit(&state, &caller, Some(clinic), "move", "appointment", Some(&appointment.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -185,7 +185,8 @@ pub async fn reply_to_conversation(
     };
     let mut tx = state.store.begin().await?;
     crate::storage::Store::insert_outbound(&mut tx, &reply, now).await?;
+    let id = conversation.to_string();
+    crate::storage::Store::audit_in(&mut tx, &audit_event(&caller, clinic, "reply", "conversation", Some(&id)), now).await?;
     tx.commit().await.map_err(crate::storage::StorageError::from)?;
-    audit(&state, &caller, Some(clinic), "reply", "conversation", Some(&conversation.to_string())).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -38,6 +38,11 @@ pub struct RangeQuery {
     pub to: Option<NaiveDate>,
 }
 
+/// The audit row of a change, to be written in the change's own transaction.
+fn audit_event<'a>(caller: &Caller, clinic: ClinicId, action: &'a str, resource: &'a str, id: Option<&'a str>) -> NewAuditEvent<'a> {
+    NewAuditEvent { actor: Some(caller.user_id), clinic: Some(clinic), action, resource, resource_id: id, outcome: "ok" }
+}
+
 /// Records who read or changed what. A read is answered only once its audit
 /// row is written; a failed audit fails the request instead of passing
 /// silently.
