@@ -1,4 +1,4 @@
-use super::{Activity, Result, StorageError, Store, parse_id, to_ts};
+use super::{Activity, NewAuditEvent, Result, StorageError, Store, parse_id, to_ts};
 use crate::domain::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AnyConnection;
@@ -172,7 +172,15 @@ impl Store {
     }
 
     /// A patient created by staff, linked to any number of phones.
-    pub async fn add_patient(&self, patient: &Patient, phones: &[PhoneNumber], now: DateTime<Utc>) -> Result<()> {
+    /// Creates a patient with their phones; `audit` is written in the same
+    /// transaction (so for every patient-data change below).
+    pub async fn add_patient(
+        &self,
+        patient: &Patient,
+        phones: &[PhoneNumber],
+        audit: &NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO patients (id, clinic_id, first_name, last_name, birth_date, created_at, updated_at) \
@@ -189,12 +197,14 @@ impl Store {
         for phone in phones {
             Self::link_phone_in(&mut tx, patient.clinic_id, patient.id, phone, now).await?;
         }
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Names and birth date; an erased patient cannot be changed.
-    pub async fn update_patient(&self, patient: &Patient, now: DateTime<Utc>) -> Result<bool> {
+    pub async fn update_patient(&self, patient: &Patient, audit: &NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE patients SET first_name = $1, last_name = $2, birth_date = $3, updated_at = $4 \
              WHERE id = $5 AND clinic_id = $6 AND erased_at IS NULL",
@@ -205,9 +215,14 @@ impl Store {
         .bind(to_ts(now))
         .bind(patient.id.to_string())
         .bind(patient.clinic_id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn link_phone_in(
@@ -228,7 +243,14 @@ impl Store {
     }
 
     /// Links a phone to a (not erased) patient of this clinic. False if no such patient.
-    pub async fn link_phone(&self, clinic: ClinicId, patient: PatientId, phone: &PhoneNumber, now: DateTime<Utc>) -> Result<bool> {
+    pub async fn link_phone(
+        &self,
+        clinic: ClinicId,
+        patient: PatientId,
+        phone: &PhoneNumber,
+        audit: &NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let found = sqlx::query("SELECT 1 AS one FROM patients WHERE id = $1 AND clinic_id = $2 AND erased_at IS NULL")
             .bind(patient.to_string())
@@ -239,19 +261,33 @@ impl Store {
             return Ok(false);
         }
         Self::link_phone_in(&mut tx, clinic, patient, phone, now).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// The phone no longer reaches this patient's records. False if it was not linked.
-    pub async fn unlink_phone(&self, clinic: ClinicId, patient: PatientId, phone: &PhoneNumber) -> Result<bool> {
+    pub async fn unlink_phone(
+        &self,
+        clinic: ClinicId,
+        patient: PatientId,
+        phone: &PhoneNumber,
+        audit: &NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM patient_phones WHERE clinic_id = $1 AND patient_id = $2 AND phone = $3")
             .bind(clinic.to_string())
             .bind(patient.to_string())
             .bind(phone.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Erases a patient (the right to erasure), in one transaction: their
@@ -260,7 +296,14 @@ impl Store {
     /// that now reaches nobody in this clinic, the conversation's messages are
     /// blanked and its state reset to `fresh_state`. Past appointments stay,
     /// anonymous, for the statistics. `None` if no such patient.
-    pub async fn erase_patient(&self, clinic: ClinicId, id: PatientId, fresh_state: &str, now: DateTime<Utc>) -> Result<Option<Erasure>> {
+    pub async fn erase_patient(
+        &self,
+        clinic: ClinicId,
+        id: PatientId,
+        fresh_state: &str,
+        audit: &NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Erasure>> {
         let Some(record) = self.patient(clinic, id).await? else { return Ok(None) };
         if record.erased {
             return Ok(Some(Erasure::default()));
@@ -323,6 +366,7 @@ impl Store {
             .await?
             .rows_affected();
         }
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(Some(Erasure {
             cancelled_appointments: cancelled,

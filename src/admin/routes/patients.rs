@@ -2,7 +2,7 @@
 //! read and change is audited; erasure (clinic admins) blanks the patient
 //! everywhere this clinic holds them.
 
-use super::{AppointmentView, CreatedId, audit, page_limit};
+use super::{AppointmentView, CreatedId, audit, audit_event, page_limit};
 use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
 use crate::app_state::AppState;
@@ -177,8 +177,8 @@ pub async fn create_patient(
         birth_date: birth_date(&state, req.birth_date)?,
         relation: None,
     };
-    state.store.add_patient(&patient, &phones, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "create", "patient", Some(&patient.id.to_string())).await?;
+    let id = patient.id.to_string();
+    state.store.add_patient(&patient, &phones, &audit_event(&caller, clinic, "create", "patient", Some(&id)), state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: patient.id.to_string() })))
 }
 
@@ -207,10 +207,14 @@ pub async fn update_patient(
     if let Some(d) = birth_date(&state, req.birth_date)? {
         record.patient.birth_date = Some(d);
     }
-    if !state.store.update_patient(&record.patient, state.clock.now()).await? {
+    let id = patient.to_string();
+    if !state
+        .store
+        .update_patient(&record.patient, &audit_event(&caller, clinic, "update", "patient", Some(&id)), state.clock.now())
+        .await?
+    {
         return Err(ApiError::not_found("patient"));
     }
-    audit(&state, &caller, Some(clinic), "update", "patient", Some(&patient.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -226,10 +230,11 @@ pub async fn add_phone(
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let phone = phone("phone", &req.phone)?;
-    if !state.store.link_phone(clinic, PatientId(patient), &phone, state.clock.now()).await? {
+    let id = patient.to_string();
+    let event = audit_event(&caller, clinic, "link_phone", "patient", Some(&id));
+    if !state.store.link_phone(clinic, PatientId(patient), &phone, &event, state.clock.now()).await? {
         return Err(ApiError::not_found("patient"));
     }
-    audit(&state, &caller, Some(clinic), "link_phone", "patient", Some(&patient.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,10 +249,11 @@ pub async fn remove_phone(
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let phone = phone("phone", &number)?;
-    if !state.store.unlink_phone(clinic, PatientId(patient), &phone).await? {
+    let id = patient.to_string();
+    let event = audit_event(&caller, clinic, "unlink_phone", "patient", Some(&id));
+    if !state.store.unlink_phone(clinic, PatientId(patient), &phone, &event, state.clock.now()).await? {
         return Err(ApiError::not_found("phone of this patient"));
     }
-    audit(&state, &caller, Some(clinic), "unlink_phone", "patient", Some(&patient.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,9 +273,14 @@ pub async fn erase_patient(
     let fresh = crate::conversation::fresh_state_json();
     let erasure = state
         .store
-        .erase_patient(clinic, PatientId(patient), &fresh, state.clock.now())
+        .erase_patient(
+            clinic,
+            PatientId(patient),
+            &fresh,
+            &audit_event(&caller, clinic, "erase", "patient", Some(&patient.to_string())),
+            state.clock.now(),
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("patient"))?;
-    audit(&state, &caller, Some(clinic), "erase", "patient", Some(&patient.to_string())).await?;
     Ok(Json(erasure))
 }
