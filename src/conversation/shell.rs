@@ -57,7 +57,7 @@ impl TurnRunner {
         clinic: crate::domain::ClinicId,
         conversation: crate::domain::ConversationId,
     ) -> Result<bool, StorageError> {
-        self.store.set_conversation_owner(clinic, conversation, &super::fresh_state_json(), false, self.clock.now()).await
+        self.store.set_conversation_owner(clinic, conversation, &super::fresh_state_json(), false, None, self.clock.now()).await
     }
 
     pub fn with_model(mut self, model: std::sync::Arc<crate::model::ModelAssist>) -> Self {

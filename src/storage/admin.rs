@@ -157,6 +157,7 @@ impl Store {
         id: ConversationId,
         state: &str,
         needs_human: bool,
+        audit: Option<&super::NewAuditEvent<'_>>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -181,6 +182,9 @@ impl Store {
             .await?;
         if needs_human && before.try_get::<i64, _>("needs_human")? == 0 {
             Self::record_activity(&mut tx, clinic, super::Activity::Handoff, "staff", now).await?;
+        }
+        if let Some(audit) = audit {
+            Self::audit_in(&mut tx, audit, now).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -218,17 +222,24 @@ impl Store {
         clinic: ClinicId,
         id: AppointmentId,
         status: AppointmentStatus,
+        audit: &super::NewAuditEvent<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done =
             sqlx::query("UPDATE appointments SET status = $1, updated_at = $2 WHERE id = $3 AND clinic_id = $4 AND status = 'booked'")
                 .bind(status.as_str())
                 .bind(super::to_ts(now))
                 .bind(id.to_string())
                 .bind(clinic.to_string())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

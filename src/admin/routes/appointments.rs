@@ -206,9 +206,10 @@ pub async fn set_appointment_status(
         Some(s @ (AppointmentStatus::Attended | AppointmentStatus::NoShow)) => s,
         _ => return Err(ApiError::invalid("status", "must be attended or no_show")),
     };
-    if !state.store.set_appointment_status(clinic, AppointmentId(appointment), status, state.clock.now()).await? {
+    let id = appointment.to_string();
+    let event = audit_event(&caller, clinic, "status", "appointment", Some(&id));
+    if !state.store.set_appointment_status(clinic, AppointmentId(appointment), status, &event, state.clock.now()).await? {
         return Err(ApiError::not_found("booked appointment"));
     }
-    audit(&state, &caller, Some(clinic), "status", "appointment", Some(&appointment.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -119,10 +119,11 @@ pub async fn release_conversation(
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let fresh = crate::conversation::fresh_state_json();
-    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &fresh, false, state.clock.now()).await? {
+    let id = conversation.to_string();
+    let event = audit_event(&caller, clinic, "release", "conversation", Some(&id));
+    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &fresh, false, Some(&event), state.clock.now()).await? {
         return Err(ApiError::not_found("conversation"));
     }
-    audit(&state, &caller, Some(clinic), "release", "conversation", Some(&conversation.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,10 +145,12 @@ pub async fn take_over_conversation(
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     let state_json = crate::conversation::handed_off_state_json();
-    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &state_json, true, state.clock.now()).await? {
+    let id = conversation.to_string();
+    let event = audit_event(&caller, clinic, "take_over", "conversation", Some(&id));
+    if !state.store.set_conversation_owner(clinic, ConversationId(conversation), &state_json, true, Some(&event), state.clock.now()).await?
+    {
         return Err(ApiError::not_found("conversation"));
     }
-    audit(&state, &caller, Some(clinic), "take_over", "conversation", Some(&conversation.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -172,7 +175,7 @@ pub async fn reply_to_conversation(
     let now = state.clock.now();
     state
         .store
-        .set_conversation_owner(clinic, ConversationId(conversation), &crate::conversation::handed_off_state_json(), true, now)
+        .set_conversation_owner(clinic, ConversationId(conversation), &crate::conversation::handed_off_state_json(), true, None, now)
         .await?;
     let reply = crate::storage::NewOutbound {
         clinic_id: clinic,
