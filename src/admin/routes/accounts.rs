@@ -65,39 +65,22 @@ pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginReq
     if user.locked_until.is_some_and(|t| t > now) {
         return Err(ApiError::locked());
     }
+    let account = user.id.to_string();
+    let login = |outcome| NewAuditEvent {
+        actor: Some(user.id),
+        clinic: None,
+        action: "login",
+        resource: "account",
+        resource_id: Some(&account),
+        outcome,
+    };
     if !auth::verify_password_blocking(req.password.clone(), Some(user.password_hash.expose().to_string())).await {
         state.store.login_failed(user.id, auth::MAX_FAILED, now + Duration::minutes(auth::LOCK_MINUTES)).await?;
-        state
-            .store
-            .audit(
-                &NewAuditEvent {
-                    actor: Some(user.id),
-                    clinic: None,
-                    action: "login",
-                    resource: "account",
-                    resource_id: Some(&user.id.to_string()),
-                    outcome: "wrong_password",
-                },
-                now,
-            )
-            .await?;
+        state.store.audit(&login("wrong_password"), now).await?;
         return Err(ApiError::unauthenticated("wrong e-mail or password"));
     }
     state.store.login_succeeded(user.id).await?;
-    state
-        .store
-        .audit(
-            &NewAuditEvent {
-                actor: Some(user.id),
-                clinic: None,
-                action: "login",
-                resource: "account",
-                resource_id: Some(&user.id.to_string()),
-                outcome: "ok",
-            },
-            now,
-        )
-        .await?;
+    state.store.audit(&login("ok"), now).await?;
     let refresh_token = auth::issue_refresh(&state.store, user.id, Uuid::new_v4(), now).await?;
     Ok(Json(TokenPair {
         access_token: auth::issue_access(&state.jwt, user.id, now),
