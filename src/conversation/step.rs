@@ -27,6 +27,10 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         out.state = Conversation::default();
         out.say(ctx.channel, "fresh_start", &[]);
     }
+    if idle_reset {
+        // A follow-up to an emergency is one that comes soon after it.
+        out.state.after_emergency = false;
+    }
     // Safety first: an emergency interrupts anything, even a staff-owned conversation.
     if x.intent == Intent::Emergency {
         replies::emergency(&mut out, ctx);
