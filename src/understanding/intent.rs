@@ -320,7 +320,7 @@ fn is_handoff(p: &str) -> bool {
 }
 
 static REQUEST_FORM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r" (on peut|on pourrait|est ce possible|c est possible|possible|ca vous va|vous pouvez me prendre|can we|could we|can i come|is it possible) ").unwrap()
+    Regex::new(r" (on peut|on pourrait|est ce possible|c est possible|possible|ca vous va|vous pouvez me prendre|can we|could we|can i come|i fit come|fit i come|we fit do|is it possible) ").unwrap()
 });
 
 fn task_intent(p: &str) -> Option<Intent> {
@@ -534,6 +534,9 @@ const CHOICE_FILLER: &[&str] = &[
     "stp",
     "svp",
     "merci",
+    "beaucoup",
+    "much",
+    "lot",
     "thanks",
     "thank",
     "you",

@@ -400,6 +400,10 @@ pub const MODIFY_PHRASES: &[&str] = &[
     " shift my",
     " shift the",
     " shift it",
+    " move am",
+    " push am",
+    " change the day",
+    " change am",
 ];
 
 pub const CANCEL_PHRASES: &[&str] = &[
@@ -432,6 +436,9 @@ pub const CANCEL_PHRASES: &[&str] = &[
     " no go fit come",
     " no fit make am",
     " i no go come",
+    " no go fit make am",
+    " no go fit come",
+    " no fit make it",
 ];
 
 pub const OWN_APPOINTMENT: &[&str] = &[
@@ -574,6 +581,10 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " les enfants ont quoi",
     " on a quoi comme rdv",
     " on a quoi comme rendez vous",
+    " qu est ce qui est prevu",
+    " c est prevu quand",
+    " what s planned",
+    " what is planned",
 ];
 
 pub const PRACTITIONER_QUESTIONS: &[&str] = &[
@@ -805,6 +816,9 @@ pub const INFORMATION_PHRASES: &[&str] = &[
     " una place",
     " your place",
     " find una",
+    " una clinic",
+    " where una",
+    " una hospital",
 ];
 
 /// Symptoms: told to a clinic with nothing else asked, they mean "I want to be seen".

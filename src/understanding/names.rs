@@ -461,7 +461,8 @@ pub fn extract_practitioner(toks: &[Token<'_>], lexicon: Option<&ClinicLexicon>)
             || w.ends_with("tre")
     };
     for (i, t) in toks.iter().enumerate() {
-        if !PRACTITIONER_TITLES.contains(&t.folded.as_str()) {
+        // "pr" is SMS for "pour" unless written as the title "Pr" / "Pr.".
+        if !PRACTITIONER_TITLES.contains(&t.folded.as_str()) || t.folded == "pr" && t.original != "Pr" {
             continue;
         }
         let mut words: Vec<&str> = Vec::new();

@@ -61,6 +61,8 @@ const ADDRESS: &[&str] = &[
     "itineraire",
     "repere",
     "landmark",
+    "una clinic",
+    "where una",
 ];
 const HOURS: &[&str] = &["horaire", "heure", "ouvert", "ouverte", "ferme", "open", "close", "hours"];
 const PHONE: &[&str] = &["numero", "telephone", "phone", "number", "appeler", "call", "joindre"];
