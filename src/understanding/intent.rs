@@ -92,9 +92,36 @@ fn has_unnegated(p: &str, phrase: &str) -> bool {
     false
 }
 
+/// A past event told as history with a request to be seen ("un AVC l'an
+/// dernier, je voudrais un rdv", "un malaise la semaine dernière"): a reason
+/// for the visit, not an emergency now.
+fn history_with_a_request(p: &str) -> bool {
+    any_phrase(
+        p,
+        &[
+            " semaine derniere",
+            " last week",
+            " mois dernier",
+            " last month",
+            " il y a quelques",
+            " l annee derniere",
+            " l an dernier",
+            " last year",
+            " years ago",
+            " months ago",
+            " il y a deux",
+            " il y a trois",
+        ],
+    ) && mentions_appointment(p)
+}
+
 fn is_emergency(p: &str) -> bool {
     let hits = matcher(EMERGENCY_PHRASES);
-    if hits.find_overlapping_iter(p).any(|m| has_unnegated(p, EMERGENCY_PHRASES[m.pattern().as_usize()])) {
+    let history = history_with_a_request(p);
+    if hits.find_overlapping_iter(p).any(|m| {
+        let phrase = EMERGENCY_PHRASES[m.pattern().as_usize()];
+        has_unnegated(p, phrase) && !(history && phrase == " avc ")
+    }) {
         return true;
     }
     let swallowed = any_phrase(p, &[" avale ", " avalee ", " a bu ", " swallowed ", " drank ", " a mange "]);
@@ -224,8 +251,9 @@ fn emergency_concepts(p: &str) -> bool {
                 " perd connaissance", " passed out", " pass out", " collapsed", " s est effondre", " inconscient", " unconscious",
                 " tombe dans les pommes",
             ],
-        ) && !(any_phrase(p, &[" semaine derniere", " last week", " mois dernier", " last month", " il y a quelques", " l annee derniere", " last year"])
-            && mentions_appointment(p))
+        ) && !history_with_a_request(p)
+        // Drowning.
+        || any_phrase(p, &[" noye", " noyade", " drown", " drowned", " drowning"])
         // Not waking, limp, unconscious.
         || both(&[" reveill", " wake", " reagi", " respond"], &[" pas ", " plus ", " not ", " can t", " cannot", " won t", " no dey"])
             && !any_phrase(p, &[" reveillez moi", " wake me"])

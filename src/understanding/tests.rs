@@ -272,8 +272,19 @@ fn sms_shorthand_never_raises_an_emergency_and_strokes_still_do() {
     ] {
         assert_ne!(x(text).intent, Intent::Emergency, "{text}");
     }
-    for text in ["il a fait un AVC", "AVC ce matin", "signes d'AVC, la bouche tordue", "mon père a fait un avc hier"] {
+    for text in [
+        "il a fait un AVC",
+        "AVC ce matin",
+        "signes d'AVC, la bouche tordue",
+        "mon père a fait un avc hier",
+        "mon père, 70 ans, a fait un AVC, il faut un rdv ?",
+        "il s'est noyé dans la rivière",
+    ] {
         assert_eq!(x(text).intent, Intent::Emergency, "{text}");
+    }
+    // A stroke or a faint told as history with a request to be seen is the reason for the visit.
+    for text in ["rdv pour maman, elle a eu un avc l'an dernier", "il a fait un malaise vagal la semaine dernière, je veux un rdv"] {
+        assert_eq!(x(text).intent, Intent::BookAppointment, "{text}");
     }
 }
 
