@@ -7,7 +7,7 @@ use super::select::{Facts, Selection, select, slot_facts};
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
 use super::texts;
 use super::turn::{BookingRequest, Effect, Outcome, TurnContext};
-use crate::domain::{Lang, PatientId, Service};
+use crate::domain::{Lang, PatientId};
 use crate::scheduling::{Slot, SlotEngine, Unavailable};
 use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent};
@@ -15,30 +15,21 @@ use chrono::{Duration, NaiveDate, Timelike};
 
 pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     let mut b = Booking { for_relative: x.signals.relation.is_some(), relation: x.signals.relation, ..Booking::default() };
-    absorb(&mut b, x, ctx);
+    absorb(&mut b, x);
     out.state.misunderstood = 0;
     advance(out, b, ctx);
 }
 
 /// Takes what the message says about the booking. Returns whether anything changed.
-fn absorb(b: &mut Booking, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
+fn absorb(b: &mut Booking, x: &Extraction) -> bool {
     let before = b.clone();
     let e = &x.entities;
-    if let Some(kind) = &e.appointment_type
-        && let Some(s) = match_service(ctx, kind)
-    {
-        b.service = Some(s.id);
+    // Which of the clinic's services and practitioners are named was settled by understanding.
+    if let Some(service) = x.mentions.services.first() {
+        b.service = Some(*service);
     }
-    if let Some(name) = &e.practitioner {
-        let n = fold(name);
-        if let Some(p) = ctx
-            .catalog
-            .practitioners
-            .iter()
-            .find(|p| p.active && (fold(&p.last_name) == n || fold(&format!("{} {}", p.first_name, p.last_name)) == n))
-        {
-            b.practitioner = Some(p.id);
-        }
+    if let Some(practitioner) = x.mentions.practitioners.first() {
+        b.practitioner = Some(*practitioner);
     }
     if let Some(d) = e.date {
         b.date = Some(d);
@@ -65,19 +56,10 @@ fn absorb(b: &mut Booking, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
     *b != before
 }
 
-fn match_service<'a>(ctx: &TurnContext<'a>, kind: &str) -> Option<&'a Service> {
-    let k = fold(kind);
-    let services = &ctx.catalog.services;
-    services
-        .iter()
-        .find(|s| fold(&s.name_fr) == k || fold(&s.name_en) == k)
-        .or_else(|| services.iter().find(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)))
-}
-
 pub fn on_message(out: &mut Outcome, mut b: Booking, x: &Extraction, ctx: &TurnContext<'_>) {
     b.for_relative |= x.signals.relation.is_some();
     b.relation = x.signals.relation.or(b.relation);
-    let changed = absorb(&mut b, x, ctx);
+    let changed = absorb(&mut b, x);
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative;
     let no = x.intent == Intent::Negative;

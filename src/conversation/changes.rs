@@ -49,15 +49,12 @@ fn narrow<'a>(kind: Kind, x: &Extraction, ctx: &TurnContext<'a>) -> Vec<&'a Upco
     let tz = ctx.catalog.clinic.timezone;
     let e = &x.entities;
     let all: Vec<&UpcomingAppointment> = ctx.upcoming.iter().collect();
+    let named = &x.mentions;
     let fits = |u: &UpcomingAppointment| {
-        let practitioner = ctx.catalog.practitioner(u.appointment.practitioner_id);
-        let service = ctx.catalog.service(u.appointment.service_id);
         let local = u.appointment.starts_at.with_timezone(&tz);
         e.first_name.as_ref().is_none_or(|n| fold(n) == fold(&u.patient_first_name))
-            && e.practitioner.as_ref().is_none_or(|n| practitioner.is_some_and(|p| fold(&p.display_name()).contains(&fold(n))))
-            && e.appointment_type
-                .as_ref()
-                .is_none_or(|t| service.is_some_and(|s| fold(&s.name_fr).contains(&fold(t)) || fold(&s.name_en).contains(&fold(t))))
+            && (e.practitioner.is_none() || named.practitioners.contains(&u.appointment.practitioner_id))
+            && (e.appointment_type.is_none() || named.services.contains(&u.appointment.service_id))
             && (kind == Kind::Move || e.date.is_none_or(|d| local.date_naive() == d))
             && (kind == Kind::Move || e.time.is_none_or(|t| local.time() == t))
     };

@@ -6,7 +6,6 @@ use super::turn::{Effect, Outcome, TurnContext};
 use crate::domain::Lang;
 use crate::scheduling::SlotEngine;
 use crate::understanding::Extraction;
-use crate::understanding::normalize::fold;
 
 pub fn emergency(out: &mut Outcome, ctx: &TurnContext<'_>) {
     let clinic = &ctx.catalog.clinic;
@@ -109,15 +108,7 @@ pub fn information(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     }
     if asks.prices {
         // The service named, if any ("c'est combien l'échographie ?"), else every price.
-        let named: Vec<&crate::domain::Service> = x
-            .entities
-            .appointment_type
-            .as_deref()
-            .map(|kind| {
-                let k = fold(kind);
-                ctx.catalog.services.iter().filter(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)).collect()
-            })
-            .unwrap_or_default();
+        let named: Vec<&crate::domain::Service> = x.mentions.services.iter().filter_map(|id| ctx.catalog.service(*id)).collect();
         let asked = if named.is_empty() { ctx.catalog.services.iter().collect() } else { named };
         let lines: Vec<String> = asked
             .iter()

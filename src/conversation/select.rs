@@ -54,24 +54,10 @@ pub(super) fn select(x: &Extraction, options: &[Facts<'_>], ctx: &TurnContext<'_
         };
     }
     let tz = ctx.catalog.clinic.timezone;
-    let practitioners: Option<Vec<PractitionerId>> = e.practitioner.as_ref().map(|name| {
-        let n = fold(name);
-        ctx.catalog
-            .practitioners
-            .iter()
-            .filter(|p| fold(&p.last_name) == n || fold(&format!("{} {}", p.first_name, p.last_name)) == n || fold(&p.first_name) == n)
-            .map(|p| p.id)
-            .collect()
-    });
-    let services: Option<Vec<ServiceId>> = e.appointment_type.as_ref().map(|kind| {
-        let k = fold(kind);
-        let services = &ctx.catalog.services;
-        let exact: Vec<ServiceId> = services.iter().filter(|s| fold(&s.name_fr) == k || fold(&s.name_en) == k).map(|s| s.id).collect();
-        if !exact.is_empty() {
-            return exact;
-        }
-        services.iter().filter(|s| fold(&s.name_fr).contains(&k) || fold(&s.name_en).contains(&k)).map(|s| s.id).collect()
-    });
+    // A name or a service written describes an option; which of the clinic's
+    // it designates (possibly none) was resolved by understanding.
+    let practitioners: Option<&[PractitionerId]> = e.practitioner.as_ref().map(|_| x.mentions.practitioners.as_slice());
+    let services: Option<&[ServiceId]> = e.appointment_type.as_ref().map(|_| x.mentions.services.as_slice());
     // "pour ma fille" describes a patient only when the options are patients.
     let relation = x.signals.relation.filter(|_| options.iter().any(|f| f.patient_first_name.is_some()));
     let described = relation.is_some()

@@ -292,9 +292,7 @@ impl TurnRunner {
 
 /// The clinic's names for the extractor.
 pub fn lexicon(catalog: &ClinicCatalog) -> ClinicLexicon {
-    let practitioners: Vec<(String, String)> = catalog.practitioners.iter().map(|p| (p.first_name.clone(), p.last_name.clone())).collect();
-    let services: Vec<(String, String)> = catalog.services.iter().map(|s| (s.name_fr.clone(), s.name_en.clone())).collect();
-    ClinicLexicon::new(&practitioners, &services)
+    ClinicLexicon::for_catalog(catalog)
 }
 
 fn booking_error(e: BookingError) -> StorageError {

@@ -102,6 +102,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
                     confidence: 0.9,
                     signals: Default::default(),
                     name_reply: None,
+                    mentions: Default::default(),
                 };
                 let out = step(&state, Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
                 let case = format!("{name} × {intent:?} × choice {choice:?}");

@@ -306,6 +306,9 @@ pub fn merge(text: &str, builtin: Extraction, v: &serde_json::Value, now: NaiveD
             .filter(|c| text.split(|ch: char| !ch.is_ascii_digit()).any(|w| w == c.to_string()))
             .map(|c| c as u32);
     }
+    if let Some(lexicon) = lexicon {
+        x.mentions = crate::understanding::resolve_mentions(&x.entities, lexicon);
+    }
     if x.intent == Intent::Information {
         // What the question asks about is read from the words, as for the rules.
         x.signals.asks = crate::understanding::questions(text);

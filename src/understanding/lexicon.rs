@@ -1186,6 +1186,10 @@ pub struct ClinicLexicon {
     pub practitioners: Vec<(String, String, String)>,
     /// (folded surface, canonical fr, canonical en)
     pub services: Vec<(String, String, String)>,
+    /// The clinic's active practitioners: (id, first name, last name).
+    pub practitioner_ids: Vec<(crate::domain::PractitionerId, String, String)>,
+    /// The clinic's services: (id, French name, English name).
+    pub service_ids: Vec<(crate::domain::ServiceId, String, String)>,
 }
 
 impl ClinicLexicon {
@@ -1202,6 +1206,25 @@ impl ClinicLexicon {
                 .iter()
                 .flat_map(|(fr, en)| [(fold(fr), fr.clone(), en.clone()), (fold(en), fr.clone(), en.clone())])
                 .collect(),
+            practitioner_ids: Vec::new(),
+            service_ids: Vec::new(),
+        }
+    }
+
+    /// The lexicon of a clinic's catalog, with the ids its names resolve to.
+    pub fn for_catalog(catalog: &crate::domain::ClinicCatalog) -> Self {
+        let practitioners: Vec<(String, String)> =
+            catalog.practitioners.iter().map(|p| (p.first_name.clone(), p.last_name.clone())).collect();
+        let services: Vec<(String, String)> = catalog.services.iter().map(|s| (s.name_fr.clone(), s.name_en.clone())).collect();
+        Self {
+            practitioner_ids: catalog
+                .practitioners
+                .iter()
+                .filter(|p| p.active)
+                .map(|p| (p.id, p.first_name.clone(), p.last_name.clone()))
+                .collect(),
+            service_ids: catalog.services.iter().map(|s| (s.id, s.name_fr.clone(), s.name_en.clone())).collect(),
+            ..Self::new(&practitioners, &services)
         }
     }
 

@@ -8,6 +8,7 @@ mod dates;
 pub mod eval;
 mod intent;
 mod lexicon;
+mod mentions;
 mod names;
 pub mod normalize;
 mod questions;
@@ -16,6 +17,7 @@ mod times;
 
 pub use dates::{resolve_day_month, resolve_weekday};
 pub use lexicon::ClinicLexicon;
+pub use mentions::Mentions;
 pub use names::parse_person_name;
 pub use questions::Asks;
 pub use signals::Signals;
@@ -139,6 +141,9 @@ pub struct Extraction {
     /// ("Awa Mendy, 15/05/1990", "awa mendy").
     #[serde(skip)]
     pub name_reply: Option<(String, String)>,
+    /// The clinic's practitioners and services named, as ids (with a lexicon).
+    #[serde(skip)]
+    pub mentions: Mentions,
 }
 
 /// Understands `text` written at local wall-clock time `now` (in the clinic's
@@ -193,11 +198,17 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
     if intent == Intent::Information {
         signals.asks = questions::read(&padded);
     }
-    Extraction { intent, language, entities, confidence, signals, name_reply }
+    let mentions = lexicon.map(|l| mentions::resolve(&entities, l)).unwrap_or_default();
+    Extraction { intent, language, entities, confidence, signals, name_reply, mentions }
 }
 
 #[cfg(test)]
 mod tests;
+
+/// The clinic's practitioners and services that `entities` name.
+pub fn resolve_mentions(entities: &Entities, lexicon: &ClinicLexicon) -> Mentions {
+    mentions::resolve(entities, lexicon)
+}
 
 /// What an information question asks about (address, hours, prices, …),
 /// for an intent decided elsewhere (the model).
