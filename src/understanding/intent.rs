@@ -218,6 +218,7 @@ fn emergency_concepts(p: &str) -> bool {
         &[" plus ", " presque", " pas ", " mal a", " du mal", " difficil", " can t", " cannot", " cant ", " not ", " hard", " struggl", " bleu", " blue", " no fit", " no dey"],
     ) && !any_phrase(p, &[" respire bien", " breathing fine", " breathing well", " respire normalement"])
         || both(&[" levres", " lips", " visage", " face "], &[" bleu", " blue"])
+        || any_phrase(p, &[" tout bleu", " toute bleue", " devenu bleu", " devenue bleue", " turned blue", " turning blue", " dey blue"])
         // The heart: pain with sweat, pallor or the arm.
         || both(&[" coeur", " heart"], &[" attack", " crise", " arret", " arrest"])
         || any_phrase(p, &[" mal au coeur", " douleur au coeur", " heart pain"])
@@ -248,7 +249,9 @@ fn emergency_concepts(p: &str) -> bool {
             p,
             &[
                 " fait un malaise", " fait une malaise", " eu un malaise", " fainted", " fainting", " don faint", " evanoui", " perdu connaissance",
-                " perd connaissance", " passed out", " pass out", " collapsed", " s est effondre", " inconscient", " unconscious",
+                " perd connaissance", " passed out", " pass out", " collapsed",
+                " collapse",
+                " don collapse", " s est effondre", " inconscient", " unconscious",
                 " tombe dans les pommes",
             ],
         ) && !history_with_a_request(p)
