@@ -14,7 +14,7 @@ use crate::understanding::{Extraction, Intent};
 use chrono::{Duration, NaiveDate, Timelike};
 
 pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
-    let mut b = Booking { for_relative: x.signals.relation.is_some(), relation: x.signals.relation, ..Booking::default() };
+    let mut b = Booking { relation: x.signals.relation, ..Booking::default() };
     absorb(&mut b, x);
     out.state.misunderstood = 0;
     advance(out, b, ctx);
@@ -57,7 +57,6 @@ fn absorb(b: &mut Booking, x: &Extraction) -> bool {
 }
 
 pub fn on_message(out: &mut Outcome, mut b: Booking, x: &Extraction, ctx: &TurnContext<'_>) {
-    b.for_relative |= x.signals.relation.is_some();
     b.relation = x.signals.relation.or(b.relation);
     let changed = absorb(&mut b, x);
     let choice = x.entities.choice;
@@ -228,9 +227,8 @@ fn prompt(out: &mut Outcome, b: Booking, ctx: &TurnContext<'_>) {
         Stage::AskService { .. } | Stage::Start => return advance(out, Booking { service: None, ..b }, ctx),
         Stage::AskDay => out.say(ctx.channel, "ask_day", &[]),
         Stage::ChooseSlot { offered } => {
-            let service = service_name(out.language, &b, ctx);
-            let options = slot_lines(out.language, offered, ctx);
-            out.say(ctx.channel, "propose_slots", &[("service", &service), ("options", &options)]);
+            let offered = offered.clone();
+            return offer(out, b, offered, ctx);
         }
         Stage::ChoosePatient { options, .. } => ask_which_patient(out, options, ctx),
         Stage::AskName { .. } => out.say(ctx.channel, "ask_name", &[]),
@@ -297,14 +295,11 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     {
         return slot_chosen(out, b, *exact, ctx);
     }
-    let service = service_name(lang, &b, ctx);
     if !matching.is_empty() {
         let offered = pick(&matching, &b, ctx);
-        let options = slot_lines(lang, &offered, ctx);
-        b.stage = Stage::ChooseSlot { offered };
-        out.say(ctx.channel, "propose_slots", &[("service", &service), ("options", &options)]);
-        return set(out, b);
+        return offer(out, b, offered, ctx);
     }
+    let service = service_name(lang, &b, ctx);
     // Nothing that day or period: the nearest alternatives from that day on.
     let from = b.date.unwrap_or(today);
     let later = search(&b, ctx, from, last);
@@ -374,7 +369,7 @@ fn slot_chosen(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<
         } else if b.named_first.is_none() && b.named_last.is_none() {
             match ctx.patients {
                 // For a relative not yet named: ask, even with one patient on file.
-                many if b.for_relative && !many.is_empty() => {
+                many if b.relation.is_some() && !many.is_empty() => {
                     let options: Vec<_> = many.iter().map(|p| p.id).collect();
                     ask_which_patient(out, &options, ctx);
                     b.stage = Stage::ChoosePatient { slot, options };

@@ -83,10 +83,8 @@ pub struct Booking {
     pub named_first: Option<String>,
     pub named_last: Option<String>,
     pub named_birth: Option<NaiveDate>,
-    /// "pour ma maman", "for my son": someone else, not yet named.
-    #[serde(default)]
-    pub for_relative: bool,
-    /// Which relative, when said ("ma fille"): recorded with a new patient.
+    /// "pour ma maman", "for my son": the booking is for this relative of
+    /// the writer (recorded with a new patient), not for the writer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation: Option<Relation>,
     pub stage: Stage,
