@@ -331,7 +331,6 @@ fn is_handoff(p: &str) -> bool {
     if asks_for_a_person(p) {
         return true;
     }
-    let call_back = any_phrase(p, &[" rappelez moi", " me rappeler"]);
     let about_own = any_phrase(p, OWN_APPOINTMENT) || any_phrase(p, &[" la date", " l heure"]);
     // "dem call me Chinedu": how people call the writer, not a call-back.
     let named = any_phrase(p, &[" dem call me", " they call me", " people call me", " everybody call me"]);
@@ -341,7 +340,6 @@ fn is_handoff(p: &str) -> bool {
     {
         return true;
     }
-    let _ = call_back;
     // "secrétaire" is a handoff only when asked for, not when greeting the bot.
     any_phrase(p, &[" secretaire ", " secretariat ", " receptionniste ", " reception "])
         && any_phrase(
@@ -589,7 +587,6 @@ const CHOICE_FILLER: &[&str] = &[
     "aller",
     "fine",
     "good",
-    "bon",
     "parfait",
     "perfect",
     "plait",
