@@ -11,7 +11,6 @@ use super::turn::{Effect, Outcome, TurnContext};
 use crate::domain::{AppointmentId, Lang};
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
-use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent};
 use chrono::{Duration, Timelike};
 
@@ -42,24 +41,25 @@ fn describe(lang: Lang, u: &UpcomingAppointment, ctx: &TurnContext<'_>) -> Strin
     )
 }
 
-/// The sender's appointments the message points at. For a cancellation the
-/// entities describe the appointment; for a move they describe the new time,
-/// so only names (patient, practitioner, service) narrow it down.
+/// The sender's appointments the message points at, by the same matching as
+/// a choice from a list (`select`). For a cancellation the entities describe
+/// the appointment; for a move they describe the new time, so only names
+/// (patient, relation, practitioner, service) narrow it down.
 fn narrow<'a>(kind: Kind, x: &Extraction, ctx: &TurnContext<'a>) -> Vec<&'a UpcomingAppointment> {
-    let tz = ctx.catalog.clinic.timezone;
-    let e = &x.entities;
     let all: Vec<&UpcomingAppointment> = ctx.upcoming.iter().collect();
-    let named = &x.mentions;
-    let fits = |u: &UpcomingAppointment| {
-        let local = u.appointment.starts_at.with_timezone(&tz);
-        e.first_name.as_ref().is_none_or(|n| fold(n) == fold(&u.patient_first_name))
-            && (e.practitioner.is_none() || named.practitioners.contains(&u.appointment.practitioner_id))
-            && (e.appointment_type.is_none() || named.services.contains(&u.appointment.service_id))
-            && (kind == Kind::Move || e.date.is_none_or(|d| local.date_naive() == d))
-            && (kind == Kind::Move || e.time.is_none_or(|t| local.time() == t))
+    let facts: Vec<Facts<'_>> = all.iter().map(|u| facts(ctx, u.appointment.id)).collect();
+    let described = if kind == Kind::Move {
+        let mut names_only = x.clone();
+        (names_only.entities.date, names_only.entities.time, names_only.entities.time_preference) = (None, None, None);
+        select(&names_only, &facts, ctx)
+    } else {
+        select(x, &facts, ctx)
     };
-    let matching: Vec<&UpcomingAppointment> = all.iter().copied().filter(|u| fits(u)).collect();
-    if matching.is_empty() { all } else { matching }
+    match described {
+        Selection::One(i) => vec![all[i]],
+        Selection::Several(fitting) => fitting.into_iter().map(|i| all[i]).collect(),
+        Selection::NoMatch | Selection::Nothing => all,
+    }
 }
 
 /// What describes one of the sender's appointments in a list.
