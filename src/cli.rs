@@ -294,19 +294,12 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                     addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                 }
                 let url = format!("http://{addr}/health");
-                let check = async {
-                    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    stream.write_all(format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-                    let mut head = [0u8; 12];
-                    stream.read_exact(&mut head).await?;
-                    Ok::<_, std::io::Error>(head.ends_with(b"200"))
-                };
-                match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
-                    Ok(Ok(true)) => Ok(()),
-                    Ok(Ok(false)) => anyhow::bail!("{url} did not answer 200"),
-                    Ok(Err(e)) => anyhow::bail!("{url}: {e}"),
-                    Err(_) => anyhow::bail!("{url} did not answer within 3 s"),
+                crate::install_crypto_provider();
+                let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => anyhow::bail!("{url} answered {}", r.status()),
+                    Err(e) => anyhow::bail!("{url}: {e}"),
                 }
             }
             Command::Migrate => {
