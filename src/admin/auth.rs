@@ -93,6 +93,11 @@ impl Caller {
     }
 }
 
+/// The clinic id segment of `/api/clinics/{clinic_id}/…`, as written.
+fn clinic_in_path(parts: &Parts) -> Option<&str> {
+    parts.uri.path().strip_prefix("/api/clinics/").and_then(|rest| rest.split('/').next())
+}
+
 /// The least role a route needs in the clinic named by its path.
 pub trait MinRole {
     const ROLE: ClinicRole;
@@ -131,12 +136,7 @@ impl<R: MinRole + Send + Sync> FromRequestParts<AppState> for ClinicAccess<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let id = parts
-            .uri
-            .path()
-            .strip_prefix("/api/clinics/")
-            .and_then(|rest| rest.split('/').next())
-            .ok_or_else(|| ApiError::invalid("clinic_id", "the path names no clinic"))?;
+        let id = clinic_in_path(parts).ok_or_else(|| ApiError::invalid("clinic_id", "the path names no clinic"))?;
         let clinic = crate::domain::ClinicId(Uuid::parse_str(id).map_err(|_| ApiError::invalid("clinic_id", "not a UUID"))?);
         caller.require(clinic, R::ROLE)?;
         Ok(ClinicAccess { caller, clinic, role: std::marker::PhantomData })
@@ -157,9 +157,7 @@ impl FromRequestParts<AppState> for Caller {
         let caller = Caller { user_id, email: user.email, superadmin: user.superadmin, memberships };
         // Under /api/clinics/{id}/…, someone with no link to the clinic is
         // turned away here, before any body is read: 404 whatever they send.
-        if let Some(rest) = parts.uri.path().strip_prefix("/api/clinics/")
-            && let Some(id) = rest.split('/').next().and_then(|s| Uuid::parse_str(s).ok())
-        {
+        if let Some(id) = clinic_in_path(parts).and_then(|s| Uuid::parse_str(s).ok()) {
             caller.require(crate::domain::ClinicId(id), ClinicRole::Practitioner)?;
             // Superadmins pass any membership check: the clinic must still exist.
             if caller.superadmin {
