@@ -8,6 +8,7 @@ pub mod error;
 pub mod routes;
 pub mod schema;
 pub mod tokens;
+pub mod views;
 
 use crate::app_state::AppState;
 use axum::Router;

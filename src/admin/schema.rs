@@ -10,6 +10,17 @@ use utoipa::ToSchema;
 
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
+pub enum ClinicRole {
+    /// Their own agenda only.
+    Practitioner,
+    /// Conversations: read, reply, release; appointments.
+    Staff,
+    /// Everything about the clinic.
+    ClinicAdmin,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum ModelPolicy {
     Any,
     LocalOnly,

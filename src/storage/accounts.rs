@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClinicRole {
     /// Their own agenda only.
@@ -77,9 +77,10 @@ pub struct NewAuditEvent<'a> {
     pub outcome: &'a str,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEvent {
     pub id: i64,
+    #[sqlx(try_from = "super::sql::Epoch")]
     pub at: DateTime<Utc>,
     pub actor_user_id: Option<String>,
     pub clinic_id: Option<String>,
@@ -280,35 +281,36 @@ impl Store {
     }
 
     pub async fn audit_events(&self, clinic: Option<ClinicId>, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEvent>> {
-        sqlx::query(
-            "SELECT id, at, actor_user_id, clinic_id, action, resource, resource_id, outcome FROM audit_events \
-             WHERE ($1 = '' OR clinic_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(clinic.map(|c| c.to_string()).unwrap_or_default())
-        .bind(before_id.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(AuditEvent {
-                id: r.try_get("id")?,
-                at: from_ts(r.try_get("at")?)?,
-                actor_user_id: r.try_get("actor_user_id")?,
-                clinic_id: r.try_get("clinic_id")?,
-                action: r.try_get("action")?,
-                resource: r.try_get("resource")?,
-                resource_id: r.try_get("resource_id")?,
-                outcome: r.try_get("outcome")?,
-            })
-        })
-        .collect()
+        let q = newest_first(
+            "SELECT id, at, actor_user_id, clinic_id, action, resource, resource_id, outcome FROM audit_events WHERE TRUE",
+            clinic,
+            limit,
+            before_id,
+        );
+        q.fetch_all(&self.pool).await
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// Events of one clinic (or all), newest first, `limit` before the event `before_id`.
+fn newest_first(head: &str, clinic: Option<ClinicId>, limit: i64, before_id: Option<i64>) -> super::sql::Statement {
+    let mut q = super::sql::Statement::new(head);
+    if let Some(clinic) = clinic {
+        let p = q.arg(clinic.to_string());
+        q.push(&format!("AND clinic_id = {p}"));
+    }
+    if let Some(before) = before_id {
+        let p = q.arg(before);
+        q.push(&format!("AND id < {p}"));
+    }
+    let p = q.arg(limit);
+    q.push(&format!("ORDER BY id DESC LIMIT {p}"));
+    q
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SystemEvent {
     pub id: i64,
+    #[sqlx(try_from = "super::sql::Epoch")]
     pub at: DateTime<Utc>,
     pub clinic_id: Option<String>,
     /// e.g. webhook_signature_invalid, send_failed, model_timeout.
@@ -337,24 +339,8 @@ impl Store {
     }
 
     pub async fn system_events(&self, clinic: Option<ClinicId>, limit: i64, before_id: Option<i64>) -> Result<Vec<SystemEvent>> {
-        sqlx::query(
-            "SELECT id, at, clinic_id, kind, detail FROM system_events WHERE ($1 = '' OR clinic_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(clinic.map(|c| c.to_string()).unwrap_or_default())
-        .bind(before_id.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(SystemEvent {
-                id: r.try_get("id")?,
-                at: from_ts(r.try_get("at")?)?,
-                clinic_id: r.try_get("clinic_id")?,
-                kind: r.try_get("kind")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+        newest_first("SELECT id, at, clinic_id, kind, detail FROM system_events WHERE TRUE", clinic, limit, before_id)
+            .fetch_all(&self.pool)
+            .await
     }
 }

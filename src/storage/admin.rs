@@ -4,10 +4,9 @@
 use super::{Result, Store, from_ts, parse_id};
 use crate::domain::*;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ConversationSummary {
     pub id: String,
     pub channel: String,
@@ -22,7 +21,7 @@ pub struct ConversationSummary {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MessageView {
     /// `in` from the patient, `out` to the patient.
     pub direction: String,
@@ -47,6 +46,37 @@ pub struct ConversationFilter {
     pub limit: i64,
 }
 
+/// A `conversations` row as the list reads it.
+#[derive(sqlx::FromRow)]
+struct ConversationRecord {
+    id: String,
+    channel: String,
+    phone: String,
+    language: String,
+    needs_human: i64,
+    urgent: i64,
+    flow: String,
+    last_inbound_at: Option<i64>,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    updated_at: DateTime<Utc>,
+}
+
+impl ConversationRecord {
+    fn into_summary(self) -> Result<ConversationSummary> {
+        Ok(ConversationSummary {
+            id: self.id,
+            channel: self.channel,
+            phone: mask_phone(&self.phone),
+            language: self.language,
+            needs_human: self.needs_human != 0,
+            urgent: self.urgent != 0,
+            state: self.flow,
+            last_inbound_at: self.last_inbound_at.map(from_ts).transpose()?,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
 impl Store {
     /// Every clinic, by name, in one query.
     pub async fn clinics(&self) -> Result<Vec<Clinic>> {
@@ -55,42 +85,37 @@ impl Store {
     }
 
     pub async fn conversations(&self, clinic: ClinicId, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
-        let (before_ts, before_id) = f.before.clone().unwrap_or((i64::MAX, String::new()));
-        sqlx::query(
-            "SELECT id, channel, phone, language, needs_human, urgent, state, last_inbound_at, updated_at FROM conversations \
-             WHERE clinic_id = $1 AND ($2 < 0 OR needs_human = $2) AND ($3 < 0 OR urgent = $3) AND updated_at >= $4 \
-               AND (updated_at < $5 OR (updated_at = $5 AND id < $6)) AND updated_at < $8 AND ($9 = '' OR flow = $9) \
-             ORDER BY updated_at DESC, id DESC LIMIT $7",
-        )
-        .bind(clinic.to_string())
-        .bind(f.needs_human.map_or(-1, i64::from))
-        .bind(f.urgent.map_or(-1, i64::from))
-        .bind(f.since.map_or(0, |t| t.timestamp()))
-        .bind(before_ts)
-        .bind(if before_id.is_empty() { "~".to_string() } else { before_id })
-        .bind(f.limit)
-        .bind(f.until.map_or(i64::MAX, |t| t.timestamp()))
-        .bind(f.state.unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(ConversationSummary {
-                id: r.try_get("id")?,
-                channel: r.try_get("channel")?,
-                phone: mask_phone(&r.try_get::<String, _>("phone")?),
-                language: r.try_get("language")?,
-                needs_human: r.try_get::<i64, _>("needs_human")? != 0,
-                urgent: r.try_get::<i64, _>("urgent")? != 0,
-                state: serde_json::from_str::<serde_json::Value>(&r.try_get::<String, _>("state")?)
-                    .ok()
-                    .and_then(|v| v["flow"]["flow"].as_str().map(String::from))
-                    .unwrap_or_else(|| "idle".into()),
-                last_inbound_at: r.try_get::<Option<i64>, _>("last_inbound_at")?.map(from_ts).transpose()?,
-                updated_at: from_ts(r.try_get("updated_at")?)?,
-            })
-        })
-        .collect()
+        let mut q = super::sql::Statement::new(
+            "SELECT id, channel, phone, language, needs_human, urgent, flow, last_inbound_at, updated_at FROM conversations WHERE clinic_id = $1",
+        );
+        q.arg(clinic.to_string());
+        if let Some(needs_human) = f.needs_human {
+            let p = q.arg(i64::from(needs_human));
+            q.push(&format!("AND needs_human = {p}"));
+        }
+        if let Some(urgent) = f.urgent {
+            let p = q.arg(i64::from(urgent));
+            q.push(&format!("AND urgent = {p}"));
+        }
+        if let Some(since) = f.since {
+            let p = q.arg(since.timestamp());
+            q.push(&format!("AND updated_at >= {p}"));
+        }
+        if let Some(until) = f.until {
+            let p = q.arg(until.timestamp());
+            q.push(&format!("AND updated_at < {p}"));
+        }
+        if let Some(flow) = f.state {
+            let p = q.arg(flow.to_string());
+            q.push(&format!("AND flow = {p}"));
+        }
+        if let Some((ts, id)) = &f.before {
+            let (t, i) = (q.arg(*ts), q.arg(id.clone()));
+            q.push(&format!("AND (updated_at < {t} OR (updated_at = {t} AND id < {i}))"));
+        }
+        let limit = q.arg(f.limit);
+        q.push(&format!("ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
+        q.fetch_all::<ConversationRecord, _>(&self.pool).await?.into_iter().map(ConversationRecord::into_summary).collect()
     }
 
     /// The conversation's clinic, to check access before showing anything.
@@ -243,7 +268,7 @@ impl Store {
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClinicStats {
     pub messages_in: i64,
     pub messages_out: i64,
@@ -271,7 +296,7 @@ pub struct ClinicStats {
 impl Store {
     pub async fn clinic_stats(&self, clinic: ClinicId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ClinicStats> {
         // One statement, one round trip: each table is read once over the period.
-        let row = sqlx::query(
+        Ok(sqlx::query_as::<_, ClinicStats>(
             "SELECT \
                (SELECT COUNT(*) FROM inbound_messages WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3) AS messages_in, \
                (SELECT COUNT(*) FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3) AS messages_out, \
@@ -298,24 +323,6 @@ impl Store {
         .bind(super::to_ts(from))
         .bind(super::to_ts(to))
         .fetch_one(&self.pool)
-        .await?;
-        let n = |column: &str| row.try_get::<i64, _>(column);
-        Ok(ClinicStats {
-            messages_in: n("messages_in")?,
-            messages_out: n("messages_out")?,
-            conversations: n("conversations")?,
-            bookings_by_bot: n("bookings_by_bot")?,
-            bookings_by_staff: n("bookings_by_staff")?,
-            moves_by_bot: n("moves_by_bot")?,
-            moves_by_staff: n("moves_by_staff")?,
-            cancellations_by_bot: n("cancellations_by_bot")?,
-            cancellations_by_staff: n("cancellations_by_staff")?,
-            no_shows: n("no_shows")?,
-            handoffs: n("handoffs")?,
-            emergencies: n("emergencies")?,
-            model_calls: n("model_calls")?,
-            model_failures: n("model_failures")?,
-            waiting_for_staff: n("waiting_for_staff")?,
-        })
+        .await?)
     }
 }

@@ -257,20 +257,18 @@ impl Store {
         to: DateTime<Utc>,
         patient: Option<PatientId>,
     ) -> Result<Vec<Appointment>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM appointments a WHERE a.clinic_id = $1 AND a.starts_at < $3 AND a.ends_at > $2 \
-               AND ($4 = '' OR a.patient_id = $4) ORDER BY a.starts_at, a.id"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(clinic.to_string())
-            .bind(to_ts(from))
-            .bind(to_ts(to))
-            .bind(patient.map(|p| p.to_string()).unwrap_or_default())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(appointment_from_row)
-            .collect()
+        let mut q = super::sql::Statement::new(format!(
+            "SELECT {COLUMNS} FROM appointments a WHERE a.clinic_id = $1 AND a.starts_at < $3 AND a.ends_at > $2"
+        ));
+        q.arg(clinic.to_string());
+        q.arg(to_ts(from));
+        q.arg(to_ts(to));
+        if let Some(patient) = patient {
+            let p = q.arg(patient.to_string());
+            q.push(&format!("AND a.patient_id = {p}"));
+        }
+        q.push("ORDER BY a.starts_at, a.id");
+        q.fetch_rows(&self.pool).await?.iter().map(appointment_from_row).collect()
     }
 
     /// Every appointment of one patient of this clinic.

@@ -13,6 +13,7 @@ mod conversations;
 mod messages;
 mod patients;
 mod schedule;
+mod sql;
 
 pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow, SystemEvent, UserRow};
 pub use activity::Activity;

@@ -105,21 +105,26 @@ impl Store {
         offset: i64,
     ) -> Result<PatientPage> {
         let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let rows = sqlx::query(
+        let mut q = super::sql::Statement::new(
             "SELECT p.id, p.first_name, p.last_name, p.birth_date, p.erased_at, p.created_at FROM patients p \
-             WHERE p.clinic_id = $1 AND p.erased_at IS NULL \
-               AND ($2 = '' OR LOWER(p.first_name || ' ' || p.last_name) LIKE $2 ESCAPE '\\' \
-                    OR LOWER(p.last_name || ' ' || p.first_name) LIKE $2 ESCAPE '\\') \
-               AND ($3 = '' OR EXISTS (SELECT 1 FROM patient_phones pp WHERE pp.patient_id = p.id AND pp.clinic_id = $1 AND pp.phone = $3)) \
-             ORDER BY p.last_name, p.first_name, p.id LIMIT $4 OFFSET $5",
-        )
-        .bind(clinic.to_string())
-        .bind(pattern.unwrap_or_default())
-        .bind(phone.map(|p| p.as_str().to_string()).unwrap_or_default())
-        .bind(limit + 1)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE p.clinic_id = $1 AND p.erased_at IS NULL",
+        );
+        q.arg(clinic.to_string());
+        if let Some(pattern) = pattern {
+            let p = q.arg(pattern);
+            q.push(&format!(
+                "AND (LOWER(p.first_name || ' ' || p.last_name) LIKE {p} ESCAPE '\\' OR LOWER(p.last_name || ' ' || p.first_name) LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        if let Some(phone) = phone {
+            let p = q.arg(phone.as_str().to_string());
+            q.push(&format!(
+                "AND EXISTS (SELECT 1 FROM patient_phones pp WHERE pp.patient_id = p.id AND pp.clinic_id = $1 AND pp.phone = {p})"
+            ));
+        }
+        let (l, o) = (q.arg(limit + 1), q.arg(offset));
+        q.push(&format!("ORDER BY p.last_name, p.first_name, p.id LIMIT {l} OFFSET {o}"));
+        let rows = q.fetch_rows(&self.pool).await?;
         let page = &rows[..rows.len().min(limit as usize)];
         let ids = page.iter().map(|r| r.try_get::<String, _>("id")).collect::<std::result::Result<Vec<_>, _>>()?;
         let mut phones = self.phones_of(clinic, &ids).await?;
@@ -393,7 +398,7 @@ pub struct PatientPage {
 }
 
 /// What an erasure did.
-#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default)]
 pub struct Erasure {
     pub cancelled_appointments: u64,
     pub phones_unlinked: u64,

@@ -192,57 +192,75 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Occupancy> {
-        let (filter, pid) = match practitioner {
-            Some(p) => ("AND practitioner_id = $4", p.to_string()),
-            None => ("AND $4 = $4", String::new()),
+        let statement = |head: &str, order: &str| {
+            let mut q = super::sql::Statement::new(head);
+            q.arg(clinic.to_string());
+            q.arg(to_ts(from));
+            q.arg(to_ts(to));
+            if let Some(p) = practitioner {
+                let p = q.arg(p.to_string());
+                q.push(&format!("AND practitioner_id = {p}"));
+            }
+            q.push(order);
+            q
         };
-        let booked_sql = format!(
+        let booked = statement(
             "SELECT id, practitioner_id, starts_at, ends_at, blocked_from, blocked_until FROM appointments \
-             WHERE clinic_id = $1 AND status = 'booked' AND blocked_from < $3 AND blocked_until > $2 {filter} ORDER BY blocked_from"
-        );
-        let external_sql = format!(
-            "SELECT practitioner_id, starts_at, ends_at FROM external_busy \
-             WHERE clinic_id = $1 AND starts_at < $3 AND ends_at > $2 {filter} ORDER BY starts_at"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(booked_sql))
-            .bind(clinic.to_string())
-            .bind(to_ts(from))
-            .bind(to_ts(to))
-            .bind(&pid)
-            .fetch_all(&mut *conn)
-            .await?;
-        let booked = rows
-            .iter()
-            .map(|row| {
-                Ok(BookedTime {
-                    appointment_id: parse_id(&row.try_get::<String, _>("id")?, AppointmentId::parse)?,
-                    practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
-                    start: from_ts(row.try_get("starts_at")?)?,
-                    end: from_ts(row.try_get("ends_at")?)?,
-                    blocked_from: from_ts(row.try_get("blocked_from")?)?,
-                    blocked_until: from_ts(row.try_get("blocked_until")?)?,
-                })
+             WHERE clinic_id = $1 AND status = 'booked' AND blocked_from < $3 AND blocked_until > $2",
+            "ORDER BY blocked_from",
+        )
+        .fetch_all::<BookedRecord, _>(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(BookedTime {
+                appointment_id: parse_id(&r.id, AppointmentId::parse)?,
+                practitioner_id: parse_id(&r.practitioner_id, PractitionerId::parse)?,
+                start: r.starts_at,
+                end: r.ends_at,
+                blocked_from: r.blocked_from,
+                blocked_until: r.blocked_until,
             })
-            .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(external_sql))
-            .bind(clinic.to_string())
-            .bind(to_ts(from))
-            .bind(to_ts(to))
-            .bind(&pid)
-            .fetch_all(&mut *conn)
-            .await?;
-        let external = rows
-            .iter()
-            .map(|row| {
-                Ok(BusyInterval {
-                    practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
-                    start: from_ts(row.try_get("starts_at")?)?,
-                    end: from_ts(row.try_get("ends_at")?)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let external = statement(
+            "SELECT practitioner_id, starts_at, ends_at FROM external_busy WHERE clinic_id = $1 AND starts_at < $3 AND ends_at > $2",
+            "ORDER BY starts_at",
+        )
+        .fetch_all::<BusyRecord, _>(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(BusyInterval { practitioner_id: parse_id(&r.practitioner_id, PractitionerId::parse)?, start: r.starts_at, end: r.ends_at })
+        })
+        .collect::<Result<Vec<_>>>()?;
         Ok(Occupancy { booked, external })
     }
+}
+
+/// A booked appointment's time, as occupancy reads it.
+#[derive(sqlx::FromRow)]
+struct BookedRecord {
+    id: String,
+    practitioner_id: String,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    starts_at: DateTime<Utc>,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    ends_at: DateTime<Utc>,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    blocked_from: DateTime<Utc>,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    blocked_until: DateTime<Utc>,
+}
+
+/// A busy interval from a practitioner's calendar.
+#[derive(sqlx::FromRow)]
+struct BusyRecord {
+    practitioner_id: String,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    starts_at: DateTime<Utc>,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    ends_at: DateTime<Utc>,
 }
 
 impl Store {

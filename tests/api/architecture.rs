@@ -186,3 +186,10 @@ fn the_domain_derives_no_api_schema() {
         assert!(!code.contains("utoipa"), "{} derives an API schema: describe it in admin::schema", file.display());
     }
 }
+
+#[test]
+fn storage_records_are_not_api_bodies() {
+    for (file, code) in source_files_under("src/storage") {
+        assert!(!code.contains("utoipa"), "{} derives an API schema: give the admin API its own view in admin::views", file.display());
+    }
+}

@@ -38,6 +38,7 @@ pub struct TokenPair {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipView {
     pub clinic_id: String,
+    #[schema(value_type = crate::admin::schema::ClinicRole)]
     pub role: ClinicRole,
 }
 

@@ -3,9 +3,9 @@
 use super::*;
 use crate::admin::auth::Superadmin;
 use crate::admin::error::{ApiQuery, ApiResult, Refusals};
+use crate::admin::views::{self, AuditEvent, SystemEvent};
 use crate::app_state::AppState;
 use crate::domain::*;
-use crate::storage::AuditEvent;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -30,19 +30,19 @@ pub async fn audit_events(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     let limit = page_limit(q.limit, 100, 1000)?;
-    Ok(Json(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
+    Ok(Json(views::all(state.store.audit_events(q.clinic_id.map(ClinicId), limit, q.before).await?)))
 }
 
 /// Operational events (superadmins): refused webhooks, unsent replies, model
 /// failures. Never message text.
 #[utoipa::path(get, path = "/api/system-events", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = Vec<crate::storage::SystemEvent>), Refusals))]
+    responses((status = 200, body = Vec<SystemEvent>), Refusals))]
 pub async fn system_events(
     State(state): State<AppState>,
     _: Superadmin,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult<Json<Vec<crate::storage::SystemEvent>>> {
+) -> ApiResult<Json<Vec<SystemEvent>>> {
     let limit = page_limit(q.limit, 100, 1000)?;
-    Ok(Json(state.store.system_events(q.clinic_id.map(ClinicId), limit, q.before).await?))
+    Ok(Json(views::all(state.store.system_events(q.clinic_id.map(ClinicId), limit, q.before).await?)))
 }

@@ -5,10 +5,11 @@
 use super::{RangeQuery, audit, range};
 use crate::admin::auth::{Caller, ClinicAccess, Superadmin, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, Refusals};
+use crate::admin::views::ClinicStats;
 use crate::app_state::AppState;
 use crate::domain::*;
 use crate::scheduling;
-use crate::storage::{ClinicStats, TwilioCredentials};
+use crate::storage::TwilioCredentials;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -379,7 +380,7 @@ pub async fn clinic_stats(
             scheduling::day_start(clinic.timezone, to + Duration::days(1)),
         )
         .await?;
-    Ok(Json(stats))
+    Ok(Json(stats.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

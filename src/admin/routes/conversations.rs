@@ -4,9 +4,10 @@
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
+use crate::admin::views::{self, ConversationSummary, MessageView};
 use crate::app_state::AppState;
 use crate::domain::*;
-use crate::storage::{ConversationFilter, ConversationSummary, MessageView};
+use crate::storage::ConversationFilter;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -88,7 +89,7 @@ pub async fn list_conversations(
     let next_cursor =
         (items.len() as i64 == limit).then(|| items.last().map(|c| format!("{}_{}", c.updated_at.timestamp(), c.id))).flatten();
     audit(&state, &caller, Some(clinic), "list", "conversations", None).await?;
-    Ok(Json(ConversationPage { items, next_cursor }))
+    Ok(Json(ConversationPage { items: views::all(items), next_cursor }))
 }
 
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/messages", tag = "conversations", security(("bearer" = [])),
@@ -105,7 +106,7 @@ pub async fn conversation_messages(
     }
     let messages = state.store.conversation_messages(clinic, ConversationId(conversation)).await?;
     audit(&state, &caller, Some(clinic), "read", "conversation", Some(&conversation.to_string())).await?;
-    Ok(Json(messages))
+    Ok(Json(views::all(messages)))
 }
 
 /// Staff hand the conversation back to the bot.

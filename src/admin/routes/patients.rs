@@ -5,9 +5,10 @@
 use super::{AppointmentView, CreatedId, audit, audit_event, page_limit};
 use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
+use crate::admin::views::Erasure;
 use crate::app_state::AppState;
 use crate::domain::*;
-use crate::storage::{Erasure, PatientRecord};
+use crate::storage::PatientRecord;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -282,5 +283,5 @@ pub async fn erase_patient(
         )
         .await?
         .ok_or_else(|| ApiError::not_found("patient"))?;
-    Ok(Json(erasure))
+    Ok(Json(erasure.into()))
 }
