@@ -186,10 +186,48 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
+        if !Self::set_owner_in(&mut tx, clinic, id, state, needs_human, now).await? {
+            return Ok(false);
+        }
+        if let Some(audit) = audit {
+            Self::audit_in(&mut tx, audit, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A staff reply: staff take the conversation over (the bot goes silent)
+    /// and the reply joins the outbox, with its audit row, in one transaction.
+    /// False if the conversation is not one of this clinic's.
+    pub async fn staff_reply(
+        &self,
+        reply: &super::NewOutbound,
+        handed_off_state: &str,
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::set_owner_in(&mut tx, reply.clinic_id, reply.conversation_id, handed_off_state, true, now).await? {
+            return Ok(false);
+        }
+        Self::insert_outbound(&mut tx, reply, now).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_owner_in(
+        tx: &mut super::Tx,
+        clinic: ClinicId,
+        id: ConversationId,
+        state: &str,
+        needs_human: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let before = sqlx::query("SELECT needs_human FROM conversations WHERE id = $1 AND clinic_id = $2")
             .bind(id.to_string())
             .bind(clinic.to_string())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         let Some(before) = before else { return Ok(false) };
         // Staff take a conversation over (handed off) or hand it back (idle).
@@ -197,21 +235,17 @@ impl Store {
         sqlx::query(
             "UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3, flow = $6 WHERE id = $4 AND clinic_id = $5",
         )
-            .bind(state)
-            .bind(needs_human as i64)
-            .bind(super::to_ts(now))
-            .bind(id.to_string())
-            .bind(clinic.to_string())
-            .bind(flow)
-            .execute(&mut *tx)
-            .await?;
+        .bind(state)
+        .bind(needs_human as i64)
+        .bind(super::to_ts(now))
+        .bind(id.to_string())
+        .bind(clinic.to_string())
+        .bind(flow)
+        .execute(&mut **tx)
+        .await?;
         if needs_human && before.try_get::<i64, _>("needs_human")? == 0 {
-            Self::record_activity(&mut tx, clinic, super::Activity::Handoff, "staff", now).await?;
+            Self::record_activity(tx, clinic, super::Activity::Handoff, "staff", now).await?;
         }
-        if let Some(audit) = audit {
-            Self::audit_in(&mut tx, audit, now).await?;
-        }
-        tx.commit().await?;
         Ok(true)
     }
 

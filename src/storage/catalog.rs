@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// A new clinic with no practitioners yet (superadmins). Its slug must be free.
-    pub async fn create_clinic(&self, c: &Clinic, now: DateTime<Utc>) -> Result<()> {
+    pub async fn create_clinic(&self, c: &Clinic, audit: &super::NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
         let taken = sqlx::query("SELECT 1 AS one FROM clinics WHERE id = $1 OR slug = $2")
             .bind(c.id.to_string())
@@ -124,12 +124,14 @@ impl Store {
             return Err(StorageError::Conflict("clinic slug"));
         }
         Self::upsert_clinic_row(&mut tx, c, None, to_ts(now)).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Replaces the clinic's settings (not its slug, id or credentials).
-    pub async fn update_clinic_settings(&self, c: &Clinic, now: DateTime<Utc>) -> Result<()> {
+    pub async fn update_clinic_settings(&self, c: &Clinic, audit: &super::NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE clinics SET name = $1, timezone = $2, default_language = $3, address = $4, phone = $5, emergency_number = $6, \
                opening_hours_fr = $7, opening_hours_en = $8, booking_horizon_days = $9, min_notice_minutes = $10, \
@@ -153,38 +155,60 @@ impl Store {
         .bind(c.model_policy.as_str())
         .bind(to_ts(now))
         .bind(c.id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique_violation(e, "channel number"))?;
-        if done.rows_affected() == 1 { Ok(()) } else { Err(StorageError::NotFound("clinic")) }
+        if done.rows_affected() != 1 {
+            return Err(StorageError::NotFound("clinic"));
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        Ok(tx.commit().await?)
     }
 
     /// Stores the Twilio account of a clinic; the token arrives already encrypted.
-    pub async fn set_twilio_credentials(&self, clinic: ClinicId, creds: &super::TwilioCredentials, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_twilio_credentials(
+        &self,
+        clinic: ClinicId,
+        creds: &super::TwilioCredentials,
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE clinics SET twilio_account_sid = $1, twilio_auth_token_enc = $2, updated_at = $3 WHERE id = $4")
             .bind(&creds.account_sid)
             .bind(&creds.auth_token_encrypted)
             .bind(to_ts(now))
             .bind(clinic.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 1 { Ok(()) } else { Err(StorageError::NotFound("clinic")) }
+        if done.rows_affected() != 1 {
+            return Err(StorageError::NotFound("clinic"));
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        Ok(tx.commit().await?)
     }
 
     /// Creates (`create`) or updates a practitioner of `p.clinic_id`.
-    pub async fn save_practitioner(&self, p: &Practitioner, create: bool, now: DateTime<Utc>) -> Result<()> {
+    pub async fn save_practitioner(
+        &self,
+        p: &Practitioner,
+        create: bool,
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         if !create && !Self::exists_in(&mut tx, "practitioners", p.clinic_id, &p.id.to_string()).await? {
             return Err(StorageError::NotFound("practitioner"));
         }
         Self::upsert_practitioner(&mut tx, p, to_ts(now)).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates or updates a service of `s.clinic_id`; every practitioner named
     /// must belong to the same clinic.
-    pub async fn save_service(&self, s: &Service, create: bool, now: DateTime<Utc>) -> Result<()> {
+    pub async fn save_service(&self, s: &Service, create: bool, audit: &super::NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
         if !create && !Self::exists_in(&mut tx, "services", s.clinic_id, &s.id.to_string()).await? {
             return Err(StorageError::NotFound("service"));
@@ -195,6 +219,7 @@ impl Store {
             }
         }
         Self::upsert_service(&mut tx, s, to_ts(now)).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -217,15 +242,27 @@ impl Store {
     }
 
     /// Retires a service: no longer offered, kept for the appointments that used it.
-    pub async fn archive_service(&self, clinic: ClinicId, id: ServiceId, now: DateTime<Utc>) -> Result<bool> {
+    pub async fn archive_service(
+        &self,
+        clinic: ClinicId,
+        id: ServiceId,
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done =
             sqlx::query("UPDATE services SET archived_at = $1, updated_at = $1 WHERE id = $2 AND clinic_id = $3 AND archived_at IS NULL")
                 .bind(to_ts(now))
                 .bind(id.to_string())
                 .bind(clinic.to_string())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The clinic's weekly windows with their ids.
@@ -235,7 +272,7 @@ impl Store {
     }
 
     /// Adds a window; its practitioner and services must belong to the clinic.
-    pub async fn add_window(&self, clinic: ClinicId, w: &StoredWindow) -> Result<()> {
+    pub async fn add_window(&self, clinic: ClinicId, w: &StoredWindow, audit: &super::NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
         if !Self::exists_in(&mut tx, "practitioners", clinic, &w.window.practitioner_id.to_string()).await? {
             return Err(StorageError::NotFound("practitioner"));
@@ -246,11 +283,12 @@ impl Store {
             }
         }
         Self::insert_window(&mut tx, clinic, w.id, &w.window).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn delete_window(&self, clinic: ClinicId, id: Uuid) -> Result<bool> {
+    pub async fn delete_window(&self, clinic: ClinicId, id: Uuid, audit: &super::NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<bool> {
         let mut tx = self.begin().await?;
         if !Self::exists_in(&mut tx, "availability_windows", clinic, &id.to_string()).await? {
             return Ok(false);
@@ -261,6 +299,7 @@ impl Store {
             .bind(clinic.to_string())
             .execute(&mut *tx)
             .await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(true)
     }

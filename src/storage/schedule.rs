@@ -126,9 +126,16 @@ impl Store {
 
     /// Adds one exception (the admin API's path; the time it blocks is freed
     /// or taken at once for every later search).
-    pub async fn add_exception(&self, clinic: ClinicId, e: &AvailabilityException, now: DateTime<Utc>) -> Result<()> {
+    pub async fn add_exception(
+        &self,
+        clinic: ClinicId,
+        e: &AvailabilityException,
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         Self::insert_exception(&mut tx, clinic, e, to_ts(now)).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -264,19 +271,38 @@ struct BusyRecord {
 }
 
 impl Store {
-    pub async fn delete_exception(&self, clinic: ClinicId, id: ExceptionId) -> Result<bool> {
+    pub async fn delete_exception(
+        &self,
+        clinic: ClinicId,
+        id: ExceptionId,
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM availability_exceptions WHERE id = $1 AND clinic_id = $2")
             .bind(id.to_string())
             .bind(clinic.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Replaces the clinic's public holidays.
-    pub async fn set_holidays(&self, clinic: ClinicId, holidays: &[Holiday]) -> Result<()> {
+    pub async fn set_holidays(
+        &self,
+        clinic: ClinicId,
+        holidays: &[Holiday],
+        audit: &super::NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         Self::replace_holidays(&mut tx, clinic, holidays).await?;
+        Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -191,6 +191,15 @@ async fn admins_shape_practitioners_services_and_windows_and_the_engine_follows(
     assert_eq!(archived["active"], false);
     assert_eq!(a.send("delete", &admin, &format!("{base}/windows/{window_id}"), None).await.0, 204);
     assert_eq!(a.send("delete", &admin, &format!("{base}/windows/{window_id}"), None).await.0, 404);
+    // Each change left one audit row, written with it; the refused second delete left none.
+    let root = a.token("root@example.org").await;
+    let (_, events) = a.send("get", &root, &format!("/api/audit?clinic_id={demo}&limit=1000"), None).await;
+    let count = |action: &str, resource: &str, id: &str| {
+        events.as_array().unwrap().iter().filter(|e| e["action"] == action && e["resource"] == resource && e["resource_id"] == id).count()
+    };
+    assert_eq!(count("delete", "window", &window_id), 1);
+    assert_eq!(count("create", "window", &window_id), 1);
+    assert_eq!(count("archive", "practitioner", &esther), 1);
 
     // Renaming a practitioner is what the bot says next.
     let kabeya = a.app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;

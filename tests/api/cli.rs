@@ -170,7 +170,21 @@ fn demo_prints_where_it_listens_keeps_api_changes_on_restart_and_answers_the_hea
         let store = nuru::storage::Store::connect(&format!("sqlite://{}", dir.path().join("demo.db").display()), None).await.unwrap();
         let mut clinic = store.clinic_by_slug("demo").await.unwrap().unwrap();
         clinic.name = "Clinique renommée".into();
-        store.update_clinic_settings(&clinic, chrono::Utc::now()).await.unwrap();
+        store
+            .update_clinic_settings(
+                &clinic,
+                &nuru::storage::NewAuditEvent {
+                    actor: None,
+                    clinic: Some(clinic.id),
+                    action: "update",
+                    resource: "clinic",
+                    resource_id: None,
+                    outcome: "ok",
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
         store.close().await;
     });
     let (_second, said) = demo(dir.path(), port);

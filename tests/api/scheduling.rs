@@ -234,7 +234,22 @@ async fn outside_busy_time_and_new_exceptions_block_at_once() {
         reason: "Garde à l'hôpital".into(),
         time: ExceptionTime::Once { start: at("2026-11-30T06:00:00Z"), end: at("2026-11-30T10:00:00Z") },
     };
-    app.store.add_exception(app.clinic.clinic.id, &e, app.clock.now()).await.unwrap();
+    app.store
+        .add_exception(
+            app.clinic.clinic.id,
+            &e,
+            &nuru::storage::NewAuditEvent {
+                actor: None,
+                clinic: Some(app.clinic.clinic.id),
+                action: "create",
+                resource: "exception",
+                resource_id: None,
+                outcome: "ok",
+            },
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
     let catalog = app.store.catalog(app.clinic.clinic.id).await.unwrap();
     assert_eq!(starts(&app, &q).await.first().map(String::as_str), Some("Mon 30 14:00"));
     assert_eq!(

@@ -181,8 +181,10 @@ pub async fn create_exception(
         reason: req.reason,
         time,
     };
-    state.store.add_exception(clinic, &e, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "create", "exception", Some(&e.id.to_string())).await?;
+    state
+        .store
+        .add_exception(clinic, &e, &audit_event(&caller, clinic, "create", "exception", Some(&e.id.to_string())), state.clock.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: e.id.to_string() })))
 }
 
@@ -195,10 +197,18 @@ pub async fn delete_exception(
     ApiPath((_clinic, exception)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
-    if !state.store.delete_exception(clinic, ExceptionId(exception)).await? {
+    if !state
+        .store
+        .delete_exception(
+            clinic,
+            ExceptionId(exception),
+            &audit_event(&caller, clinic, "delete", "exception", Some(&exception.to_string())),
+            state.clock.now(),
+        )
+        .await?
+    {
         return Err(ApiError::not_found("exception"));
     }
-    audit(&state, &caller, Some(clinic), "delete", "exception", Some(&exception.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,7 +234,6 @@ pub async fn set_holidays(
         return Err(ApiError::invalid("body", "at most 366 holidays"));
     }
     let holidays: Vec<Holiday> = req.into_iter().map(|h| Holiday { date: h.date, name: h.name.chars().take(100).collect() }).collect();
-    state.store.set_holidays(clinic, &holidays).await?;
-    audit(&state, &caller, Some(clinic), "update", "holidays", None).await?;
+    state.store.set_holidays(clinic, &holidays, &audit_event(&caller, clinic, "update", "holidays", None), state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

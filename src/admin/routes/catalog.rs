@@ -2,7 +2,7 @@
 //! Members read them; clinic admins change them. The engine and the bot read
 //! the same rows, so a change applies to the next search.
 
-use super::{CreatedId, audit};
+use super::{CreatedId, audit_event};
 use crate::admin::auth::{ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, Refusals};
 use crate::app_state::AppState;
@@ -208,8 +208,10 @@ pub async fn create_practitioner(
         active: req.active.unwrap_or(true),
         daily_limit: in_range("daily_limit", req.daily_limit, 0, 200)?.filter(|n| *n > 0),
     };
-    state.store.save_practitioner(&p, true, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "create", "practitioner", Some(&p.id.to_string())).await?;
+    state
+        .store
+        .save_practitioner(&p, true, &audit_event(&caller, clinic, "create", "practitioner", Some(&p.id.to_string())), state.clock.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: p.id.to_string() })))
 }
 
@@ -254,8 +256,15 @@ pub async fn update_practitioner(
         }
         p.active = active;
     }
-    state.store.save_practitioner(&p, false, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "update", "practitioner", Some(&practitioner.to_string())).await?;
+    state
+        .store
+        .save_practitioner(
+            &p,
+            false,
+            &audit_event(&caller, clinic, "update", "practitioner", Some(&practitioner.to_string())),
+            state.clock.now(),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,8 +283,15 @@ pub async fn archive_practitioner(
     let mut p = catalog.practitioner(PractitionerId(practitioner)).cloned().ok_or_else(|| ApiError::not_found("practitioner"))?;
     ensure_no_future_bookings(&state, clinic, FutureOf::Practitioner, practitioner).await?;
     p.active = false;
-    state.store.save_practitioner(&p, false, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "archive", "practitioner", Some(&practitioner.to_string())).await?;
+    state
+        .store
+        .save_practitioner(
+            &p,
+            false,
+            &audit_event(&caller, clinic, "archive", "practitioner", Some(&practitioner.to_string())),
+            state.clock.now(),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -378,8 +394,11 @@ pub async fn create_service(
         price: None,
     };
     apply_service(&mut s, req)?;
-    state.store.save_service(&s, true, state.clock.now()).await.map_err(|e| reference_error(e, "practitioners"))?;
-    audit(&state, &caller, Some(clinic), "create", "service", Some(&s.id.to_string())).await?;
+    state
+        .store
+        .save_service(&s, true, &audit_event(&caller, clinic, "create", "service", Some(&s.id.to_string())), state.clock.now())
+        .await
+        .map_err(|e| reference_error(e, "practitioners"))?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: s.id.to_string() })))
 }
 
@@ -396,8 +415,11 @@ pub async fn update_service(
     let catalog = state.store.catalog(clinic).await?;
     let mut s = catalog.service(ServiceId(service)).cloned().ok_or_else(|| ApiError::not_found("service"))?;
     apply_service(&mut s, req)?;
-    state.store.save_service(&s, false, state.clock.now()).await.map_err(|e| reference_error(e, "practitioners"))?;
-    audit(&state, &caller, Some(clinic), "update", "service", Some(&service.to_string())).await?;
+    state
+        .store
+        .save_service(&s, false, &audit_event(&caller, clinic, "update", "service", Some(&service.to_string())), state.clock.now())
+        .await
+        .map_err(|e| reference_error(e, "practitioners"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -413,10 +435,18 @@ pub async fn archive_service(
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
     ensure_no_future_bookings(&state, clinic, FutureOf::Service, service).await?;
-    if !state.store.archive_service(clinic, ServiceId(service), state.clock.now()).await? {
+    if !state
+        .store
+        .archive_service(
+            clinic,
+            ServiceId(service),
+            &audit_event(&caller, clinic, "archive", "service", Some(&service.to_string())),
+            state.clock.now(),
+        )
+        .await?
+    {
         return Err(ApiError::not_found("service"));
     }
-    audit(&state, &caller, Some(clinic), "archive", "service", Some(&service.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -477,11 +507,14 @@ pub async fn create_window(
             mode: req.mode,
         },
     };
-    state.store.add_window(clinic, &window).await.map_err(|e| match e {
-        StorageError::NotFound("practitioner") => ApiError::invalid("practitioner_id", "not a practitioner of this clinic"),
-        other => reference_error(other, "service_ids"),
-    })?;
-    audit(&state, &caller, Some(clinic), "create", "window", Some(&window.id.to_string())).await?;
+    state
+        .store
+        .add_window(clinic, &window, &audit_event(&caller, clinic, "create", "window", Some(&window.id.to_string())), state.clock.now())
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound("practitioner") => ApiError::invalid("practitioner_id", "not a practitioner of this clinic"),
+            other => reference_error(other, "service_ids"),
+        })?;
     Ok((StatusCode::CREATED, Json(CreatedId { id: window.id.to_string() })))
 }
 
@@ -494,9 +527,12 @@ pub async fn delete_window(
     ApiPath((_clinic, window)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
-    if !state.store.delete_window(clinic, window).await? {
+    if !state
+        .store
+        .delete_window(clinic, window, &audit_event(&caller, clinic, "delete", "window", Some(&window.to_string())), state.clock.now())
+        .await?
+    {
         return Err(ApiError::not_found("window"));
     }
-    audit(&state, &caller, Some(clinic), "delete", "window", Some(&window.to_string())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

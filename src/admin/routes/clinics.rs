@@ -2,7 +2,7 @@
 //! (clinic admins), channel credentials (write-only, encrypted at rest),
 //! statistics per period, and the model's counters (superadmins).
 
-use super::{RangeQuery, audit, range};
+use super::{RangeQuery, audit_event, range};
 use crate::admin::auth::{Caller, ClinicAccess, Superadmin, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, Refusals};
 use crate::admin::views::ClinicStats;
@@ -254,8 +254,10 @@ pub async fn update_clinic(
     let (clinic, caller) = (access.clinic, access.caller);
     let mut c = state.store.clinic(clinic).await?;
     apply(&mut c, req)?;
-    state.store.update_clinic_settings(&c, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "update", "clinic", Some(&clinic.to_string())).await?;
+    state
+        .store
+        .update_clinic_settings(&c, &audit_event(&caller, clinic, "update", "clinic", Some(&clinic.to_string())), state.clock.now())
+        .await?;
     let twilio = state.store.twilio_credentials(clinic).await?;
     Ok(Json(clinic_view(&c, twilio)))
 }
@@ -316,8 +318,7 @@ pub async fn create_clinic(
             ..ClinicSettings::default()
         },
     )?;
-    state.store.create_clinic(&c, state.clock.now()).await?;
-    audit(&state, &caller, Some(c.id), "create", "clinic", Some(&c.id.to_string())).await?;
+    state.store.create_clinic(&c, &audit_event(&caller, c.id, "create", "clinic", Some(&c.id.to_string())), state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(clinic_view(&c, None))))
 }
 
@@ -352,8 +353,10 @@ pub async fn set_twilio(
         return Err(ApiError::invalid("auth_token", "16 to 128 letters and digits"));
     }
     let creds = TwilioCredentials { account_sid: sid.to_string(), auth_token_encrypted: state.cipher.encrypt(token) };
-    state.store.set_twilio_credentials(clinic, &creds, state.clock.now()).await?;
-    audit(&state, &caller, Some(clinic), "update", "twilio_credentials", None).await?;
+    state
+        .store
+        .set_twilio_credentials(clinic, &creds, &audit_event(&caller, clinic, "update", "twilio_credentials", None), state.clock.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

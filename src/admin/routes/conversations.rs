@@ -173,11 +173,6 @@ pub async fn reply_to_conversation(
     }
     let (channel, phone) =
         state.store.conversation_address(clinic, ConversationId(conversation)).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
-    let now = state.clock.now();
-    state
-        .store
-        .set_conversation_owner(clinic, ConversationId(conversation), &crate::conversation::handed_off_state_json(), true, None, now)
-        .await?;
     let reply = crate::storage::NewOutbound {
         clinic_id: clinic,
         conversation_id: ConversationId(conversation),
@@ -187,10 +182,10 @@ pub async fn reply_to_conversation(
         body: body.to_string(),
         author: "staff",
     };
-    let mut tx = state.store.begin().await?;
-    crate::storage::Store::insert_outbound(&mut tx, &reply, now).await?;
     let id = conversation.to_string();
-    crate::storage::Store::audit_in(&mut tx, &audit_event(&caller, clinic, "reply", "conversation", Some(&id)), now).await?;
-    tx.commit().await.map_err(crate::storage::StorageError::from)?;
+    let audit = audit_event(&caller, clinic, "reply", "conversation", Some(&id));
+    if !state.store.staff_reply(&reply, &crate::conversation::handed_off_state_json(), &audit, state.clock.now()).await? {
+        return Err(ApiError::not_found("conversation"));
+    }
     Ok(StatusCode::ACCEPTED)
 }

@@ -43,9 +43,9 @@ fn audit_event<'a>(caller: &Caller, clinic: ClinicId, action: &'a str, resource:
     NewAuditEvent { actor: Some(caller.user_id), clinic: Some(clinic), action, resource, resource_id: id, outcome: "ok" }
 }
 
-/// Records who read or changed what. A read is answered only once its audit
-/// row is written; a failed audit fails the request instead of passing
-/// silently.
+/// Records who read what. A read is answered only once its audit row is
+/// written; a failed audit fails the request instead of passing silently.
+/// (A change writes its row in its own transaction: see `audit_event`.)
 async fn audit(
     state: &AppState,
     caller: &Caller,
