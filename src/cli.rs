@@ -85,7 +85,7 @@ enum Command {
     },
     /// Create or migrate the database, then exit.
     Migrate,
-    /// Ask the running service's /health (on listen_addr); exits 1 unless it
+    /// Ask the running service's /health/ready (on listen_addr); exits 1 unless it
     /// answers 200 within 3 s. For container health checks.
     Healthcheck,
     /// Admin API accounts.
@@ -293,7 +293,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 if addr.ip().is_unspecified() {
                     addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                 }
-                let url = format!("http://{addr}/health");
+                let url = format!("http://{addr}/health/ready");
                 crate::install_crypto_provider();
                 let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
                 match client.get(&url).send().await {

@@ -107,21 +107,47 @@ impl Application {
         self.workers.clone()
     }
 
-    /// Serves until Ctrl-C (or SIGTERM), then lets the workers finish their step.
+    /// Serves until Ctrl-C (or SIGTERM). Then it stops accepting connections,
+    /// lets the requests in flight and each worker's current step finish, and
+    /// returns within `SHUTDOWN_GRACE`: whatever is still queued stays in the
+    /// database for the next start (a turn cut short rolls back whole).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let processors = if self.state.store.backend() == crate::storage::Backend::Sqlite { 1 } else { 4 };
-        let handles = if self.background_workers { self.workers.clone().spawn(processors, stop_rx) } else { Vec::new() };
+        let handles = if self.background_workers { self.workers.clone().spawn(processors, stop_rx.clone()) } else { Vec::new() };
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
-        axum::serve(self.listener, router(self.state.clone())).with_graceful_shutdown(shutdown_signal()).await?;
-        let _ = stop_tx.send(true);
-        for h in handles {
-            let _ = h.await;
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: no new connections; finishing the requests and turns in hand");
+            let _ = stop_tx.send(true);
+        });
+        let stopping = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let serve = axum::serve(self.listener, router(self.state.clone())).with_graceful_shutdown(stopping(stop_rx.clone()));
+        let deadline = async {
+            stopping(stop_rx.clone()).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let finish = async {
+            serve.await?;
+            for h in handles {
+                let _ = h.await;
+            }
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            done = finish => done?,
+            _ = deadline => tracing::warn!("still busy {} s after the stop signal; leaving the rest to the next start", SHUTDOWN_GRACE.as_secs()),
         }
-        self.state.store.close().await;
+        // A connection still held by an abandoned step would make `close` wait.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), self.state.store.close()).await;
         Ok(())
     }
 }
+
+/// How long a stopping process may take to finish what it has in hand.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The admin API's signing key: `jwt_secret` (base64, at least 32 bytes), or
 /// a random one per process (tokens then end with the process; set it when
@@ -154,18 +180,28 @@ pub fn router(state: AppState) -> Router {
         // Swagger UI with its assets embedded in the binary (the vendored
         // build): a health app's admin page loads no third-party script.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", openapi))
-        .route("/health", get(health))
+        .route("/health", get(ready))
+        .route("/health/ready", get(ready))
+        .route("/health/live", get(live))
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
         .route("/calendar/appointments/{file}", get(crate::calendar::feeds::appointment))
         .route("/calendar/practitioners/{file}", get(crate::calendar::feeds::practitioner))
         .with_state(state)
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
-        Ok(_) => (StatusCode::OK, "ok"),
+/// Ready to serve: the database answers and carries every migration of this
+/// build. A load balancer sends traffic only to ready nodes.
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.migrations_current().await {
+        Ok(true) => (StatusCode::OK, "ok"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database migrations are behind this version"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
+}
+
+/// Alive: the process answers HTTP (an orchestrator restarts it otherwise).
+async fn live() -> &'static str {
+    "ok"
 }
 
 async fn shutdown_signal() {

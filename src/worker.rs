@@ -101,7 +101,10 @@ impl Workers {
             let w = self.clone();
             let mut stop = shutdown.clone();
             handles.push(tokio::spawn(async move {
-                loop {
+                // The stop flag is read before every step, so a backlog never
+                // keeps the process alive: the turn in hand finishes, the rest
+                // waits in the database for the next start.
+                while !*stop.borrow() {
                     match w.process_next_inbound().await {
                         Ok(Some(_)) => continue,
                         Ok(None) => {}
@@ -110,10 +113,7 @@ impl Workers {
                     tokio::select! {
                         _ = w.inbound_ready.notified() => {}
                         _ = tokio::time::sleep(w.poll) => {}
-                        _ = stop.changed() => break,
-                    }
-                    if *stop.borrow() {
-                        break;
+                        _ = stop.changed() => {}
                     }
                 }
             }));
@@ -121,7 +121,7 @@ impl Workers {
         let w = self.clone();
         let mut stop = shutdown;
         handles.push(tokio::spawn(async move {
-            loop {
+            while !*stop.borrow() {
                 match w.send_next_outbound().await {
                     Ok(true) => continue,
                     Ok(false) => {}
@@ -130,10 +130,7 @@ impl Workers {
                 tokio::select! {
                     _ = w.outbound_ready.notified() => {}
                     _ = tokio::time::sleep(w.poll) => {}
-                    _ = stop.changed() => break,
-                }
-                if *stop.borrow() {
-                    break;
+                    _ = stop.changed() => {}
                 }
             }
             info!("workers stopped");

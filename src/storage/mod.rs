@@ -150,6 +150,23 @@ impl Store {
         Ok(())
     }
 
+    /// Every migration this build carries has been applied (a node started
+    /// against a database another version migrated is not ready).
+    pub async fn migrations_current(&self) -> Result<bool> {
+        use sqlx::Row;
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: std::collections::HashSet<i64> = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>("version"))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(migrator.iter().all(|m| applied.contains(&m.version)))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

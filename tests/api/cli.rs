@@ -200,3 +200,128 @@ fn configuration_errors_name_the_setting() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("cannot reach the database 127.0.0.1:1/nuru") && !said.contains("secret"), "{said}");
 }
+
+/// `nuru demo` with the public URL the test signs for.
+fn demo_signed(dir: &std::path::Path, port: u16) -> Demo {
+    let child = nuru()
+        .arg("demo")
+        .current_dir(dir)
+        .env("NURU_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("NURU_PUBLIC_BASE_URL", "https://nuru.example.org")
+        .env("NURU_DATABASE_URL", format!("sqlite://{}", dir.join("demo.db").display()))
+        .env("NURU_SECRET_KEY_FILE", dir.join("nuru.key"))
+        .env("NURU_LOG_LEVEL", "warn")
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Dropping the guard kills and reaps the process if it never gets ready.
+    let server = Demo(child);
+    for _ in 0..200 {
+        if healthcheck(port) {
+            return server;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nuru demo did not answer its health check");
+}
+
+fn queue_counts(db: &std::path::Path) -> (i64, i64, i64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM inbound_messages) AS stored, \
+                    (SELECT COUNT(*) FROM inbound_messages WHERE processed_at IS NOT NULL) AS processed, \
+                    (SELECT COUNT(DISTINCT inbound_id) FROM outbound_messages) AS answered",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let counts = (row.get("stored"), row.get("processed"), row.get("answered"));
+        pool.close().await;
+        counts
+    })
+}
+
+#[test]
+fn sigterm_with_a_backlog_stops_promptly_loses_nothing_and_a_restart_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = demo_signed(dir.path(), port);
+    let url = format!("http://127.0.0.1:{port}/webhooks/twilio/demo");
+    let total = 1000;
+    nuru::install_crypto_provider();
+    let acknowledged = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let http = reqwest::Client::new();
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (http, url, next) = (http.clone(), url.clone(), next.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut ok = 0;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= total {
+                        return ok;
+                    }
+                    let fields: Vec<(String, String)> = [
+                        ("MessageSid", format!("SM{i:032}")),
+                        ("AccountSid", "ACdemo0000000000000000000000000000".to_string()),
+                        ("From", format!("whatsapp:+2439{i:08}")),
+                        ("To", "whatsapp:+14155238886".to_string()),
+                        ("Body", "Bonjour, je voudrais un rdv demain matin pour une consultation".to_string()),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                    let sig = nuru::channels::twilio::compute_signature(
+                        "https://nuru.example.org/webhooks/twilio/demo",
+                        &fields,
+                        "demo-auth-token",
+                    );
+                    let r = http.post(&url).header("x-twilio-signature", sig).form(&fields).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    ok += 1;
+                }
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += t.await.unwrap();
+        }
+        ok
+    });
+    assert_eq!(acknowledged, total);
+
+    // SIGTERM while the worker still has a backlog.
+    let stopped_at = std::time::Instant::now();
+    assert!(Command::new("kill").arg("-TERM").arg(server.0.id().to_string()).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopped_at.elapsed() < std::time::Duration::from_secs(15), "still running 15 s after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "a stop on SIGTERM is a clean exit: {status:?}");
+    let (stored, processed, answered) = queue_counts(&dir.path().join("demo.db"));
+    assert_eq!(stored, total as i64, "every acknowledged message is stored");
+    assert_eq!(processed, answered, "each processed message has its replies, and no other has any");
+    assert!(processed < stored, "the stop waited for the whole backlog instead of leaving it queued ({processed} of {stored} processed)");
+
+    // A restart drains the rest, each message once.
+    let _again = demo_signed(dir.path(), port);
+    let started = std::time::Instant::now();
+    loop {
+        let (stored, processed, answered) = queue_counts(&dir.path().join("demo.db"));
+        assert_eq!(processed, answered);
+        if processed == stored {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the backlog is not drained: {processed} of {stored}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

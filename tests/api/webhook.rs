@@ -78,8 +78,19 @@ async fn the_same_message_delivered_twenty_times_is_processed_once() {
 }
 
 #[tokio::test]
-async fn health_answers() {
+async fn health_answers_live_and_ready_and_ready_needs_every_migration() {
     let app = spawn_app().await;
-    let r = app.http.get(format!("{}/health", app.base)).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
+    for path in ["/health", "/health/live", "/health/ready"] {
+        assert_eq!(get(path).await.unwrap().status(), 200, "{path}");
+    }
+    // A database that another (older) version migrated: alive, not ready.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let r = get("/health/ready").await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("migrations"));
+    assert_eq!(get("/health/live").await.unwrap().status(), 200);
 }
