@@ -96,20 +96,18 @@ impl Store {
     /// unprocessed message: one conversation is processed in order, one
     /// message at a time, while different conversations proceed in parallel.
     pub async fn claim_inbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedInbound>> {
-        let row = sqlx::query(
+        let sql = format!(
             "UPDATE inbound_messages SET locked_until = $1, attempts = attempts + 1 \
              WHERE id = (SELECT m.id FROM inbound_messages m \
                  WHERE m.processed_at IS NULL AND (m.locked_until IS NULL OR m.locked_until < $2) \
                    AND NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.clinic_id = m.clinic_id \
                        AND e.channel = m.channel AND e.from_phone = m.from_phone AND e.processed_at IS NULL AND e.id < m.id) \
-                 ORDER BY m.id LIMIT 1) \
+                 ORDER BY m.id LIMIT 1 {}) \
                AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < $2) \
              RETURNING id, clinic_id, channel, from_phone, body, fields, received_at, attempts",
-        )
-        .bind(to_ts(lease_until))
-        .bind(to_ts(now))
-        .fetch_optional(&self.pool)
-        .await?;
+            self.skip_locked()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(ClaimedInbound {
             id: row.try_get("id")?,
@@ -204,19 +202,17 @@ impl Store {
             .bind(to_ts(now))
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query(
+        let sql = format!(
             "UPDATE outbound_messages SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
              WHERE id = (SELECT o.id FROM outbound_messages o WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM outbound_messages e WHERE e.conversation_id = o.conversation_id \
                        AND e.status IN ('queued', 'sending') AND e.id < o.id) \
-                 ORDER BY o.id LIMIT 1) \
+                 ORDER BY o.id LIMIT 1 {}) \
                AND status = 'queued' \
              RETURNING id, clinic_id, channel, to_phone, body, attempts",
-        )
-        .bind(to_ts(lease_until))
-        .bind(to_ts(now))
-        .fetch_optional(&self.pool)
-        .await?;
+            self.skip_locked()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(ClaimedOutbound {
             id: row.try_get("id")?,

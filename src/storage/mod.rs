@@ -136,6 +136,16 @@ impl Store {
         self.backend
     }
 
+    /// On PostgreSQL a queue claim skips the rows another node is claiming at
+    /// that instant instead of queueing behind their lock and then finding
+    /// them taken. SQLite has one writer at a time and no row locks.
+    fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
