@@ -39,6 +39,39 @@ pub struct TurnRunner {
     calendar_base: Option<String>,
     /// Asked only about what the rules cannot settle (see `model::assist`).
     model: Option<std::sync::Arc<crate::model::ModelAssist>>,
+    catalogs: Catalogs,
+}
+
+/// A clinic's catalog as this node holds it, with the lexicon built from it.
+#[derive(Debug)]
+pub struct LoadedCatalog {
+    version: i64,
+    pub catalog: ClinicCatalog,
+    pub lexicon: ClinicLexicon,
+}
+
+/// The catalogs of the clinics this node serves. A turn asks the database
+/// only for the clinic's `catalog_version` (one indexed read); the catalog
+/// and its lexicon are loaded again only when that number moved, which every
+/// change to the catalog does in its own transaction. Several nodes each keep
+/// their own copy and see a change on their next turn.
+#[derive(Debug, Clone, Default)]
+struct Catalogs(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<crate::domain::ClinicId, std::sync::Arc<LoadedCatalog>>>>);
+
+impl Catalogs {
+    async fn get(&self, store: &Store, clinic: crate::domain::ClinicId) -> Result<std::sync::Arc<LoadedCatalog>, StorageError> {
+        // The version is read before the catalog: a change in between leaves
+        // an older number with the newer catalog, and the next turn reloads.
+        let version = store.catalog_version(clinic).await?;
+        let held = self.0.lock().expect("catalog cache").get(&clinic).filter(|l| l.version == version).cloned();
+        if let Some(held) = held {
+            return Ok(held);
+        }
+        let catalog = store.catalog(clinic).await?;
+        let loaded = std::sync::Arc::new(LoadedCatalog { version, lexicon: lexicon(&catalog), catalog });
+        self.0.lock().expect("catalog cache").insert(clinic, loaded.clone());
+        Ok(loaded)
+    }
 }
 
 enum Applied {
@@ -48,7 +81,7 @@ enum Applied {
 
 impl TurnRunner {
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
-        Self { store, clock, idle_after, calendar_base: None, model: None }
+        Self { store, clock, idle_after, calendar_base: None, model: None, catalogs: Catalogs::default() }
     }
 
     /// Staff release a handed-off conversation: the bot answers again, from a fresh state.
@@ -73,7 +106,8 @@ impl TurnRunner {
     #[tracing::instrument(skip_all, fields(message = m.id, clinic = %m.clinic_id))]
     pub async fn process(&self, m: &ClaimedInbound) -> Result<TurnReport, TurnError> {
         let now = self.clock.now();
-        let catalog = self.store.catalog(m.clinic_id).await?;
+        let loaded = self.catalogs.get(&self.store, m.clinic_id).await?;
+        let (catalog, lexicon) = (&loaded.catalog, &loaded.lexicon);
         let clinic = &catalog.clinic;
         let initial = serde_json::to_string(&Conversation::default()).expect("state serialises");
         let row = self.store.conversation_for(clinic.id, m.channel, &m.from, clinic.default_language, &initial, now).await?;
@@ -82,14 +116,13 @@ impl TurnRunner {
             Conversation::default()
         });
 
-        let lexicon = lexicon(&catalog);
         let local_now = now.with_timezone(&clinic.timezone).naive_local();
-        let understood = understanding::extract(&m.body, local_now, Some(&lexicon));
+        let understood = understanding::extract(&m.body, local_now, Some(lexicon));
         // The model, if any, only where the rules are unsure; here in the
         // worker, after the webhook has long been acknowledged.
         let understood = match &self.model {
             Some(model) if model.allowed_by(catalog.clinic.model_policy) => {
-                let (refined, outcome) = model.refine(&m.body, understood, local_now, Some(&catalog), Some(&lexicon)).await;
+                let (refined, outcome) = model.refine(&m.body, understood, local_now, Some(catalog), Some(lexicon)).await;
                 if let Some(outcome) = outcome {
                     info!(conversation = %row.id, backend = model.backend_name(), outcome = ?outcome, "model consulted");
                     let ok = matches!(outcome, crate::model::CallOutcome::Valid | crate::model::CallOutcome::Repaired);
@@ -111,15 +144,15 @@ impl TurnRunner {
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
         let event = Event::Message { understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
-        let outcome = self.decide(&catalog, &row, &state, event, now).await?;
-        match self.apply(&catalog, &row, m.id, outcome, now).await? {
+        let outcome = self.decide(catalog, &row, &state, event, now).await?;
+        match self.apply(catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),
             Applied::SlotTaken => {
                 // Someone took the slot between proposal and confirmation: re-enter
                 // the machine with the fresh busy time.
                 info!(conversation = %row.id, "slot taken at confirmation; proposing others");
-                let outcome = self.decide(&catalog, &row, &state, Event::SlotTaken, now).await?;
-                match self.apply(&catalog, &row, m.id, outcome, now).await? {
+                let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, now).await?;
+                match self.apply(catalog, &row, m.id, outcome, now).await? {
                     Applied::Done(report) => Ok(TurnReport { slot_was_taken: true, ..report }),
                     Applied::SlotTaken => Err(StorageError::Conflict("slot").into()),
                 }

@@ -27,7 +27,26 @@ pub(super) fn unique_violation(e: sqlx::Error, what: &'static str) -> StorageErr
 impl Store {
     /// Creates a practitioner, or updates it if it already belongs to this
     /// clinic (a row of another clinic is never touched).
+    /// Marks the clinic's catalog as changed, in the caller's transaction
+    /// (see `catalog_version`).
+    pub(super) async fn touch_catalog(conn: &mut AnyConnection, clinic: ClinicId) -> Result<()> {
+        sqlx::query("UPDATE clinics SET catalog_version = catalog_version + 1 WHERE id = $1")
+            .bind(clinic.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// A number that moves with every change to the clinic's catalog: a
+    /// catalog read when it had a value is current while it still has it.
+    pub async fn catalog_version(&self, clinic: ClinicId) -> Result<i64> {
+        let row =
+            sqlx::query("SELECT catalog_version FROM clinics WHERE id = $1").bind(clinic.to_string()).fetch_optional(&self.pool).await?;
+        row.map(|r| r.try_get::<i64, _>("catalog_version")).transpose()?.ok_or(StorageError::NotFound("clinic"))
+    }
+
     pub(super) async fn upsert_practitioner(conn: &mut AnyConnection, p: &Practitioner, now: i64) -> Result<()> {
+        Self::touch_catalog(conn, p.clinic_id).await?;
         sqlx::query(
             "INSERT INTO practitioners (id, clinic_id, title, first_name, last_name, active, created_at, updated_at, daily_limit, \
                calendar_token) VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
@@ -50,6 +69,7 @@ impl Store {
 
     /// Creates or updates a service and replaces the practitioners who perform it.
     pub(super) async fn upsert_service(conn: &mut AnyConnection, s: &Service, now: i64) -> Result<()> {
+        Self::touch_catalog(conn, s.clinic_id).await?;
         sqlx::query(
             "INSERT INTO services (id, clinic_id, name_fr, name_en, duration_minutes, created_at, updated_at, \
                buffer_before_minutes, buffer_after_minutes, price) VALUES ($1,$2,$3,$4,$5,$6,$6,$7,$8,$9) \
@@ -83,6 +103,7 @@ impl Store {
     }
 
     pub(super) async fn insert_window(conn: &mut AnyConnection, clinic: ClinicId, id: Uuid, w: &WeeklyWindow) -> Result<()> {
+        Self::touch_catalog(conn, clinic).await?;
         sqlx::query(
             "INSERT INTO availability_windows (id, clinic_id, practitioner_id, weekday, start_minute, end_minute, capacity, mode) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
@@ -135,7 +156,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE clinics SET name = $1, timezone = $2, default_language = $3, address = $4, phone = $5, emergency_number = $6, \
                opening_hours_fr = $7, opening_hours_en = $8, booking_horizon_days = $9, min_notice_minutes = $10, \
-               whatsapp_number = $11, sms_number = $12, opening_days = $13, answers = $14, model_policy = $15, updated_at = $16 \
+               whatsapp_number = $11, sms_number = $12, opening_days = $13, answers = $14, model_policy = $15, updated_at = $16, \
+               catalog_version = catalog_version + 1 \
              WHERE id = $17",
         )
         .bind(&c.name)
@@ -260,6 +282,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        Self::touch_catalog(&mut tx, clinic).await?;
         Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(true)
@@ -293,6 +316,7 @@ impl Store {
         if !Self::exists_in(&mut tx, "availability_windows", clinic, &id.to_string()).await? {
             return Ok(false);
         }
+        Self::touch_catalog(&mut tx, clinic).await?;
         sqlx::query("DELETE FROM window_services WHERE window_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM availability_windows WHERE id = $1 AND clinic_id = $2")
             .bind(id.to_string())

@@ -202,7 +202,7 @@ impl Store {
                sms_number = excluded.sms_number, twilio_account_sid = excluded.twilio_account_sid, \
                twilio_auth_token_enc = excluded.twilio_auth_token_enc, updated_at = excluded.updated_at, \
                opening_days = excluded.opening_days, answers = excluded.answers, \
-               model_policy = excluded.model_policy",
+               model_policy = excluded.model_policy, catalog_version = clinics.catalog_version + 1",
         )
         .bind(c.id.to_string())
         .bind(&c.slug)

@@ -57,6 +57,7 @@ impl Store {
     }
 
     pub(super) async fn replace_holidays(tx: &mut Tx, clinic: ClinicId, holidays: &[Holiday]) -> Result<()> {
+        Self::touch_catalog(tx, clinic).await?;
         sqlx::query("DELETE FROM clinic_holidays WHERE clinic_id = $1").bind(clinic.to_string()).execute(&mut **tx).await?;
         for h in holidays {
             sqlx::query("INSERT INTO clinic_holidays (clinic_id, day, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
@@ -84,6 +85,7 @@ impl Store {
     }
 
     pub(super) async fn insert_exception(tx: &mut Tx, clinic: ClinicId, e: &AvailabilityException, now: i64) -> Result<()> {
+        Self::touch_catalog(tx, clinic).await?;
         let (mut starts, mut ends, mut first, mut last, mut weekday, mut smin, mut emin) = (None, None, None, None, None, None, None);
         let recurrence = match &e.time {
             ExceptionTime::Once { start, end } => {
@@ -287,6 +289,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        Self::touch_catalog(&mut tx, clinic).await?;
         Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(true)

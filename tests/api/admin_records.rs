@@ -201,8 +201,11 @@ async fn admins_shape_practitioners_services_and_windows_and_the_engine_follows(
     assert_eq!(count("create", "window", &window_id), 1);
     assert_eq!(count("archive", "practitioner", &esther), 1);
 
-    // Renaming a practitioner is what the bot says next.
+    // Renaming a practitioner is what the bot says next, though the worker
+    // holds the catalog in memory from the turn before.
     let kabeya = a.app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let replies = a.app.say("+243990000022", "quels sont les médecins ?").await;
+    assert!(!replies.iter().any(|r| r.contains("Kabeya-Tshala")), "{replies:?}");
     assert_eq!(
         a.send("patch", &admin, &format!("{base}/practitioners/{kabeya}"), Some(json!({"last_name": "Kabeya-Tshala"}))).await.0,
         204
@@ -214,6 +217,7 @@ async fn admins_shape_practitioners_services_and_windows_and_the_engine_follows(
 #[tokio::test]
 async fn staff_find_create_correct_and_link_patients_and_every_read_is_audited() {
     let a = setup().await;
+    let tomorrow = (a.app.clock.now() + chrono::Duration::days(2)).date_naive().to_string();
     let demo = a.app.clinic.clinic.id;
     let base = format!("/api/clinics/{demo}");
     let staff = a.token("staff@demo.org").await;
@@ -223,7 +227,7 @@ async fn staff_find_create_correct_and_link_patients_and_every_read_is_audited()
     let id = v["id"].as_str().unwrap().to_string();
     for (body, field) in [
         (json!({"first_name": "A", "last_name": "B", "phones": ["0990000030"]}), "phones"),
-        (json!({"first_name": "A", "last_name": "B", "birth_date": "2030-01-01"}), "birth_date"),
+        (json!({"first_name": "A", "last_name": "B", "birth_date": tomorrow}), "birth_date"),
         (json!({"first_name": "A"}), "last_name"),
     ] {
         let (status, v) = a.send("post", &staff, &format!("{base}/patients"), Some(body.clone())).await;
@@ -355,4 +359,63 @@ async fn stats_count_moves_cancellations_and_handoffs_by_bot_and_staff() {
     let (status, metrics) = a.send("get", &root, "/api/model/metrics", None).await;
     assert_eq!((status, metrics["configured"].as_bool()), (StatusCode::OK, Some(false)));
     assert_eq!(a.send("get", &admin, "/api/model/metrics", None).await.0, 403);
+}
+
+/// The worker keeps each clinic's catalog in memory and reloads it when the
+/// clinic's catalog version moved: every change the conversation can see
+/// must move it, in the change's own transaction.
+#[tokio::test]
+async fn every_catalog_change_moves_the_catalog_version() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    let base = format!("/api/clinics/{demo}");
+    let admin = a.token("admin@demo.org").await;
+    let practitioner = a.app.clinic.practitioners[0].id.to_string();
+    let service = a.app.clinic.services[0].id.to_string();
+    let later = |days: i64| (a.app.clock.now() + chrono::Duration::days(days)).date_naive().to_string();
+    let mut version = a.app.store.catalog_version(demo).await.unwrap();
+    let mut change = async |what: &str, method: &str, path: String, body: Option<Value>| -> Value {
+        let (status, v) = a.send(method, &admin, &path, body).await;
+        assert!(status.is_success(), "{what}: {status} {v}");
+        let now = a.app.store.catalog_version(demo).await.unwrap();
+        assert!(now > version, "{what} left the catalog version at {version}");
+        version = now;
+        v
+    };
+    change("settings", "patch", base.clone(), Some(json!({"name": "Clinique renommée"}))).await;
+    let p =
+        change("new practitioner", "post", format!("{base}/practitioners"), Some(json!({"first_name": "Esther", "last_name": "Mbuyi"})))
+            .await;
+    let new_practitioner = p["id"].as_str().unwrap().to_string();
+    change("practitioner renamed", "patch", format!("{base}/practitioners/{practitioner}"), Some(json!({"title": "Pr"}))).await;
+    let s = change(
+        "new service",
+        "post",
+        format!("{base}/services"),
+        Some(json!({"name_fr": "Kiné", "name_en": "Physio", "duration_minutes": 30, "practitioners": [{"practitioner_id": new_practitioner}]})),
+    )
+    .await;
+    let new_service = s["id"].as_str().unwrap().to_string();
+    change("service changed", "patch", format!("{base}/services/{service}"), Some(json!({"duration_minutes": 25}))).await;
+    let w = change(
+        "new window",
+        "post",
+        format!("{base}/windows"),
+        Some(json!({"practitioner_id": new_practitioner, "weekday": 6, "start_minute": 540, "end_minute": 720, "service_ids": [new_service]})),
+    )
+    .await;
+    let window = w["id"].as_str().unwrap().to_string();
+    change("window deleted", "delete", format!("{base}/windows/{window}"), None).await;
+    change("service archived", "delete", format!("{base}/services/{new_service}"), None).await;
+    change("practitioner archived", "delete", format!("{base}/practitioners/{new_practitioner}"), None).await;
+    let e = change(
+        "exception",
+        "post",
+        format!("{base}/exceptions"),
+        Some(json!({"practitioner_id": practitioner, "kind": "leave", "time": {"recurrence": "days", "first": later(60), "last": later(61)}})),
+    )
+    .await;
+    let exception = e["id"].as_str().unwrap().to_string();
+    change("exception deleted", "delete", format!("{base}/exceptions/{exception}"), None).await;
+    change("holidays", "put", format!("{base}/holidays"), Some(json!([{"date": later(90), "name": "Fête"}]))).await;
 }
