@@ -32,6 +32,14 @@ pub struct Config {
     /// How often workers look for work when nothing woke them.
     pub worker_poll_ms: u64,
     pub send_max_attempts: u32,
+    /// Replies being sent at once by this node (each to a different
+    /// conversation; one conversation's replies always leave in order).
+    pub send_concurrency: u32,
+    /// Messages per second one SMS sending number may send (Twilio long
+    /// codes: about 1; short codes and messaging services: more).
+    pub send_per_second_sms: u32,
+    /// Messages per second one WhatsApp sender may send.
+    pub send_per_second_whatsapp: u32,
     /// Model-assisted understanding: `none` (the default: rules only),
     /// `ollama` or `openai` (any OpenAI-compatible server).
     pub model_backend: ModelBackendKind,
@@ -91,6 +99,9 @@ impl Default for Config {
             conversation_idle_minutes: 240,
             worker_poll_ms: 500,
             send_max_attempts: 5,
+            send_concurrency: 16,
+            send_per_second_sms: 1,
+            send_per_second_whatsapp: 80,
             model_backend: ModelBackendKind::None,
             model_base_url: "http://127.0.0.1:11434".into(),
             model_name: "nuru-extractor".into(),
@@ -153,6 +164,15 @@ impl Config {
         }
         if self.send_max_attempts == 0 {
             return Err(invalid("send_max_attempts", "must be at least 1"));
+        }
+        for (key, value) in [
+            ("send_concurrency", self.send_concurrency),
+            ("send_per_second_sms", self.send_per_second_sms),
+            ("send_per_second_whatsapp", self.send_per_second_whatsapp),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         if self.worker_poll_ms == 0 {
             return Err(invalid("worker_poll_ms", "must be at least 1"));

@@ -55,8 +55,12 @@ impl Application {
         let listener = TcpListener::bind(&config.listen_addr).await?;
         let cipher = cipher(&config)?;
         let inbound_ready = Arc::new(Notify::new());
-        let transport =
-            if options.outbox_only { Transport::LogOnly } else { Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base)) };
+        let transport = if options.outbox_only {
+            Transport::LogOnly
+        } else {
+            let pacer = crate::channels::outbound::SendPacer::new(config.send_per_second_sms, config.send_per_second_whatsapp);
+            Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base), pacer)
+        };
         let mut engine =
             TurnRunner::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
                 .with_calendar_links(&config.public_base_url);
@@ -114,7 +118,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let processors = if self.state.store.backend() == crate::storage::Backend::Sqlite { 1 } else { 4 };
-        let handles = if self.background_workers { self.workers.clone().spawn(processors, stop_rx.clone()) } else { Vec::new() };
+        let handles = if self.background_workers {
+            self.workers.clone().spawn(processors, self.state.config.send_concurrency as usize, stop_rx.clone())
+        } else {
+            Vec::new()
+        };
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
         tokio::spawn(async move {
             shutdown_signal().await;

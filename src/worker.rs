@@ -95,7 +95,10 @@ impl Workers {
     }
 
     /// Spawns the processing and sending loops; they stop when `shutdown` flips.
-    pub fn spawn(self: Arc<Self>, processors: usize, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Each sending loop claims its own reply: a conversation's next reply
+    /// waits while one of its replies is being sent, so replies run side by
+    /// side across conversations and in order within one.
+    pub fn spawn(self: Arc<Self>, processors: usize, senders: usize, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
         for _ in 0..processors.max(1) {
             let w = self.clone();
@@ -118,23 +121,29 @@ impl Workers {
                 }
             }));
         }
-        let w = self.clone();
-        let mut stop = shutdown;
-        handles.push(tokio::spawn(async move {
-            while !*stop.borrow() {
-                match w.send_next_outbound().await {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => error!(error = %e, "outbox"),
+        for _ in 0..senders.max(1) {
+            let w = self.clone();
+            let mut stop = shutdown.clone();
+            handles.push(tokio::spawn(async move {
+                while !*stop.borrow() {
+                    match w.send_next_outbound().await {
+                        Ok(true) => {
+                            // More may be waiting: wake a sibling to send beside this one.
+                            w.outbound_ready.notify_one();
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(e) => error!(error = %e, "outbox"),
+                    }
+                    tokio::select! {
+                        _ = w.outbound_ready.notified() => {}
+                        _ = tokio::time::sleep(w.poll) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
-                tokio::select! {
-                    _ = w.outbound_ready.notified() => {}
-                    _ = tokio::time::sleep(w.poll) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-            info!("workers stopped");
-        }));
+            }));
+        }
+        info!(processors, senders, "workers started");
         handles
     }
 }

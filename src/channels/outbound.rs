@@ -20,9 +20,43 @@ pub enum SendError {
     Uncertain(String),
 }
 
+/// How fast one sending number may send. Twilio queues (or refuses with
+/// 429 / 20429) what a sender sends faster than its channel allows: an SMS
+/// long code about one message a second, a WhatsApp sender tens a second.
+/// Each node paces its own sends by the sending number (`from`); replies of
+/// different numbers go out side by side.
+#[derive(Clone)]
+pub struct SendPacer {
+    sms: std::sync::Arc<governor::DefaultKeyedRateLimiter<String>>,
+    whatsapp: std::sync::Arc<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for SendPacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SendPacer")
+    }
+}
+
+impl SendPacer {
+    /// Messages per second per sending number, for each channel (at least 1).
+    pub fn new(sms_per_second: u32, whatsapp_per_second: u32) -> Self {
+        let quota = |n: u32| governor::Quota::per_second(std::num::NonZeroU32::new(n.max(1)).expect("at least 1"));
+        SendPacer {
+            sms: std::sync::Arc::new(governor::RateLimiter::keyed(quota(sms_per_second))),
+            whatsapp: std::sync::Arc::new(governor::RateLimiter::keyed(quota(whatsapp_per_second))),
+        }
+    }
+
+    /// Waits until `from` may send one more message on `channel`.
+    pub async fn until_ready(&self, channel: Channel, from: &str) {
+        let limiter = if channel == Channel::WhatsApp { &self.whatsapp } else { &self.sms };
+        limiter.until_key_ready(&from.to_string()).await;
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Transport {
-    Twilio(TwilioClient),
+    Twilio(TwilioClient, SendPacer),
     /// Stores and logs (masked) instead of sending: `nuru demo`, `nuru chat`.
     LogOnly,
 }
@@ -35,7 +69,7 @@ impl Transport {
             debug!(body = %m.body, "local outbox");
             return Ok(format!("local-{}", m.id));
         }
-        let Transport::Twilio(client) = self else { unreachable!("LogOnly handled above") };
+        let Transport::Twilio(client, pacer) = self else { unreachable!("LogOnly handled above") };
         let catalog_err = |e: crate::storage::StorageError| SendError::Transient(format!("database: {e}"));
         let clinic = store.clinic(m.clinic_id).await.map_err(catalog_err)?;
         let creds = store
@@ -49,6 +83,7 @@ impl Transport {
             _ => (clinic.sms_number, m.to.as_str().to_string()),
         };
         let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
+        pacer.until_ready(m.channel, &from).await;
         client.send(&creds.account_sid, &token, &from, &to, &m.body).await
     }
 }

@@ -55,3 +55,56 @@ async fn twilio_unreachable_keeps_the_reply_queued() {
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].status, "queued", "kept for a later attempt");
 }
+
+/// Replies leave side by side across conversations, each once, and in order
+/// within a conversation.
+#[tokio::test]
+async fn several_senders_send_each_reply_once_and_in_order_within_a_conversation() {
+    let app = spawn_app_with(|c| c.send_per_second_whatsapp = 100_000).await;
+    let phones: Vec<String> = (0..20).map(|i| format!("+2439900001{i:02}")).collect();
+    for (i, phone) in phones.iter().enumerate() {
+        for (j, text) in ["bonjour", "je voudrais un rendez-vous", "quels sont vos horaires ?"].iter().enumerate() {
+            let r = app.post_signed(&app.whatsapp_fields(&format!("SMc{i}x{j}"), phone, text)).await;
+            assert_eq!(r.status(), 200);
+        }
+    }
+    while app.workers.process_next_inbound().await.unwrap().is_some() {}
+    let mut expected = Vec::new();
+    for phone in &phones {
+        let conversation = app
+            .store
+            .conversation_for(
+                app.clinic.clinic.id,
+                nuru::domain::Channel::WhatsApp,
+                &nuru::domain::PhoneNumber::parse(phone).unwrap(),
+                nuru::domain::Lang::Fr,
+                "{}",
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+        let replies = app.store.outbound_for_conversation(conversation.id, 0).await.unwrap();
+        assert!(replies.len() >= 3, "{phone}: {}", replies.len());
+        expected.push((format!("whatsapp:{phone}"), replies.into_iter().map(|r| r.body).collect::<Vec<_>>()));
+    }
+    let total: usize = expected.iter().map(|(_, b)| b.len()).sum();
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let handles = app.workers.clone().spawn(1, 8, stopped);
+    for _ in 0..600 {
+        if app.twilio.received.lock().unwrap().len() >= total {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let received = app.twilio.received.lock().unwrap().clone();
+    assert_eq!(received.len(), total, "every reply sent, none twice");
+    for (to, bodies) in expected {
+        let sent: Vec<String> = received.iter().filter(|r| r.field("To") == to).map(|r| r.field("Body").to_string()).collect();
+        assert_eq!(sent, bodies, "{to}: in the order they were written");
+    }
+}
