@@ -60,6 +60,12 @@ impl Workers {
         let Some(m) = self.store.claim_outbound(now, now + LEASE).await? else { return Ok(false) };
         match self.transport.send(&self.store, &self.cipher, &m).await {
             Ok(provider_id) => self.store.mark_outbound_sent(m.id, &provider_id, self.clock.now()).await?,
+            Err(SendError::Paced(wait)) => {
+                // Whole seconds: the queue's times are epoch seconds.
+                let at = now + Duration::seconds(wait.as_secs() as i64 + 1);
+                self.store.defer_outbound(&m, at).await?;
+                return Ok(false);
+            }
             Err(SendError::Transient(reason)) if m.attempts < self.send_max_attempts => {
                 // Exponential backoff with jitter, as Twilio asks for 429s.
                 let base = 2_i64.pow(m.attempts.min(10));

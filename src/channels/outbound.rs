@@ -18,6 +18,10 @@ pub enum SendError {
     /// Maybe sent: never retried, so that nothing is sent twice.
     #[error("uncertain: {0}")]
     Uncertain(String),
+    /// Not sent: the sending number has used its rate; it may send again
+    /// after this long.
+    #[error("paced: the sending number may send again in {0:?}")]
+    Paced(std::time::Duration),
 }
 
 /// How fast one sending number may send. Twilio queues (or refuses with
@@ -47,10 +51,12 @@ impl SendPacer {
         }
     }
 
-    /// Waits until `from` may send one more message on `channel`.
-    pub async fn until_ready(&self, channel: Channel, from: &str) {
+    /// Takes one message of `from`'s rate on `channel`, or says how long
+    /// until there is one (the caller puts the reply back rather than hold it).
+    pub fn take(&self, channel: Channel, from: &str) -> Result<(), std::time::Duration> {
+        use governor::clock::Clock;
         let limiter = if channel == Channel::WhatsApp { &self.whatsapp } else { &self.sms };
-        limiter.until_key_ready(&from.to_string()).await;
+        limiter.check_key(&from.to_string()).map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
     }
 }
 
@@ -83,7 +89,7 @@ impl Transport {
             _ => (clinic.sms_number, m.to.as_str().to_string()),
         };
         let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
-        pacer.until_ready(m.channel, &from).await;
+        pacer.take(m.channel, &from).map_err(SendError::Paced)?;
         client.send(&creds.account_sid, &token, &from, &to, &m.body).await
     }
 }

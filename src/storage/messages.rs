@@ -250,6 +250,34 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a claimed reply back, unsent and not counted as an attempt: its
+    /// sending number (the clinic's number on that channel) has used its
+    /// rate for now, so the clinic's other replies on the channel wait until
+    /// `at` as well instead of being claimed and put back one by one. Nothing
+    /// is held while they wait, so a stop or a crash cannot leave one half-sent.
+    pub async fn defer_outbound(&self, m: &ClaimedOutbound, at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE outbound_messages SET status = 'queued', next_attempt_at = $1, locked_until = NULL, attempts = attempts - 1 \
+             WHERE id = $2 AND status = 'sending'",
+        )
+        .bind(to_ts(at))
+        .bind(m.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE outbound_messages SET next_attempt_at = $1 \
+             WHERE clinic_id = $2 AND channel = $3 AND status = 'queued' AND next_attempt_at < $1",
+        )
+        .bind(to_ts(at))
+        .bind(m.clinic_id.to_string())
+        .bind(m.channel.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn fail_outbound(&self, id: i64, error: &str) -> Result<()> {
         sqlx::query("UPDATE outbound_messages SET status = 'failed', locked_until = NULL, error = $1 WHERE id = $2 AND status = 'sending'")
             .bind(error)

@@ -108,3 +108,42 @@ async fn several_senders_send_each_reply_once_and_in_order_within_a_conversation
         assert_eq!(sent, bodies, "{to}: in the order they were written");
     }
 }
+
+/// A sending number over its rate: the replies beyond it go back to the
+/// queue unsent (no attempt counted, nothing left "sending" that a stop could
+/// strand) and leave when the number may send again.
+#[tokio::test]
+async fn replies_beyond_a_numbers_rate_wait_queued_and_leave_later() {
+    let app = spawn_app_with(|c| c.send_per_second_whatsapp = 1).await;
+    let phones: Vec<String> = (0..3).map(|i| format!("+24399000020{i}")).collect();
+    for (i, phone) in phones.iter().enumerate() {
+        assert_eq!(app.post_signed(&app.whatsapp_fields(&format!("SMpace{i}"), phone, "bonjour")).await.status(), 200);
+    }
+    app.workers.run_until_idle().await.unwrap();
+    assert_eq!(app.twilio.bodies().len(), 1, "one message a second from this sender");
+    let mut waiting = 0;
+    for phone in &phones {
+        let conversation = app
+            .store
+            .conversation_for(
+                app.clinic.clinic.id,
+                nuru::domain::Channel::WhatsApp,
+                &nuru::domain::PhoneNumber::parse(phone).unwrap(),
+                nuru::domain::Lang::Fr,
+                "{}",
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+        for reply in app.store.outbound_for_conversation(conversation.id, 0).await.unwrap() {
+            assert!(reply.status == "sent" || reply.status == "queued", "{}", reply.status);
+            waiting += usize::from(reply.status == "queued");
+        }
+    }
+    assert_eq!(waiting, 2);
+    // The limiter runs on real time, the queue on the test clock: move both.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.workers.run_until_idle().await.unwrap();
+    assert_eq!(app.twilio.bodies().len(), 2, "the next one a second later");
+}
