@@ -17,6 +17,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub inbound_ready: Arc<Notify>,
+    /// Stores acknowledged webhooks, several per transaction under load.
+    pub intake: crate::storage::Intake,
+    /// Counters and histograms for `/metrics`, shared with the workers.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Clinics' webhook credentials, kept briefly in memory.
+    pub webhook_keys: Arc<crate::channels::twilio::keys::WebhookKeys>,
     /// Signs and checks the admin API's access tokens.
     pub jwt: Arc<crate::admin::tokens::JwtKeys>,
     /// The model-assisted understanding, when configured (its metrics are in the admin API).

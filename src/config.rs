@@ -32,8 +32,17 @@ pub struct Config {
     /// How often workers look for work when nothing woke them.
     pub worker_poll_ms: u64,
     pub send_max_attempts: u32,
+    /// Turns this node processes at once (each a different conversation). 0
+    /// makes a node that only acknowledges webhooks and serves the API, while
+    /// other nodes process. Default: 1 on SQLite (one writer), 4 on PostgreSQL.
+    pub turn_concurrency: Option<u32>,
+    /// How long a claimed message or reply stays with the node that claimed
+    /// it. A node that dies (crash, SIGKILL, lost machine) leaves its claims
+    /// to the others after this; longer than any turn or send takes.
+    pub worker_lease_seconds: u32,
     /// Replies being sent at once by this node (each to a different
-    /// conversation; one conversation's replies always leave in order).
+    /// conversation; one conversation's replies always leave in order). 0
+    /// makes a node that sends nothing, while other nodes send.
     pub send_concurrency: u32,
     /// Messages per second one SMS sending number may send (Twilio long
     /// codes: about 1; short codes and messaging services: more).
@@ -99,6 +108,8 @@ impl Default for Config {
             conversation_idle_minutes: 240,
             worker_poll_ms: 500,
             send_max_attempts: 5,
+            turn_concurrency: None,
+            worker_lease_seconds: 60,
             send_concurrency: 16,
             send_per_second_sms: 1,
             send_per_second_whatsapp: 80,
@@ -165,14 +176,14 @@ impl Config {
         if self.send_max_attempts == 0 {
             return Err(invalid("send_max_attempts", "must be at least 1"));
         }
-        for (key, value) in [
-            ("send_concurrency", self.send_concurrency),
-            ("send_per_second_sms", self.send_per_second_sms),
-            ("send_per_second_whatsapp", self.send_per_second_whatsapp),
-        ] {
+        for (key, value) in [("send_per_second_sms", self.send_per_second_sms), ("send_per_second_whatsapp", self.send_per_second_whatsapp)]
+        {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        if self.worker_lease_seconds < 2 {
+            return Err(invalid("worker_lease_seconds", "must be at least 2"));
         }
         if self.worker_poll_ms == 0 {
             return Err(invalid("worker_poll_ms", "must be at least 1"));

@@ -15,6 +15,7 @@ pub mod config;
 pub mod conversation;
 pub mod domain;
 pub mod harness;
+pub mod metrics;
 pub mod model;
 pub mod scheduling;
 pub mod secrets;

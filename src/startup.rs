@@ -69,7 +69,9 @@ impl Application {
             tracing::info!(backend = model.backend_name(), model = %config.model_name, "model-assisted understanding on");
             engine = engine.with_model(model.clone());
         }
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {
+            metrics: metrics.clone(),
             store: store.clone(),
             engine,
             transport,
@@ -79,9 +81,23 @@ impl Application {
             outbound_ready: Arc::new(Notify::new()),
             send_max_attempts: config.send_max_attempts,
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
+            lease: chrono::Duration::seconds(config.worker_lease_seconds as i64),
+            last_sweep: Default::default(),
         });
         let jwt = Arc::new(crate::admin::auth::JwtKeys::new(&jwt_secret(&config)?));
-        let state = AppState { store, cipher, config: Arc::new(config), clock: options.clock, inbound_ready, jwt, model };
+        let intake = crate::storage::Intake::start(store.clone());
+        let state = AppState {
+            store,
+            cipher,
+            config: Arc::new(config),
+            clock: options.clock,
+            inbound_ready,
+            intake,
+            webhook_keys: Arc::default(),
+            metrics,
+            jwt,
+            model,
+        };
         Ok(Application { listener, state, workers, background_workers: options.background_workers })
     }
 
@@ -117,7 +133,11 @@ impl Application {
     /// database for the next start (a turn cut short rolls back whole).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let processors = if self.state.store.backend() == crate::storage::Backend::Sqlite { 1 } else { 4 };
+        let processors = match self.state.config.turn_concurrency {
+            Some(n) => n as usize,
+            None if self.state.store.backend() == crate::storage::Backend::Sqlite => 1,
+            None => 4,
+        };
         let handles = if self.background_workers {
             self.workers.clone().spawn(processors, self.state.config.send_concurrency as usize, stop_rx.clone())
         } else {
@@ -191,6 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ready))
         .route("/health/ready", get(ready))
         .route("/health/live", get(live))
+        .route("/metrics", get(metrics))
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
         .route("/calendar/appointments/{file}", get(crate::calendar::feeds::appointment))
         .route("/calendar/practitioners/{file}", get(crate::calendar::feeds::practitioner))
@@ -205,6 +226,32 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database migrations are behind this version"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
+}
+
+/// Prometheus' scrape: this node's counters, with the queues and the pool
+/// as they are now. Counts of kinds only, never a clinic, phone or text.
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let now = state.clock.now();
+    let depths = match state.store.queue_depths().await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "queue depths unavailable for /metrics");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+        }
+    };
+    let age = |oldest: Option<chrono::DateTime<chrono::Utc>>| oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    let (open, idle, max) = state.store.pool_usage();
+    let reading = crate::metrics::Reading {
+        inbound: crate::metrics::QueueReading { waiting: depths.inbound_waiting, oldest_age_seconds: age(depths.inbound_oldest) },
+        outbound: crate::metrics::QueueReading { waiting: depths.outbound_waiting, oldest_age_seconds: age(depths.outbound_oldest) },
+        pool_size: open as i64,
+        pool_idle: idle as i64,
+        pool_max: max as i64,
+        model: state.model.as_ref().map(|m| m.metrics.snapshot()),
+    };
+    ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render(&reading))
+        .into_response()
 }
 
 /// Alive: the process answers HTTP (an orchestrator restarts it otherwise).

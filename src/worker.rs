@@ -12,11 +12,11 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
-const LEASE: Duration = Duration::seconds(60);
 const MAX_TURN_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone)]
 pub struct Workers {
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub store: Store,
     pub engine: TurnRunner,
     pub transport: Transport,
@@ -26,14 +26,26 @@ pub struct Workers {
     pub outbound_ready: Arc<Notify>,
     pub send_max_attempts: u32,
     pub poll: std::time::Duration,
+    /// How long a claim stays with this node (`worker_lease_seconds`).
+    pub lease: Duration,
+    /// When this node last marked expired sends `unknown` (epoch seconds).
+    pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Workers {
     /// Processes the next available inbound message. `Ok(None)` when idle.
     pub async fn process_next_inbound(&self) -> Result<Option<TurnReport>, StorageError> {
         let now = self.clock.now();
-        let Some(m) = self.store.claim_inbound(now, now + LEASE).await? else { return Ok(None) };
-        match self.engine.process(&m).await {
+        let Some(m) = self.store.claim_inbound(now, now + self.lease).await? else { return Ok(None) };
+        let started = std::time::Instant::now();
+        let result = self.engine.process(&m).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(_) if m.attempts >= MAX_TURN_ATTEMPTS => "failed",
+            Err(_) => "retry",
+        };
+        self.metrics.turn(outcome, started.elapsed().as_secs_f64());
+        match result {
             Ok(report) => {
                 if report.replies > 0 {
                     self.outbound_ready.notify_one();
@@ -57,8 +69,31 @@ impl Workers {
     /// Sends the next due reply. `Ok(false)` when nothing is due.
     pub async fn send_next_outbound(&self) -> Result<bool, StorageError> {
         let now = self.clock.now();
-        let Some(m) = self.store.claim_outbound(now, now + LEASE).await? else { return Ok(false) };
-        match self.transport.send(&self.store, &self.cipher, &m).await {
+        // Sends interrupted by a dead node are looked for a few times per
+        // lease, not before every claim.
+        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
+        if now.timestamp() - last >= (self.lease.num_seconds() / 4).max(1)
+            && self
+                .last_sweep
+                .compare_exchange(last, now.timestamp(), std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
+                .is_ok()
+        {
+            let expired = self.store.expire_sending(now).await?;
+            if expired > 0 {
+                warn!(expired, "replies interrupted during send marked unknown");
+            }
+        }
+        let Some(m) = self.store.claim_outbound(now, now + self.lease).await? else { return Ok(false) };
+        let result = self.transport.send(&self.store, &self.cipher, &m).await;
+        let code = result.as_ref().err().and_then(SendError::twilio_code);
+        match &result {
+            Ok(_) => self.metrics.send("sent", None),
+            Err(SendError::Paced(_)) => self.metrics.send("paced", None),
+            Err(SendError::Transient(_)) if m.attempts < self.send_max_attempts => self.metrics.send("retry", code),
+            Err(SendError::Uncertain(_)) => self.metrics.send("uncertain", code),
+            Err(_) => self.metrics.send("failed", code),
+        }
+        match result {
             Ok(provider_id) => self.store.mark_outbound_sent(m.id, &provider_id, self.clock.now()).await?,
             Err(SendError::Paced(wait)) => {
                 // Whole seconds: the queue's times are epoch seconds.
@@ -103,10 +138,14 @@ impl Workers {
     /// Spawns the processing and sending loops; they stop when `shutdown` flips.
     /// Each sending loop claims its own reply: a conversation's next reply
     /// waits while one of its replies is being sent, so replies run side by
-    /// side across conversations and in order within one.
+    /// side across conversations and in order within one. Per queue, only
+    /// the first loop looks at the database on a timer (work queued by other
+    /// nodes, retries coming due); the others sleep until a sibling finds
+    /// work or a local webhook or turn announces some, so an idle node costs
+    /// the database two queries per `worker_poll_ms`, not one per loop.
     pub fn spawn(self: Arc<Self>, processors: usize, senders: usize, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
-        for _ in 0..processors.max(1) {
+        for i in 0..processors {
             let w = self.clone();
             let mut stop = shutdown.clone();
             handles.push(tokio::spawn(async move {
@@ -115,19 +154,22 @@ impl Workers {
                 // waits in the database for the next start.
                 while !*stop.borrow() {
                     match w.process_next_inbound().await {
-                        Ok(Some(_)) => continue,
+                        Ok(Some(_)) => {
+                            w.inbound_ready.notify_one();
+                            continue;
+                        }
                         Ok(None) => {}
                         Err(e) => error!(error = %e, "inbound queue"),
                     }
                     tokio::select! {
                         _ = w.inbound_ready.notified() => {}
-                        _ = tokio::time::sleep(w.poll) => {}
+                        _ = tokio::time::sleep(w.poll), if i == 0 => {}
                         _ = stop.changed() => {}
                     }
                 }
             }));
         }
-        for _ in 0..senders.max(1) {
+        for i in 0..senders {
             let w = self.clone();
             let mut stop = shutdown.clone();
             handles.push(tokio::spawn(async move {
@@ -143,7 +185,7 @@ impl Workers {
                     }
                     tokio::select! {
                         _ = w.outbound_ready.notified() => {}
-                        _ = tokio::time::sleep(w.poll) => {}
+                        _ = tokio::time::sleep(w.poll), if i == 0 => {}
                         _ = stop.changed() => {}
                     }
                 }

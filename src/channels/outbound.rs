@@ -24,6 +24,16 @@ pub enum SendError {
     Paced(std::time::Duration),
 }
 
+impl SendError {
+    /// Twilio's error code, when Twilio answered with one ("HTTP 400 code
+    /// 21610 …", as the client words its errors).
+    pub fn twilio_code(&self) -> Option<u32> {
+        let (SendError::Transient(detail) | SendError::Final(detail) | SendError::Uncertain(detail)) = self else { return None };
+        let rest = detail.split_once(" code ")?.1;
+        rest.split_whitespace().next()?.parse().ok().filter(|c| *c != 0)
+    }
+}
+
 /// How fast one sending number may send. Twilio queues (or refuses with
 /// 429 / 20429) what a sender sends faster than its channel allows: an SMS
 /// long code about one message a second, a WhatsApp sender tens a second.
@@ -91,5 +101,19 @@ impl Transport {
         let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
         pacer.take(m.channel, &from).map_err(SendError::Paced)?;
         client.send(&creds.account_sid, &token, &from, &to, &m.body).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SendError;
+
+    #[test]
+    fn twilio_codes_are_read_from_the_clients_errors() {
+        assert_eq!(SendError::Final("HTTP 400 code 21610 Attempt to send to unsubscribed recipient".into()).twilio_code(), Some(21610));
+        assert_eq!(SendError::Transient("HTTP 429 code 20429 Too Many Requests".into()).twilio_code(), Some(20429));
+        assert_eq!(SendError::Transient("HTTP 503 code 0 ".into()).twilio_code(), None);
+        assert_eq!(SendError::Transient("connection failed: refused".into()).twilio_code(), None);
+        assert_eq!(SendError::Paced(std::time::Duration::from_secs(1)).twilio_code(), None);
     }
 }

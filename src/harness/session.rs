@@ -41,6 +41,7 @@ impl Session {
         let cipher = Cipher::random();
         let catalog = ClinicFile::import(clinic_file, &store, &cipher, clock.now()).await?;
         let workers = Workers {
+            metrics: Arc::default(),
             store: store.clone(),
             engine: match model {
                 Some(m) => TurnRunner::new(store.clone(), clock.clone(), idle_after).with_model(m),
@@ -53,6 +54,8 @@ impl Session {
             outbound_ready: Arc::default(),
             send_max_attempts: 1,
             poll: std::time::Duration::from_millis(100),
+            lease: chrono::Duration::seconds(60),
+            last_sweep: Default::default(),
         };
         Ok(Session { store, catalog, clock, workers, counter: AtomicU64::new(0), last_seen: Default::default() })
     }

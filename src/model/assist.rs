@@ -41,7 +41,7 @@ pub struct Metrics {
     pub latency_ms: AtomicU64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MetricsSnapshot {
     pub calls: u64,
     pub valid: u64,

@@ -76,6 +76,11 @@ impl Store {
     /// Stores an inbound delivery. Returns `false` when `(clinic, provider id)`
     /// was already stored: the unique key makes a repeated delivery a no-op.
     pub async fn insert_inbound(&self, m: &NewInbound) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        Store::insert_inbound_in(&mut conn, m).await
+    }
+
+    pub(super) async fn insert_inbound_in(conn: &mut AnyConnection, m: &NewInbound) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO inbound_messages (clinic_id, provider_message_id, channel, from_phone, body, fields, received_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (clinic_id, provider_message_id) DO NOTHING",
@@ -87,7 +92,7 @@ impl Store {
         .bind(&m.body)
         .bind(&m.fields_json)
         .bind(to_ts(m.received_at))
-        .execute(&self.pool)
+        .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -194,14 +199,22 @@ impl Store {
         Ok(())
     }
 
-    /// Leases the next due reply whose conversation has no older unsent reply.
-    /// A reply left in `sending` by a crash is never sent again: its outcome is
-    /// unknown, so it is marked `unknown` for staff instead of risking a duplicate.
+    /// A reply left in `sending` past its lease (its node crashed or was
+    /// killed mid-send) is never sent again: its outcome is unknown, so it is
+    /// marked `unknown` for staff instead of risking a duplicate. Returns how
+    /// many were.
+    pub async fn expire_sending(&self, now: DateTime<Utc>) -> Result<u64> {
+        let done =
+            sqlx::query("UPDATE outbound_messages SET status = 'unknown', error = 'interrupted during send' WHERE status = 'sending' AND locked_until < $1")
+                .bind(to_ts(now))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Leases the next due reply whose conversation has no older unsent reply
+    /// (one left `sending` blocks its conversation until [`Self::expire_sending`]).
     pub async fn claim_outbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
-        sqlx::query("UPDATE outbound_messages SET status = 'unknown', error = 'interrupted during send' WHERE status = 'sending' AND locked_until < $1")
-            .bind(to_ts(now))
-            .execute(&self.pool)
-            .await?;
         let sql = format!(
             "UPDATE outbound_messages SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
              WHERE id = (SELECT o.id FROM outbound_messages o WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
@@ -309,4 +322,32 @@ impl Store {
         })
         .collect()
     }
+
+    /// How many messages wait to be processed and replies to be sent, and
+    /// when the oldest of each arrived (epoch seconds): the operations view.
+    pub async fn queue_depths(&self) -> Result<QueueDepths> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM inbound_messages WHERE processed_at IS NULL) AS inbound_waiting, \
+                    (SELECT MIN(received_at) FROM inbound_messages WHERE processed_at IS NULL) AS inbound_oldest, \
+                    (SELECT COUNT(*) FROM outbound_messages WHERE status = 'queued') AS outbound_waiting, \
+                    (SELECT MIN(created_at) FROM outbound_messages WHERE status = 'queued') AS outbound_oldest",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let oldest = |col: &str| -> Result<Option<DateTime<Utc>>> { row.try_get::<Option<i64>, _>(col)?.map(from_ts).transpose() };
+        Ok(QueueDepths {
+            inbound_waiting: row.try_get("inbound_waiting")?,
+            inbound_oldest: oldest("inbound_oldest")?,
+            outbound_waiting: row.try_get("outbound_waiting")?,
+            outbound_oldest: oldest("outbound_oldest")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct QueueDepths {
+    pub inbound_waiting: i64,
+    pub inbound_oldest: Option<DateTime<Utc>>,
+    pub outbound_waiting: i64,
+    pub outbound_oldest: Option<DateTime<Utc>>,
 }

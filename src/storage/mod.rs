@@ -10,6 +10,7 @@ mod appointments;
 mod catalog;
 mod clinics;
 mod conversations;
+mod intake;
 mod messages;
 mod patients;
 mod schedule;
@@ -22,7 +23,8 @@ pub use appointments::{NewAppointment, UpcomingAppointment};
 pub use catalog::{FutureOf, StoredWindow};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;
-pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow};
+pub use intake::Intake;
+pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow, QueueDepths};
 pub use patients::{Erasure, PatientPage, PatientRecord};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -152,6 +154,11 @@ impl Store {
 
     pub async fn begin(&self) -> Result<Tx> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Connections open, idle, and the most the pool may open.
+    pub fn pool_usage(&self) -> (u32, usize, u32) {
+        (self.pool.size(), self.pool.num_idle(), self.pool.options().get_max_connections())
     }
 
     /// A trivial query: is the database reachable?

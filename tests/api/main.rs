@@ -13,6 +13,7 @@ mod calendar;
 mod cli;
 mod concurrency;
 mod conversations;
+mod nodes;
 mod outbound;
 mod scheduling;
 mod webhook;

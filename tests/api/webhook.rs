@@ -94,3 +94,78 @@ async fn health_answers_live_and_ready_and_ready_needs_every_migration() {
     assert!(r.text().await.unwrap().contains("migrations"));
     assert_eq!(get("/health/live").await.unwrap().status(), 200);
 }
+
+/// The clinic's keys are kept in memory between webhooks; a token changed by
+/// another node (here: straight in the database) is honoured at the first
+/// webhook signed with it, and a forged one is still refused.
+#[tokio::test]
+async fn a_token_changed_by_another_node_signs_at_once() {
+    let app = spawn_app().await;
+    let path = app.webhook_path();
+    let sign = |fields: &[(String, String)], token: &str| {
+        nuru::channels::twilio::compute_signature(&format!("{PUBLIC_BASE}{path}"), fields, token)
+    };
+    let first = app.whatsapp_fields(&app.next_sid(), "+243990000001", "Bonjour");
+    assert_eq!(app.post_signed(&first).await.status(), 200, "keys now kept");
+
+    let cipher =
+        nuru::secrets::Cipher::from_base64(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32])).unwrap();
+    let new_token = "rotatedToken0123456789abcdef";
+    let creds = nuru::storage::TwilioCredentials { account_sid: DEMO_ACCOUNT.into(), auth_token_encrypted: cipher.encrypt(new_token) };
+    let audit = nuru::storage::NewAuditEvent {
+        actor: None,
+        clinic: Some(app.clinic.clinic.id),
+        action: "update",
+        resource: "twilio_credentials",
+        resource_id: None,
+        outcome: "ok",
+    };
+    app.store.set_twilio_credentials(app.clinic.clinic.id, &creds, &audit, monday_morning()).await.unwrap();
+
+    let rotated = app.whatsapp_fields(&app.next_sid(), "+243990000001", "Toujours là ?");
+    let r = app.post_raw(&rotated, Some(&sign(&rotated, new_token))).await;
+    assert_eq!(r.status(), 200, "the new token signs on this node without waiting");
+    let forged = app.whatsapp_fields(&app.next_sid(), "+243990000001", "forged");
+    let r = app.post_raw(&forged, Some(&sign(&forged, "notTheToken0123456789abcdef"))).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.store.count_inbound(app.clinic.clinic.id).await.unwrap(), 2, "the forged one stored nothing");
+}
+
+#[tokio::test]
+async fn metrics_count_acknowledgements_refusals_turns_and_sends_without_naming_anyone() {
+    let app = spawn_app().await;
+    let ok = app.whatsapp_fields(&app.next_sid(), "+243990000001", "Bonjour, je voudrais un rendez-vous demain");
+    assert_eq!(app.post_signed(&ok).await.status(), 200);
+    assert_eq!(app.post_signed(&ok).await.status(), 200, "a duplicate delivery is acknowledged");
+    let forged = app.whatsapp_fields(&app.next_sid(), "+243990000001", "forged");
+    assert_eq!(app.post_raw(&forged, Some("bm90IGEgc2lnbmF0dXJl")).await.status(), 403);
+
+    let page = |app: &TestApp| {
+        let url = format!("{}/metrics", app.base);
+        let http = app.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+            r.text().await.unwrap()
+        }
+    };
+    let before = page(&app).await;
+    assert!(before.contains("nuru_webhook_requests_total{outcome=\"accepted\"} 1"), "{before}");
+    assert!(before.contains("nuru_webhook_requests_total{outcome=\"duplicate\"} 1"), "{before}");
+    assert!(before.contains("nuru_webhook_requests_total{outcome=\"signature_invalid\"} 1"), "{before}");
+    assert!(before.contains("nuru_webhook_ack_seconds_count 2"), "{before}");
+    assert!(before.contains("nuru_queue_waiting{queue=\"inbound\"} 1"), "{before}");
+
+    app.workers.run_until_idle().await.unwrap();
+    let after = page(&app).await;
+    assert!(after.contains("nuru_turns_total{outcome=\"ok\"} 1"), "{after}");
+    assert!(after.contains("nuru_turn_seconds_count 1"), "{after}");
+    assert!(after.contains("nuru_outbound_sends_total{result=\"sent\",code=\"\"} 1"), "{after}");
+    assert!(after.contains("nuru_queue_waiting{queue=\"inbound\"} 0"), "{after}");
+    assert!(after.contains("nuru_queue_waiting{queue=\"outbound\"} 0"), "{after}");
+    assert!(after.contains("nuru_db_pool_connections{state=\"max\"}"), "{after}");
+    for private in ["+243990000001", "Bonjour", &app.clinic.clinic.slug] {
+        assert!(!after.contains(private), "the metrics page names {private}");
+    }
+}

@@ -357,6 +357,7 @@ pub async fn set_twilio(
         .store
         .set_twilio_credentials(clinic, &creds, &audit_event(&caller, clinic, "update", "twilio_credentials", None), state.clock.now())
         .await?;
+    state.webhook_keys.forget(clinic);
     Ok(StatusCode::NO_CONTENT)
 }
 

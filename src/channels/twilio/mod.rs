@@ -1,6 +1,7 @@
 //! Twilio: inbound webhooks (signature-checked), outbound REST API.
 
 pub mod client;
+pub mod keys;
 pub mod signature;
 pub mod webhook;
 

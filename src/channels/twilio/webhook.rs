@@ -1,6 +1,7 @@
 //! `POST /webhooks/twilio/{clinic}`: verify, store, acknowledge. Nothing else
 //! happens before the acknowledgement: no model, no reply, no booking.
 
+use super::keys::Lookup;
 use super::signature::VerifiedInbound;
 use crate::app_state::AppState;
 use crate::domain::Channel;
@@ -13,8 +14,9 @@ use tracing::{error, warn};
 
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
-fn refuse(status: StatusCode, reason: &str) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], format!("{{\"error\":{}}}", serde_json::json!(reason))).into_response()
+fn refuse(status: StatusCode, reason: &str, outcome: &'static str) -> (Response, &'static str) {
+    let body = format!("{{\"error\":{}}}", serde_json::json!(reason));
+    ((status, [(header::CONTENT_TYPE, "application/json")], body).into_response(), outcome)
 }
 
 pub async fn inbound(
@@ -24,66 +26,81 @@ pub async fn inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let clinic = match app.store.clinic_by_slug(&slug).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "unknown clinic"),
-        Err(e) => {
-            error!(error = %e, "clinic lookup failed");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
-        }
+    let started = std::time::Instant::now();
+    let (response, outcome) = receive(&app, slug, uri, headers, body).await;
+    let acknowledged = response.status() == StatusCode::OK;
+    app.metrics.webhook(outcome, acknowledged.then(|| started.elapsed().as_secs_f64()));
+    response
+}
+
+/// The webhook, and the name of its outcome for the metrics.
+async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> (Response, &'static str) {
+    let lookup = |reload: bool| {
+        let app = app.clone();
+        let slug = slug.clone();
+        async move { app.webhook_keys.get(&app.store, &app.cipher, &slug, reload).await }
     };
-    let creds = match app.store.twilio_credentials(clinic.id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account"),
+    let (mut key, mut fresh) = match lookup(false).await {
+        Ok(Lookup::Found { key, fresh }) => (key, fresh),
+        Ok(Lookup::UnknownClinic) => return refuse(StatusCode::NOT_FOUND, "unknown clinic", "unknown_clinic"),
+        Ok(Lookup::NoCredentials) => return refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account", "no_credentials"),
         Err(e) => {
-            error!(error = %e, "credentials lookup failed");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+            error!(clinic = %slug, error = %e, "clinic or credentials lookup failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable");
         }
     };
     let Some(signature) = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
         warn!(clinic = %slug, "webhook without signature refused");
-        record(&app, clinic.id, "webhook_signature_missing").await;
-        return refuse(StatusCode::FORBIDDEN, "missing X-Twilio-Signature");
+        record(app, key.clinic_id, "webhook_signature_missing").await;
+        return refuse(StatusCode::FORBIDDEN, "missing X-Twilio-Signature", "signature_missing");
     };
     let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return refuse(StatusCode::BAD_REQUEST, "body must be application/x-www-form-urlencoded");
-    };
-    let token = match app.cipher.decrypt(&creds.auth_token_encrypted) {
-        Ok(t) => t,
-        Err(e) => {
-            error!(clinic = %slug, error = %e, "stored Twilio token cannot be decrypted");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
-        }
+        return refuse(StatusCode::BAD_REQUEST, "body must be application/x-www-form-urlencoded", "bad_request");
     };
     // The URL Twilio signed is the public one, never what Host or X-Forwarded-* say.
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let url = format!("{}{}", app.config.public_base_url, path_and_query);
-    let Some(verified) = VerifiedInbound::verify(&url, fields, token.expose(), signature) else {
-        warn!(clinic = %slug, "webhook with invalid signature refused");
-        record(&app, clinic.id, "webhook_signature_invalid").await;
-        return refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature");
+    let verified = loop {
+        match VerifiedInbound::verify(&url, fields.clone(), key.auth_token.expose(), signature) {
+            Some(v) if v.get("AccountSid").is_none_or(|a| a == key.account_sid) => break v,
+            // A kept key may be older than the clinic's current credentials:
+            // read them again before refusing.
+            _ if !fresh => match lookup(true).await {
+                Ok(Lookup::Found { key: k, .. }) => (key, fresh) = (k, true),
+                Ok(_) => return refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account", "no_credentials"),
+                Err(e) => {
+                    error!(clinic = %slug, error = %e, "clinic or credentials lookup failed");
+                    return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable");
+                }
+            },
+            Some(_) => {
+                warn!(clinic = %slug, "webhook signed for another account refused");
+                record(app, key.clinic_id, "webhook_account_mismatch").await;
+                return refuse(StatusCode::FORBIDDEN, "AccountSid does not match this clinic", "account_mismatch");
+            }
+            None => {
+                warn!(clinic = %slug, "webhook with invalid signature refused");
+                record(app, key.clinic_id, "webhook_signature_invalid").await;
+                return refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature", "signature_invalid");
+            }
+        }
     };
-    if verified.get("AccountSid").is_some_and(|a| a != creds.account_sid) {
-        warn!(clinic = %slug, "webhook signed for another account refused");
-        record(&app, clinic.id, "webhook_account_mismatch").await;
-        return refuse(StatusCode::FORBIDDEN, "AccountSid does not match this clinic");
-    }
     let Some(sid) = verified.get("MessageSid").or_else(|| verified.get("SmsMessageSid")).filter(|s| !s.is_empty()) else {
-        return refuse(StatusCode::BAD_REQUEST, "missing MessageSid");
+        return refuse(StatusCode::BAD_REQUEST, "missing MessageSid", "bad_request");
     };
     let Some(from) = verified.get("From") else {
-        return refuse(StatusCode::BAD_REQUEST, "missing From");
+        return refuse(StatusCode::BAD_REQUEST, "missing From", "bad_request");
     };
     let (channel, from) = match Channel::from_twilio_address(from) {
         Ok(parsed) => parsed,
-        Err(reason) => return refuse(StatusCode::BAD_REQUEST, &format!("invalid From: {reason}")),
+        Err(reason) => return refuse(StatusCode::BAD_REQUEST, &format!("invalid From: {reason}"), "bad_request"),
     };
     // A tapped WhatsApp button carries its payload; otherwise the text.
     let text = verified.get("ButtonPayload").filter(|p| !p.is_empty()).or_else(|| verified.get("Body")).unwrap_or_default();
     let fields: serde_json::Map<String, serde_json::Value> =
         verified.fields().iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     let message = NewInbound {
-        clinic_id: clinic.id,
+        clinic_id: key.clinic_id,
         provider_message_id: sid.to_string(),
         channel,
         from,
@@ -91,17 +108,23 @@ pub async fn inbound(
         fields_json: serde_json::Value::Object(fields).to_string(),
         received_at: app.clock.now(),
     };
-    match app.store.insert_inbound(&message).await {
-        Ok(true) => app.inbound_ready.notify_one(),
-        Ok(false) => tracing::debug!(clinic = %slug, "duplicate delivery acknowledged"),
+    let outcome = match app.intake.store(message).await {
+        Ok(true) => {
+            app.inbound_ready.notify_one();
+            "accepted"
+        }
+        Ok(false) => {
+            tracing::debug!(clinic = %slug, "duplicate delivery acknowledged");
+            "duplicate"
+        }
         Err(e) => {
             // Twilio retries on failure only for some errors: a 5xx is our
             // honest answer, the message was not stored.
             error!(clinic = %slug, error = %e, "inbound message could not be stored");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable");
         }
-    }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response()
+    };
+    ((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response(), outcome)
 }
 
 /// A refused webhook leaves one trace for staff (kind and clinic only, at
