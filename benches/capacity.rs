@@ -204,12 +204,7 @@ struct Load {
 }
 
 /// Sends `requests` with `connections` clients at once; `make(i)` builds request `i`.
-async fn drive(
-    http: &reqwest::Client,
-    connections: usize,
-    requests: usize,
-    make: Arc<MakeRequest>,
-) -> Load {
+async fn drive(http: &reqwest::Client, connections: usize, requests: usize, make: Arc<MakeRequest>) -> Load {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();

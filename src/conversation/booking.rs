@@ -8,7 +8,7 @@ use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
 use super::texts;
 use super::turn::{BookingRequest, Effect, Outcome, TurnContext};
 use crate::domain::{Lang, PatientId};
-use crate::scheduling::{Slot, SlotEngine, Unavailable};
+use crate::scheduling::{Slot, Unavailable};
 use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent};
 use chrono::{Duration, NaiveDate, Timelike};
@@ -274,7 +274,7 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     let clinic = &ctx.catalog.clinic;
     let tz = clinic.timezone;
     let today = ctx.now.with_timezone(&tz).date_naive();
-    let engine = SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, None);
+    let engine = ctx.rules();
     let last = engine.last_bookable();
     let day_status = b.date.and_then(|d| engine.day_status(d));
     if day_status == Some(Unavailable::BeyondHorizon) {

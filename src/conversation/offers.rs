@@ -7,7 +7,7 @@ use super::state::Booking;
 use super::texts;
 use super::turn::TurnContext;
 use crate::domain::{AppointmentId, ConsultationMode, Lang, PractitionerId};
-use crate::scheduling::{Slot, SlotEngine, SlotQuery};
+use crate::scheduling::{Slot, SlotQuery};
 use crate::understanding::TimePreference;
 use chrono::{NaiveDate, Timelike};
 
@@ -41,7 +41,7 @@ pub(super) fn search_ignoring(
         return Vec::new();
     }
     let query = SlotQuery { service, mode: ConsultationMode::InPerson, practitioners, from, to };
-    SlotEngine::new(ctx.catalog, ctx.occupancy, ctx.now, ignore).find(&query)
+    ctx.engine(from, to, ignore).find(&query)
 }
 
 pub(super) fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {

@@ -4,7 +4,6 @@
 use super::texts;
 use super::turn::{Effect, Outcome, TurnContext};
 use crate::domain::Lang;
-use crate::scheduling::SlotEngine;
 use crate::understanding::Extraction;
 
 pub fn emergency(out: &mut Outcome, ctx: &TurnContext<'_>) {
@@ -55,7 +54,7 @@ pub fn practitioners(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     let catalog = ctx.catalog;
     let day = x.entities.date;
     // Who is in that day is a scheduling rule: the engine decides it.
-    let engine = SlotEngine::new(catalog, ctx.occupancy, ctx.now, None);
+    let engine = ctx.rules();
     let present = |p: &crate::domain::Practitioner| day.is_none_or(|d| engine.works_on(p.id, d));
     let working: Vec<&crate::domain::Practitioner> = catalog.practitioners.iter().filter(|p| p.active && present(p)).collect();
     let header = match day {

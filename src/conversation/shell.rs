@@ -7,11 +7,12 @@ use super::step::step;
 use super::texts;
 use super::turn::{Effect, Event, Outcome, TurnContext};
 use crate::clock::Clock;
-use crate::domain::{ClinicCatalog, ConsultationMode, Lang, mask_phone};
+use crate::domain::{ClinicCatalog, ConsultationMode, Lang, Occupancy, mask_phone};
 use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
 use crate::storage::{Activity, ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
 use crate::understanding::{self, ClinicLexicon};
 use chrono::Duration;
+use std::cell::Cell;
 use tracing::{info, warn};
 
 #[derive(Debug, thiserror::Error)]
@@ -169,12 +170,40 @@ impl TurnRunner {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Outcome, TurnError> {
         let clinic = &catalog.clinic;
-        let horizon_end = now + Duration::days(clinic.booking_horizon_days as i64 + 2);
-        let occupancy = self.store.occupancy(clinic.id, now - Duration::days(1), horizon_end).await?;
+        let horizon = (now - Duration::days(1), now + Duration::days(clinic.booking_horizon_days as i64 + 2));
         let patients = self.store.patients_for_phone(clinic.id, &row.phone).await?;
         let upcoming = self.store.upcoming_for_phone(clinic.id, &row.phone, now).await?;
-        let ctx = TurnContext { now, catalog, occupancy: &occupancy, patients: &patients, upcoming: &upcoming, channel: row.channel };
-        Ok(step(state, row.language, event, &ctx))
+        // The transition is pure and cheap: it runs first with nothing read,
+        // and again with the occupancy of exactly the span its searches
+        // needed (read once more, whole horizon, if the second run searched
+        // further). The outcome is the one a run with everything read gives.
+        let mut occupancy = Occupancy::default();
+        let mut span = (now, now);
+        for pass in 0..3 {
+            let (outcome, wanted) = {
+                let wanted = Cell::new(None);
+                let ctx = TurnContext {
+                    now,
+                    catalog,
+                    occupancy: &occupancy,
+                    occupancy_span: span,
+                    occupancy_wanted: &wanted,
+                    patients: &patients,
+                    upcoming: &upcoming,
+                    channel: row.channel,
+                };
+                (step(state, row.language, event, &ctx), wanted.get())
+            };
+            let Some((lo, hi)) = wanted else { return Ok(outcome) };
+            // Nothing is taken outside the horizon that a search may use.
+            let (lo, hi) = (lo.max(horizon.0), hi.min(horizon.1));
+            if (lo >= span.0 && hi <= span.1) || lo >= hi {
+                return Ok(outcome);
+            }
+            span = if pass == 0 { (lo, hi) } else { horizon };
+            occupancy = self.store.occupancy(clinic.id, span.0, span.1).await?;
+        }
+        unreachable!("the third pass reads the whole horizon, which covers every search")
     }
 
     async fn apply(

@@ -83,10 +83,13 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
     let occupancy = Occupancy::default();
     let patients = [patient.clone()];
+    let wanted = std::cell::Cell::new(None);
     let ctx = TurnContext {
         now: at("2026-11-23T08:15:00Z"),
         catalog: &catalog,
         occupancy: &occupancy,
+        occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
+        occupancy_wanted: &wanted,
         patients: &patients,
         upcoming: &upcoming,
         channel: Channel::WhatsApp,

@@ -7,22 +7,60 @@ use super::state::{Conversation, Flow, PatientChoice};
 use super::texts;
 use crate::domain::{AppointmentId, Channel, ClinicCatalog, Lang, Occupancy, Patient, ServiceId};
 use crate::scheduling::Slot;
+use crate::scheduling::SlotEngine;
 use crate::storage::UpcomingAppointment;
 use crate::understanding::Extraction;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use std::cell::Cell;
 
 /// What the shell gathered before the turn.
 #[derive(Debug, Clone, Copy)]
 pub struct TurnContext<'a> {
     pub now: DateTime<Utc>,
     pub catalog: &'a ClinicCatalog,
-    /// Time already taken from the clinic's practitioners over the booking horizon.
+    /// Time already taken from the clinic's practitioners over `occupancy_span`.
+    /// Read it through [`TurnContext::engine`], which notes the span a search
+    /// needs: a turn that searched outside what was read is decided again by
+    /// the shell with that span read (most turns search a day or a week, many
+    /// none at all).
     pub occupancy: &'a Occupancy,
+    pub occupancy_span: (DateTime<Utc>, DateTime<Utc>),
+    /// The span the turn's searches needed beyond `occupancy_span`, if any.
+    pub occupancy_wanted: &'a Cell<Option<(DateTime<Utc>, DateTime<Utc>)>>,
     /// Patients linked to the sender's phone number.
     pub patients: &'a [Patient],
     /// Their upcoming appointments.
     pub upcoming: &'a [UpcomingAppointment],
     pub channel: Channel,
+}
+
+/// Nothing taken: for the engine's questions that are rules only (day status,
+/// who works on a day, the last bookable day).
+static NO_OCCUPANCY: Occupancy = Occupancy { booked: Vec::new(), external: Vec::new() };
+
+impl<'a> TurnContext<'a> {
+    /// The slot engine for searches between local days `from` and `to`
+    /// (inclusive; `ignore` leaves out an appointment being moved). The
+    /// span is noted when the occupancy read does not cover it.
+    pub fn engine(&self, from: NaiveDate, to: NaiveDate, ignore: Option<AppointmentId>) -> SlotEngine<'a> {
+        // Whole local days, with a day's margin for any zone offset and buffer.
+        let lo = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc() - Duration::days(1);
+        let hi = to.and_hms_opt(0, 0, 0).expect("midnight").and_utc() + Duration::days(2);
+        let (have_lo, have_hi) = self.occupancy_span;
+        if lo < have_lo || hi > have_hi {
+            let wanted = match self.occupancy_wanted.get() {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            };
+            self.occupancy_wanted.set(Some(wanted));
+        }
+        SlotEngine::new(self.catalog, self.occupancy, self.now, ignore)
+    }
+
+    /// The engine for questions about the rules only, which read no occupancy.
+    pub fn rules(&self) -> SlotEngine<'a> {
+        SlotEngine::new(self.catalog, &NO_OCCUPANCY, self.now, None)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

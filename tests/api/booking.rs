@@ -163,3 +163,25 @@ async fn a_relative_booked_as_such_is_found_again_by_relation() {
     let r = app.say(PATIENT, "c'est pour ma fille").await;
     assert!(r[0].contains("Fatou Mendy") && r[0].contains("Répondez 1"), "{}", r[0]);
 }
+
+/// A turn reads the occupancy of the days its searches need, not the whole
+/// horizon; when the asked day turns out full, the next days are read and the
+/// patient gets the same alternatives as with everything read.
+#[tokio::test]
+async fn a_full_day_offers_the_next_free_days_as_if_everything_were_read() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    // Tuesday 24 November taken in every practitioner's outside calendar.
+    let (from, to) = ("2026-11-24T00:00:00Z".parse().unwrap(), "2026-11-25T00:00:00Z".parse().unwrap());
+    for p in &app.clinic.practitioners {
+        let busy = vec![("all-day".to_string(), from, to)];
+        app.store.replace_external_busy(clinic, p.id, "google", from..to, &busy, app.clock.now()).await.unwrap();
+    }
+    let r = app.say(PATIENT, "Bonjour, je voudrais une consultation demain").await.join("\n");
+    assert!(r.contains("plus de créneau libre le mardi 24 novembre"), "{r}");
+    assert!(r.contains("1. mercredi 25 novembre à 08:00"), "the next free day is offered: {r}");
+    assert!(!r.contains("2. mardi"), "{r}");
+    // And a far day (next month) is searched and offered as asked.
+    let r = app.say(PATIENT, "plutôt le 15 décembre").await.join("\n");
+    assert!(r.contains("15 décembre") && r.contains("1."), "{r}");
+}
