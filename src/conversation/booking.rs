@@ -1,7 +1,7 @@
 //! The booking flow: gather service and day, propose up to five slots, settle
 //! who the patient is, confirm, book. Pure, like the rest of `step`.
 
-use super::offers::{in_preference, pick, search, slot_lines};
+use super::offers::{enough_earliest, in_preference, pick, search, search_until, slot_lines};
 use super::replies;
 use super::select::{Facts, Selection, select, slot_facts};
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
@@ -286,7 +286,13 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
         b.stage = Stage::AskDay;
         return set(out, b);
     }
-    let all = search(&b, ctx, b.date.unwrap_or(today), b.date.unwrap_or(last));
+    let all = match b.date {
+        Some(day) => search(&b, ctx, day, day),
+        // The earliest free slots (or the first day with the asked time free).
+        None => search_until(&b, ctx, today, last, None, |found| {
+            enough_earliest(found, |s| in_preference(b.preference, s.start.with_timezone(&tz).hour()), b.time.map(|t| (tz, t)))
+        }),
+    };
     let matching: Vec<Slot> = all.iter().copied().filter(|s| in_preference(b.preference, s.start.with_timezone(&tz).hour())).collect();
 
     // Everything given and the exact time free: straight to the patient and confirmation.
@@ -302,7 +308,7 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     let service = service_name(lang, &b, ctx);
     // Nothing that day or period: the nearest alternatives from that day on.
     let from = b.date.unwrap_or(today);
-    let later = search(&b, ctx, from, last);
+    let later = search_until(&b, ctx, from, last, None, |found| enough_earliest(found, |_| true, None));
     let alternatives = pick(&later, &Booking { time: None, ..b.clone() }, ctx);
     if alternatives.is_empty() {
         out.say(ctx.channel, "no_slots_at_all", &[("service", &service), ("days", &clinic.booking_horizon_days.to_string())]);

@@ -2,7 +2,7 @@
 //! the patients linked to the sender's phone (`ctx.upcoming`) can be named,
 //! and nothing changes without an explicit confirmation turn. Pure.
 
-use super::offers::{in_preference, pick, search_ignoring, slot_lines};
+use super::offers::{enough_earliest, in_preference, pick, search_ignoring, search_until, slot_lines};
 use super::replies;
 use super::select::{Facts, Selection, description, select, slot_facts};
 use super::state::{Booking, Change, ChangeStage, Conversation, Flow};
@@ -153,10 +153,13 @@ fn propose(out: &mut Outcome, mut c: Change, ctx: &TurnContext<'_>, key: &str) {
         preference: c.preference,
         ..Booking::default()
     };
-    let slots: Vec<Slot> = search_ignoring(&b, ctx, c.date.unwrap_or(today), c.date.unwrap_or(last), Some(a.id))
-        .into_iter()
-        .filter(|s| s.start != a.starts_at && in_preference(c.preference, s.start.with_timezone(&tz).hour()))
-        .collect();
+    let wanted = |s: &Slot| s.start != a.starts_at && in_preference(c.preference, s.start.with_timezone(&tz).hour());
+    let found = match c.date {
+        Some(day) => search_ignoring(&b, ctx, day, day, Some(a.id)),
+        // The earliest free slots (or the first day with the asked time free).
+        None => search_until(&b, ctx, today, last, Some(a.id), |found| enough_earliest(found, wanted, c.time.map(|t| (tz, t)))),
+    };
+    let slots: Vec<Slot> = found.into_iter().filter(wanted).collect();
     if let Some(t) = c.time
         && let Some(exact) = slots.iter().find(|s| s.start.with_timezone(&tz).time() == t)
     {
@@ -166,12 +169,13 @@ fn propose(out: &mut Outcome, mut c: Change, ctx: &TurnContext<'_>, key: &str) {
     let mut key = key;
     if offered.is_empty() {
         // Nothing that day: the nearest times from then on.
-        let later = search_ignoring(
+        let later = search_until(
             &Booking { date: None, time: None, preference: None, ..b.clone() },
             ctx,
             c.date.unwrap_or(today),
             last,
             Some(a.id),
+            |found| enough_earliest(found, |s| s.start != a.starts_at, None),
         );
         offered = pick(&later.into_iter().filter(|s| s.start != a.starts_at).collect::<Vec<_>>(), &Booking { time: None, ..b }, ctx);
         key = "move_no_slots_that_day";

@@ -44,6 +44,46 @@ pub(super) fn search_ignoring(
     ctx.engine(from, to, ignore).find(&query)
 }
 
+/// Searches from `from` a week, then two, four… up to `to`, and stops as
+/// soon as `enough` holds for what was found. A search over the first days
+/// finds exactly the slots a search up to `to` finds on those days, so a
+/// caller whose choice depends only on the earliest days (the earliest free
+/// slots, the first day with an asked time) gets the same answer, having
+/// read and searched a week instead of the whole horizon.
+pub(super) fn search_until(
+    b: &Booking,
+    ctx: &TurnContext<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    ignore: Option<AppointmentId>,
+    enough: impl Fn(&[Slot]) -> bool,
+) -> Vec<Slot> {
+    let mut days = 7;
+    loop {
+        let end = (from + chrono::Duration::days(days - 1)).min(to);
+        let slots = search_ignoring(b, ctx, from, end, ignore);
+        if end >= to || enough(&slots) {
+            return slots;
+        }
+        days *= 2;
+    }
+}
+
+/// Enough earliest slots to offer: [`MAX_OFFERED`] different start times
+/// among those `keep` accepts, or, when a time was asked (`exact`), one at
+/// that time (the first day with it free is then the answer).
+pub(super) fn enough_earliest(slots: &[Slot], keep: impl Fn(&Slot) -> bool, exact: Option<(chrono_tz::Tz, chrono::NaiveTime)>) -> bool {
+    let mut kept = slots.iter().filter(|s| keep(s));
+    match exact {
+        Some((tz, t)) => kept.any(|s| s.start.with_timezone(&tz).time() == t),
+        None => {
+            let mut starts: Vec<_> = kept.map(|s| s.start).collect();
+            starts.dedup();
+            starts.len() >= MAX_OFFERED
+        }
+    }
+}
+
 pub(super) fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
     match pref {
         None => true,
