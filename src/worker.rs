@@ -13,6 +13,9 @@ use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 const MAX_TURN_ATTEMPTS: u32 = 5;
+/// A sending number's wait up to this long is waited with the reply claimed;
+/// longer, the reply goes back to the queue.
+const PACED_WAIT_IN_HAND: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct Workers {
@@ -84,7 +87,16 @@ impl Workers {
             }
         }
         let Some(m) = self.store.claim_outbound(now, now + self.lease).await? else { return Ok(false) };
-        let result = self.transport.send(&self.store, &self.cipher, &m).await;
+        let mut result = self.transport.send(&self.store, &self.cipher, &m).await;
+        // A short wait for the number's rate is waited here, claim in hand
+        // (as short as the send itself, and a stop lets the step finish);
+        // a long one puts the reply back below.
+        while let Err(SendError::Paced(wait)) = &result
+            && *wait <= PACED_WAIT_IN_HAND
+        {
+            tokio::time::sleep(*wait).await;
+            result = self.transport.send(&self.store, &self.cipher, &m).await;
+        }
         let code = result.as_ref().err().and_then(SendError::twilio_code);
         match &result {
             Ok(_) => self.metrics.send("sent", None),
