@@ -141,10 +141,11 @@ impl Config {
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
             .merge(Env::prefixed("NURU_").filter(|k| {
-                // Test and CI settings (NURU_TEST_*, NURU_CI_*) and the admin
-                // bootstrap password are not the service's configuration.
+                // Test, CI and benchmark settings (NURU_TEST_*, NURU_CI_*,
+                // NURU_BENCH_*) and the admin bootstrap password are not the
+                // service's configuration.
                 let k = k.as_str().to_ascii_lowercase();
-                !k.starts_with("test_") && !k.starts_with("ci_") && k != "admin_password"
+                !k.starts_with("test_") && !k.starts_with("ci_") && !k.starts_with("bench_") && k != "admin_password"
             }))
             .extract()
             .map_err(Box::new)?;
