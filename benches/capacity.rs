@@ -26,10 +26,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use base64::Engine;
-use chrono::{Duration as Days, Utc};
+use chrono::Utc;
 use nuru::domain::*;
 use nuru::secrets::Cipher;
-use nuru::storage::{NewAppointment, Store, TwilioCredentials};
+use nuru::storage::{Store, TwilioCredentials};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -346,28 +346,7 @@ async fn prepare(db: &Db, env: &[(String, String)], key: &str) {
     s.catalog.clinic.opening_hours_en = Some("Monday to Saturday".into());
     let cipher = Cipher::from_base64(key).unwrap();
     let creds = TwilioCredentials { account_sid: LARGE_ACCOUNT.into(), auth_token_encrypted: cipher.encrypt(LARGE_TOKEN) };
-    store.upsert_catalog(&s.catalog, Some(&creds), now).await.unwrap();
-    let clinic = s.catalog.clinic.id;
-    let mut tx = store.begin().await.unwrap();
-    let phone = PhoneNumber::parse("+243990000001").unwrap();
-    let patient = Store::create_patient(&mut tx, clinic, "Bench", "Patient", None, &phone, now).await.unwrap().id;
-    for b in &s.occupancy.booked {
-        let a = NewAppointment {
-            clinic_id: clinic,
-            practitioner_id: b.practitioner_id,
-            patient_id: patient,
-            service_id: s.catalog.services[0].id,
-            mode: ConsultationMode::InPerson,
-            starts_at: b.start,
-            ends_at: b.end,
-            blocked_from: b.blocked_from,
-            blocked_until: b.blocked_until,
-            source: "staff",
-            conversation_id: None,
-        };
-        Store::insert_appointment(&mut tx, &a, now - Days::days(30)).await.unwrap();
-    }
-    tx.commit().await.unwrap();
+    large_clinic::store(&s, &store, Some(&creds), now).await.unwrap();
     store.close().await;
 }
 

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use nuru::domain::*;
 use nuru::scheduling::{SlotEngine, SlotQuery};
-use nuru::storage::{NewAppointment, Store};
+use nuru::storage::Store;
 use std::time::Instant;
 
 const NOW: &str = "2026-11-23T06:00:00Z";
@@ -74,28 +74,8 @@ async fn store_case(practitioners: usize, appointments: usize, exceptions: usize
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("slots.db").display()), None).await?;
     let s = setup(practitioners, appointments, exceptions);
     let now: DateTime<Utc> = NOW.parse().unwrap();
-    store.upsert_catalog(&s.catalog, None, now).await?;
+    large_clinic::store(&s, &store, None, now).await?;
     let clinic = s.catalog.clinic.id;
-    let mut tx = store.begin().await?;
-    let phone = PhoneNumber::parse("+243990000001").map_err(anyhow::Error::msg)?;
-    let patient = Store::create_patient(&mut tx, clinic, "Bench", "Patient", None, &phone, now).await?.id;
-    for b in &s.occupancy.booked {
-        let a = NewAppointment {
-            clinic_id: clinic,
-            practitioner_id: b.practitioner_id,
-            patient_id: patient,
-            service_id: s.catalog.services[0].id,
-            mode: ConsultationMode::InPerson,
-            starts_at: b.start,
-            ends_at: b.end,
-            blocked_from: b.blocked_from,
-            blocked_until: b.blocked_until,
-            source: "staff",
-            conversation_id: None,
-        };
-        Store::insert_appointment(&mut tx, &a, now).await?;
-    }
-    tx.commit().await?;
     let q = query(&s.catalog, weeks);
     let (mut total, mut cat_ms, mut occ_ms) = (Vec::new(), Vec::new(), Vec::new());
     let mut found = 0;

@@ -5,8 +5,9 @@
 //! kind. Shared by `slots` (a fixed day) and `capacity` (today).
 #![allow(dead_code)]
 
-use chrono::{Duration, NaiveDate, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
 use nuru::domain::*;
+use nuru::storage::{NewAppointment, Store, TwilioCredentials};
 use uuid::Uuid;
 
 pub struct Setup {
@@ -156,4 +157,32 @@ pub fn setup(start_day: NaiveDate, practitioners: usize, appointments: usize, ex
         })
         .collect();
     Setup { catalog, occupancy: Occupancy { booked, external: vec![] } }
+}
+
+/// Writes the clinic (with `twilio`, if any) and its appointments, all for
+/// one patient, as booked by staff at `now`.
+pub async fn store(s: &Setup, store: &Store, twilio: Option<&TwilioCredentials>, now: DateTime<Utc>) -> anyhow::Result<()> {
+    store.upsert_catalog(&s.catalog, twilio, now).await?;
+    let clinic = s.catalog.clinic.id;
+    let mut tx = store.begin().await?;
+    let phone = PhoneNumber::parse("+243990000001").map_err(anyhow::Error::msg)?;
+    let patient = Store::create_patient(&mut tx, clinic, "Bench", "Patient", None, &phone, now).await?.id;
+    for b in &s.occupancy.booked {
+        let a = NewAppointment {
+            clinic_id: clinic,
+            practitioner_id: b.practitioner_id,
+            patient_id: patient,
+            service_id: s.catalog.services[0].id,
+            mode: ConsultationMode::InPerson,
+            starts_at: b.start,
+            ends_at: b.end,
+            blocked_from: b.blocked_from,
+            blocked_until: b.blocked_until,
+            source: "staff",
+            conversation_id: None,
+        };
+        Store::insert_appointment(&mut tx, &a, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
