@@ -217,12 +217,13 @@ impl Store {
     pub async fn claim_outbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
         let sql = format!(
             "UPDATE outbound_messages SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
-             WHERE id = (SELECT o.id FROM outbound_messages o WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
+             WHERE id = (SELECT o.id FROM outbound_messages o {} WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM outbound_messages e WHERE e.conversation_id = o.conversation_id \
                        AND e.status IN ('queued', 'sending') AND e.id < o.id) \
                  ORDER BY o.id LIMIT 1 {}) \
                AND status = 'queued' \
              RETURNING id, clinic_id, channel, to_phone, body, attempts",
+            self.queue_index("outbound_queue"),
             self.skip_locked()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;

@@ -148,6 +148,18 @@ impl Store {
         }
     }
 
+    /// SQLite's planner, given a due-time condition, may prefer the
+    /// `(next_attempt_at, id)` index and sort every due row (25 ms a claim
+    /// with 22,000 replies queued) over walking the waiting rows in id order
+    /// and stopping at the first (0.1 ms): on SQLite the queue's index is
+    /// named. PostgreSQL plans it right and has no such clause.
+    fn queue_index(&self, index: &'static str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("INDEXED BY {index}"),
+            Backend::Postgres => String::new(),
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
