@@ -54,7 +54,13 @@ impl std::fmt::Debug for SendPacer {
 impl SendPacer {
     /// Messages per second per sending number, for each channel (at least 1).
     pub fn new(sms_per_second: u32, whatsapp_per_second: u32) -> Self {
-        let quota = |n: u32| governor::Quota::per_second(std::num::NonZeroU32::new(n.max(1)).expect("at least 1"));
+        // Spaced evenly, with a burst of a tenth of a second's worth: no
+        // second ever carries more than 110 % of the rate.
+        let quota = |n: u32| {
+            let n = n.max(1);
+            governor::Quota::per_second(std::num::NonZeroU32::new(n).expect("at least 1"))
+                .allow_burst(std::num::NonZeroU32::new((n / 10).max(1)).expect("at least 1"))
+        };
         SendPacer {
             sms: std::sync::Arc::new(governor::RateLimiter::keyed(quota(sms_per_second))),
             whatsapp: std::sync::Arc::new(governor::RateLimiter::keyed(quota(whatsapp_per_second))),
