@@ -273,8 +273,11 @@ impl ClinicFile {
         }
         let mut services = Vec::new();
         for s in &self.services {
-            if s.duration_minutes == 0 {
-                bail!("service {}: duration_minutes must be positive", s.key);
+            if s.duration_minutes == 0 || s.duration_minutes > crate::domain::MAX_SERVICE_MINUTES {
+                bail!("service {}: duration_minutes must be between 1 and {}", s.key, crate::domain::MAX_SERVICE_MINUTES);
+            }
+            if s.buffer_before_minutes > crate::domain::MAX_BUFFER_MINUTES || s.buffer_after_minutes > crate::domain::MAX_BUFFER_MINUTES {
+                bail!("service {}: buffers must be at most {} minutes", s.key, crate::domain::MAX_BUFFER_MINUTES);
             }
             let mut ids = Vec::new();
             for key in &s.practitioners {
@@ -283,7 +286,7 @@ impl ClinicFile {
             let mut duration_overrides = Vec::new();
             for (key, minutes) in &s.durations {
                 let id = practitioner_key(key).with_context(|| format!("service {}", s.key))?;
-                if *minutes == 0 || !ids.contains(&id) {
+                if *minutes == 0 || *minutes > crate::domain::MAX_SERVICE_MINUTES || !ids.contains(&id) {
                     bail!("service {}: duration for {key} must be positive and {key} must perform the service", s.key);
                 }
                 duration_overrides.push((id, *minutes));
@@ -351,5 +354,25 @@ impl ClinicFile {
         let creds = twilio.map(|t| TwilioCredentials { account_sid: t.account_sid, auth_token_encrypted: cipher.encrypt(&t.auth_token) });
         store.upsert_catalog(&catalog, creds.as_ref(), now).await?;
         Ok(catalog)
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    /// No appointment may block more than `MAX_BLOCKED_MINUTES`: occupancy
+    /// reads rely on it, so clinic files keep to the admin API's limits.
+    #[test]
+    fn services_longer_than_a_working_day_or_with_long_buffers_are_refused() {
+        let with = |from: &str, to: &str| DEMO_CLINIC.replacen(from, to, 1);
+        let first_duration = DEMO_CLINIC.lines().find(|l| l.contains("duration_minutes")).expect("the demo has a service").to_string();
+        let long = with(&first_duration, "duration_minutes = 481");
+        let err = ClinicFile::parse(&long).and_then(|f| f.into_catalog()).unwrap_err().to_string();
+        assert!(err.contains("duration_minutes must be between 1 and 480"), "{err}");
+        let buffered = with(&first_duration, "duration_minutes = 30\nbuffer_after_minutes = 241");
+        let err = ClinicFile::parse(&buffered).and_then(|f| f.into_catalog()).unwrap_err().to_string();
+        assert!(err.contains("buffers must be at most 240 minutes"), "{err}");
+        assert!(ClinicFile::parse(&with(&first_duration, "duration_minutes = 480")).and_then(|f| f.into_catalog()).is_ok());
     }
 }

@@ -158,6 +158,15 @@ impl Service {
 
 /// The one rule for a clinic's slug (it is in the webhook URL): 2 to 50 of
 /// a-z, 0-9 and "-". Clinic files and the admin API both apply it.
+/// The longest a service may last, in minutes (a working day).
+pub const MAX_SERVICE_MINUTES: u32 = 480;
+/// The longest buffer before or after a service, in minutes.
+pub const MAX_BUFFER_MINUTES: u32 = 240;
+/// So no appointment blocks more than this many minutes, buffers included:
+/// the occupancy of a range reads only appointments starting this much
+/// before it (the admin API and clinic files keep to the two limits above).
+pub const MAX_BLOCKED_MINUTES: i64 = (MAX_SERVICE_MINUTES + 2 * MAX_BUFFER_MINUTES) as i64;
+
 pub fn check_slug(slug: &str) -> Result<(), &'static str> {
     if (2..=50).contains(&slug.len()) && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
         Ok(())

@@ -201,11 +201,15 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Occupancy> {
-        let statement = |head: &str, order: &str| {
+        let statement = |head: &str, starts_after: Option<i64>, order: &str| {
             let mut q = super::sql::Statement::new(head);
             q.arg(clinic.to_string());
             q.arg(to_ts(from));
             q.arg(to_ts(to));
+            if let Some(t) = starts_after {
+                let t = q.arg(t);
+                q.push(&format!("AND blocked_from >= {t}"));
+            }
             if let Some(p) = practitioner {
                 let p = q.arg(p.to_string());
                 q.push(&format!("AND practitioner_id = {p}"));
@@ -213,9 +217,14 @@ impl Store {
             q.push(order);
             q
         };
+        // No appointment blocks longer than MAX_BLOCKED_MINUTES: bounding
+        // its start from below lets the index read the range, not every
+        // appointment since the clinic opened.
+        let earliest = to_ts(from - chrono::Duration::minutes(crate::domain::MAX_BLOCKED_MINUTES));
         let booked = statement(
             "SELECT id, practitioner_id, starts_at, ends_at, blocked_from, blocked_until FROM appointments \
              WHERE clinic_id = $1 AND status = 'booked' AND blocked_from < $3 AND blocked_until > $2",
+            Some(earliest),
             "ORDER BY blocked_from",
         )
         .fetch_all::<BookedRecord, _>(&mut *conn)
@@ -234,6 +243,7 @@ impl Store {
         .collect::<Result<Vec<_>>>()?;
         let external = statement(
             "SELECT practitioner_id, starts_at, ends_at FROM external_busy WHERE clinic_id = $1 AND starts_at < $3 AND ends_at > $2",
+            None,
             "ORDER BY starts_at",
         )
         .fetch_all::<BusyRecord, _>(&mut *conn)

@@ -333,13 +333,13 @@ fn apply_service(s: &mut Service, req: ServiceInput) -> ApiResult<()> {
     if let Some(n) = text("name_en", req.name_en, true, 100)? {
         s.name_en = n;
     }
-    if let Some(d) = in_range("duration_minutes", req.duration_minutes, 5, 480)? {
+    if let Some(d) = in_range("duration_minutes", req.duration_minutes, 5, crate::domain::MAX_SERVICE_MINUTES)? {
         s.duration_minutes = d;
     }
-    if let Some(b) = in_range("buffer_before_minutes", req.buffer_before_minutes, 0, 240)? {
+    if let Some(b) = in_range("buffer_before_minutes", req.buffer_before_minutes, 0, crate::domain::MAX_BUFFER_MINUTES)? {
         s.buffer_before_minutes = b;
     }
-    if let Some(b) = in_range("buffer_after_minutes", req.buffer_after_minutes, 0, 240)? {
+    if let Some(b) = in_range("buffer_after_minutes", req.buffer_after_minutes, 0, crate::domain::MAX_BUFFER_MINUTES)? {
         s.buffer_after_minutes = b;
     }
     if let Some(p) = text("price", req.price, false, 100)? {
@@ -357,7 +357,7 @@ fn apply_service(s: &mut Service, req: ServiceInput) -> ApiResult<()> {
                 return Err(ApiError::invalid("practitioners", "a practitioner is listed twice"));
             }
             s.practitioners.push(pid);
-            if let Some(m) = in_range("practitioners.duration_minutes", p.duration_minutes, 5, 480)? {
+            if let Some(m) = in_range("practitioners.duration_minutes", p.duration_minutes, 5, crate::domain::MAX_SERVICE_MINUTES)? {
                 s.duration_overrides.push((pid, m));
             }
         }
