@@ -186,6 +186,24 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// Every reply stored for the WhatsApp conversation with `phone`, oldest first.
+    pub async fn whatsapp_replies(&self, phone: &str) -> Vec<nuru::storage::OutboundRow> {
+        let phone = nuru::domain::PhoneNumber::parse(phone).unwrap();
+        let conversation = self
+            .store
+            .conversation_for(
+                self.clinic.clinic.id,
+                nuru::domain::Channel::WhatsApp,
+                &phone,
+                nuru::domain::Lang::Fr,
+                "{}",
+                self.clock.now(),
+            )
+            .await
+            .unwrap();
+        self.store.outbound_for_conversation(conversation.id, 0).await.unwrap()
+    }
+
     pub fn next_sid(&self) -> String {
         format!("SM{:032}", self.sid_counter.fetch_add(1, Ordering::SeqCst))
     }

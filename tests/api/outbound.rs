@@ -39,19 +39,7 @@ async fn twilio_unreachable_keeps_the_reply_queued() {
     let response = app.post_signed(&app.whatsapp_fields("SMx", PATIENT, "bonjour")).await;
     assert_eq!(response.status(), 200);
     app.workers.run_until_idle().await.unwrap();
-    let conversation = app
-        .store
-        .conversation_for(
-            app.clinic.clinic.id,
-            nuru::domain::Channel::WhatsApp,
-            &nuru::domain::PhoneNumber::parse(PATIENT).unwrap(),
-            nuru::domain::Lang::Fr,
-            "{}",
-            app.clock.now(),
-        )
-        .await
-        .unwrap();
-    let replies = app.store.outbound_for_conversation(conversation.id, 0).await.unwrap();
+    let replies = app.whatsapp_replies(PATIENT).await;
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].status, "queued", "kept for a later attempt");
 }
@@ -71,19 +59,7 @@ async fn several_senders_send_each_reply_once_and_in_order_within_a_conversation
     while app.workers.process_next_inbound().await.unwrap().is_some() {}
     let mut expected = Vec::new();
     for phone in &phones {
-        let conversation = app
-            .store
-            .conversation_for(
-                app.clinic.clinic.id,
-                nuru::domain::Channel::WhatsApp,
-                &nuru::domain::PhoneNumber::parse(phone).unwrap(),
-                nuru::domain::Lang::Fr,
-                "{}",
-                app.clock.now(),
-            )
-            .await
-            .unwrap();
-        let replies = app.store.outbound_for_conversation(conversation.id, 0).await.unwrap();
+        let replies = app.whatsapp_replies(phone).await;
         assert!(replies.len() >= 3, "{phone}: {}", replies.len());
         expected.push((format!("whatsapp:{phone}"), replies.into_iter().map(|r| r.body).collect::<Vec<_>>()));
     }
@@ -123,19 +99,7 @@ async fn replies_beyond_a_numbers_rate_wait_queued_and_leave_later() {
     assert_eq!(app.twilio.bodies().len(), 1, "one message a second from this sender");
     let mut waiting = 0;
     for phone in &phones {
-        let conversation = app
-            .store
-            .conversation_for(
-                app.clinic.clinic.id,
-                nuru::domain::Channel::WhatsApp,
-                &nuru::domain::PhoneNumber::parse(phone).unwrap(),
-                nuru::domain::Lang::Fr,
-                "{}",
-                app.clock.now(),
-            )
-            .await
-            .unwrap();
-        for reply in app.store.outbound_for_conversation(conversation.id, 0).await.unwrap() {
+        for reply in app.whatsapp_replies(phone).await {
             assert!(reply.status == "sent" || reply.status == "queued", "{}", reply.status);
             waiting += usize::from(reply.status == "queued");
         }
