@@ -368,6 +368,15 @@ async fn queue_counts(db: &Db) -> (i64, i64, i64, i64) {
     counts
 }
 
+/// How long until no inbound message waits (checked every 200 ms).
+async fn drain_time(db: &Db) -> Duration {
+    let started = Instant::now();
+    while queue_counts(db).await.1 > 0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    started.elapsed()
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(run());
@@ -437,15 +446,7 @@ async fn run() {
     let done = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(node.child.id(), done.clone());
     node.ready(&http).await;
-    let started = Instant::now();
-    loop {
-        let (_, waiting_now, _, _) = queue_counts(&db).await;
-        if waiting_now == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let drained = started.elapsed();
+    let drained = drain_time(&db).await;
     done.store(true, Ordering::Relaxed);
     let rss_drain = sampler.join().unwrap();
     let (p50, p99, turns) = turn_quantiles(&http, &node).await;
@@ -504,15 +505,7 @@ async fn run() {
             drive_webhooks(&http, &ingest, 64, Arc::new(signed_bodies(0, per_run, 0))).await;
             ingest.stop();
             let nodes: Vec<Node> = (0..n).map(|_| Node::start(&env, &[("NURU_SEND_CONCURRENCY", "0")], false)).collect();
-            let started = Instant::now();
-            loop {
-                let (_, waiting, _, _) = queue_counts(&db).await;
-                if waiting == 0 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            let elapsed = started.elapsed();
+            let elapsed = drain_time(&db).await;
             for node in nodes {
                 node.stop();
             }

@@ -157,53 +157,56 @@ impl Workers {
     /// the database two queries per `worker_poll_ms`, not one per loop.
     pub fn spawn(self: Arc<Self>, processors: usize, senders: usize, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
-        for i in 0..processors {
-            let w = self.clone();
-            let mut stop = shutdown.clone();
-            handles.push(tokio::spawn(async move {
-                // The stop flag is read before every step, so a backlog never
-                // keeps the process alive: the turn in hand finishes, the rest
-                // waits in the database for the next start.
-                while !*stop.borrow() {
-                    match w.process_next_inbound().await {
-                        Ok(Some(_)) => {
-                            w.inbound_ready.notify_one();
-                            continue;
-                        }
-                        Ok(None) => {}
-                        Err(e) => error!(error = %e, "inbound queue"),
-                    }
-                    tokio::select! {
-                        _ = w.inbound_ready.notified() => {}
-                        _ = tokio::time::sleep(w.poll), if i == 0 => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+        for first in (0..processors).map(|i| i == 0) {
+            // The stop flag is read before every step, so a backlog never
+            // keeps the process alive: the turn in hand finishes, the rest
+            // waits in the database for the next start.
+            handles.push(self.clone().queue_loop(first, self.inbound_ready.clone(), shutdown.clone(), "inbound queue", |w| async move {
+                w.process_next_inbound().await.map(|turn| turn.is_some())
             }));
         }
-        for i in 0..senders {
-            let w = self.clone();
-            let mut stop = shutdown.clone();
-            handles.push(tokio::spawn(async move {
-                while !*stop.borrow() {
-                    match w.send_next_outbound().await {
-                        Ok(true) => {
-                            // More may be waiting: wake a sibling to send beside this one.
-                            w.outbound_ready.notify_one();
-                            continue;
-                        }
-                        Ok(false) => {}
-                        Err(e) => error!(error = %e, "outbox"),
-                    }
-                    tokio::select! {
-                        _ = w.outbound_ready.notified() => {}
-                        _ = tokio::time::sleep(w.poll), if i == 0 => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+        for first in (0..senders).map(|i| i == 0) {
+            handles.push(self.clone().queue_loop(first, self.outbound_ready.clone(), shutdown.clone(), "outbox", |w| async move {
+                w.send_next_outbound().await
             }));
         }
         info!(processors, senders, "workers started");
         handles
+    }
+
+    /// One loop over a queue: `step` until it finds nothing, then sleep until
+    /// `ready` is notified (by a sibling that found work, or a local webhook
+    /// or turn), the stop flag flips, or — for the `first` loop only — the
+    /// poll interval passes. A step that did work wakes a sibling to work
+    /// beside it.
+    fn queue_loop<F, Fut>(
+        self: Arc<Self>,
+        first: bool,
+        ready: Arc<Notify>,
+        mut stop: watch::Receiver<bool>,
+        queue: &'static str,
+        step: F,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(Arc<Workers>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<bool, StorageError>> + Send,
+    {
+        tokio::spawn(async move {
+            while !*stop.borrow() {
+                match step(self.clone()).await {
+                    Ok(true) => {
+                        ready.notify_one();
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => error!(error = %e, queue, "queue step failed"),
+                }
+                tokio::select! {
+                    _ = ready.notified() => {}
+                    _ = tokio::time::sleep(self.poll), if first => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        })
     }
 }
