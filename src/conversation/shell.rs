@@ -12,6 +12,10 @@ use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
 use crate::storage::{Activity, ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
 use crate::understanding::{self, ClinicLexicon};
 use chrono::Duration;
+
+/// Reads of occupancy a turn may make: a week, then two, four, eight weeks
+/// as a search widens, and the whole horizon last.
+const MAX_OCCUPANCY_READS: usize = 6;
 use std::cell::Cell;
 use tracing::{info, warn};
 
@@ -174,12 +178,14 @@ impl TurnRunner {
         let patients = self.store.patients_for_phone(clinic.id, &row.phone).await?;
         let upcoming = self.store.upcoming_for_phone(clinic.id, &row.phone, now).await?;
         // The transition is pure and cheap: it runs first with nothing read,
-        // and again with the occupancy of exactly the span its searches
-        // needed (read once more, whole horizon, if the second run searched
-        // further). The outcome is the one a run with everything read gives.
+        // then again with the occupancy of the span its searches needed,
+        // read once; a search that went further (a week was full, so it
+        // tried two, then four…) adds only the days not read yet. The
+        // outcome is the one a run with everything read gives; the last pass
+        // reads the whole horizon, which covers every search.
         let mut occupancy = Occupancy::default();
         let mut span = (now, now);
-        for pass in 0..3 {
+        for pass in 0..=MAX_OCCUPANCY_READS {
             let (outcome, wanted) = {
                 let wanted = Cell::new(None);
                 let ctx = TurnContext {
@@ -200,10 +206,23 @@ impl TurnRunner {
             if (lo >= span.0 && hi <= span.1) || lo >= hi {
                 return Ok(outcome);
             }
-            span = if pass == 0 { (lo, hi) } else { horizon };
-            occupancy = self.store.occupancy(clinic.id, span.0, span.1).await?;
+            if pass + 1 == MAX_OCCUPANCY_READS {
+                span = horizon;
+                occupancy = self.store.occupancy(clinic.id, span.0, span.1).await?;
+            } else if span.0 >= span.1 {
+                span = (lo, hi);
+                occupancy = self.store.occupancy(clinic.id, lo, hi).await?;
+            } else {
+                if lo < span.0 {
+                    occupancy.extend(self.store.occupancy(clinic.id, lo, span.0).await?);
+                }
+                if hi > span.1 {
+                    occupancy.extend(self.store.occupancy(clinic.id, span.1, hi).await?);
+                }
+                span = (lo.min(span.0), hi.max(span.1));
+            }
         }
-        unreachable!("the third pass reads the whole horizon, which covers every search")
+        unreachable!("the last pass reads the whole horizon, which covers every search")
     }
 
     async fn apply(

@@ -168,7 +168,7 @@ pub struct BookedTime {
 
 /// A half-open interval `[start, end)` during which a practitioner is busy
 /// elsewhere (a Google Calendar event, later): it blocks whatever the capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BusyInterval {
     pub practitioner_id: PractitionerId,
     pub start: DateTime<Utc>,
@@ -182,10 +182,42 @@ pub struct Occupancy {
     pub external: Vec<BusyInterval>,
 }
 
+impl Occupancy {
+    /// Adds what a read of an adjacent range found. An appointment or busy
+    /// interval that straddles the boundary was in both reads and is kept once.
+    pub fn extend(&mut self, other: Occupancy) {
+        let seen: std::collections::HashSet<AppointmentId> = self.booked.iter().map(|b| b.appointment_id).collect();
+        self.booked.extend(other.booked.into_iter().filter(|b| !seen.contains(&b.appointment_id)));
+        let seen: std::collections::HashSet<BusyInterval> = self.external.iter().copied().collect();
+        self.external.extend(other.external.into_iter().filter(|b| !seen.contains(b)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn extending_occupancy_keeps_what_straddles_the_boundary_once() {
+        let at = |h: i64| DateTime::<Utc>::from_timestamp(h * 3600, 0).unwrap();
+        let p = PractitionerId::random();
+        let booked = |id, a, b| BookedTime {
+            appointment_id: id,
+            practitioner_id: p,
+            start: at(a),
+            end: at(b),
+            blocked_from: at(a),
+            blocked_until: at(b),
+        };
+        let (a1, a2, a3) = (AppointmentId::random(), AppointmentId::random(), AppointmentId::random());
+        let busy = BusyInterval { practitioner_id: p, start: at(9), end: at(11) };
+        let mut first = Occupancy { booked: vec![booked(a1, 1, 2), booked(a2, 9, 11)], external: vec![busy] };
+        first.extend(Occupancy { booked: vec![booked(a2, 9, 11), booked(a3, 12, 13)], external: vec![busy] });
+        let ids: Vec<_> = first.booked.iter().map(|b| b.appointment_id).collect();
+        assert_eq!(ids, vec![a1, a2, a3]);
+        assert_eq!(first.external, vec![busy]);
+    }
 
     #[test]
     fn weekday_sets() {

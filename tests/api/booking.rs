@@ -168,6 +168,22 @@ async fn a_relative_booked_as_such_is_found_again_by_relation() {
 /// horizon; when the asked day turns out full, the next days are read and the
 /// patient gets the same alternatives as with everything read.
 #[tokio::test]
+async fn a_search_widened_week_by_week_offers_the_first_free_days_after_three_full_weeks() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    // Every practitioner away from now to Monday 14 December: the search
+    // reads one week, then two, four, and finds the first free days there.
+    let (from, to) = ("2026-11-23T00:00:00Z".parse().unwrap(), "2026-12-14T00:00:00Z".parse().unwrap());
+    for p in &app.clinic.practitioners {
+        let busy = vec![("away".to_string(), from, to)];
+        app.store.replace_external_busy(clinic, p.id, "google", from..to, &busy, app.clock.now()).await.unwrap();
+    }
+    let r = app.say(PATIENT, "Bonjour, je voudrais une consultation").await.join("\n");
+    assert!(r.contains("1. lundi 14 décembre à 08:00"), "the first free day after the busy weeks: {r}");
+    assert!(!r.contains("novembre"), "nothing in the busy weeks: {r}");
+}
+
+#[tokio::test]
 async fn a_full_day_offers_the_next_free_days_as_if_everything_were_read() {
     let app = spawn_app().await;
     let clinic = app.clinic.clinic.id;
