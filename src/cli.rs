@@ -74,6 +74,25 @@ enum Command {
         #[arg(long)]
         max_false_alarms_per_200: Option<f64>,
     },
+    /// Documents: search a folder as retrieval sees it.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
+    },
+    /// Score retrieval against labelled questions (JSON lines
+    /// {"id","question","patient"?,"expected":[paths]}) over a folder of
+    /// documents; prints recall@1, recall@3 and MRR; exits 1 below the threshold.
+    EvalDocs {
+        file: PathBuf,
+        /// The documents (default: `documents/` next to FILE).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print every question whose document is not in the top 3.
+        #[arg(long)]
+        errors: bool,
+        #[arg(long, default_value_t = 0.0)]
+        min_recall_at_3: f64,
+    },
     /// Run conversation scripts (*.toml) against the real engine and report;
     /// exits 1 if any fails.
     TestConversations {
@@ -121,6 +140,22 @@ enum AdminCommand {
 }
 
 #[derive(Subcommand)]
+enum DocsCommand {
+    /// Index every PDF, .md and .txt file in DIR (files under `patients/<KEY>/`
+    /// belong to patient KEY) in memory, then answer {"id","question","patient"?}
+    /// lines from stdin with {"id","results":[{"document","page","text","score"}]}.
+    Search {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        k: usize,
+        /// Read questions as JSON lines (the only input form).
+        #[arg(long)]
+        jsonl: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ClinicCommand {
     /// Create or update a clinic from a TOML file (see fixtures/demo-clinic.toml).
     Import { file: PathBuf },
@@ -134,6 +169,8 @@ pub fn main() -> ExitCode {
             let thresholds = Thresholds { min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 };
             eval_nlu(&file, errors, &thresholds)
         }
+        Command::Docs { command: DocsCommand::Search { dir, k, jsonl } } => docs_search(&dir, k, jsonl),
+        Command::EvalDocs { file, dir, errors, min_recall_at_3 } => eval_docs(&file, dir, errors, min_recall_at_3),
         command => run_async(cli.config, command),
     };
     match result {
@@ -316,7 +353,9 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 eprintln!("clinic {:?} imported: webhook path /webhooks/twilio/{}", catalog.clinic.name, catalog.clinic.slug);
                 Ok(())
             }
-            Command::Extract { .. } | Command::EvalNlu { .. } => unreachable!("handled without a runtime"),
+            Command::Extract { .. } | Command::EvalNlu { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
+                unreachable!("handled without a runtime")
+            }
         }
     })
 }
@@ -482,6 +521,66 @@ fn eval_nlu(file: &std::path::Path, errors: bool, t: &Thresholds) -> anyhow::Res
     }
     if !failed.is_empty() {
         anyhow::bail!("below the thresholds: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+fn load_folder(dir: &std::path::Path) -> anyhow::Result<crate::documents::folder::Folder> {
+    let folder = crate::documents::folder::load(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for path in &folder.needs_ocr {
+        eprintln!("{path}: a PDF with no text layer (a scan); it needs OCR and is not indexed");
+    }
+    for (path, why) in &folder.failed {
+        eprintln!("{path}: {why}");
+    }
+    Ok(folder)
+}
+
+fn docs_search(dir: &std::path::Path, k: usize, jsonl: bool) -> anyhow::Result<()> {
+    use crate::documents::folder::{Question, search};
+    use std::io::{BufRead, Write};
+    anyhow::ensure!(jsonl, "nuru docs search reads questions as JSON lines: add --jsonl");
+    let folder = load_folder(dir)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let q: Question =
+            serde_json::from_str(&line).with_context(|| format!("stdin line {}: expected {{\"id\",\"question\",\"patient\"?}}", n + 1))?;
+        let results = search(&folder.index, &q, k);
+        writeln!(out, "{}", serde_json::json!({ "id": q.id, "results": results }))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn eval_docs(file: &std::path::Path, dir: Option<PathBuf>, errors: bool, min_recall_at_3: f64) -> anyhow::Result<()> {
+    use crate::documents::folder::{Question, evaluate};
+    let dir = dir.unwrap_or_else(|| file.parent().unwrap_or(std::path::Path::new(".")).join("documents"));
+    let folder = load_folder(&dir)?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let questions: Vec<Question> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a labelled question", file.display(), n + 1)))
+        .collect::<anyhow::Result<_>>()?;
+    let e = evaluate(&folder.index, &questions);
+    if errors {
+        for (id, q, got) in &e.misses {
+            println!("{id:<6} {q:<60} got {got:?}");
+        }
+        println!();
+    }
+    println!("{} documents, {} passages", folder.documents, folder.index.len());
+    println!("all      {}", e.all);
+    println!("French   {}", e.french);
+    println!("English  {}", e.english);
+    if e.all.recall_at_3() < min_recall_at_3 {
+        anyhow::bail!("recall@3 {:.3} < {min_recall_at_3}", e.all.recall_at_3());
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod clinic_file;
 pub mod clock;
 pub mod config;
 pub mod conversation;
+pub mod documents;
 pub mod domain;
 pub mod harness;
 pub mod metrics;

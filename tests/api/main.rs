@@ -13,6 +13,7 @@ mod calendar;
 mod cli;
 mod concurrency;
 mod conversations;
+mod documents;
 mod nodes;
 mod outbound;
 mod scheduling;

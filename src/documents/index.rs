@@ -1,0 +1,191 @@
+//! The embedded retrieval index: BM25 over [`terms`](super::terms) of each
+//! passage (its text, its section heading and its document's title), held in
+//! memory, one index per clinic. Every search takes the patients whose
+//! documents the asker may see; a passage of any other patient is skipped
+//! before it is scored, so it can be neither returned nor outrank anything.
+
+use super::terms::terms;
+use std::collections::HashMap;
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// A passage as the index holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    /// The document's id (storage) or path (the `docs search` command).
+    pub document: String,
+    pub title: String,
+    /// The patient the document belongs to; `None` for the clinic's.
+    pub patient: Option<String>,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit<'a> {
+    pub passage: &'a Passage,
+    pub score: f32,
+    /// The share of the question's weight (idf) the passage contains, 0–1:
+    /// how much of what was asked it speaks about.
+    pub coverage: f32,
+}
+
+#[derive(Debug, Default)]
+pub struct Index {
+    passages: Vec<Passage>,
+    lengths: Vec<u32>,
+    total_length: u64,
+    postings: HashMap<String, Vec<(u32, u16)>>,
+}
+
+impl Index {
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.passages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.passages.is_empty()
+    }
+
+    pub fn add(&mut self, passage: Passage) {
+        let id = self.passages.len() as u32;
+        let mut all = terms(&passage.text);
+        if let Some(h) = &passage.heading {
+            all.extend(terms(h));
+        }
+        all.extend(terms(&passage.title));
+        let mut counts: HashMap<String, u16> = HashMap::new();
+        for t in &all {
+            *counts.entry(t.clone()).or_default() += 1;
+        }
+        for (t, n) in counts {
+            self.postings.entry(t).or_default().push((id, n));
+        }
+        self.lengths.push(all.len() as u32);
+        self.total_length += all.len() as u64;
+        self.passages.push(passage);
+    }
+
+    fn idf(&self, term: &str) -> f32 {
+        let n = self.passages.len() as f32;
+        let df = self.postings.get(term).map_or(0, Vec::len) as f32;
+        ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+    }
+
+    /// The `k` best passages for `question` among the clinic's and those of
+    /// `patients`, best first.
+    pub fn search(&self, question: &str, patients: &[&str], k: usize) -> Vec<Hit<'_>> {
+        let mut query = terms(question);
+        query.sort();
+        query.dedup();
+        if query.is_empty() || self.passages.is_empty() {
+            return Vec::new();
+        }
+        let visible = |id: u32| match &self.passages[id as usize].patient {
+            None => true,
+            Some(p) => patients.contains(&p.as_str()),
+        };
+        let avg = self.total_length as f32 / self.passages.len() as f32;
+        let weights: Vec<f32> = query.iter().map(|t| self.idf(t)).collect();
+        let total_weight: f32 = weights.iter().sum();
+        let mut scores: HashMap<u32, (f32, f32)> = HashMap::new();
+        for (term, w) in query.iter().zip(&weights) {
+            let Some(list) = self.postings.get(term) else { continue };
+            for &(id, tf) in list {
+                if !visible(id) {
+                    continue;
+                }
+                let tf = tf as f32;
+                let len = self.lengths[id as usize] as f32;
+                let s = w * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg));
+                let e = scores.entry(id).or_default();
+                e.0 += s;
+                e.1 += w;
+            }
+        }
+        let mut hits: Vec<Hit<'_>> = scores
+            .into_iter()
+            .map(|(id, (score, matched))| Hit {
+                passage: &self.passages[id as usize],
+                score,
+                coverage: if total_weight > 0.0 { matched / total_weight } else { 0.0 },
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.passage.document.cmp(&b.passage.document)));
+        hits.truncate(k);
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passage(doc: &str, patient: Option<&str>, text: &str) -> Passage {
+        Passage { document: doc.into(), title: doc.into(), patient: patient.map(Into::into), page: None, heading: None, text: text.into() }
+    }
+
+    #[test]
+    fn the_passage_that_speaks_of_the_question_comes_first() {
+        let mut ix = Index::new();
+        ix.add(passage("prep", None, "Pour une prise de sang, venez à jeun depuis 8 heures."));
+        ix.add(passage("prix", None, "Échographie pelvienne 35 000 CDF. Radiographie du thorax 25 000 CDF."));
+        ix.add(passage("visites", None, "Les visites sont autorisées de 12h à 14h."));
+        assert_eq!(ix.search("c'est combien l'échographie pelvienne ?", &[], 3)[0].passage.document, "prix");
+        assert_eq!(ix.search("do I need to fast before a blood test", &[], 3)[0].passage.document, "prep");
+        assert!(ix.search("wifi password", &[], 3).is_empty());
+    }
+
+    #[test]
+    fn another_patients_passage_is_never_returned() {
+        let mut ix = Index::new();
+        ix.add(passage("nfs-a", Some("A"), "Hémoglobine 11,2 g/dL"));
+        ix.add(passage("nfs-b", Some("B"), "Hémoglobine 13,5 g/dL"));
+        let hits = ix.search("mon hémoglobine", &["A"], 5);
+        assert_eq!(hits.iter().map(|h| h.passage.document.as_str()).collect::<Vec<_>>(), vec!["nfs-a"]);
+        assert!(ix.search("mon hémoglobine", &[], 5).is_empty());
+    }
+
+    mod visibility {
+        use super::*;
+        use proptest::prelude::*;
+
+        const WORDS: &[&str] =
+            &["hémoglobine", "prix", "échographie", "résultats", "vaccin", "jeun", "glucose", "ordonnance", "plaquettes", "fièvre"];
+
+        fn text() -> impl Strategy<Value = String> {
+            proptest::collection::vec(proptest::sample::select(WORDS), 1..6).prop_map(|w| w.join(" "))
+        }
+
+        proptest! {
+            /// Whatever the passages and the question, a search returns the
+            /// clinic's passages and those of the patients it names, never
+            /// another patient's.
+            #[test]
+            fn a_search_never_returns_a_passage_of_a_patient_it_does_not_name(
+                owners in proptest::collection::vec(proptest::option::of(0u8..5), 1..40),
+                texts in proptest::collection::vec(text(), 40),
+                question in text(),
+                allowed in proptest::collection::vec(0u8..5, 0..3),
+            ) {
+                let mut ix = Index::new();
+                for (i, owner) in owners.iter().enumerate() {
+                    ix.add(passage(&format!("d{i}"), owner.map(|p| format!("P{p}")).as_deref(), &texts[i]));
+                }
+                let allowed: Vec<String> = allowed.iter().map(|p| format!("P{p}")).collect();
+                let names: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                for hit in ix.search(&question, &names, 50) {
+                    if let Some(p) = &hit.passage.patient {
+                        prop_assert!(allowed.contains(p), "{p} returned to {allowed:?}");
+                    }
+                }
+            }
+        }
+    }
+}
