@@ -39,6 +39,9 @@ enum Command {
         /// Clinic file to chat with (default: the demo clinic).
         #[arg(long)]
         clinic: Option<PathBuf>,
+        /// A document of the clinic to answer from (PDF, .md, .txt); repeat for several.
+        #[arg(long = "doc")]
+        docs: Vec<PathBuf>,
     },
     /// Understand one message (or JSON lines on stdin) and print JSON.
     Extract {
@@ -141,6 +144,20 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum DocsCommand {
+    /// Add documents to a clinic (or to one patient's file) in the configured
+    /// database: PDF, Markdown or plain text; each is extracted, cut into
+    /// passages and searchable at once. A PDF without a text layer is stored
+    /// and reported as needing OCR.
+    Add {
+        /// The clinic's slug.
+        #[arg(long)]
+        clinic: String,
+        /// The patient's id (from the admin API): the documents join that patient's file.
+        #[arg(long)]
+        patient: Option<String>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Index every PDF, .md and .txt file in DIR (files under `patients/<KEY>/`
     /// belong to patient KEY) in memory, then answer {"id","question","patient"?}
     /// lines from stdin with {"id","results":[{"document","page","text","score"}]}.
@@ -258,7 +275,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 eprintln!("Admin API: {local}/api/docs/");
                 app.run_until_stopped().await
             }
-            Command::Chat { phone, clinic } => {
+            Command::Chat { phone, clinic, docs } => {
                 if std::env::var_os("RUST_LOG").is_none() {
                     config.log_level = "warn".into();
                 }
@@ -267,7 +284,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                     Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
                     None => DEMO_CLINIC.to_string(),
                 };
-                chat(&text, &phone).await
+                chat(&text, &phone, &docs).await
             }
             Command::TestConversations { dir, verbose } => {
                 crate::install_crypto_provider();
@@ -353,6 +370,11 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 eprintln!("clinic {:?} imported: webhook path /webhooks/twilio/{}", catalog.clinic.name, catalog.clinic.slug);
                 Ok(())
             }
+            Command::Docs { command: DocsCommand::Add { clinic, patient, files } } => {
+                crate::telemetry::init(&config);
+                let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+                docs_add(&store, &clinic, patient.as_deref(), &files).await
+            }
             Command::Extract { .. } | Command::EvalNlu { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
                 unreachable!("handled without a runtime")
             }
@@ -361,9 +383,12 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
 }
 
 /// A terminal conversation with the real engine on a private in-memory database.
-async fn chat(clinic_file: &str, phone: &str) -> anyhow::Result<()> {
+async fn chat(clinic_file: &str, phone: &str, docs: &[PathBuf]) -> anyhow::Result<()> {
     let phone = PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?;
     let session = crate::harness::session::Session::start(clinic_file, Clock::system(), chrono::Duration::hours(4)).await?;
+    if !docs.is_empty() {
+        docs_add(&session.store, &session.catalog.clinic.slug, None, docs).await?;
+    }
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if interactive {
         eprintln!("{} — écrivez comme un patient / write as a patient (Ctrl-D to quit).", session.catalog.clinic.name);
@@ -582,5 +607,51 @@ fn eval_docs(file: &std::path::Path, dir: Option<PathBuf>, errors: bool, min_rec
     if e.all.recall_at_3() < min_recall_at_3 {
         anyhow::bail!("recall@3 {:.3} < {min_recall_at_3}", e.all.recall_at_3());
     }
+    Ok(())
+}
+
+async fn docs_add(store: &Store, slug: &str, patient: Option<&str>, files: &[PathBuf]) -> anyhow::Result<()> {
+    let clinic = store
+        .clinic_by_slug(slug)
+        .await?
+        .with_context(|| format!("no clinic with slug {slug:?} (import it first: nuru clinic import FILE)"))?;
+    let patient = match patient {
+        Some(p) => {
+            let id = crate::domain::PatientId::parse(p).map_err(|_| anyhow::anyhow!("--patient {p:?} is not a patient id"))?;
+            let record = store.patient(clinic.id, id).await?.filter(|r| !r.erased);
+            anyhow::ensure!(record.is_some(), "no patient {p} in clinic {slug}");
+            Some(id)
+        }
+        None => None,
+    };
+    let mut failed = 0;
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let file = crate::retrieval::NewFile {
+            clinic: clinic.id,
+            patient,
+            file_name: &name,
+            content_type: None,
+            bytes: &bytes,
+            source: "cli",
+            actor: None,
+        };
+        match crate::retrieval::add_document(store, &file, None, Utc::now()).await {
+            Ok((id, i)) if i.status == "needs_ocr" => {
+                eprintln!(
+                    "{}: stored as {id}, but it is a PDF with no text layer (a scan): it needs OCR and cannot be searched",
+                    path.display()
+                )
+            }
+            Ok((id, i)) => eprintln!("{}: added as {id} ({} page(s), {} passage(s))", path.display(), i.pages, i.passages.len()),
+            Err(crate::retrieval::AddError::Refused(e)) => {
+                failed += 1;
+                eprintln!("{}: {e}", path.display());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} file(s) not added");
     Ok(())
 }

@@ -107,3 +107,7 @@ closed_without_choice = All right, I am not booking anything for now. Write to m
 you_are_welcome = You're welcome! Write to me if you need anything else.
 closed_day = We are closed { $when }.
 beyond_horizon = Appointments open up to { $days } days ahead, that is until { $last }. Which other day would suit you?
+info_from_document = According to “{ $title }”{ $page }:
+info_document_page = , page { $page }
+info_document_in_english = (This document is in English.)
+info_document_in_french = (This document is in French.)

@@ -130,3 +130,7 @@ closed_without_choice = Très bien, je ne réserve rien pour l'instant. Écrivez
 you_are_welcome = Avec plaisir ! Écrivez-moi si vous avez besoin d'autre chose.
 closed_day = Nous sommes fermés { $when }.
 beyond_horizon = Les rendez-vous s'ouvrent jusqu'à { $days } jours à l'avance, c'est-à-dire jusqu'au { $last }. Quel autre jour vous conviendrait ?
+info_from_document = D'après « { $title } »{ $page } :
+info_document_page = , page { $page }
+info_document_in_english = (Ce document est en anglais.)
+info_document_in_french = (Ce document est en français.)

@@ -154,12 +154,14 @@ pub struct Erasure {
     pub cancelled_appointments: u64,
     pub phones_unlinked: u64,
     pub conversations_blanked: u64,
+    /// The patient's documents deleted, with their passages.
+    pub documents_deleted: u64,
 }
 
 impl From<storage::Erasure> for Erasure {
     fn from(e: storage::Erasure) -> Self {
-        let storage::Erasure { cancelled_appointments, phones_unlinked, conversations_blanked } = e;
-        Erasure { cancelled_appointments, phones_unlinked, conversations_blanked }
+        let storage::Erasure { cancelled_appointments, phones_unlinked, conversations_blanked, documents_deleted } = e;
+        Erasure { cancelled_appointments, phones_unlinked, conversations_blanked, documents_deleted }
     }
 }
 

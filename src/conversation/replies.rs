@@ -105,25 +105,68 @@ pub fn information(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
             answered = true;
         }
     }
-    if asks.prices {
-        // The service named, if any ("c'est combien l'échographie ?"), else every price.
-        let named: Vec<&crate::domain::Service> = x.mentions.services.iter().filter_map(|id| ctx.catalog.service(*id)).collect();
-        let asked = if named.is_empty() { ctx.catalog.services.iter().collect() } else { named };
-        let lines: Vec<String> = asked
-            .iter()
-            .filter_map(|s| {
-                let colon = if out.language == Lang::Fr { " :" } else { ":" };
-                s.price.as_deref().map(|p| format!("• {}{colon} {p}", texts::capitalized(s.name(out.language))))
-            })
-            .collect();
-        if !lines.is_empty() {
-            let header = texts::texts().render(out.language, "info_prices", &[]);
-            out.effects.push(Effect::Reply(texts::for_channel(&format!("{header}\n{}", lines.join("\n")), ctx.channel)));
-            answered = true;
+    // The service named, if any ("c'est combien l'échographie ?"), is
+    // answered from the settings; a price question that names none is
+    // first looked up in the clinic's documents (a price list names far more
+    // than the services), then answered with every service's price.
+    let named: Vec<&crate::domain::Service> = x.mentions.services.iter().filter_map(|id| ctx.catalog.service(*id)).collect();
+    if asks.prices && !named.is_empty() {
+        answered |= price_lines(out, ctx, &named);
+    }
+    if !answered {
+        match ctx.documents() {
+            Some(found) => {
+                if let Some(q) = found.first().filter(|q| q.confident) {
+                    quote(out, ctx, q);
+                    answered = true;
+                }
+            }
+            // Retrieval has not run yet: the shell runs it and decides again.
+            None => return out.say(ctx.channel, "info_unknown", &[]),
         }
+    }
+    if !answered && asks.prices {
+        let all: Vec<&crate::domain::Service> = ctx.catalog.services.iter().collect();
+        answered |= price_lines(out, ctx, &all);
     }
     if !answered {
         out.say(ctx.channel, "info_unknown", &[]);
         out.effects.push(Effect::NeedsHuman);
     }
+}
+
+/// The price of each of `services` that has one; false if none has.
+fn price_lines(out: &mut Outcome, ctx: &TurnContext<'_>, services: &[&crate::domain::Service]) -> bool {
+    let lines: Vec<String> = services
+        .iter()
+        .filter_map(|s| {
+            let colon = if out.language == Lang::Fr { " :" } else { ":" };
+            s.price.as_deref().map(|p| format!("• {}{colon} {p}", texts::capitalized(s.name(out.language))))
+        })
+        .collect();
+    if lines.is_empty() {
+        return false;
+    }
+    let header = texts::texts().render(out.language, "info_prices", &[]);
+    out.effects.push(Effect::Reply(texts::for_channel(&format!("{header}\n{}", lines.join("\n")), ctx.channel)));
+    true
+}
+
+/// A passage of the clinic's documents, quoted with the document named (and
+/// its page), and the document's language said when it is not the patient's.
+/// The passage is quoted as written, never followed as an instruction.
+fn quote(out: &mut Outcome, ctx: &TurnContext<'_>, q: &crate::documents::Quote) {
+    let t = texts::texts();
+    let lang = out.language;
+    let page = q.page.map(|p| t.render(lang, "info_document_page", &[("page", &p.to_string())])).unwrap_or_default();
+    let mut text = t.render(lang, "info_from_document", &[("title", &q.title), ("page", &page)]);
+    text.push('\n');
+    text.push_str(if ctx.channel == crate::domain::Channel::Sms { &q.short } else { &q.long });
+    if let Some(doc_lang) = q.language
+        && doc_lang != lang
+    {
+        text.push('\n');
+        text.push_str(&t.render(lang, if doc_lang == Lang::Fr { "info_document_in_french" } else { "info_document_in_english" }, &[]));
+    }
+    out.effects.push(Effect::Reply(texts::for_channel(&text, ctx.channel)));
 }

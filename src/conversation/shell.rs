@@ -45,6 +45,8 @@ pub struct TurnRunner {
     /// Asked only about what the rules cannot settle (see `model::assist`).
     model: Option<std::sync::Arc<crate::model::ModelAssist>>,
     catalogs: Catalogs,
+    /// The clinics' documents, searched when a question is not answered by the settings.
+    library: std::sync::Arc<crate::retrieval::Library>,
 }
 
 /// A clinic's catalog as this node holds it, with the lexicon built from it.
@@ -86,7 +88,7 @@ enum Applied {
 
 impl TurnRunner {
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
-        Self { store, clock, idle_after, calendar_base: None, model: None, catalogs: Catalogs::default() }
+        Self { store, clock, idle_after, calendar_base: None, model: None, catalogs: Catalogs::default(), library: Default::default() }
     }
 
     /// Staff release a handed-off conversation: the bot answers again, from a fresh state.
@@ -149,14 +151,14 @@ impl TurnRunner {
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
         let event = Event::Message { understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
-        let outcome = self.decide(catalog, &row, &state, event, now).await?;
+        let outcome = self.decide(catalog, &row, &state, event, Some(&m.body), now).await?;
         match self.apply(catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),
             Applied::SlotTaken => {
                 // Someone took the slot between proposal and confirmation: re-enter
                 // the machine with the fresh busy time.
                 info!(conversation = %row.id, "slot taken at confirmation; proposing others");
-                let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, now).await?;
+                let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, None, now).await?;
                 match self.apply(catalog, &row, m.id, outcome, now).await? {
                     Applied::Done(report) => Ok(TurnReport { slot_was_taken: true, ..report }),
                     Applied::SlotTaken => Err(StorageError::Conflict("slot").into()),
@@ -171,6 +173,7 @@ impl TurnRunner {
         row: &ConversationRow,
         state: &Conversation,
         event: Event<'_>,
+        question: Option<&str>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Outcome, TurnError> {
         let clinic = &catalog.clinic;
@@ -183,32 +186,51 @@ impl TurnRunner {
         // tried two, then four…) adds only the days not read yet. The
         // outcome is the one a run with everything read gives; the last pass
         // reads the whole horizon, which covers every search.
+        // Likewise, the clinic's documents are searched only when the step
+        // asked for them (a question the settings do not answer), and the
+        // step runs again with what was found.
         let mut occupancy = Occupancy::default();
         let mut span = (now, now);
-        for pass in 0..=MAX_OCCUPANCY_READS {
-            let (outcome, wanted) = {
+        let mut documents: Option<Vec<crate::documents::Quote>> = None;
+        let mut reads = 0;
+        loop {
+            let (outcome, wanted, documents_wanted) = {
                 let wanted = Cell::new(None);
+                let documents_wanted = Cell::new(false);
                 let ctx = TurnContext {
                     now,
                     catalog,
                     occupancy: &occupancy,
                     occupancy_span: span,
                     occupancy_wanted: &wanted,
+                    documents: documents.as_deref(),
+                    documents_wanted: &documents_wanted,
                     patients: &patients,
                     upcoming: &upcoming,
                     channel: row.channel,
                 };
-                (step(state, row.language, event, &ctx), wanted.get())
+                (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get())
             };
+            if documents_wanted && documents.is_none() {
+                let question = question.unwrap_or_default();
+                // The clinic's own documents only: a patient's file needs a
+                // proven identity, which this conversation does not carry.
+                let visible = crate::retrieval::Visibility::clinic_only();
+                documents = Some(self.library.search(&self.store, clinic.id, question, &visible, 3).await?);
+                continue;
+            }
             let Some((lo, hi)) = wanted else { return Ok(outcome) };
             // Nothing is taken outside the horizon that a search may use.
             let (lo, hi) = (lo.max(horizon.0), hi.min(horizon.1));
             if (lo >= span.0 && hi <= span.1) || lo >= hi {
                 return Ok(outcome);
             }
-            if pass + 1 == MAX_OCCUPANCY_READS {
+            reads += 1;
+            if reads == MAX_OCCUPANCY_READS {
                 span = horizon;
                 occupancy = self.store.occupancy(clinic.id, span.0, span.1).await?;
+            } else if reads > MAX_OCCUPANCY_READS {
+                unreachable!("the last read covers the whole horizon, which covers every search")
             } else if span.0 >= span.1 {
                 span = (lo, hi);
                 occupancy = self.store.occupancy(clinic.id, lo, hi).await?;
@@ -222,7 +244,6 @@ impl TurnRunner {
                 span = (lo.min(span.0), hi.max(span.1));
             }
         }
-        unreachable!("the last pass reads the whole horizon, which covers every search")
     }
 
     async fn apply(

@@ -90,6 +90,8 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         occupancy: &occupancy,
         occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
         occupancy_wanted: &wanted,
+        documents: Some(&[]),
+        documents_wanted: &std::cell::Cell::new(false),
         patients: &patients,
         upcoming: &upcoming,
         channel: Channel::WhatsApp,

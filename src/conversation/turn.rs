@@ -5,6 +5,7 @@
 
 use super::state::{Conversation, Flow, PatientChoice};
 use super::texts;
+use crate::documents::Quote;
 use crate::domain::{AppointmentId, Channel, ClinicCatalog, Lang, Occupancy, Patient, ServiceId};
 use crate::scheduling::Slot;
 use crate::scheduling::SlotEngine;
@@ -27,6 +28,11 @@ pub struct TurnContext<'a> {
     pub occupancy_span: (DateTime<Utc>, DateTime<Utc>),
     /// The span the turn's searches needed beyond `occupancy_span`, if any.
     pub occupancy_wanted: &'a Cell<Option<(DateTime<Utc>, DateTime<Utc>)>>,
+    /// What the clinic's documents say about the message, once retrieved.
+    /// Read it through [`TurnContext::documents`], which asks the shell to
+    /// retrieve (and decide again) when it has not yet.
+    pub documents: Option<&'a [Quote]>,
+    pub documents_wanted: &'a Cell<bool>,
     /// Patients linked to the sender's phone number.
     pub patients: &'a [Patient],
     /// Their upcoming appointments.
@@ -55,6 +61,15 @@ impl<'a> TurnContext<'a> {
             self.occupancy_wanted.set(Some(wanted));
         }
         SlotEngine::new(self.catalog, self.occupancy, self.now, ignore)
+    }
+
+    /// The passages retrieved for this message; `None` (and a request to the
+    /// shell) before retrieval ran.
+    pub fn documents(&self) -> Option<&'a [Quote]> {
+        if self.documents.is_none() {
+            self.documents_wanted.set(true);
+        }
+        self.documents
     }
 
     /// The engine for questions about the rules only, which read no occupancy.

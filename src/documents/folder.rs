@@ -59,10 +59,12 @@ pub fn load(dir: &Path) -> std::io::Result<Folder> {
         }
         folder.documents += 1;
         let title = title_from_file_name(&rel);
+        let language = super::language_of(&extracted);
         for c in chunk(&extracted, format) {
             folder.index.add(Passage {
                 document: rel.clone(),
                 title: title.clone(),
+                language,
                 patient: patient.clone(),
                 page: c.page,
                 heading: c.heading,

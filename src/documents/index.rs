@@ -16,6 +16,8 @@ pub struct Passage {
     /// The document's id (storage) or path (the `docs search` command).
     pub document: String,
     pub title: String,
+    /// The language the document is written in, when known.
+    pub language: Option<crate::domain::Lang>,
     /// The patient the document belongs to; `None` for the clinic's.
     pub patient: Option<String>,
     pub page: Option<u32>,
@@ -128,7 +130,15 @@ mod tests {
     use super::*;
 
     fn passage(doc: &str, patient: Option<&str>, text: &str) -> Passage {
-        Passage { document: doc.into(), title: doc.into(), patient: patient.map(Into::into), page: None, heading: None, text: text.into() }
+        Passage {
+            document: doc.into(),
+            title: doc.into(),
+            language: None,
+            patient: patient.map(Into::into),
+            page: None,
+            heading: None,
+            text: text.into(),
+        }
     }
 
     #[test]

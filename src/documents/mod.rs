@@ -5,13 +5,17 @@
 //! storage keeps documents and passages, the `docs` commands read files.
 
 pub mod chunk;
+pub mod excerpt;
 pub mod extract;
 pub mod index;
+pub mod ingest;
 pub mod terms;
 
 pub use chunk::{Chunk, chunk};
 pub use extract::{ExtractError, Extracted, Format, extract};
 pub use index::{Hit, Index, Passage};
+pub(crate) use ingest::language_of;
+pub use ingest::{IngestError, Ingested, MAX_DOCUMENT_BYTES, ingest};
 pub mod folder;
 
 /// Whether a hit is a confident answer: most of what was asked is in it.
@@ -21,3 +25,37 @@ pub fn confident(hit: &Hit<'_>) -> bool {
 
 /// The share of the question's weight a passage must contain to be quoted.
 pub const MIN_COVERAGE: f32 = 0.5;
+
+/// A passage retrieval found for a question, ready for a reply: the
+/// conversation quotes it and never reads the question or the passage itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// The document's id.
+    pub document: String,
+    pub title: String,
+    pub page: Option<u32>,
+    pub language: Option<crate::domain::Lang>,
+    /// The patient whose file it comes from; `None` for the clinic's documents.
+    pub patient: Option<String>,
+    /// What a WhatsApp reply quotes (≤ 600 characters) and what an SMS quotes (≤ 280).
+    pub long: String,
+    pub short: String,
+    /// Whether it is a confident answer ([`MIN_COVERAGE`]).
+    pub confident: bool,
+}
+
+impl Quote {
+    pub fn from_hit(hit: &Hit<'_>, question: &str) -> Quote {
+        let p = hit.passage;
+        Quote {
+            document: p.document.clone(),
+            title: p.title.clone(),
+            page: p.page,
+            language: p.language,
+            patient: p.patient.clone(),
+            long: excerpt::excerpt(&p.text, question, 600),
+            short: excerpt::excerpt(&p.text, question, 280),
+            confident: confident(hit),
+        }
+    }
+}

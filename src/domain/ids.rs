@@ -37,3 +37,4 @@ id_type!(
 );
 id_type!(ConversationId);
 id_type!(ExceptionId);
+id_type!(DocumentId);

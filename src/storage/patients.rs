@@ -371,12 +371,14 @@ impl Store {
             .await?
             .rows_affected();
         }
+        let documents_deleted = Self::erase_patient_documents(&mut tx, clinic, id).await?;
         Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(Some(Erasure {
             cancelled_appointments: cancelled,
             phones_unlinked: record.phones.len() as u64,
             conversations_blanked: conversations,
+            documents_deleted,
         }))
     }
 }
@@ -403,6 +405,8 @@ pub struct Erasure {
     pub cancelled_appointments: u64,
     pub phones_unlinked: u64,
     pub conversations_blanked: u64,
+    /// The patient's documents, their passages with them.
+    pub documents_deleted: u64,
 }
 
 fn record_from_row(row: &sqlx::any::AnyRow, clinic: ClinicId, phones: Vec<PhoneNumber>) -> Result<PatientRecord> {

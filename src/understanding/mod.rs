@@ -148,6 +148,11 @@ pub struct Extraction {
 
 /// Understands `text` written at local wall-clock time `now` (in the clinic's
 /// zone). `lexicon` adds the clinic's own practitioners and services.
+/// The language a longer text (a document) is written in, by its marker words.
+pub fn language_of_text(text: &str) -> Lang {
+    lexicon::detect_language(&normalize::tokens(text))
+}
+
 pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) -> Extraction {
     let tokens = normalize::tokens(text);
     let folded = normalize::fold(text);

@@ -289,11 +289,34 @@ async fn erasing_a_patient_frees_their_time_and_blanks_them_everywhere() {
     let (_, detail) = a.send("get", &admin, &format!("{base}/patients/{id}"), None).await;
     assert_eq!(detail["appointments"][0]["status"], "booked");
 
+    // A result in the patient's file, and one of the clinic's documents.
+    let patient = nuru::domain::PatientId::parse(&id).unwrap();
+    let mut doc_ids = Vec::new();
+    for (owner, name, text) in
+        [(Some(patient), "nfs.txt", "Hémoglobine 11,2 g/dL"), (None, "tarifs.txt", "Radiographie du thorax 25 000 CDF")]
+    {
+        let file = nuru::retrieval::NewFile {
+            clinic: demo,
+            patient: owner,
+            file_name: name,
+            content_type: None,
+            bytes: text.as_bytes(),
+            source: "admin",
+            actor: None,
+        };
+        doc_ids.push(nuru::retrieval::add_document(&a.app.store, &file, None, a.app.clock.now()).await.unwrap().0);
+    }
+
     let staff = a.token("staff@demo.org").await;
     assert_eq!(a.send("delete", &staff, &format!("{base}/patients/{id}"), None).await.0, 403, "clinic admins only");
     let (status, report) = a.send("delete", &admin, &format!("{base}/patients/{id}"), None).await;
     assert_eq!(status, 200);
-    assert_eq!(report, json!({"cancelled_appointments": 1, "phones_unlinked": 1, "conversations_blanked": 1}));
+    assert_eq!(report, json!({"cancelled_appointments": 1, "phones_unlinked": 1, "conversations_blanked": 1, "documents_deleted": 1}));
+    // The patient's document and its passages are gone; the clinic's stay.
+    assert!(a.app.store.document(demo, doc_ids[0]).await.unwrap().is_none());
+    assert!(a.app.store.document(demo, doc_ids[1]).await.unwrap().is_some());
+    let passages = a.app.store.passages(demo).await.unwrap();
+    assert!(passages.iter().all(|p| p.patient.is_none()) && passages.len() == 1, "{passages:?}");
 
     assert_eq!(a.send("get", &admin, &format!("{base}/patients/{id}"), None).await.0, 404);
     assert!(a.send("get", &admin, &format!("{base}/patients?q=awa"), None).await.1["items"].as_array().unwrap().is_empty());
