@@ -12,7 +12,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: unauthenticated, forbidden, not_found, invalid, conflict, locked, unavailable, internal.
+    /// Stable, machine-readable: unauthenticated, forbidden, not_found, invalid, conflict, too_large, unsupported, locked, unavailable, internal.
     pub code: String,
     pub message: String,
     /// The offending field, for `invalid`.
@@ -46,6 +46,12 @@ impl ApiError {
     }
     pub fn conflict(m: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", m)
+    }
+    pub fn too_large(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
+    }
+    pub fn unsupported(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported", m)
     }
     pub fn locked() -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "locked", "too many failed attempts; try again later")
@@ -95,6 +101,24 @@ pub struct ApiQuery<T>(pub T);
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// `Multipart` whose rejection is the API's JSON error (422: not a
+/// `multipart/form-data` body).
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiMultipart(axum::extract::Multipart::from_request(req, state).await?))
+    }
+}
+
+impl From<axum::extract::multipart::MultipartRejection> for ApiError {
+    fn from(r: axum::extract::multipart::MultipartRejection) -> Self {
+        Self::invalid("body", format!("send multipart/form-data with a `file` field ({})", r.body_text()))
+    }
+}
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Nuru admin API", description = "Clinic admins configure and follow their clinic; superadmins review across clinics."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"))
+    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"), (name = "documents"))
 )]
 struct ApiDoc;
 
@@ -74,6 +74,18 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::list_holidays, routes::set_holidays))
         .routes(routes!(routes::audit_events))
         .routes(routes!(routes::system_events))
+        .merge(
+            // Uploads are larger than the 2 MB every other body is held to.
+            OpenApiRouter::new()
+                .routes(routes!(routes::list_clinic_documents, routes::upload_clinic_document))
+                .routes(routes!(routes::get_clinic_document, routes::replace_clinic_document, routes::delete_clinic_document))
+                .routes(routes!(routes::clinic_document_content))
+                .routes(routes!(routes::reindex_clinic_document))
+                .routes(routes!(routes::list_patient_documents, routes::upload_patient_document))
+                .routes(routes!(routes::delete_patient_document))
+                .routes(routes!(routes::patient_document_content))
+                .layer(axum::extract::DefaultBodyLimit::max(crate::documents::MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
         .split_for_parts();
     (router, api)
 }

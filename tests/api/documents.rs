@@ -165,3 +165,119 @@ async fn a_patients_file_is_never_quoted_to_an_unproven_phone() {
         assert!(!r.contains("11,2"), "{r}");
     }
 }
+
+async fn upload(
+    a: &crate::admin::Admin,
+    token: &str,
+    path: &str,
+    method: &str,
+    name: &str,
+    mime: &str,
+    bytes: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap());
+    let url = format!("{}{path}", a.app.base);
+    let req = if method == "put" { a.app.http.put(url) } else { a.app.http.post(url) };
+    let r = req.bearer_auth(token).multipart(form).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The admin API's document routes: upload, list, read, replace, re-index and
+/// delete; limits and types refused with a clear error; roles and clinics kept
+/// apart; a patient's documents audited on every read.
+#[tokio::test]
+async fn staff_manage_clinic_and_patient_documents_through_the_admin_api() {
+    let a = crate::admin::setup().await;
+    let demo = a.app.clinic.clinic.id;
+    let base = format!("/api/clinics/{demo}");
+    let (admin, staff) = (a.token("admin@demo.org").await, a.token("staff@demo.org").await);
+    let pdf = std::fs::read(format!("{SET}/documents/tarifs-2026.pdf")).unwrap();
+
+    // Clinic documents are the clinic admins' to change.
+    let (status, _) = upload(&a, &staff, &format!("{base}/documents"), "post", "tarifs-2026.pdf", "application/pdf", pdf.clone()).await;
+    assert_eq!(status, 403);
+    let (status, doc) = upload(&a, &admin, &format!("{base}/documents"), "post", "tarifs-2026.pdf", "application/pdf", pdf.clone()).await;
+    assert_eq!(status, 201, "{doc}");
+    assert_eq!(
+        (doc["status"].as_str(), doc["pages"].as_i64(), doc["format"].as_str(), doc["language"].as_str()),
+        (Some("indexed"), Some(2), Some("pdf"), Some("fr"))
+    );
+    assert!(doc["passages"].as_i64().unwrap() >= 2);
+    let id = doc["id"].as_str().unwrap().to_string();
+    // The bot answers from it at once.
+    let r = a.app.say("+243990000061", "c'est combien la radio du thorax ?").await.join("\n");
+    assert!(r.contains("25 000 CDF") && r.contains("tarifs 2026"), "{r}");
+
+    let (status, list) = a.send("get", &staff, &format!("{base}/documents"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let original = a.get(&staff, &format!("{base}/documents/{id}/content")).await;
+    assert_eq!(original.headers()["content-type"], "application/pdf");
+    assert_eq!(original.bytes().await.unwrap().to_vec(), pdf);
+
+    // A scan is stored and listed as needing OCR.
+    let scan = std::fs::read(format!("{SET}/documents/ordonnance-scannee.pdf")).unwrap();
+    let (status, doc) = upload(&a, &admin, &format!("{base}/documents"), "post", "scan.pdf", "application/pdf", scan).await;
+    assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_ocr"), Some(0)), "{doc}");
+
+    // Clear refusals, nothing stored.
+    let (status, e) = upload(&a, &admin, &format!("{base}/documents"), "post", "photo.jpg", "image/jpeg", vec![0xff, 0xd8, 0xff]).await;
+    assert_eq!(status, 415, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("PDF"), "{e}");
+    let big = vec![b'a'; nuru::documents::MAX_DOCUMENT_BYTES + 10];
+    let (status, e) = upload(&a, &admin, &format!("{base}/documents"), "post", "big.txt", "text/plain", big).await;
+    assert_eq!(status, 413, "{e}");
+    let (status, e) = a.send("post", &admin, &format!("{base}/documents"), Some(serde_json::json!({"file": "x"}))).await;
+    assert!(status.is_client_error(), "{status} {e}");
+    assert_eq!(a.send("get", &staff, &format!("{base}/documents"), None).await.1["items"].as_array().unwrap().len(), 2);
+
+    // Replace, re-index, delete; another clinic's id sees nothing.
+    let (status, doc) = upload(
+        &a,
+        &admin,
+        &format!("{base}/documents/{id}"),
+        "put",
+        "tarifs.md",
+        "text/markdown",
+        "# Tarifs\n\nRadiographie du thorax 30 000 CDF.".into(),
+    )
+    .await;
+    assert_eq!((status, doc["id"].as_str(), doc["format"].as_str()), (200, Some(id.as_str()), Some("markdown")), "{doc}");
+    let r = a.app.say("+243990000062", "c'est combien la radio du thorax ?").await.join("\n");
+    assert!(r.contains("30 000 CDF") && !r.contains("25 000"), "the replaced text answers: {r}");
+    let (status, doc) = a.send("post", &admin, &format!("{base}/documents/{id}/reindex"), None).await;
+    assert_eq!((status.as_u16(), doc["passages"].as_i64()), (200, Some(1)), "{doc}");
+    let other = format!("/api/clinics/{}/documents/{id}", a.other_clinic);
+    assert_eq!(a.send("get", &admin, &other, None).await.0, 404);
+    assert_eq!(a.send("delete", &admin, &format!("{base}/documents/{id}"), None).await.0, 204);
+    assert_eq!(a.send("get", &admin, &format!("{base}/documents/{id}"), None).await.0, 404);
+
+    // A patient's file: staff upload, list and read, each read audited.
+    let (_, created) =
+        a.send("post", &staff, &format!("{base}/patients"), Some(serde_json::json!({"first_name": "Awa", "last_name": "Mendy"}))).await;
+    let patient = created["id"].as_str().unwrap().to_string();
+    let path = format!("{base}/patients/{patient}/documents");
+    let (status, doc) = upload(&a, &staff, &path, "post", "nfs.txt", "text/plain", "Hémoglobine : 11,2 g/dL".into()).await;
+    assert_eq!(status, 201, "{doc}");
+    assert_eq!(doc["patient_id"].as_str(), Some(patient.as_str()));
+    let doc_id = doc["id"].as_str().unwrap().to_string();
+    assert_eq!(a.send("get", &staff, &path, None).await.1["items"].as_array().unwrap().len(), 1);
+    assert_eq!(a.get(&staff, &format!("{path}/{doc_id}/content")).await.text().await.unwrap(), "Hémoglobine : 11,2 g/dL");
+    // Not among the clinic's documents, not reachable as one.
+    assert!(
+        a.send("get", &staff, &format!("{base}/documents"), None).await.1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["id"] != doc_id.as_str())
+    );
+    assert_eq!(a.send("get", &staff, &format!("{base}/documents/{doc_id}"), None).await.0, 404);
+    let events = a.app.store.audit_events(Some(demo), 100, None).await.unwrap();
+    for (action, resource) in [("create", "patient_document"), ("list", "patient_documents"), ("read", "patient_document")] {
+        assert!(events.iter().any(|e| e.action == action && e.resource == resource), "{action} {resource} audited");
+    }
+    assert_eq!(a.send("delete", &staff, &format!("{path}/{doc_id}"), None).await.0, 204);
+    assert!(a.send("get", &staff, &path, None).await.1["items"].as_array().unwrap().is_empty());
+}

@@ -9,6 +9,7 @@ mod audit;
 mod catalog;
 mod clinics;
 mod conversations;
+mod documents;
 mod patients;
 
 pub use accounts::*;
@@ -18,6 +19,7 @@ pub use audit::*;
 pub use catalog::*;
 pub use clinics::*;
 pub use conversations::*;
+pub use documents::*;
 pub use patients::*;
 
 use super::auth::Caller;
