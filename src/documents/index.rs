@@ -38,9 +38,14 @@ pub struct Hit<'a> {
 pub struct Index {
     passages: Vec<Passage>,
     lengths: Vec<u32>,
+    /// Each passage's patient as a small number (`NO_PATIENT` for the clinic's).
+    owners: Vec<u32>,
+    patient_numbers: HashMap<String, u32>,
     total_length: u64,
     postings: HashMap<String, Vec<(u32, u16)>>,
 }
+
+const NO_PATIENT: u32 = u32::MAX;
 
 impl Index {
     pub fn new() -> Index {
@@ -69,6 +74,14 @@ impl Index {
         for (t, n) in counts {
             self.postings.entry(t).or_default().push((id, n));
         }
+        let owner = match &passage.patient {
+            None => NO_PATIENT,
+            Some(p) => {
+                let next = self.patient_numbers.len() as u32;
+                *self.patient_numbers.entry(p.clone()).or_insert(next)
+            }
+        };
+        self.owners.push(owner);
         self.lengths.push(all.len() as u32);
         self.total_length += all.len() as u64;
         self.passages.push(passage);
@@ -89,14 +102,20 @@ impl Index {
         if query.is_empty() || self.passages.is_empty() {
             return Vec::new();
         }
-        let visible = |id: u32| match &self.passages[id as usize].patient {
-            None => true,
-            Some(p) => patients.contains(&p.as_str()),
+        // Patients by number: a passage is visible if it is the clinic's or
+        // one of theirs; any other is skipped before it is scored.
+        let allowed: Vec<u32> = patients.iter().filter_map(|p| self.patient_numbers.get(*p).copied()).collect();
+        let visible = |id: u32| {
+            let owner = self.owners[id as usize];
+            owner == NO_PATIENT || allowed.contains(&owner)
         };
         let avg = self.total_length as f32 / self.passages.len() as f32;
         let weights: Vec<f32> = query.iter().map(|t| self.idf(t)).collect();
         let total_weight: f32 = weights.iter().sum();
-        let mut scores: HashMap<u32, (f32, f32)> = HashMap::new();
+        // Dense accumulators: one slot per passage, the touched ones listed.
+        let mut scores = vec![0f32; self.passages.len()];
+        let mut matched = vec![0f32; self.passages.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for (term, w) in query.iter().zip(&weights) {
             let Some(list) = self.postings.get(term) else { continue };
             for &(id, tf) in list {
@@ -106,22 +125,33 @@ impl Index {
                 let tf = tf as f32;
                 let len = self.lengths[id as usize] as f32;
                 let s = w * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg));
-                let e = scores.entry(id).or_default();
-                e.0 += s;
-                e.1 += w;
+                if matched[id as usize] == 0.0 {
+                    touched.push(id);
+                }
+                scores[id as usize] += s;
+                matched[id as usize] += w;
             }
         }
-        let mut hits: Vec<Hit<'_>> = scores
+        // The k best without sorting every candidate.
+        let better = |a: u32, b: u32| {
+            scores[b as usize]
+                .total_cmp(&scores[a as usize])
+                .then_with(|| self.passages[a as usize].document.cmp(&self.passages[b as usize].document))
+        };
+        if touched.len() > k && k > 0 {
+            touched.select_nth_unstable_by(k - 1, |a, b| better(*a, *b));
+            touched.truncate(k);
+        }
+        touched.sort_by(|a, b| better(*a, *b));
+        touched.truncate(k);
+        touched
             .into_iter()
-            .map(|(id, (score, matched))| Hit {
+            .map(|id| Hit {
                 passage: &self.passages[id as usize],
-                score,
-                coverage: if total_weight > 0.0 { matched / total_weight } else { 0.0 },
+                score: scores[id as usize],
+                coverage: if total_weight > 0.0 { matched[id as usize] / total_weight } else { 0.0 },
             })
-            .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.passage.document.cmp(&b.passage.document)));
-        hits.truncate(k);
-        hits
+            .collect()
     }
 }
 
