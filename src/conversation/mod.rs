@@ -4,6 +4,7 @@
 
 mod booking;
 mod changes;
+mod file;
 mod offers;
 mod replies;
 mod select;

@@ -5,7 +5,7 @@
 use super::state::{Conversation, PatientChoice};
 use super::step::step;
 use super::texts;
-use super::turn::{Effect, Event, Outcome, TurnContext};
+use super::turn::{DocumentQuery, Effect, Event, Outcome, TurnContext};
 use crate::clock::Clock;
 use crate::domain::{ClinicCatalog, ConsultationMode, Lang, Occupancy, mask_phone};
 use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
@@ -151,7 +151,7 @@ impl TurnRunner {
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
         let event = Event::Message { understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
-        let outcome = self.decide(catalog, &row, &state, event, Some(&m.body), now).await?;
+        let outcome = self.decide(catalog, &row, &state, event, Some((m.id, &m.body)), now).await?;
         match self.apply(catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),
             Applied::SlotTaken => {
@@ -173,7 +173,7 @@ impl TurnRunner {
         row: &ConversationRow,
         state: &Conversation,
         event: Event<'_>,
-        question: Option<&str>,
+        message: Option<(i64, &str)>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Outcome, TurnError> {
         let clinic = &catalog.clinic;
@@ -191,19 +191,20 @@ impl TurnRunner {
         // step runs again with what was found.
         let mut occupancy = Occupancy::default();
         let mut span = (now, now);
-        let mut documents: Option<Vec<crate::documents::Quote>> = None;
+        let mut documents: Option<(DocumentQuery, Vec<crate::documents::Quote>)> = None;
         let mut reads = 0;
         loop {
             let (outcome, wanted, documents_wanted) = {
                 let wanted = Cell::new(None);
-                let documents_wanted = Cell::new(false);
+                let documents_wanted = Cell::new(None);
                 let ctx = TurnContext {
                     now,
                     catalog,
                     occupancy: &occupancy,
                     occupancy_span: span,
                     occupancy_wanted: &wanted,
-                    documents: documents.as_deref(),
+                    message: message.map_or(0, |(id, _)| id),
+                    documents: documents.as_ref().map(|(q, found)| (*q, found.as_slice())),
                     documents_wanted: &documents_wanted,
                     patients: &patients,
                     upcoming: &upcoming,
@@ -211,12 +212,10 @@ impl TurnRunner {
                 };
                 (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get())
             };
-            if documents_wanted && documents.is_none() {
-                let question = question.unwrap_or_default();
-                // The clinic's own documents only: a patient's file needs a
-                // proven identity, which this conversation does not carry.
-                let visible = crate::retrieval::Visibility::clinic_only();
-                documents = Some(self.library.search(&self.store, clinic.id, question, &visible, 3).await?);
+            if let Some(query) = documents_wanted
+                && documents.as_ref().is_none_or(|(q, _)| *q != query)
+            {
+                documents = Some((query, self.retrieve(clinic.id, row, &patients, message, query).await?));
                 continue;
             }
             let Some((lo, hi)) = wanted else { return Ok(outcome) };
@@ -244,6 +243,39 @@ impl TurnRunner {
                 span = (lo.min(span.0), hi.max(span.1));
             }
         }
+    }
+
+    /// Runs a document search the step asked for. The clinic's documents
+    /// are searched with this message's text; a patient's file only for a
+    /// patient linked to this phone (the step proved the rest), with the
+    /// text of the message that asked, and only that patient's passages
+    /// come back.
+    async fn retrieve(
+        &self,
+        clinic: crate::domain::ClinicId,
+        row: &ConversationRow,
+        patients: &[crate::domain::Patient],
+        message: Option<(i64, &str)>,
+        query: DocumentQuery,
+    ) -> Result<Vec<crate::documents::Quote>, TurnError> {
+        let question = match (query.message, message) {
+            (None, Some((_, body))) => body.to_string(),
+            (Some(id), Some((current, body))) if id == current => body.to_string(),
+            (Some(id), _) => self.store.inbound_body(clinic, &row.phone, id).await?.unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        let visible = match query.patient {
+            None => crate::retrieval::Visibility::clinic_only(),
+            Some(p) if patients.iter().any(|linked| linked.id == p) => crate::retrieval::Visibility { patients: vec![p] },
+            Some(_) => return Ok(Vec::new()),
+        };
+        let k = if query.patient.is_some() { 20 } else { 3 };
+        let mut found = self.library.search(&self.store, clinic, &question, &visible, k).await?;
+        if let Some(p) = query.patient {
+            let own = p.to_string();
+            found.retain(|q| q.patient.as_deref() == Some(own.as_str()));
+        }
+        Ok(found)
     }
 
     async fn apply(

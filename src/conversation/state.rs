@@ -27,6 +27,8 @@ pub enum Flow {
     Cancelling(Change),
     /// Moving one of the sender's appointments to a new time.
     Moving(Box<Change>),
+    /// A question about a patient's own file, waiting for proof of identity.
+    File(FileQuestion),
     /// Staff own the conversation: the bot stays silent until released.
     HandedOff,
 }
@@ -39,9 +41,32 @@ impl Flow {
             Flow::Booking(_) => "booking",
             Flow::Cancelling(_) => "cancelling",
             Flow::Moving(_) => "moving",
+            Flow::File(_) => "file",
             Flow::HandedOff => "handed_off",
         }
     }
+}
+
+/// A question about a patient's own file: the message that asked it (the
+/// shell searches with its text once the patient is proven), whose file, and
+/// where the proof stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileQuestion {
+    pub question: i64,
+    pub patient: Option<PatientId>,
+    pub stage: FileStage,
+    /// Wrong birth dates given so far.
+    #[serde(default)]
+    pub tries: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStage {
+    /// A family phone: which patient's file?
+    ChoosePatient,
+    /// The patient's birth date, as proof.
+    BirthDate,
 }
 
 /// A change to an existing appointment (cancel or move), one question at a time.

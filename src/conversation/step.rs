@@ -3,6 +3,7 @@
 
 use super::booking;
 use super::changes;
+use super::file;
 use super::replies;
 use super::state::{Conversation, Flow};
 use super::turn::{Effect, Event, Outcome, TurnContext};
@@ -62,6 +63,7 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         Flow::Booking(b) => booking::on_message(&mut out, *b, x, ctx),
         Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, x, ctx),
         Flow::Moving(c) => changes::on_move_message(&mut out, *c, x, ctx),
+        Flow::File(f) => file::on_message(&mut out, f, x, ctx),
         Flow::Idle | Flow::HandedOff => idle(&mut out, x, after_emergency, ctx),
     }
     out
@@ -75,6 +77,9 @@ fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, ctx: &TurnCont
         return;
     }
     let wants_slot = e.date.is_some() || e.time.is_some() || e.appointment_type.is_some() || e.time_preference.is_some();
+    if x.signals.asks.own_file && matches!(x.intent, Intent::Information | Intent::Unknown | Intent::ListAppointments) {
+        return file::start(out, ctx);
+    }
     match x.intent {
         Intent::BookAppointment => booking::start(out, x, ctx),
         Intent::Unknown if wants_slot => booking::start(out, x, ctx),

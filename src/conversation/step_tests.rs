@@ -43,6 +43,8 @@ fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentI
         ("moving/choose", Flow::Moving(Box::new(change(ChangeStage::Choose { options: vec![appointment] })))),
         ("moving/choose_slot", Flow::Moving(Box::new(change(ChangeStage::ChooseSlot { offered: vec![slot] })))),
         ("moving/confirm", Flow::Moving(Box::new(change(ChangeStage::ConfirmMove { slot })))),
+        ("file/choose_patient", Flow::File(FileQuestion { question: 1, patient: None, stage: FileStage::ChoosePatient, tries: 0 })),
+        ("file/birth_date", Flow::File(FileQuestion { question: 1, patient: Some(patient), stage: FileStage::BirthDate, tries: 0 })),
     ];
     flows.into_iter().map(|(name, flow)| (name, Conversation { flow, ..Conversation::default() })).collect()
 }
@@ -90,8 +92,9 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         occupancy: &occupancy,
         occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
         occupancy_wanted: &wanted,
-        documents: Some(&[]),
-        documents_wanted: &std::cell::Cell::new(false),
+        message: 1,
+        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+        documents_wanted: &std::cell::Cell::new(None),
         patients: &patients,
         upcoming: &upcoming,
         channel: Channel::WhatsApp,
@@ -138,5 +141,5 @@ fn every_state_and_intent_keeps_the_safety_rules() {
             }
         }
     }
-    assert_eq!(cases, 15 * 12 * 2);
+    assert_eq!(cases, 17 * 12 * 2);
 }

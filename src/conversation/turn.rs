@@ -14,6 +14,17 @@ use crate::understanding::Extraction;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::cell::Cell;
 
+/// What to search: the clinic's documents with this message's text
+/// (`default()`), or one patient's file with the text of the message that
+/// asked (`message`), once the conversation proved it speaks for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DocumentQuery {
+    /// The message whose text is the question; `None` for this one.
+    pub message: Option<i64>,
+    /// The patient whose file may be searched (proven by the conversation).
+    pub patient: Option<crate::domain::PatientId>,
+}
+
 /// What the shell gathered before the turn.
 #[derive(Debug, Clone, Copy)]
 pub struct TurnContext<'a> {
@@ -28,11 +39,13 @@ pub struct TurnContext<'a> {
     pub occupancy_span: (DateTime<Utc>, DateTime<Utc>),
     /// The span the turn's searches needed beyond `occupancy_span`, if any.
     pub occupancy_wanted: &'a Cell<Option<(DateTime<Utc>, DateTime<Utc>)>>,
-    /// What the clinic's documents say about the message, once retrieved.
-    /// Read it through [`TurnContext::documents`], which asks the shell to
-    /// retrieve (and decide again) when it has not yet.
-    pub documents: Option<&'a [Quote]>,
-    pub documents_wanted: &'a Cell<bool>,
+    /// The inbound message this turn answers (its id).
+    pub message: i64,
+    /// What the documents say, once retrieved for a query. Read it through
+    /// [`TurnContext::documents`] or [`TurnContext::documents_for`], which
+    /// ask the shell to retrieve (and decide again) when it has not yet.
+    pub documents: Option<(DocumentQuery, &'a [Quote])>,
+    pub documents_wanted: &'a Cell<Option<DocumentQuery>>,
     /// Patients linked to the sender's phone number.
     pub patients: &'a [Patient],
     /// Their upcoming appointments.
@@ -66,10 +79,19 @@ impl<'a> TurnContext<'a> {
     /// The passages retrieved for this message; `None` (and a request to the
     /// shell) before retrieval ran.
     pub fn documents(&self) -> Option<&'a [Quote]> {
-        if self.documents.is_none() {
-            self.documents_wanted.set(true);
+        self.documents_for(DocumentQuery::default())
+    }
+
+    /// The passages retrieved for `query`; `None` (and a request to the
+    /// shell) before that retrieval ran.
+    pub fn documents_for(&self, query: DocumentQuery) -> Option<&'a [Quote]> {
+        match self.documents {
+            Some((have, found)) if have == query => Some(found),
+            _ => {
+                self.documents_wanted.set(Some(query));
+                None
+            }
         }
-        self.documents
     }
 
     /// The engine for questions about the rules only, which read no occupancy.

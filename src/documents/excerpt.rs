@@ -32,6 +32,12 @@ fn pieces(text: &str) -> Vec<&str> {
 
 /// At most `max_chars` characters of `text` about `question`.
 pub fn excerpt(text: &str, question: &str, max_chars: usize) -> String {
+    // A passage that fits is quoted whole: a result or a short sheet reads
+    // best as written.
+    let whole = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n");
+    if whole.chars().count() <= max_chars {
+        return whole;
+    }
     let asked: HashSet<String> = terms(question).into_iter().collect();
     let pieces = pieces(text);
     let mut ranked: Vec<(usize, usize)> =

@@ -32,6 +32,9 @@ pub struct Hit<'a> {
     /// The share of the question's weight (idf) the passage contains, 0–1:
     /// how much of what was asked it speaks about.
     pub coverage: f32,
+    /// The share of the question's terms it contains, each counted once
+    /// (steadier than `coverage` in a small index, such as one patient's file).
+    pub share: f32,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +118,7 @@ impl Index {
         // Dense accumulators: one slot per passage, the touched ones listed.
         let mut scores = vec![0f32; self.passages.len()];
         let mut matched = vec![0f32; self.passages.len()];
+        let mut terms_matched = vec![0u16; self.passages.len()];
         let mut touched: Vec<u32> = Vec::new();
         for (term, w) in query.iter().zip(&weights) {
             let Some(list) = self.postings.get(term) else { continue };
@@ -130,6 +134,7 @@ impl Index {
                 }
                 scores[id as usize] += s;
                 matched[id as usize] += w;
+                terms_matched[id as usize] += 1;
             }
         }
         // The k best without sorting every candidate.
@@ -150,6 +155,7 @@ impl Index {
                 passage: &self.passages[id as usize],
                 score: scores[id as usize],
                 coverage: if total_weight > 0.0 { matched[id as usize] / total_weight } else { 0.0 },
+                share: terms_matched[id as usize] as f32 / query.len() as f32,
             })
             .collect()
     }

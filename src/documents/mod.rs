@@ -42,6 +42,10 @@ pub struct Quote {
     pub short: String,
     /// Whether it is a confident answer ([`MIN_COVERAGE`]).
     pub confident: bool,
+    /// Whether it holds at least half of the question's terms: the test for
+    /// a question about one patient's file, whose few documents make the
+    /// weighted coverage unsteady.
+    pub relevant: bool,
 }
 
 impl Quote {
@@ -56,6 +60,7 @@ impl Quote {
             long: excerpt::excerpt(&p.text, question, 600),
             short: excerpt::excerpt(&p.text, question, 280),
             confident: confident(hit),
+            relevant: hit.share >= 0.5,
         }
     }
 }

@@ -159,7 +159,7 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("@pain", &["douleur", "douleurs", "mal", "pain", "aspirine", "aspirin", "paracetamol"]),
     ("@bleeding", &["saignement", "saignements", "saigne", "bleeding", "bleed", "sang qui coule"]),
     ("@travel", &["voyage", "voyager", "travel", "travelling", "traveling", "trip", "passeport", "passport"]),
-    ("@test", &["test", "tests", "depistage", "dependent", "screening", "examen", "examens", "exam", "check"]),
+    ("@test", &["test", "tests", "depistage", "screening", "examen", "examens", "exam", "check"]),
     ("@free", &["gratuit", "gratuite", "gratuits", "free", "no charge"]),
     ("@delay", &["delai", "delais", "combien de temps", "how long", "ready", "pret", "prets", "arrives", "arrive"]),
     ("@prepare", &["preparer", "preparation", "prepare", "preparing", "avant l'examen"]),

@@ -352,3 +352,17 @@ pub struct QueueDepths {
     pub outbound_waiting: i64,
     pub outbound_oldest: Option<DateTime<Utc>>,
 }
+
+impl Store {
+    /// The text of an earlier message from `phone` to the clinic (a question
+    /// a later turn answers); `None` if there is no such message of that phone.
+    pub async fn inbound_body(&self, clinic: ClinicId, phone: &PhoneNumber, id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT body FROM inbound_messages WHERE id = $1 AND clinic_id = $2 AND from_phone = $3")
+            .bind(id)
+            .bind(clinic.to_string())
+            .bind(phone.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("body")).transpose()?)
+    }
+}

@@ -17,6 +17,8 @@ pub struct Asks {
     pub fasting: bool,
     pub parking: bool,
     pub results: bool,
+    /// About the writer's own file: "mes résultats", "my prescription".
+    pub own_file: bool,
 }
 
 impl Asks {
@@ -89,6 +91,40 @@ const DOCUMENTS: &[&str] = &["apporter", "document", "papiers", "carnet", "bring
 const FASTING: &[&str] = &["a jeun", "jeun", "fast"];
 const PARKING: &[&str] = &["parking", "garer", "park"];
 const RESULTS: &[&str] = &["resultat", "result", "analyse"];
+/// A possessive before a word of the medical file.
+const OWN_FILE: &[&str] = &[
+    " mes resultat",
+    " mon resultat",
+    " mes analyse",
+    " mon analyse",
+    " mon bilan",
+    " mon ordonnance",
+    " mes ordonnance",
+    " mon compte rendu",
+    " mon taux",
+    " ma glycemie",
+    " mon dossier",
+    " mes examens",
+    " my result",
+    " my lab",
+    " my test result",
+    " my blood test",
+    " my prescription",
+    " my report",
+    " my file",
+    " my scan",
+    " my ultrasound",
+    " my glucose",
+    " my platelet",
+    " my hemoglobin",
+    " my haemoglobin",
+    " my hba1c",
+    " ma nfs",
+    " mon hba1c",
+    " mon echographie",
+    " mes plaquettes",
+    " mon hemoglobine",
+];
 
 /// `padded` is the folded message with single spaces and a space at both ends.
 pub fn read(padded: &str) -> Asks {
@@ -103,5 +139,6 @@ pub fn read(padded: &str) -> Asks {
         fasting: has(FASTING),
         parking: has(PARKING),
         results: has(RESULTS),
+        own_file: has(OWN_FILE),
     }
 }

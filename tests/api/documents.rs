@@ -281,3 +281,61 @@ async fn staff_manage_clinic_and_patient_documents_through_the_admin_api() {
     assert_eq!(a.send("delete", &staff, &format!("{path}/{doc_id}"), None).await.0, 204);
     assert!(a.send("get", &staff, &path, None).await.1["items"].as_array().unwrap().is_empty());
 }
+
+/// A result in the patient's file reaches the phone once it proved whom it
+/// speaks for (which patient, then their birth date); a relative's file on the
+/// same family phone stays closed without the relative's birth date, and a
+/// phone with no file gets none.
+#[tokio::test]
+async fn a_patient_gets_their_own_result_after_proof_and_a_relative_without_proof_gets_nothing() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    book(&app, PATIENT).await; // Awa Mendy, born 15/05/1990, on this phone.
+    let phone = nuru::domain::PhoneNumber::parse(PATIENT).unwrap();
+    let awa = app.store.patients_for_phone(clinic, &phone).await.unwrap()[0].id;
+    let grace = nuru::domain::Patient {
+        id: nuru::domain::PatientId::random(),
+        clinic_id: clinic,
+        first_name: "Grâce".into(),
+        last_name: "Mendy".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(2016, 2, 2),
+        relation: None,
+    };
+    let audit = nuru::storage::NewAuditEvent {
+        actor: None,
+        clinic: Some(clinic),
+        action: "create",
+        resource: "patient",
+        resource_id: None,
+        outcome: "ok",
+    };
+    app.store.add_patient(&grace, std::slice::from_ref(&phone), &audit, app.clock.now()).await.unwrap();
+    add(&app, Some(awa), "resultats-nfs.txt", &std::fs::read(format!("{SET}/documents/patients/P001/resultats-nfs.txt")).unwrap()).await;
+    add(&app, Some(grace.id), "nfs-grace.txt", "Résultats NFS de l'enfant. Hémoglobine : 9,8 g/dL. Plaquettes : 310 000 /mm3.".as_bytes())
+        .await;
+
+    let r = app.say(PATIENT, "mes résultats de la NFS sont arrivés ?").await.join("\n");
+    assert!(r.contains("De quel dossier") && r.contains("1. Awa Mendy") && r.contains("2. Grâce Mendy"), "{r}");
+    assert!(!r.contains("g/dL"), "nothing before proof: {r}");
+    let r = app.say(PATIENT, "1").await.join("\n");
+    assert!(r.contains("date de naissance de Awa"), "{r}");
+    let r = app.say(PATIENT, "15/05/1990").await.join("\n");
+    assert!(r.contains("Dans le dossier de Awa") && r.contains("11,2 g/dL"), "{r}");
+    assert!(r.contains("Discutez de ce résultat avec votre médecin"), "{r}");
+    assert!(!r.contains("9,8"), "never the relative's file: {r}");
+
+    // The relative's file: the wrong birth date twice, and nothing is given.
+    let r = app.say(PATIENT, "mes résultats de la NFS ?").await.join("\n");
+    assert!(r.contains("2. Grâce Mendy"), "{r}");
+    let r = app.say(PATIENT, "2").await.join("\n");
+    assert!(r.contains("date de naissance de Grâce"), "{r}");
+    let r = app.say(PATIENT, "15/05/1990").await.join("\n");
+    assert!(r.contains("ne correspond pas") && !r.contains("9,8"), "{r}");
+    let r = app.say(PATIENT, "01/01/2016").await.join("\n");
+    assert!(r.contains("je ne donne aucune information") && !r.contains("9,8"), "{r}");
+
+    // A phone linked to no file.
+    let r = app.say(OTHER_PATIENT, "my results please").await.join("\n");
+    assert!(r.contains("No file is linked to this number") && r.contains("passing your question to the team"), "{r}");
+    assert!(!r.contains("g/dL"), "{r}");
+}
