@@ -339,3 +339,41 @@ async fn a_patient_gets_their_own_result_after_proof_and_a_relative_without_proo
     assert!(r.contains("No file is linked to this number") && r.contains("passing your question to the team"), "{r}");
     assert!(!r.contains("g/dL"), "{r}");
 }
+
+/// `nuru docs add` stores documents in the configured database: a PDF is
+/// indexed, a scan is stored and reported as needing OCR, a photo is
+/// refused by name, and an unknown clinic is said as such.
+#[test]
+fn docs_add_stores_documents_and_names_what_it_could_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = |c: &mut Command| {
+        c.env("NURU_DATABASE_URL", format!("sqlite://{}", dir.path().join("nuru.db").display()))
+            .env("NURU_SECRET_KEY_FILE", dir.path().join("nuru.key"))
+            .env("NURU_LOG_LEVEL", "warn");
+    };
+    let mut import = nuru();
+    env(&mut import);
+    let out = import.args(["clinic", "import", concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo-clinic.toml")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, [0xff, 0xd8, 0xff]).unwrap();
+    let mut add = nuru();
+    env(&mut add);
+    let out = add
+        .args(["docs", "add", "--clinic", "demo"])
+        .arg(format!("{SET}/documents/tarifs-2026.pdf"))
+        .arg(format!("{SET}/documents/ordonnance-scannee.pdf"))
+        .arg(&photo)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "one file was refused: {stderr}");
+    assert!(stderr.contains("tarifs-2026.pdf: added as") && stderr.contains("2 page(s)"), "{stderr}");
+    assert!(stderr.contains("ordonnance-scannee.pdf: stored as") && stderr.contains("needs OCR"), "{stderr}");
+    assert!(stderr.contains("photo.jpg: unsupported file type"), "{stderr}");
+    let mut unknown = nuru();
+    env(&mut unknown);
+    let out = unknown.args(["docs", "add", "--clinic", "nowhere"]).arg(format!("{SET}/documents/laboratoire.txt")).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no clinic with slug \"nowhere\""));
+}
