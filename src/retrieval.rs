@@ -27,6 +27,9 @@ impl Visibility {
 #[derive(Default)]
 pub struct Library {
     indexes: Mutex<HashMap<ClinicId, (i64, Arc<Index>)>>,
+    /// One rebuild per clinic at a time: turns that find the index stale
+    /// together wait for one rebuild instead of each building their own.
+    rebuilding: Mutex<HashMap<ClinicId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Library {
@@ -43,10 +46,16 @@ impl Library {
 
     async fn index(&self, store: &Store, clinic: ClinicId) -> Result<Arc<Index>, StorageError> {
         let version = store.documents_version(clinic).await?;
-        if let Some((v, ix)) = self.indexes.lock().expect("index cache").get(&clinic)
-            && *v == version
-        {
-            return Ok(ix.clone());
+        let cached = |version: i64| self.indexes.lock().expect("index cache").get(&clinic).filter(|(v, _)| *v >= version).map(|(_, ix)| ix.clone());
+        if let Some(ix) = cached(version) {
+            return Ok(ix);
+        }
+        let gate = self.rebuilding.lock().expect("rebuild gates").entry(clinic).or_default().clone();
+        let _one_at_a_time = gate.lock().await;
+        // Another turn may have rebuilt it while this one waited.
+        let version = store.documents_version(clinic).await?;
+        if let Some(ix) = cached(version) {
+            return Ok(ix);
         }
         let mut ix = Index::new();
         for p in store.passages(clinic).await? {
