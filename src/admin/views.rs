@@ -17,7 +17,7 @@ pub struct ConversationSummary {
     pub language: String,
     pub needs_human: bool,
     pub urgent: bool,
-    /// Where the conversation stands: idle, booking, cancelling, moving or handed_off.
+    /// Where the conversation stands: idle, booking, cancelling, moving, file (proving who the patient is before answering about their file) or handed_off.
     pub state: String,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,

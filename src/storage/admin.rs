@@ -15,7 +15,7 @@ pub struct ConversationSummary {
     pub language: String,
     pub needs_human: bool,
     pub urgent: bool,
-    /// Where the conversation stands: idle, booking, cancelling, moving or handed_off.
+    /// Where the conversation stands: idle, booking, cancelling, moving, file or handed_off.
     pub state: String,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -39,7 +39,7 @@ pub struct ConversationFilter {
     pub since: Option<DateTime<Utc>>,
     /// Active before this instant.
     pub until: Option<DateTime<Utc>>,
-    /// idle, booking, cancelling, moving or handed_off.
+    /// idle, booking, cancelling, moving, file or handed_off.
     pub state: Option<&'static str>,
     /// Keyset pagination: conversations updated before this one.
     pub before: Option<(i64, String)>,

@@ -48,6 +48,8 @@ pub enum ConversationState {
     Booking,
     Cancelling,
     Moving,
+    /// Proving who the patient is before answering about their own file.
+    File,
     HandedOff,
 }
 
@@ -58,6 +60,7 @@ impl ConversationState {
             Self::Booking => "booking",
             Self::Cancelling => "cancelling",
             Self::Moving => "moving",
+            Self::File => "file",
             Self::HandedOff => "handed_off",
         }
     }
