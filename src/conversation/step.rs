@@ -24,7 +24,7 @@ pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnCo
 
 fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
     let mut out = Outcome { state: state.clone(), language: lang, effects: Vec::new() };
-    if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_)) {
+    if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_) | Flow::File(_)) {
         out.state = Conversation::default();
         out.say(ctx.channel, "fresh_start", &[]);
     }
