@@ -46,7 +46,8 @@ impl Library {
 
     async fn index(&self, store: &Store, clinic: ClinicId) -> Result<Arc<Index>, StorageError> {
         let version = store.documents_version(clinic).await?;
-        let cached = |version: i64| self.indexes.lock().expect("index cache").get(&clinic).filter(|(v, _)| *v >= version).map(|(_, ix)| ix.clone());
+        let cached =
+            |version: i64| self.indexes.lock().expect("index cache").get(&clinic).filter(|(v, _)| *v >= version).map(|(_, ix)| ix.clone());
         if let Some(ix) = cached(version) {
             return Ok(ix);
         }
