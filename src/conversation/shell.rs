@@ -16,6 +16,9 @@ use chrono::Duration;
 /// Reads of occupancy a turn may make: a week, then two, four, eight weeks
 /// as a search widens, and the whole horizon last.
 const MAX_OCCUPANCY_READS: usize = 6;
+
+/// Document searches a turn may make (the step asks for one).
+const MAX_DOCUMENT_SEARCHES: usize = 2;
 use std::cell::Cell;
 use tracing::{info, warn};
 
@@ -193,6 +196,7 @@ impl TurnRunner {
         let mut span = (now, now);
         let mut documents: Option<(DocumentQuery, Vec<crate::documents::Quote>)> = None;
         let mut reads = 0;
+        let mut searches = 0;
         loop {
             let (outcome, wanted, documents_wanted) = {
                 let wanted = Cell::new(None);
@@ -212,11 +216,22 @@ impl TurnRunner {
                 };
                 (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get())
             };
+            // A step asks for one search; should it ever ask for another
+            // after being given the first, it decides with an empty result
+            // rather than sending the turn round without end.
             if let Some(query) = documents_wanted
                 && documents.as_ref().is_none_or(|(q, _)| *q != query)
             {
-                documents = Some((query, self.retrieve(clinic.id, row, &patients, message, query).await?));
-                continue;
+                searches += 1;
+                let found = if searches <= MAX_DOCUMENT_SEARCHES {
+                    self.retrieve(clinic.id, row, &patients, message, query).await?
+                } else {
+                    Vec::new()
+                };
+                documents = Some((query, found));
+                if searches <= MAX_DOCUMENT_SEARCHES + 1 {
+                    continue;
+                }
             }
             let Some((lo, hi)) = wanted else { return Ok(outcome) };
             // Nothing is taken outside the horizon that a search may use.
