@@ -377,3 +377,106 @@ fn docs_add_stores_documents_and_names_what_it_could_not_read() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no clinic with slug \"nowhere\""));
 }
+
+/// Visibility through storage and the per-clinic index, on random data: two
+/// clinics, their patients, clinic and patient documents of random words, and
+/// searches naming random patients (some of the other clinic). No result ever
+/// comes from another clinic or from a patient the search did not name.
+#[test]
+fn no_search_crosses_a_clinic_or_reaches_an_unnamed_patient() {
+    use proptest::prelude::*;
+    const WORDS: &[&str] = &[
+        "hémoglobine",
+        "prix",
+        "échographie",
+        "résultats",
+        "vaccin",
+        "jeun",
+        "glucose",
+        "ordonnance",
+        "plaquettes",
+        "fièvre",
+        "radio",
+        "parking",
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(test_database());
+    let (store, clinics) = rt.block_on(async {
+        let store = nuru::storage::Store::connect(&db.url, None).await.unwrap();
+        let cipher = nuru::secrets::Cipher::random();
+        let now = monday_morning();
+        let a = nuru::clinic_file::ClinicFile::import(nuru::clinic_file::DEMO_CLINIC, &store, &cipher, now).await.unwrap().clinic.id;
+        let b = nuru::clinic_file::ClinicFile::import(RULES_CLINIC, &store, &cipher, now).await.unwrap().clinic.id;
+        (store, [a, b])
+    });
+    let patients: Vec<(nuru::domain::ClinicId, nuru::domain::PatientId)> = rt.block_on(async {
+        let mut out = Vec::new();
+        for (i, clinic) in clinics.iter().cycle().take(6).enumerate() {
+            let p = nuru::domain::Patient {
+                id: nuru::domain::PatientId::random(),
+                clinic_id: *clinic,
+                first_name: format!("P{i}"),
+                last_name: "Test".into(),
+                birth_date: None,
+                relation: None,
+            };
+            let audit = nuru::storage::NewAuditEvent {
+                actor: None,
+                clinic: Some(*clinic),
+                action: "create",
+                resource: "patient",
+                resource_id: None,
+                outcome: "ok",
+            };
+            store.add_patient(&p, &[], &audit, monday_morning()).await.unwrap();
+            out.push((*clinic, p.id));
+        }
+        out
+    });
+    let library = nuru::retrieval::Library::new();
+    let text = || proptest::collection::vec(proptest::sample::select(WORDS), 2..8).prop_map(|w| w.join(" "));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 24, ..ProptestConfig::default() });
+    runner
+        .run(
+            &(
+                proptest::collection::vec((0usize..2, proptest::option::of(0usize..6), text()), 1..6),
+                text(),
+                0usize..2,
+                proptest::collection::vec(0usize..6, 0..3),
+            ),
+            |(docs, question, searched, named)| {
+                rt.block_on(async {
+                    for (clinic, owner, body) in &docs {
+                        // A patient document goes to its own clinic.
+                        let (clinic, patient) = match owner {
+                            Some(p) => (patients[*p].0, Some(patients[*p].1)),
+                            None => (clinics[*clinic], None),
+                        };
+                        let file = NewFile {
+                            clinic,
+                            patient,
+                            file_name: "doc.txt",
+                            content_type: None,
+                            bytes: body.as_bytes(),
+                            source: "cli",
+                            actor: None,
+                        };
+                        add_document(&store, &file, None, monday_morning()).await.unwrap();
+                    }
+                    let clinic = clinics[searched];
+                    let visible = nuru::retrieval::Visibility { patients: named.iter().map(|i| patients[*i].1).collect() };
+                    for q in library.search(&store, clinic, &question, &visible, 50).await.unwrap() {
+                        let id = nuru::domain::DocumentId::parse(&q.document).unwrap();
+                        let (record, _) = store.document(clinic, id).await.unwrap().expect("a document of the searched clinic");
+                        assert_eq!(record.clinic, clinic);
+                        if let Some(p) = record.patient {
+                            assert!(visible.patients.contains(&p), "patient {p} not named");
+                        }
+                        assert_eq!(q.patient, record.patient.map(|p| p.to_string()));
+                    }
+                });
+                Ok(())
+            },
+        )
+        .unwrap();
+}
