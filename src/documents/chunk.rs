@@ -83,7 +83,7 @@ fn flush(out: &mut Vec<Chunk>, section: &mut Vec<String>, page: Option<u32>, hea
         if count_tokens(&para) <= TARGET_TOKENS {
             pieces.push(para);
         } else {
-            for sentence in sentences(&para) {
+            for sentence in split_after(&para, &['.', '!', '?', '\n']) {
                 if count_tokens(sentence) <= TARGET_TOKENS {
                     pieces.push(sentence.to_string());
                 } else {
@@ -128,15 +128,14 @@ fn emit(out: &mut Vec<Chunk>, pieces: &[(String, usize)], page: Option<u32>, hea
     out.push(Chunk { ordinal: 0, page, heading: heading.clone(), text, tokens });
 }
 
-/// Sentences end with . ! ? followed by a space or a line break.
-fn sentences(text: &str) -> Vec<&str> {
+/// Pieces of `text` that end with one of `enders` followed by whitespace
+/// (or the end), trimmed, empty ones dropped: sentences, list items.
+pub(super) fn split_after<'t>(text: &'t str, enders: &[char]) -> Vec<&'t str> {
     let mut out = Vec::new();
     let mut start = 0;
-    let bytes = text.as_bytes();
     for (i, c) in text.char_indices() {
         let end = i + c.len_utf8();
-        let boundary = matches!(c, '.' | '!' | '?' | '\n') && (end == text.len() || bytes[end] == b' ' || bytes[end] == b'\n');
-        if boundary {
+        if enders.contains(&c) && text[end..].chars().next().is_none_or(char::is_whitespace) {
             let s = text[start..end].trim();
             if !s.is_empty() {
                 out.push(s);

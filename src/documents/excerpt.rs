@@ -5,29 +5,10 @@
 use super::terms::terms;
 use std::collections::HashSet;
 
-/// Pieces of a passage: its lines, and within long lines, sentences and
-/// list items (`;`).
+/// Pieces of a passage: its lines, and within them sentences and list
+/// items (`;`).
 fn pieces(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let mut start = 0;
-        for (i, c) in line.char_indices() {
-            let end = i + c.len_utf8();
-            let at_space = line[end..].starts_with(' ') || end == line.len();
-            if matches!(c, '.' | '!' | '?' | ';') && at_space {
-                let piece = line[start..end].trim();
-                if !piece.is_empty() {
-                    out.push(piece);
-                }
-                start = end;
-            }
-        }
-        let rest = line[start..].trim();
-        if !rest.is_empty() {
-            out.push(rest);
-        }
-    }
-    out
+    text.lines().flat_map(|line| super::chunk::split_after(line, &['.', '!', '?', ';'])).collect()
 }
 
 /// At most `max_chars` characters of `text` about `question`.
