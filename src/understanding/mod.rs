@@ -202,6 +202,10 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
     let mut signals = signals::read(&padded);
     if intent == Intent::Information {
         signals.asks = questions::read(&padded);
+    } else if matches!(intent, Intent::Unknown | Intent::ListAppointments) {
+        // "c'est quoi mon taux d'hémoglobine ?" asks about the writer's file
+        // whatever else the words settled.
+        signals.asks.own_file = questions::read(&padded).own_file;
     }
     let mentions = lexicon.map(|l| mentions::resolve(&entities, l)).unwrap_or_default();
     Extraction { intent, language, entities, confidence, signals, name_reply, mentions }

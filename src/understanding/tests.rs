@@ -325,3 +325,24 @@ proptest::proptest! {
         proptest::prop_assert_eq!(x(&longer).entities.choice, None);
     }
 }
+
+#[test]
+fn a_question_about_ones_own_file_is_told_from_a_question_about_the_clinic() {
+    for own in [
+        "mes résultats de la NFS sont arrivés ?",
+        "my prescription please",
+        "c'est quoi mon taux d'hémoglobine",
+        "my lab results?",
+        "mon ordonnance svp",
+    ] {
+        assert!(x(own).signals.asks.own_file, "{own}");
+    }
+    for clinic in [
+        "les résultats de la NFS prennent combien de temps ?",
+        "combien coûte la NFS ?",
+        "do you do blood tests",
+        "c'est combien la radio ?",
+    ] {
+        assert!(!x(clinic).signals.asks.own_file, "{clinic}");
+    }
+}
