@@ -259,12 +259,14 @@ async fn staff_manage_clinic_and_patient_documents_through_the_admin_api() {
         a.send("post", &staff, &format!("{base}/patients"), Some(serde_json::json!({"first_name": "Awa", "last_name": "Mendy"}))).await;
     let patient = created["id"].as_str().unwrap().to_string();
     let path = format!("{base}/patients/{patient}/documents");
-    let (status, doc) = upload(&a, &staff, &path, "post", "nfs.txt", "text/plain", "Hémoglobine : 11,2 g/dL".into()).await;
+    let (status, doc) = upload(&a, &staff, &path, "post", "résultats nfs.txt", "text/plain", "Hémoglobine : 11,2 g/dL".into()).await;
     assert_eq!(status, 201, "{doc}");
     assert_eq!(doc["patient_id"].as_str(), Some(patient.as_str()));
     let doc_id = doc["id"].as_str().unwrap().to_string();
     assert_eq!(a.send("get", &staff, &path, None).await.1["items"].as_array().unwrap().len(), 1);
-    assert_eq!(a.get(&staff, &format!("{path}/{doc_id}/content")).await.text().await.unwrap(), "Hémoglobine : 11,2 g/dL");
+    let original = a.get(&staff, &format!("{path}/{doc_id}/content")).await;
+    assert_eq!(original.headers()["content-disposition"], "attachment; filename=\"r_sultats nfs.txt\"");
+    assert_eq!(original.text().await.unwrap(), "Hémoglobine : 11,2 g/dL");
     // Not among the clinic's documents, not reachable as one.
     assert!(
         a.send("get", &staff, &format!("{base}/documents"), None).await.1["items"]

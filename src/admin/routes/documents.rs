@@ -196,7 +196,11 @@ pub async fn clinic_document_content(
 
 fn content(record: &DocumentRecord, bytes: Vec<u8>) -> impl IntoResponse + use<> {
     let format = crate::documents::Format::parse(&record.format).unwrap_or(crate::documents::Format::Text);
-    let disposition = format!("attachment; filename=\"{}\"", record.file_name.replace(['"', '\\', '\r', '\n'], "_"));
+    // Only printable ASCII in the header's quoted name (the original name,
+    // accents included, is in the document's metadata).
+    let ascii: String =
+        record.file_name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"");
     ([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
 }
 
