@@ -104,62 +104,45 @@ impl Store {
         let (c, ts) = (doc.clinic.to_string(), to_ts(now));
         let patient = doc.patient.map(|p| p.to_string());
         let mut tx = self.begin().await?;
-        let id = match replace {
-            Some(id) => {
-                let updated = sqlx::query(
-                    "UPDATE documents SET title = $1, file_name = $2, format = $3, language = $4, content = $5, byte_size = $6, sha256 = $7, \
-                     status = $8, pages = $9, passages = $10, source = $11, updated_at = $12 \
-                     WHERE id = $13 AND clinic_id = $14 AND ((patient_id IS NULL AND $15 IS NULL) OR patient_id = $15)",
-                )
-                .bind(doc.title)
-                .bind(doc.file_name)
-                .bind(doc.format)
-                .bind(doc.language.map(|l| l.as_str().to_string()))
-                .bind(doc.content.to_vec())
-                .bind(doc.content.len() as i64)
-                .bind(doc.sha256)
-                .bind(doc.status)
-                .bind(doc.pages as i64)
-                .bind(doc.passages.len() as i64)
-                .bind(doc.source)
-                .bind(ts)
-                .bind(id.to_string())
-                .bind(&c)
-                .bind(patient.clone())
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    return Err(StorageError::NotFound("document"));
-                }
-                sqlx::query("DELETE FROM document_passages WHERE document_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-                id
+        // Both statements take the same parameters in the same order: the
+        // document's fields ($1–$11), the time ($12), its id, clinic and owner.
+        let sql = match replace {
+            Some(_) => {
+                "UPDATE documents SET title = $1, file_name = $2, format = $3, language = $4, content = $5, byte_size = $6, sha256 = $7, \
+                 status = $8, pages = $9, passages = $10, source = $11, updated_at = $12 \
+                 WHERE id = $13 AND clinic_id = $14 AND ((patient_id IS NULL AND $15 IS NULL) OR patient_id = $15)"
             }
             None => {
-                let id = DocumentId::random();
-                sqlx::query(
-                    "INSERT INTO documents (id, clinic_id, patient_id, title, file_name, format, language, content, byte_size, sha256, status, pages, passages, source, created_at, updated_at) \
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15)",
-                )
-                .bind(id.to_string())
-                .bind(&c)
-                .bind(patient.clone())
-                .bind(doc.title)
-                .bind(doc.file_name)
-                .bind(doc.format)
-                .bind(doc.language.map(|l| l.as_str().to_string()))
-                .bind(doc.content.to_vec())
-                .bind(doc.content.len() as i64)
-                .bind(doc.sha256)
-                .bind(doc.status)
-                .bind(doc.pages as i64)
-                .bind(doc.passages.len() as i64)
-                .bind(doc.source)
-                .bind(ts)
-                .execute(&mut *tx)
-                .await?;
-                id
+                "INSERT INTO documents (title, file_name, format, language, content, byte_size, sha256, status, pages, passages, source, \
+                 updated_at, id, clinic_id, patient_id, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$12)"
             }
         };
+        let id = replace.unwrap_or_else(DocumentId::random);
+        let written = sqlx::query(sql)
+            .bind(doc.title)
+            .bind(doc.file_name)
+            .bind(doc.format)
+            .bind(doc.language.map(|l| l.as_str().to_string()))
+            .bind(doc.content.to_vec())
+            .bind(doc.content.len() as i64)
+            .bind(doc.sha256)
+            .bind(doc.status)
+            .bind(doc.pages as i64)
+            .bind(doc.passages.len() as i64)
+            .bind(doc.source)
+            .bind(ts)
+            .bind(id.to_string())
+            .bind(&c)
+            .bind(patient.clone())
+            .execute(&mut *tx)
+            .await?;
+        if written.rows_affected() == 0 {
+            // A replacement of a document this clinic and owner do not have.
+            return Err(StorageError::NotFound("document"));
+        }
+        if replace.is_some() {
+            sqlx::query("DELETE FROM document_passages WHERE document_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        }
         for (i, p) in doc.passages.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
