@@ -27,4 +27,7 @@ pub struct AppState {
     pub jwt: Arc<crate::admin::tokens::JwtKeys>,
     /// The model-assisted understanding, when configured (its metrics are in the admin API).
     pub model: Option<Arc<crate::model::ModelAssist>>,
+    /// The clinics' documents as this node indexes them (shared with the
+    /// turns), with the embedding model when one is configured.
+    pub library: Arc<crate::retrieval::Library>,
 }

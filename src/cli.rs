@@ -95,6 +95,10 @@ enum Command {
         errors: bool,
         #[arg(long, default_value_t = 0.0)]
         min_recall_at_3: f64,
+        /// Also embed passages and questions with the configured embedding
+        /// model (`NURU_EMBEDDING_BACKEND`, `_BASE_URL`, `_MODEL`) and fuse.
+        #[arg(long)]
+        embeddings: bool,
     },
     /// Run conversation scripts (*.toml) against the real engine and report;
     /// exits 1 if any fails.
@@ -187,7 +191,9 @@ pub fn main() -> ExitCode {
             eval_nlu(&file, errors, &thresholds)
         }
         Command::Docs { command: DocsCommand::Search { dir, k, jsonl } } => docs_search(&dir, k, jsonl),
-        Command::EvalDocs { file, dir, errors, min_recall_at_3 } => eval_docs(&file, dir, errors, min_recall_at_3),
+        Command::EvalDocs { file, dir, errors, min_recall_at_3, embeddings } => {
+            eval_docs(cli.config.as_deref(), &file, dir, errors, min_recall_at_3, embeddings)
+        }
         command => run_async(cli.config, command),
     };
     match result {
@@ -373,7 +379,8 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
             Command::Docs { command: DocsCommand::Add { clinic, patient, files } } => {
                 crate::telemetry::init(&config);
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-                docs_add(&store, &clinic, patient.as_deref(), &files).await
+                let embedder = crate::model::embed::Embedder::from_config(&config)?;
+                docs_add(&store, embedder.as_ref(), &clinic, patient.as_deref(), &files).await
             }
             Command::Extract { .. } | Command::EvalNlu { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
                 unreachable!("handled without a runtime")
@@ -387,7 +394,7 @@ async fn chat(clinic_file: &str, phone: &str, docs: &[PathBuf]) -> anyhow::Resul
     let phone = PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?;
     let session = crate::harness::session::Session::start(clinic_file, Clock::system(), chrono::Duration::hours(4)).await?;
     if !docs.is_empty() {
-        docs_add(&session.store, &session.catalog.clinic.slug, None, docs).await?;
+        docs_add(&session.store, None, &session.catalog.clinic.slug, None, docs).await?;
     }
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if interactive {
@@ -575,17 +582,24 @@ fn docs_search(dir: &std::path::Path, k: usize, jsonl: bool) -> anyhow::Result<(
         }
         let q: Question =
             serde_json::from_str(&line).with_context(|| format!("stdin line {}: expected {{\"id\",\"question\",\"patient\"?}}", n + 1))?;
-        let results = search(&folder.index, &q, k);
+        let results = search(&folder.index, &q, None, k);
         writeln!(out, "{}", serde_json::json!({ "id": q.id, "results": results }))?;
     }
     out.flush()?;
     Ok(())
 }
 
-fn eval_docs(file: &std::path::Path, dir: Option<PathBuf>, errors: bool, min_recall_at_3: f64) -> anyhow::Result<()> {
-    use crate::documents::folder::{Question, evaluate};
+fn eval_docs(
+    config_path: Option<&std::path::Path>,
+    file: &std::path::Path,
+    dir: Option<PathBuf>,
+    errors: bool,
+    min_recall_at_3: f64,
+    embeddings: bool,
+) -> anyhow::Result<()> {
+    use crate::documents::folder::{Question, evaluate_with};
     let dir = dir.unwrap_or_else(|| file.parent().unwrap_or(std::path::Path::new(".")).join("documents"));
-    let folder = load_folder(&dir)?;
+    let mut folder = load_folder(&dir)?;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let questions: Vec<Question> = text
         .lines()
@@ -593,7 +607,34 @@ fn eval_docs(file: &std::path::Path, dir: Option<PathBuf>, errors: bool, min_rec
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(n, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a labelled question", file.display(), n + 1)))
         .collect::<anyhow::Result<_>>()?;
-    let e = evaluate(&folder.index, &questions);
+    let mut vectors = None;
+    if embeddings {
+        let config = Config::load(config_path)?;
+        let embedder = crate::model::embed::Embedder::from_config(&config)?
+            .context("--embeddings needs an embedding model: set NURU_EMBEDDING_BACKEND (ollama or openai), _BASE_URL and _MODEL")?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let passages: Vec<String> = folder
+            .index
+            .passages()
+            .iter()
+            .map(|p| crate::documents::dense::passage_text(&p.title, p.heading.as_deref(), &p.text))
+            .collect();
+        let asked: Vec<String> = questions.iter().map(|q| q.question.clone()).collect();
+        let started = std::time::Instant::now();
+        let (passages, asked) =
+            runtime.block_on(async { Ok::<_, anyhow::Error>((embedder.embed(&passages).await?, embedder.embed(&asked).await?)) })?;
+        eprintln!(
+            "embedded {} passages and {} questions with {} in {:.1} s",
+            passages.len(),
+            asked.len(),
+            embedder.model(),
+            started.elapsed().as_secs_f64()
+        );
+        folder.index.set_dense_weight(config.embedding_weight);
+        folder.index = std::mem::take(&mut folder.index).with_vectors(passages);
+        vectors = Some(asked);
+    }
+    let e = evaluate_with(&folder.index, &questions, vectors.as_deref());
     if errors {
         for (id, q, got) in &e.misses {
             println!("{id:<6} {q:<60} got {got:?}");
@@ -610,7 +651,13 @@ fn eval_docs(file: &std::path::Path, dir: Option<PathBuf>, errors: bool, min_rec
     Ok(())
 }
 
-async fn docs_add(store: &Store, slug: &str, patient: Option<&str>, files: &[PathBuf]) -> anyhow::Result<()> {
+async fn docs_add(
+    store: &Store,
+    embedder: Option<&crate::model::embed::Embedder>,
+    slug: &str,
+    patient: Option<&str>,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
     let clinic = store
         .clinic_by_slug(slug)
         .await?
@@ -637,7 +684,7 @@ async fn docs_add(store: &Store, slug: &str, patient: Option<&str>, files: &[Pat
             source: "cli",
             actor: None,
         };
-        match crate::retrieval::add_document(store, &file, None, Utc::now()).await {
+        match crate::retrieval::add_document(store, embedder, &file, None, Utc::now()).await {
             Ok((id, i)) if i.status == "needs_ocr" => {
                 eprintln!(
                     "{}: stored as {id}, but it is a PDF with no text layer (a scan): it needs OCR and cannot be searched",

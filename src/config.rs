@@ -66,6 +66,22 @@ pub struct Config {
     /// The model runs outside the clinic's premises: identifiers in the
     /// message are pseudonymised before it is sent, and clinics can refuse it.
     pub model_hosted: bool,
+    /// Embeddings for document retrieval, fused with the built-in BM25:
+    /// `none` (the default: words only), `ollama` (`/api/embed`) or `openai`
+    /// (any OpenAI-compatible `/v1/embeddings`).
+    pub embedding_backend: ModelBackendKind,
+    pub embedding_base_url: String,
+    /// e.g. `nomic-embed-text` (Ollama) or `text-embedding-3-small`.
+    pub embedding_model: String,
+    pub embedding_api_key: Option<Secret<String>>,
+    /// Per call; a search goes on with words only when it expires.
+    pub embedding_timeout_ms: u64,
+    /// The embedding model runs outside the clinic's premises: patients'
+    /// documents are never sent to it, and clinics can refuse it.
+    pub embedding_hosted: bool,
+    /// How much the embedding ranking counts in the fusion, BM25 counting 1.
+    /// Lower it for a model weak in one of the clinic's languages.
+    pub embedding_weight: f32,
     /// Base64, at least 32 bytes: signs the admin API's access tokens. Unset:
     /// a random key per process.
     pub jwt_secret: Option<Secret<String>>,
@@ -121,6 +137,13 @@ impl Default for Config {
             model_response_format: ResponseFormatKind::JsonSchema,
             model_prompt_budget: 1000,
             model_hosted: false,
+            embedding_backend: ModelBackendKind::None,
+            embedding_base_url: "http://127.0.0.1:11434".into(),
+            embedding_model: "nomic-embed-text".into(),
+            embedding_api_key: None,
+            embedding_timeout_ms: 3000,
+            embedding_hosted: false,
+            embedding_weight: crate::documents::dense::DEFAULT_WEIGHT,
             jwt_secret: None,
         }
     }
@@ -202,6 +225,21 @@ impl Config {
             }
             if self.model_prompt_budget < 200 {
                 return Err(invalid("model_prompt_budget", "must be at least 200 tokens"));
+            }
+        }
+        if self.embedding_backend != ModelBackendKind::None {
+            let url = reqwest::Url::parse(&self.embedding_base_url).map_err(|e| invalid("embedding_base_url", &e.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid("embedding_base_url", "must be an http or https URL"));
+            }
+            if self.embedding_model.trim().is_empty() {
+                return Err(invalid("embedding_model", "must name a model"));
+            }
+            if !(0.0..=10.0).contains(&self.embedding_weight) {
+                return Err(invalid("embedding_weight", "must be between 0 and 10"));
+            }
+            if self.embedding_timeout_ms == 0 {
+                return Err(invalid("embedding_timeout_ms", "must be at least 1"));
             }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| invalid("log_level", &e.to_string()))?;

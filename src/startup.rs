@@ -69,6 +69,12 @@ impl Application {
             tracing::info!(backend = model.backend_name(), model = %config.model_name, "model-assisted understanding on");
             engine = engine.with_model(model.clone());
         }
+        let embedder = crate::model::embed::Embedder::from_config(&config)?.map(Arc::new);
+        if let Some(e) = &embedder {
+            tracing::info!(backend = e.backend_name(), model = e.model(), "document retrieval with embeddings on");
+        }
+        let library = Arc::new(crate::retrieval::Library::with_embedder(embedder, config.embedding_weight));
+        engine = engine.with_library(library.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {
             metrics: metrics.clone(),
@@ -97,6 +103,7 @@ impl Application {
             metrics,
             jwt,
             model,
+            library,
         };
         Ok(Application { listener, state, workers, background_workers: options.background_workers })
     }

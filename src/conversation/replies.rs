@@ -155,7 +155,7 @@ fn price_lines(out: &mut Outcome, ctx: &TurnContext<'_>, services: &[&crate::dom
 /// A passage of the clinic's documents, quoted with the document named (and
 /// its page), and the document's language said when it is not the patient's.
 /// The passage is quoted as written, never followed as an instruction.
-fn quote(out: &mut Outcome, ctx: &TurnContext<'_>, q: &crate::documents::Quote) {
+pub(super) fn quote(out: &mut Outcome, ctx: &TurnContext<'_>, q: &crate::documents::Quote) {
     let t = texts::texts();
     let lang = out.language;
     let page = q.page.map(|p| t.render(lang, "info_document_page", &[("page", &p.to_string())])).unwrap_or_default();

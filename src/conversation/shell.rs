@@ -108,6 +108,12 @@ impl TurnRunner {
         self
     }
 
+    /// Documents are searched with this embedding model besides their words.
+    pub fn with_library(mut self, library: std::sync::Arc<crate::retrieval::Library>) -> Self {
+        self.library = library;
+        self
+    }
+
     pub fn with_calendar_links(mut self, public_base_url: &str) -> Self {
         self.calendar_base = Some(public_base_url.trim_end_matches('/').to_string());
         self
@@ -224,7 +230,7 @@ impl TurnRunner {
             {
                 searches += 1;
                 let found = if searches <= MAX_DOCUMENT_SEARCHES {
-                    self.retrieve(clinic.id, row, &patients, message, query).await?
+                    self.retrieve(clinic.id, row, &patients, message, query, clinic.model_policy).await?
                 } else {
                     Vec::new()
                 };
@@ -272,6 +278,7 @@ impl TurnRunner {
         patients: &[crate::domain::Patient],
         message: Option<(i64, &str)>,
         query: DocumentQuery,
+        policy: crate::domain::ModelPolicy,
     ) -> Result<Vec<crate::documents::Quote>, TurnError> {
         let question = match (query.message, message) {
             (None, Some((_, body))) => body.to_string(),
@@ -280,8 +287,8 @@ impl TurnRunner {
             (None, None) => String::new(),
         };
         let visible = match query.patient {
-            None => crate::retrieval::Visibility::clinic_only(),
-            Some(p) if patients.iter().any(|linked| linked.id == p) => crate::retrieval::Visibility { patients: vec![p] },
+            None => crate::retrieval::Visibility { patients: Vec::new(), policy },
+            Some(p) if patients.iter().any(|linked| linked.id == p) => crate::retrieval::Visibility { patients: vec![p], policy },
             Some(_) => return Ok(Vec::new()),
         };
         let k = if query.patient.is_some() { 20 } else { 3 };

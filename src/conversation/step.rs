@@ -112,6 +112,19 @@ fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, ctx: &TurnCont
             changes::start_move(out, x, ctx);
         }
         Intent::Affirmative | Intent::Negative => out.say(ctx.channel, "how_can_i_help", &[]),
+        // A question the rules could not place may be one the clinic's
+        // documents answer; without a confident passage, as before.
+        Intent::Unknown if x.signals.question => match ctx.documents() {
+            Some(found) => match found.first().filter(|q| q.confident) {
+                Some(q) => {
+                    out.state.misunderstood = 0;
+                    replies::quote(out, ctx, q);
+                }
+                None => out.misunderstood(ctx, "not_understood", &[]),
+            },
+            // Retrieval has not run yet: the shell runs it and decides again.
+            None => out.misunderstood(ctx, "not_understood", &[]),
+        },
         Intent::Unknown | Intent::Emergency | Intent::HumanHandoff => out.misunderstood(ctx, "not_understood", &[]),
     }
 }

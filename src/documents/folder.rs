@@ -94,10 +94,10 @@ pub struct Found {
     pub score: f64,
 }
 
-pub fn search(index: &Index, q: &Question, k: usize) -> Vec<Found> {
+pub fn search(index: &Index, q: &Question, vector: Option<&[f32]>, k: usize) -> Vec<Found> {
     let patients: Vec<&str> = q.patient.as_deref().into_iter().collect();
     index
-        .search(&q.question, &patients, k)
+        .search_with(&q.question, vector, &patients, k)
         .into_iter()
         .map(|h| Found {
             document: h.passage.document.clone(),
@@ -156,12 +156,18 @@ pub struct Evaluation {
 }
 
 pub fn evaluate(index: &Index, questions: &[Question]) -> Evaluation {
+    evaluate_with(index, questions, None)
+}
+
+/// As [`evaluate`], each question searched with its vector (same order as
+/// `questions`) when vectors are given.
+pub fn evaluate_with(index: &Index, questions: &[Question], vectors: Option<&[Vec<f32>]>) -> Evaluation {
     let mut e = Evaluation { all: Scores::default(), french: Scores::default(), english: Scores::default(), misses: Vec::new() };
-    for q in questions {
+    for (n, q) in questions.iter().enumerate() {
         let Some(expected) = &q.expected else { continue };
         let lang = crate::understanding::extract(&q.question, chrono::NaiveDateTime::default(), None).language;
         let patients: Vec<&str> = q.patient.as_deref().into_iter().collect();
-        let hits = index.search(&q.question, &patients, 10);
+        let hits = index.search_with(&q.question, vectors.and_then(|v| v.get(n)).map(Vec::as_slice), &patients, 10);
         for s in [&mut e.all, if lang == Lang::Fr { &mut e.french } else { &mut e.english }] {
             if expected.is_empty() {
                 s.unanswerable += 1;

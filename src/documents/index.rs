@@ -3,7 +3,12 @@
 //! memory, one index per clinic. Every search takes the patients whose
 //! documents the asker may see; a passage of any other patient is skipped
 //! before it is scored, so it can be neither returned nor outrank anything.
+//! When an embedding model is configured, passages also carry unit vectors
+//! and a search given the question's vector fuses the BM25 ranking with the
+//! nearest visible passages ([`dense::fuse`](super::dense::fuse)); the same
+//! visibility rule applies to both sides.
 
+use super::dense;
 use super::terms::terms;
 use std::collections::HashMap;
 
@@ -35,6 +40,16 @@ pub struct Hit<'a> {
     /// The share of the question's terms it contains, each counted once
     /// (steadier than `coverage` in a small index, such as one patient's file).
     pub share: f32,
+    /// Cosine between the question's vector and the passage's, when both exist.
+    pub similarity: Option<f32>,
+}
+
+/// A BM25 candidate before it becomes a [`Hit`].
+struct Scored {
+    id: u32,
+    score: f32,
+    coverage: f32,
+    share: f32,
 }
 
 #[derive(Debug, Default)]
@@ -46,13 +61,21 @@ pub struct Index {
     patient_numbers: HashMap<String, u32>,
     total_length: u64,
     postings: HashMap<String, Vec<(u32, u16)>>,
+    /// Unit vectors of the passages that have one, `dims` floats each, flat.
+    vectors: Vec<f32>,
+    dims: usize,
+    /// Each passage's row in `vectors` (`NO_VECTOR` when it has none).
+    vector_rows: Vec<u32>,
+    /// The dense ranking's weight in the fusion (BM25's is 1).
+    dense_weight: f32,
 }
 
 const NO_PATIENT: u32 = u32::MAX;
+const NO_VECTOR: u32 = u32::MAX;
 
 impl Index {
     pub fn new() -> Index {
-        Index::default()
+        Index { dense_weight: dense::DEFAULT_WEIGHT, ..Index::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -64,6 +87,48 @@ impl Index {
     }
 
     pub fn add(&mut self, passage: Passage) {
+        self.add_with_vector(passage, None);
+    }
+
+    /// How much the nearest vectors count against the words (BM25 = 1);
+    /// [`dense::DEFAULT_WEIGHT`] unless set.
+    pub fn set_dense_weight(&mut self, weight: f32) {
+        self.dense_weight = weight.max(0.0);
+    }
+
+    pub fn passages(&self) -> &[Passage] {
+        &self.passages
+    }
+
+    /// The same passages, each with its vector (same order as [`passages`](Self::passages)).
+    pub fn with_vectors(self, vectors: Vec<Vec<f32>>) -> Index {
+        let mut ix = Index::new();
+        ix.dense_weight = self.dense_weight;
+        for (p, v) in self.passages.into_iter().zip(vectors.into_iter().map(Some).chain(std::iter::repeat(None))) {
+            ix.add_with_vector(p, v);
+        }
+        ix
+    }
+
+    /// How many passages carry a vector.
+    pub fn vectors(&self) -> usize {
+        self.vectors.len().checked_div(self.dims).unwrap_or(0)
+    }
+
+    /// Adds a passage with its embedding. A vector whose length differs from
+    /// the first one's (another model) is not kept: the passage is found by
+    /// its words only.
+    pub fn add_with_vector(&mut self, passage: Passage, vector: Option<Vec<f32>>) {
+        let row = match vector {
+            Some(v) if !v.is_empty() && (self.dims == 0 || v.len() == self.dims) => {
+                self.dims = v.len();
+                let row = (self.vectors.len() / self.dims) as u32;
+                self.vectors.extend(dense::normalized(v));
+                row
+            }
+            _ => NO_VECTOR,
+        };
+        self.vector_rows.push(row);
         let id = self.passages.len() as u32;
         let mut all = terms(&passage.text);
         if let Some(h) = &passage.heading {
@@ -99,10 +164,13 @@ impl Index {
     /// The `k` best passages for `question` among the clinic's and those of
     /// `patients`, best first.
     pub fn search(&self, question: &str, patients: &[&str], k: usize) -> Vec<Hit<'_>> {
-        let mut query = terms(question);
-        query.sort();
-        query.dedup();
-        if query.is_empty() || self.passages.is_empty() {
+        self.search_with(question, None, patients, k)
+    }
+
+    /// As [`search`](Self::search), fused with the passages nearest to the
+    /// question's vector when one is given and passages carry vectors.
+    pub fn search_with(&self, question: &str, vector: Option<&[f32]>, patients: &[&str], k: usize) -> Vec<Hit<'_>> {
+        if self.passages.is_empty() || k == 0 {
             return Vec::new();
         }
         // Patients by number: a passage is visible if it is the clinic's or
@@ -112,6 +180,62 @@ impl Index {
             let owner = self.owners[id as usize];
             owner == NO_PATIENT || allowed.contains(&owner)
         };
+        let query = vector.filter(|v| self.dims > 0 && v.len() == self.dims).map(|v| dense::normalized(v.to_vec()));
+        let Some(query) = query else {
+            return self.bm25(question, &visible, k).into_iter().map(|s| self.hit(s, None)).collect();
+        };
+        let depth = dense::FUSION_DEPTH.max(k);
+        let words = self.bm25(question, &visible, depth);
+        let near = self.nearest(&query, &visible, depth);
+        let word_ids: Vec<u32> = words.iter().map(|s| s.id).collect();
+        let near_ids: Vec<u32> = near.iter().map(|(id, _)| *id).collect();
+        let mut by_id: HashMap<u32, Scored> = words.into_iter().map(|s| (s.id, s)).collect();
+        dense::fuse_weighted(&[(&word_ids, 1.0), (&near_ids, self.dense_weight)])
+            .into_iter()
+            .take(k)
+            .map(|(id, fused)| {
+                let scored = by_id.remove(&id).unwrap_or(Scored { id, score: 0.0, coverage: 0.0, share: 0.0 });
+                let similarity = self.similarity(id, &query);
+                self.hit(Scored { score: fused, ..scored }, similarity)
+            })
+            .collect()
+    }
+
+    fn hit(&self, s: Scored, similarity: Option<f32>) -> Hit<'_> {
+        Hit { passage: &self.passages[s.id as usize], score: s.score, coverage: s.coverage, share: s.share, similarity }
+    }
+
+    fn similarity(&self, id: u32, query: &[f32]) -> Option<f32> {
+        let row = self.vector_rows[id as usize];
+        (row != NO_VECTOR).then(|| {
+            let at = row as usize * self.dims;
+            dense::dot(&self.vectors[at..at + self.dims], query)
+        })
+    }
+
+    /// The `k` visible passages nearest to a unit vector, nearest first.
+    fn nearest(&self, query: &[f32], visible: &dyn Fn(u32) -> bool, k: usize) -> Vec<(u32, f32)> {
+        let mut all: Vec<(u32, f32)> = (0..self.passages.len() as u32)
+            .filter(|id| visible(*id))
+            .filter_map(|id| self.similarity(id, query).map(|s| (id, s)))
+            .collect();
+        let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if all.len() > k {
+            all.select_nth_unstable_by(k - 1, better);
+            all.truncate(k);
+        }
+        all.sort_by(better);
+        all
+    }
+
+    /// The `k` best visible passages by BM25, best first.
+    fn bm25(&self, question: &str, visible: &dyn Fn(u32) -> bool, k: usize) -> Vec<Scored> {
+        let mut query = terms(question);
+        query.sort();
+        query.dedup();
+        if query.is_empty() {
+            return Vec::new();
+        }
         let avg = self.total_length as f32 / self.passages.len() as f32;
         let weights: Vec<f32> = query.iter().map(|t| self.idf(t)).collect();
         let total_weight: f32 = weights.iter().sum();
@@ -151,8 +275,8 @@ impl Index {
         touched.truncate(k);
         touched
             .into_iter()
-            .map(|id| Hit {
-                passage: &self.passages[id as usize],
+            .map(|id| Scored {
+                id,
                 score: scores[id as usize],
                 coverage: if total_weight > 0.0 { matched[id as usize] / total_weight } else { 0.0 },
                 share: terms_matched[id as usize] as f32 / query.len() as f32,
@@ -198,6 +322,24 @@ mod tests {
         assert!(ix.search("mon hémoglobine", &[], 5).is_empty());
     }
 
+    #[test]
+    fn a_passage_near_the_question_is_found_without_a_shared_word() {
+        let mut ix = Index::new();
+        ix.add_with_vector(passage("prep", None, "Venez à jeun depuis 8 heures."), Some(vec![1.0, 0.0, 0.0]));
+        ix.add_with_vector(passage("prix", None, "Échographie 35 000 CDF."), Some(vec![0.0, 1.0, 0.0]));
+        ix.add_with_vector(passage("nfs-b", Some("B"), "Hémoglobine 13,5"), Some(vec![0.9, 0.1, 0.0]));
+        // "Can I eat breakfast before the blood draw?" shares no word with "prep".
+        let hits = ix.search_with("breakfast before the blood draw", Some(&[0.95, 0.05, 0.0]), &[], 3);
+        assert_eq!(hits[0].passage.document, "prep");
+        assert!(hits[0].similarity.unwrap() > 0.9);
+        assert!(crate::documents::confident(&hits[0]));
+        assert!(hits.iter().all(|h| h.passage.patient.is_none()), "patient B's passage is never near enough to be seen");
+        // Without the question's vector, words only (nothing shared here).
+        assert!(ix.search("breakfast before the blood draw", &[], 3).is_empty());
+        // A vector of another length (another model) is not compared.
+        assert!(ix.search_with("breakfast before the blood draw", Some(&[1.0, 0.0]), &[], 3).is_empty());
+    }
+
     mod visibility {
         use super::*;
         use proptest::prelude::*;
@@ -219,14 +361,17 @@ mod tests {
                 texts in proptest::collection::vec(text(), 40),
                 question in text(),
                 allowed in proptest::collection::vec(0u8..5, 0..3),
+                vectors in proptest::collection::vec(proptest::option::of(proptest::collection::vec(-1f32..1f32, 4)), 40),
+                asked in proptest::option::of(proptest::collection::vec(-1f32..1f32, 4)),
             ) {
                 let mut ix = Index::new();
                 for (i, owner) in owners.iter().enumerate() {
-                    ix.add(passage(&format!("d{i}"), owner.map(|p| format!("P{p}")).as_deref(), &texts[i]));
+                    ix.add_with_vector(passage(&format!("d{i}"), owner.map(|p| format!("P{p}")).as_deref(), &texts[i]), vectors[i].clone());
                 }
                 let allowed: Vec<String> = allowed.iter().map(|p| format!("P{p}")).collect();
                 let names: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                for hit in ix.search(&question, &names, 50) {
+                // Words alone, and words fused with the nearest vectors.
+                for hit in ix.search(&question, &names, 50).into_iter().chain(ix.search_with(&question, asked.as_deref(), &names, 50)) {
                     if let Some(p) = &hit.passage.patient {
                         prop_assert!(allowed.contains(p), "{p} returned to {allowed:?}");
                     }

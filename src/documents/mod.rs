@@ -5,6 +5,7 @@
 //! storage keeps documents and passages, the `docs` commands read files.
 
 pub mod chunk;
+pub mod dense;
 pub mod excerpt;
 pub mod extract;
 pub mod index;
@@ -18,9 +19,10 @@ pub(crate) use ingest::language_of;
 pub use ingest::{IngestError, Ingested, MAX_DOCUMENT_BYTES, ingest};
 pub mod folder;
 
-/// Whether a hit is a confident answer: most of what was asked is in it.
+/// Whether a hit is a confident answer: most of what was asked is in it, or
+/// the embedding model puts it very close to the question.
 pub fn confident(hit: &Hit<'_>) -> bool {
-    hit.coverage >= MIN_COVERAGE
+    hit.coverage >= MIN_COVERAGE || hit.similarity.is_some_and(|s| s >= dense::DENSE_CONFIDENT)
 }
 
 /// The share of the question's weight a passage must contain to be quoted.
@@ -60,7 +62,7 @@ impl Quote {
             long: excerpt::excerpt(&p.text, question, 600),
             short: excerpt::excerpt(&p.text, question, 280),
             confident: confident(hit),
-            relevant: hit.share >= 0.5,
+            relevant: hit.share >= 0.5 || hit.similarity.is_some_and(|s| s >= dense::DENSE_CONFIDENT),
         }
     }
 }

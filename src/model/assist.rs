@@ -1,13 +1,13 @@
 //! When to ask the model, how, and how its answer is merged with the rules'.
 
 use super::backend::{Backend, BackendError};
+use super::breaker::Breaker;
 use super::{prompt, schema};
 use crate::domain::ClinicCatalog;
 use crate::understanding::normalize::fold;
 use crate::understanding::{self, ClinicLexicon, Extraction, Intent, TimePreference};
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -90,22 +90,12 @@ impl Metrics {
     }
 }
 
-/// Opens after `THRESHOLD` consecutive failures; stays open for `COOL_DOWN`.
-#[derive(Debug, Default)]
-struct Breaker {
-    failures: u32,
-    open_until: Option<Instant>,
-}
-
-const THRESHOLD: u32 = 3;
-const COOL_DOWN: Duration = Duration::from_secs(60);
-
 pub struct ModelAssist {
     backend: Backend,
     timeout: Duration,
     budget: usize,
     hosted: bool,
-    breaker: Mutex<Breaker>,
+    breaker: Breaker,
     pub metrics: Metrics,
 }
 
@@ -117,7 +107,7 @@ pub fn should_consult(builtin: &Extraction) -> bool {
 
 impl ModelAssist {
     pub fn new(backend: Backend, timeout: Duration, budget: usize, hosted: bool) -> Self {
-        Self { backend, timeout, budget, hosted, breaker: Mutex::default(), metrics: Metrics::default() }
+        Self { backend, timeout, budget, hosted, breaker: Breaker::default(), metrics: Metrics::default() }
     }
 
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<ModelAssist>> {
@@ -135,28 +125,11 @@ impl ModelAssist {
     }
 
     fn circuit_open(&self) -> bool {
-        let mut b = self.breaker.lock().expect("breaker");
-        match b.open_until {
-            Some(until) if Instant::now() < until => true,
-            Some(_) => {
-                b.open_until = None;
-                b.failures = THRESHOLD - 1; // half-open: one more failure reopens
-                false
-            }
-            None => false,
-        }
+        self.breaker.open()
     }
 
     fn record(&self, ok: bool) {
-        let mut b = self.breaker.lock().expect("breaker");
-        if ok {
-            b.failures = 0;
-        } else {
-            b.failures += 1;
-            if b.failures >= THRESHOLD {
-                b.open_until = Some(Instant::now() + COOL_DOWN);
-            }
-        }
+        self.breaker.record(ok)
     }
 
     async fn call(&self, system: &str, user: &str) -> Result<String, CallOutcome> {

@@ -12,6 +12,8 @@
 
 pub mod assist;
 pub mod backend;
+pub mod breaker;
+pub mod embed;
 pub mod prompt;
 pub mod schema;
 

@@ -25,6 +25,9 @@ pub struct NewDocument<'a> {
     /// admin, cli, whatsapp, sms.
     pub source: &'a str,
     pub passages: &'a [NewPassage],
+    /// One vector per passage and the model that made them, when an
+    /// embedding model is configured and answered.
+    pub vectors: Option<(&'a str, &'a [Vec<f32>])>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +68,8 @@ pub struct StoredPassage {
     pub page: Option<u32>,
     pub heading: Option<String>,
     pub text: String,
+    /// Its embedding and the model that made it, if any.
+    pub vector: Option<(String, Vec<f32>)>,
 }
 
 const COLUMNS: &str = "id, clinic_id, patient_id, title, file_name, format, language, byte_size, sha256, status, pages, passages, source, created_at, updated_at";
@@ -143,9 +148,12 @@ impl Store {
         if replace.is_some() {
             sqlx::query("DELETE FROM document_passages WHERE document_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         }
+        let vectors = doc.vectors.filter(|(_, v)| v.len() == doc.passages.len());
         for (i, p) in doc.passages.iter().enumerate() {
+            let vector = vectors.map(|(model, v)| (model.to_string(), crate::documents::dense::to_bytes(&v[i])));
             sqlx::query(
-                "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens, embedding_model, embedding) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
             )
             .bind(id.to_string())
             .bind(i as i64)
@@ -155,6 +163,8 @@ impl Store {
             .bind(p.heading.clone())
             .bind(&p.text)
             .bind(p.tokens as i64)
+            .bind(vector.as_ref().map(|(m, _)| m.clone()))
+            .bind(vector.map(|(_, b)| b))
             .execute(&mut *tx)
             .await?;
         }
@@ -230,7 +240,7 @@ impl Store {
     /// patients'), for the clinic's retrieval index.
     pub async fn passages(&self, clinic: ClinicId) -> Result<Vec<StoredPassage>> {
         let rows = sqlx::query(
-            "SELECT p.document_id, d.title, d.language, p.patient_id, p.page, p.heading, p.text FROM document_passages p \
+            "SELECT p.document_id, d.title, d.language, p.patient_id, p.page, p.heading, p.text, p.embedding_model, p.embedding FROM document_passages p \
              JOIN documents d ON d.id = p.document_id WHERE p.clinic_id = $1 ORDER BY p.document_id, p.ordinal",
         )
         .bind(clinic.to_string())
@@ -249,6 +259,10 @@ impl Store {
                     page: page.map(|p| p as u32),
                     heading: r.try_get("heading")?,
                     text: r.try_get("text")?,
+                    vector: match (r.try_get::<Option<String>, _>("embedding_model")?, r.try_get::<Option<Vec<u8>>, _>("embedding")?) {
+                        (Some(model), Some(bytes)) => crate::documents::dense::from_bytes(&bytes).map(|v| (model, v)),
+                        _ => None,
+                    },
                 })
             })
             .collect()

@@ -200,6 +200,7 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
     };
     let name_reply = if matches!(intent, Intent::Unknown | Intent::Greeting) { names::name_reply(text) } else { None };
     let mut signals = signals::read(&padded);
+    signals.question = signals::is_question(text, &padded);
     if intent == Intent::Information {
         signals.asks = questions::read(&padded);
     } else if matches!(intent, Intent::Unknown | Intent::ListAppointments) {

@@ -23,6 +23,41 @@ pub struct Signals {
     pub last_option: bool,
     /// What an information question asks about (read only for `INFORMATION`).
     pub asks: super::questions::Asks,
+    /// The message is a question ("…?", "est-ce que…", "is there…"): one the
+    /// rules could not place may still be answered by the clinic's documents.
+    pub question: bool,
+}
+
+/// How questions start when their writer forgets the question mark.
+const QUESTION_LEADS: &[&str] = &[
+    " est ce que ",
+    " est ce qu ",
+    " y a t il ",
+    " ya t il ",
+    " comment ",
+    " pourquoi ",
+    " ou est ",
+    " ou se ",
+    " quel ",
+    " quelle ",
+    " quels ",
+    " quelles ",
+    " is there ",
+    " are there ",
+    " do you ",
+    " can i ",
+    " can we ",
+    " how ",
+    " where ",
+    " what ",
+    " which ",
+    " why ",
+];
+
+/// Whether the message asks something: a question mark, or a question's
+/// usual first words.
+pub fn is_question(text: &str, padded: &str) -> bool {
+    text.contains('?') || QUESTION_LEADS.iter().any(|lead| padded.starts_with(lead))
 }
 
 const RELATIVES: &[(&str, Relation)] = &[
@@ -133,6 +168,7 @@ pub fn read(padded: &str) -> Signals {
         closing: any_phrase(padded, CLOSING),
         last_option: super::intent::only_last_option(padded),
         asks: super::questions::Asks::default(),
+        question: false,
     }
 }
 

@@ -109,7 +109,7 @@ fn a_patients_documents_reach_only_that_patient() {
 
 async fn add(app: &TestApp, patient: Option<nuru::domain::PatientId>, name: &str, bytes: &[u8]) -> nuru::domain::DocumentId {
     let file = NewFile { clinic: app.clinic.clinic.id, patient, file_name: name, content_type: None, bytes, source: "cli", actor: None };
-    add_document(&app.store, &file, None, app.clock.now()).await.unwrap().0
+    add_document(&app.store, None, &file, None, app.clock.now()).await.unwrap().0
 }
 
 /// A question the settings do not answer is answered from the clinic's
@@ -435,7 +435,13 @@ fn no_search_crosses_a_clinic_or_reaches_an_unnamed_patient() {
         }
         out
     });
-    let library = nuru::retrieval::Library::new();
+    // Words fused with vectors: every passage is embedded by the stand-in
+    // model, so the nearest-vector side of each search sees every passage.
+    let (_model, base) = rt.block_on(crate::embeddings::stand_in());
+    let mut config = nuru::config::Config::default();
+    crate::embeddings::configure(&mut config, nuru::config::ModelBackendKind::Openai, &base, false);
+    let embedder = std::sync::Arc::new(nuru::model::embed::Embedder::from_config(&config).unwrap().unwrap());
+    let library = nuru::retrieval::Library::with_embedder(Some(embedder.clone()), 1.0);
     let text = || proptest::collection::vec(proptest::sample::select(WORDS), 2..8).prop_map(|w| w.join(" "));
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 24, ..ProptestConfig::default() });
     runner
@@ -463,10 +469,11 @@ fn no_search_crosses_a_clinic_or_reaches_an_unnamed_patient() {
                             source: "cli",
                             actor: None,
                         };
-                        add_document(&store, &file, None, monday_morning()).await.unwrap();
+                        add_document(&store, Some(&embedder), &file, None, monday_morning()).await.unwrap();
                     }
                     let clinic = clinics[searched];
-                    let visible = nuru::retrieval::Visibility { patients: named.iter().map(|i| patients[*i].1).collect() };
+                    let visible =
+                        nuru::retrieval::Visibility { patients: named.iter().map(|i| patients[*i].1).collect(), ..Default::default() };
                     for q in library.search(&store, clinic, &question, &visible, 50).await.unwrap() {
                         let id = nuru::domain::DocumentId::parse(&q.document).unwrap();
                         let (record, _) = store.document(clinic, id).await.unwrap().expect("a document of the searched clinic");

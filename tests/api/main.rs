@@ -14,6 +14,7 @@ mod cli;
 mod concurrency;
 mod conversations;
 mod documents;
+mod embeddings;
 mod nodes;
 mod outbound;
 mod scheduling;

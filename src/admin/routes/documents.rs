@@ -148,7 +148,9 @@ async fn upload<R: crate::admin::auth::MinRole>(
         source: "admin",
         actor: Some(access.caller.user_id),
     };
-    let (id, _) = add_document(&state.store, &file, replace, state.clock.now()).await.map_err(refused)?;
+    let (id, _) = add_document(&state.store, state.library.embedder().map(|e| e.as_ref()), &file, replace, state.clock.now())
+        .await
+        .map_err(refused)?;
     let (record, _) = state.store.document(access.clinic, id).await?.ok_or_else(|| ApiError::not_found("document"))?;
     Ok(view(&record))
 }
@@ -246,7 +248,9 @@ async fn reindex<R: crate::admin::auth::MinRole>(
         source: &record.source,
         actor: Some(access.caller.user_id),
     };
-    add_document(&state.store, &file, Some(record.id), state.clock.now()).await.map_err(refused)?;
+    add_document(&state.store, state.library.embedder().map(|e| e.as_ref()), &file, Some(record.id), state.clock.now())
+        .await
+        .map_err(refused)?;
     let (record, _) = owned(state, access.clinic, owner, id).await?;
     Ok(view(&record))
 }
