@@ -379,8 +379,8 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
             Command::Docs { command: DocsCommand::Add { clinic, patient, files } } => {
                 crate::telemetry::init(&config);
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-                let embedder = crate::model::embed::Embedder::from_config(&config)?;
-                docs_add(&store, embedder.as_ref(), &clinic, patient.as_deref(), &files).await
+                let library = crate::retrieval::Library::from_config(&config)?;
+                docs_add(&store, &library, &clinic, patient.as_deref(), &files).await
             }
             Command::Extract { .. } | Command::EvalNlu { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
                 unreachable!("handled without a runtime")
@@ -394,7 +394,7 @@ async fn chat(clinic_file: &str, phone: &str, docs: &[PathBuf]) -> anyhow::Resul
     let phone = PhoneNumber::parse(phone).map_err(anyhow::Error::msg)?;
     let session = crate::harness::session::Session::start(clinic_file, Clock::system(), chrono::Duration::hours(4)).await?;
     if !docs.is_empty() {
-        docs_add(&session.store, None, &session.catalog.clinic.slug, None, docs).await?;
+        docs_add(&session.store, &crate::retrieval::Library::new(), &session.catalog.clinic.slug, None, docs).await?;
     }
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if interactive {
@@ -653,7 +653,7 @@ fn eval_docs(
 
 async fn docs_add(
     store: &Store,
-    embedder: Option<&crate::model::embed::Embedder>,
+    library: &crate::retrieval::Library,
     slug: &str,
     patient: Option<&str>,
     files: &[PathBuf],
@@ -684,7 +684,7 @@ async fn docs_add(
             source: "cli",
             actor: None,
         };
-        match crate::retrieval::add_document(store, embedder, &file, None, Utc::now()).await {
+        match crate::retrieval::add_document(store, library, &file, None, Utc::now()).await {
             Ok((id, i)) if i.status == "needs_ocr" => {
                 eprintln!(
                     "{}: stored as {id}, but it is a PDF with no text layer (a scan): it needs OCR and cannot be searched",

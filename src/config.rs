@@ -82,6 +82,13 @@ pub struct Config {
     /// How much the embedding ranking counts in the fusion, BM25 counting 1.
     /// Lower it for a model weak in one of the clinic's languages.
     pub embedding_weight: f32,
+    /// Qdrant's gRPC URL (e.g. `http://127.0.0.1:6334`): passage vectors are
+    /// kept and searched there instead of in each node's memory. Needs an
+    /// embedding model.
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<Secret<String>>,
+    /// One collection for the deployment; every point carries its clinic.
+    pub qdrant_collection: String,
     /// Base64, at least 32 bytes: signs the admin API's access tokens. Unset:
     /// a random key per process.
     pub jwt_secret: Option<Secret<String>>,
@@ -144,6 +151,9 @@ impl Default for Config {
             embedding_timeout_ms: 3000,
             embedding_hosted: false,
             embedding_weight: crate::documents::dense::DEFAULT_WEIGHT,
+            qdrant_url: None,
+            qdrant_api_key: None,
+            qdrant_collection: "nuru_passages".into(),
             jwt_secret: None,
         }
     }
@@ -158,6 +168,12 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Qdrant's URL when one is set (an empty value, as compose files pass
+    /// through, means none).
+    pub fn qdrant(&self) -> Option<&str> {
+        self.qdrant_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
+
     /// Loads defaults, then `file` if it exists (or `nuru.toml`), then `NURU_*`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let path = file.unwrap_or(Path::new("nuru.toml"));
@@ -225,6 +241,18 @@ impl Config {
             }
             if self.model_prompt_budget < 200 {
                 return Err(invalid("model_prompt_budget", "must be at least 200 tokens"));
+            }
+        }
+        if let Some(url) = self.qdrant() {
+            let parsed = reqwest::Url::parse(url).map_err(|e| invalid("qdrant_url", &e.to_string()))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid("qdrant_url", "must be an http or https URL (Qdrant's gRPC port, 6334)"));
+            }
+            if self.embedding_backend == ModelBackendKind::None {
+                return Err(invalid("qdrant_url", "needs an embedding model: set embedding_backend"));
+            }
+            if self.qdrant_collection.trim().is_empty() {
+                return Err(invalid("qdrant_collection", "must name a collection"));
             }
         }
         if self.embedding_backend != ModelBackendKind::None {

@@ -69,11 +69,15 @@ impl Application {
             tracing::info!(backend = model.backend_name(), model = %config.model_name, "model-assisted understanding on");
             engine = engine.with_model(model.clone());
         }
-        let embedder = crate::model::embed::Embedder::from_config(&config)?.map(Arc::new);
-        if let Some(e) = &embedder {
-            tracing::info!(backend = e.backend_name(), model = e.model(), "document retrieval with embeddings on");
+        let library = Arc::new(crate::retrieval::Library::from_config(&config)?);
+        if let Some(e) = library.embedder() {
+            tracing::info!(
+                backend = e.backend_name(),
+                model = e.model(),
+                qdrant = config.qdrant().is_some(),
+                "document retrieval with embeddings on"
+            );
         }
-        let library = Arc::new(crate::retrieval::Library::with_embedder(embedder, config.embedding_weight));
         engine = engine.with_library(library.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {

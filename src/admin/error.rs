@@ -53,6 +53,10 @@ impl ApiError {
     pub fn unsupported(m: impl Into<String>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported", m)
     }
+    /// A service Nuru depends on did not answer; nothing was changed.
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+    }
     pub fn locked() -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "locked", "too many failed attempts; try again later")
     }

@@ -68,6 +68,10 @@ pub struct Index {
     vector_rows: Vec<u32>,
     /// The dense ranking's weight in the fusion (BM25's is 1).
     dense_weight: f32,
+    /// Each passage's number by its document and ordinal (the passages of a
+    /// document numbered in the order they were added).
+    places: HashMap<(String, u32), u32>,
+    ordinals: HashMap<String, u32>,
 }
 
 const NO_PATIENT: u32 = u32::MAX;
@@ -130,6 +134,9 @@ impl Index {
         };
         self.vector_rows.push(row);
         let id = self.passages.len() as u32;
+        let next = self.ordinals.entry(passage.document.clone()).or_default();
+        self.places.insert((passage.document.clone(), *next), id);
+        *next += 1;
         let mut all = terms(&passage.text);
         if let Some(h) = &passage.heading {
             all.extend(terms(h));
@@ -173,32 +180,64 @@ impl Index {
         if self.passages.is_empty() || k == 0 {
             return Vec::new();
         }
-        // Patients by number: a passage is visible if it is the clinic's or
-        // one of theirs; any other is skipped before it is scored.
-        let allowed: Vec<u32> = patients.iter().filter_map(|p| self.patient_numbers.get(*p).copied()).collect();
-        let visible = |id: u32| {
-            let owner = self.owners[id as usize];
-            owner == NO_PATIENT || allowed.contains(&owner)
-        };
+        let visible = self.visibility(patients);
         let query = vector.filter(|v| self.dims > 0 && v.len() == self.dims).map(|v| dense::normalized(v.to_vec()));
         let Some(query) = query else {
             return self.bm25(question, &visible, k).into_iter().map(|s| self.hit(s, None)).collect();
         };
-        let depth = dense::FUSION_DEPTH.max(k);
-        let words = self.bm25(question, &visible, depth);
-        let near = self.nearest(&query, &visible, depth);
+        let near = self.nearest(&query, &visible, dense::FUSION_DEPTH.max(k));
+        self.fused(question, &near, &visible, k)
+    }
+
+    /// As [`search`](Self::search), fused with nearest passages found
+    /// elsewhere (a vector store), as (passage number, similarity), nearest
+    /// first. A passage not visible to `patients` is dropped here too.
+    pub fn search_near(&self, question: &str, near: &[(u32, f32)], patients: &[&str], k: usize) -> Vec<Hit<'_>> {
+        if self.passages.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let visible = self.visibility(patients);
+        let near: Vec<(u32, f32)> = near.iter().copied().filter(|(id, _)| (*id as usize) < self.passages.len() && visible(*id)).collect();
+        if near.is_empty() {
+            return self.bm25(question, &visible, k).into_iter().map(|s| self.hit(s, None)).collect();
+        }
+        self.fused(question, &near, &visible, k)
+    }
+
+    /// Patients by number: a passage is visible if it is the clinic's or one
+    /// of theirs; any other is skipped before it is scored.
+    fn visibility(&self, patients: &[&str]) -> impl Fn(u32) -> bool + '_ {
+        let allowed: Vec<u32> = patients.iter().filter_map(|p| self.patient_numbers.get(*p).copied()).collect();
+        move |id: u32| {
+            let owner = self.owners[id as usize];
+            owner == NO_PATIENT || allowed.contains(&owner)
+        }
+    }
+
+    fn fused(&self, question: &str, near: &[(u32, f32)], visible: &dyn Fn(u32) -> bool, k: usize) -> Vec<Hit<'_>> {
+        let words = self.bm25(question, visible, dense::FUSION_DEPTH.max(k));
         let word_ids: Vec<u32> = words.iter().map(|s| s.id).collect();
+        // One order for the nearest whichever store found them: similarity
+        // (to 1e-5, below which stores' float rounding differs), then passage.
+        let mut near = near.to_vec();
+        let key = |s: f32| (s * 1e5).round() as i64;
+        near.sort_by(|a, b| key(b.1).cmp(&key(a.1)).then(a.0.cmp(&b.0)));
         let near_ids: Vec<u32> = near.iter().map(|(id, _)| *id).collect();
+        let similarity: HashMap<u32, f32> = near.iter().copied().collect();
         let mut by_id: HashMap<u32, Scored> = words.into_iter().map(|s| (s.id, s)).collect();
         dense::fuse_weighted(&[(&word_ids, 1.0), (&near_ids, self.dense_weight)])
             .into_iter()
             .take(k)
             .map(|(id, fused)| {
                 let scored = by_id.remove(&id).unwrap_or(Scored { id, score: 0.0, coverage: 0.0, share: 0.0 });
-                let similarity = self.similarity(id, &query);
-                self.hit(Scored { score: fused, ..scored }, similarity)
+                self.hit(Scored { score: fused, ..scored }, similarity.get(&id).copied())
             })
             .collect()
+    }
+
+    /// The number of a document's `ordinal`-th passage, for a vector store's answers.
+    pub fn number_of(&self, document: &str, ordinal: u32) -> Option<u32> {
+        self.places.get(&(document.to_string(), ordinal)).copied()
     }
 
     fn hit(&self, s: Scored, similarity: Option<f32>) -> Hit<'_> {

@@ -19,9 +19,16 @@ pub(crate) struct Admin {
 }
 
 pub(crate) async fn setup() -> Admin {
-    let app =
-        spawn_app_with(|c| c.jwt_secret = Some(nuru::secrets::Secret::new(base64::engine::general_purpose::STANDARD.encode(JWT_SECRET))))
-            .await;
+    setup_with(|_| {}).await
+}
+
+/// As [`setup`], the app's configuration adjusted first.
+pub(crate) async fn setup_with(adjust: impl FnOnce(&mut nuru::config::Config)) -> Admin {
+    let app = spawn_app_with(|c| {
+        c.jwt_secret = Some(nuru::secrets::Secret::new(base64::engine::general_purpose::STANDARD.encode(JWT_SECRET)));
+        adjust(c);
+    })
+    .await;
     let other = ClinicFile::import(RULES_CLINIC, &app.store, &nuru::secrets::Cipher::random(), app.clock.now()).await.unwrap();
     let now = monday_morning();
     let hash = auth::hash_password(PASSWORD);

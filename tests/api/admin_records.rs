@@ -304,7 +304,9 @@ async fn erasing_a_patient_frees_their_time_and_blanks_them_everywhere() {
             source: "admin",
             actor: None,
         };
-        doc_ids.push(nuru::retrieval::add_document(&a.app.store, None, &file, None, a.app.clock.now()).await.unwrap().0);
+        doc_ids.push(
+            nuru::retrieval::add_document(&a.app.store, &nuru::retrieval::Library::new(), &file, None, a.app.clock.now()).await.unwrap().0,
+        );
     }
 
     let staff = a.token("staff@demo.org").await;

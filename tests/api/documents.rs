@@ -109,7 +109,7 @@ fn a_patients_documents_reach_only_that_patient() {
 
 async fn add(app: &TestApp, patient: Option<nuru::domain::PatientId>, name: &str, bytes: &[u8]) -> nuru::domain::DocumentId {
     let file = NewFile { clinic: app.clinic.clinic.id, patient, file_name: name, content_type: None, bytes, source: "cli", actor: None };
-    add_document(&app.store, None, &file, None, app.clock.now()).await.unwrap().0
+    add_document(&app.store, &nuru::retrieval::Library::new(), &file, None, app.clock.now()).await.unwrap().0
 }
 
 /// A question the settings do not answer is answered from the clinic's
@@ -441,7 +441,7 @@ fn no_search_crosses_a_clinic_or_reaches_an_unnamed_patient() {
     let mut config = nuru::config::Config::default();
     crate::embeddings::configure(&mut config, nuru::config::ModelBackendKind::Openai, &base, false);
     let embedder = std::sync::Arc::new(nuru::model::embed::Embedder::from_config(&config).unwrap().unwrap());
-    let library = nuru::retrieval::Library::with_embedder(Some(embedder.clone()), 1.0);
+    let library = nuru::retrieval::Library::with_embedder(Some(embedder), 1.0);
     let text = || proptest::collection::vec(proptest::sample::select(WORDS), 2..8).prop_map(|w| w.join(" "));
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 24, ..ProptestConfig::default() });
     runner
@@ -469,7 +469,7 @@ fn no_search_crosses_a_clinic_or_reaches_an_unnamed_patient() {
                             source: "cli",
                             actor: None,
                         };
-                        add_document(&store, Some(&embedder), &file, None, monday_morning()).await.unwrap();
+                        add_document(&store, &library, &file, None, monday_morning()).await.unwrap();
                     }
                     let clinic = clinics[searched];
                     let visible =

@@ -106,7 +106,13 @@ pub(crate) fn configure(c: &mut Config, backend: ModelBackendKind, base: &str, h
     c.embedding_hosted = hosted;
 }
 
-async fn add(app: &TestApp, embedder: &Embedder, patient: Option<nuru::domain::PatientId>, name: &str, text: &str) -> usize {
+async fn add(
+    app: &TestApp,
+    embedder: &std::sync::Arc<Embedder>,
+    patient: Option<nuru::domain::PatientId>,
+    name: &str,
+    text: &str,
+) -> usize {
     let file = NewFile {
         clinic: app.clinic.clinic.id,
         patient,
@@ -116,7 +122,8 @@ async fn add(app: &TestApp, embedder: &Embedder, patient: Option<nuru::domain::P
         source: "cli",
         actor: None,
     };
-    let (id, _) = add_document(&app.store, Some(embedder), &file, None, app.clock.now()).await.unwrap();
+    let library = nuru::retrieval::Library::with_embedder(Some(embedder.clone()), 1.0);
+    let (id, _) = add_document(&app.store, &library, &file, None, app.clock.now()).await.unwrap();
     let with_vectors = app.store.passages(app.clinic.clinic.id).await.unwrap();
     with_vectors.iter().filter(|p| p.document == id && p.vector.is_some()).count()
 }
@@ -132,7 +139,7 @@ async fn a_question_with_none_of_the_documents_words_is_answered_through_the_emb
         let app = spawn_app_with(|c| configure(c, backend, &base, false)).await;
         let mut config = Config::default();
         configure(&mut config, backend, &base, false);
-        let embedder = Embedder::from_config(&config).unwrap().unwrap();
+        let embedder = std::sync::Arc::new(Embedder::from_config(&config).unwrap().unwrap());
         assert_eq!(add(&app, &embedder, None, "acces.txt", PARKING).await, 1, "{backend:?}: the passage stored with its vector");
         assert!(model.received.lock().unwrap().iter().any(|t| t.contains("stationnent gratuitement")), "the passage was embedded");
         let r = app.say("+243990000071", "Is there room for my car?").await.join("\n");
@@ -149,7 +156,7 @@ async fn while_the_embedding_model_fails_documents_are_stored_and_found_by_their
     let app = spawn_app_with(|c| configure(c, ModelBackendKind::Openai, &base, false)).await;
     let mut config = Config::default();
     configure(&mut config, ModelBackendKind::Openai, &base, false);
-    let embedder = Embedder::from_config(&config).unwrap().unwrap();
+    let embedder = std::sync::Arc::new(Embedder::from_config(&config).unwrap().unwrap());
     model.down.store(true, Ordering::SeqCst);
     assert_eq!(add(&app, &embedder, None, "parking.txt", "Le parking est gratuit pour les visiteurs, derrière le bâtiment.").await, 0);
     let r = app.say("+243990000072", "il y a un parking pour les visiteurs ?").await.join("\n");
@@ -164,7 +171,7 @@ async fn a_hosted_embedding_model_never_receives_a_patients_document() {
     let app = spawn_app_with(|c| configure(c, ModelBackendKind::Openai, &base, true)).await;
     let mut config = Config::default();
     configure(&mut config, ModelBackendKind::Openai, &base, true);
-    let embedder = Embedder::from_config(&config).unwrap().unwrap();
+    let embedder = std::sync::Arc::new(Embedder::from_config(&config).unwrap().unwrap());
     let phone = nuru::domain::PhoneNumber::parse("+243990000073").unwrap();
     let patient = nuru::domain::Patient {
         id: nuru::domain::PatientId::random(),

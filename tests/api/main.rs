@@ -17,5 +17,6 @@ mod documents;
 mod embeddings;
 mod nodes;
 mod outbound;
+mod qdrant;
 mod scheduling;
 mod webhook;

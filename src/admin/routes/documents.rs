@@ -148,9 +148,7 @@ async fn upload<R: crate::admin::auth::MinRole>(
         source: "admin",
         actor: Some(access.caller.user_id),
     };
-    let (id, _) = add_document(&state.store, state.library.embedder().map(|e| e.as_ref()), &file, replace, state.clock.now())
-        .await
-        .map_err(refused)?;
+    let (id, _) = add_document(&state.store, &state.library, &file, replace, state.clock.now()).await.map_err(refused)?;
     let (record, _) = state.store.document(access.clinic, id).await?.ok_or_else(|| ApiError::not_found("document"))?;
     Ok(view(&record))
 }
@@ -248,15 +246,13 @@ async fn reindex<R: crate::admin::auth::MinRole>(
         source: &record.source,
         actor: Some(access.caller.user_id),
     };
-    add_document(&state.store, state.library.embedder().map(|e| e.as_ref()), &file, Some(record.id), state.clock.now())
-        .await
-        .map_err(refused)?;
+    add_document(&state.store, &state.library, &file, Some(record.id), state.clock.now()).await.map_err(refused)?;
     let (record, _) = owned(state, access.clinic, owner, id).await?;
     Ok(view(&record))
 }
 
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/documents/{document_id}", tag = "documents", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 204), Refusals))]
+    params(("clinic_id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 204), (status = 503, body = crate::admin::error::ErrorBody, description = "the vector store (Qdrant) did not answer; nothing was changed"), Refusals))]
 pub async fn delete_clinic_document(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -265,6 +261,12 @@ pub async fn delete_clinic_document(
     owned(&state, access.clinic, None, id).await?;
     let id_text = id.to_string();
     let event = audit_event(&access.caller, access.clinic, "delete", "document", Some(&id_text));
+    // The vectors go first: if Qdrant does not answer, nothing is deleted
+    // and the call can be repeated.
+    state.library.forget_document(access.clinic, DocumentId(id)).await.map_err(|e| {
+        tracing::error!(error = %e, "document vectors not removed from Qdrant");
+        ApiError::unavailable("the vector store did not answer; nothing was deleted, try again")
+    })?;
     state.store.delete_document(access.clinic, DocumentId(id), &event, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -312,7 +314,7 @@ pub async fn patient_document_content(
 }
 
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/patients/{patient_id}/documents/{document_id}", tag = "documents", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 204), Refusals))]
+    params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 204), (status = 503, body = crate::admin::error::ErrorBody, description = "the vector store (Qdrant) did not answer; nothing was changed"), Refusals))]
 pub async fn delete_patient_document(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -322,6 +324,12 @@ pub async fn delete_patient_document(
     owned(&state, access.clinic, Some(owner), id).await?;
     let id_text = id.to_string();
     let event = audit_event(&access.caller, access.clinic, "delete", "patient_document", Some(&id_text));
+    // The vectors go first: if Qdrant does not answer, nothing is deleted
+    // and the call can be repeated.
+    state.library.forget_document(access.clinic, DocumentId(id)).await.map_err(|e| {
+        tracing::error!(error = %e, "document vectors not removed from Qdrant");
+        ApiError::unavailable("the vector store did not answer; nothing was deleted, try again")
+    })?;
     state.store.delete_document(access.clinic, DocumentId(id), &event, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

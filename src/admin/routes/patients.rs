@@ -264,7 +264,7 @@ pub async fn remove_phone(
 /// in this clinic blanked. Past appointments stay, anonymous, for statistics.
 #[utoipa::path(delete, path = "/api/clinics/{clinic_id}/patients/{patient_id}", tag = "patients", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path)),
-    responses((status = 200, body = Erasure), Refusals))]
+    responses((status = 200, body = Erasure), (status = 503, body = crate::admin::error::ErrorBody, description = "the vector store (Qdrant) did not answer; nothing was changed"), Refusals))]
 pub async fn erase_patient(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -272,6 +272,12 @@ pub async fn erase_patient(
 ) -> ApiResult<Json<Erasure>> {
     let (clinic, caller) = (access.clinic, access.caller);
     let fresh = crate::conversation::fresh_state_json();
+    // The vectors of the patient's documents go first: if Qdrant does not
+    // answer, nothing is erased and the call can be repeated.
+    state.library.forget_patient(clinic, PatientId(patient)).await.map_err(|e| {
+        tracing::error!(error = %e, "patient's document vectors not removed from Qdrant");
+        ApiError::unavailable("the vector store did not answer; nothing was erased, try again")
+    })?;
     let erasure = state
         .store
         .erase_patient(

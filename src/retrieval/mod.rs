@@ -11,6 +11,8 @@
 //! a document is stored without vectors (re-index it later) and a search
 //! ranks by words alone: the model makes answers better, never possible.
 
+pub mod qdrant;
+
 use crate::documents::{Index, Passage, Quote};
 use crate::domain::{ClinicId, PatientId};
 use crate::model::embed::Embedder;
@@ -39,6 +41,9 @@ impl Visibility {
 pub struct Library {
     embedder: Option<Arc<Embedder>>,
     weight: f32,
+    /// Where vectors are kept and searched when `qdrant_url` is set (then
+    /// the in-memory index holds words only).
+    qdrant: Option<Arc<qdrant::QdrantStore>>,
     indexes: Mutex<HashMap<ClinicId, (i64, Arc<Index>)>>,
     /// One rebuild per clinic at a time: turns that find the index stale
     /// together wait for one rebuild instead of each building their own.
@@ -63,8 +68,45 @@ impl Library {
         Library { embedder, weight, ..Library::default() }
     }
 
+    /// Vectors in Qdrant instead of memory.
+    pub fn with_qdrant(mut self, store: Arc<qdrant::QdrantStore>) -> Library {
+        self.qdrant = Some(store);
+        self
+    }
+
+    /// The library the configuration describes: words only by default, an
+    /// embedding model when `embedding_backend` is set, Qdrant when
+    /// `qdrant_url` is.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Library> {
+        let embedder = Embedder::from_config(config)?.map(Arc::new);
+        let mut library = Library::with_embedder(embedder, config.embedding_weight);
+        if let Some(url) = config.qdrant() {
+            let key = config.qdrant_api_key.as_ref().map(|k| k.expose().clone());
+            let timeout = std::time::Duration::from_millis(config.embedding_timeout_ms);
+            library = library.with_qdrant(Arc::new(qdrant::QdrantStore::new(url, key.as_deref(), &config.qdrant_collection, timeout)?));
+        }
+        Ok(library)
+    }
+
     pub fn embedder(&self) -> Option<&Arc<Embedder>> {
         self.embedder.as_ref()
+    }
+
+    /// A document deleted: its vectors leave Qdrant too (the database's went
+    /// with its passages).
+    pub async fn forget_document(&self, clinic: ClinicId, document: crate::domain::DocumentId) -> Result<(), qdrant::QdrantError> {
+        match &self.qdrant {
+            Some(q) => q.delete_document(clinic, document).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A patient erased: the vectors of their documents leave Qdrant too.
+    pub async fn forget_patient(&self, clinic: ClinicId, patient: PatientId) -> Result<(), qdrant::QdrantError> {
+        match &self.qdrant {
+            Some(q) => q.delete_patient(clinic, patient).await,
+            None => Ok(()),
+        }
     }
 
     async fn index(&self, store: &Store, clinic: ClinicId) -> Result<Arc<Index>, StorageError> {
@@ -85,8 +127,9 @@ impl Library {
         ix.set_dense_weight(self.weight);
         let model = self.embedder.as_ref().map(|e| e.model().to_string());
         for p in store.passages(clinic).await? {
-            // Only vectors of the model that embeds the questions.
-            let vector = p.vector.filter(|(m, _)| Some(m) == model.as_ref()).map(|(_, v)| v);
+            // Only vectors of the model that embeds the questions, and none
+            // in memory when Qdrant holds them.
+            let vector = p.vector.filter(|(m, _)| Some(m) == model.as_ref() && self.qdrant.is_none()).map(|(_, v)| v);
             ix.add_with_vector(
                 Passage {
                     document: p.document.to_string(),
@@ -118,10 +161,11 @@ impl Library {
         let ix = self.index(store, clinic).await?;
         let patients: Vec<String> = visible.patients.iter().map(|p| p.to_string()).collect();
         let names: Vec<&str> = patients.iter().map(String::as_str).collect();
+        let searchable = self.qdrant.is_some() || ix.vectors() > 0;
         let vector = match &self.embedder {
             // A hosted model reads a question only where the clinic allows
             // it, and never one about a patient's file.
-            Some(e) if ix.vectors() > 0 && visible.policy.allows(e.hosted()) && (!e.hosted() || visible.patients.is_empty()) => {
+            Some(e) if searchable && visible.policy.allows(e.hosted()) && (!e.hosted() || visible.patients.is_empty()) => {
                 match e.embed(&[question.to_string()]).await {
                     Ok(mut v) => v.pop(),
                     Err(err) => {
@@ -132,7 +176,24 @@ impl Library {
             }
             _ => None,
         };
-        Ok(ix.search_with(question, vector.as_deref(), &names, k).iter().map(|h| Quote::from_hit(h, question)).collect())
+        let hits = match (&self.qdrant, &vector, &self.embedder) {
+            (Some(q), Some(v), Some(e)) => {
+                let depth = crate::documents::dense::FUSION_DEPTH.max(k);
+                match q.nearest(clinic, &visible.patients, e.model(), v, depth).await {
+                    Ok(near) => {
+                        let near: Vec<(u32, f32)> =
+                            near.iter().filter_map(|n| ix.number_of(&n.document, n.ordinal).map(|id| (id, n.similarity))).collect();
+                        ix.search_near(question, &near, &names, k)
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "Qdrant search failed; searching by words only");
+                        ix.search(question, &names, k)
+                    }
+                }
+            }
+            _ => ix.search_with(question, vector.as_deref(), &names, k),
+        };
+        Ok(hits.iter().map(|h| Quote::from_hit(h, question)).collect())
     }
 }
 
@@ -164,12 +225,13 @@ pub struct NewFile<'a> {
 /// stored without vectors and found by its words until it is re-indexed.
 pub async fn add_document(
     store: &Store,
-    embedder: Option<&Embedder>,
+    library: &Library,
     file: &NewFile<'_>,
     replace: Option<crate::domain::DocumentId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(crate::domain::DocumentId, crate::documents::Ingested), AddError> {
     let ingested = crate::documents::ingest(file.file_name, file.content_type, file.bytes)?;
+    let embedder = library.embedder.as_deref();
     let vectors = match embedder {
         Some(e) if !ingested.passages.is_empty() && (!e.hosted() || file.patient.is_none()) => {
             let texts: Vec<String> = ingested
@@ -210,5 +272,15 @@ pub async fn add_document(
     let audit =
         crate::storage::NewAuditEvent { actor: file.actor, clinic: Some(file.clinic), action, resource, resource_id: None, outcome: "ok" };
     let id = store.save_document(&new, replace, &audit, now).await?;
+    if let Some(q) = &library.qdrant {
+        let result = match (&vectors, embedder) {
+            (Some(v), Some(e)) => q.put(file.clinic, file.patient, id, e.model(), v).await,
+            // No vectors this time: none of the document's older ones may stay.
+            _ => q.delete_document(file.clinic, id).await,
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "document stored, its vectors not in Qdrant; re-index it when Qdrant answers");
+        }
+    }
     Ok((id, ingested))
 }
