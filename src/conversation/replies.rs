@@ -161,7 +161,14 @@ pub(super) fn quote(out: &mut Outcome, ctx: &TurnContext<'_>, q: &crate::documen
     let page = q.page.map(|p| t.render(lang, "info_document_page", &[("page", &p.to_string())])).unwrap_or_default();
     let mut text = t.render(lang, "info_from_document", &[("title", &q.title), ("page", &page)]);
     text.push('\n');
-    text.push_str(if ctx.channel == crate::domain::Channel::Sms { &q.short } else { &q.long });
+    let sms = ctx.channel == crate::domain::Channel::Sms;
+    // A model's grounded answer is already in the patient's language; an
+    // SMS takes it only if it is as short as a quoted excerpt would be.
+    if let Some(answer) = q.answer.as_deref().filter(|a| !sms || a.chars().count() <= 280) {
+        text.push_str(answer);
+        return out.effects.push(Effect::Reply(texts::for_channel(&text, ctx.channel)));
+    }
+    text.push_str(if sms { &q.short } else { &q.long });
     if let Some(doc_lang) = q.language
         && doc_lang != lang
     {

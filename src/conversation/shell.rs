@@ -296,6 +296,23 @@ impl TurnRunner {
         if let Some(p) = query.patient {
             let own = p.to_string();
             found.retain(|q| q.patient.as_deref() == Some(own.as_str()));
+            // A patient's file is quoted, never interpreted: no model here.
+            return Ok(found);
+        }
+        if let Some(model) = self.model.as_ref().filter(|m| m.allowed_by(policy))
+            && !found.is_empty()
+        {
+            match model.answer(&question, &found, row.language).await {
+                // Kept only when it leans on a passage that speaks of the question.
+                Ok(g) if found[g.cited[0]].confident || found[g.cited[0]].relevant => {
+                    let mut lead = found.remove(g.cited[0]);
+                    lead.answer = Some(g.text);
+                    lead.confident = true;
+                    found.insert(0, lead);
+                }
+                Ok(_) => tracing::info!("model answer leaned on a passage that does not speak of the question; quoting instead"),
+                Err(why) => tracing::info!(reason = why.kind(), "no model answer; quoting the best passage"),
+            }
         }
         Ok(found)
     }

@@ -48,6 +48,9 @@ pub struct Quote {
     /// a question about one patient's file, whose few documents make the
     /// weighted coverage unsteady.
     pub relevant: bool,
+    /// A model's answer that leans on this passage and passed the grounding
+    /// checks (`model::answer`), in the patient's language.
+    pub answer: Option<String>,
 }
 
 impl Quote {
@@ -63,6 +66,7 @@ impl Quote {
             short: excerpt::excerpt(&p.text, question, 280),
             confident: confident(hit),
             relevant: hit.share >= 0.5 || hit.similarity.is_some_and(|s| s >= dense::DENSE_CONFIDENT),
+            answer: None,
         }
     }
 }

@@ -75,11 +75,23 @@ impl Backend {
 
     /// One chat call: the system prompt, the message, the schema of the answer.
     pub async fn complete(&self, system: &str, user: &str, schema: &Value) -> Result<Completion, BackendError> {
+        self.complete_as("nuru_extraction", 256, system, user, schema).await
+    }
+
+    /// As [`complete`](Self::complete), naming the schema and bounding the answer's tokens.
+    pub async fn complete_as(
+        &self,
+        name: &str,
+        max_tokens: u32,
+        system: &str,
+        user: &str,
+        schema: &Value,
+    ) -> Result<Completion, BackendError> {
         match self {
             Backend::OpenAi { client, model, format } => {
                 let response_format = match format {
                     ResponseFormatKind::JsonSchema => {
-                        json!({"type": "json_schema", "json_schema": {"name": "nuru_extraction", "strict": true, "schema": schema}})
+                        json!({"type": "json_schema", "json_schema": {"name": name, "strict": true, "schema": schema}})
                     }
                     ResponseFormatKind::JsonObject => json!({"type": "json_object", "schema": schema}),
                 };
@@ -87,7 +99,7 @@ impl Backend {
                     "model": model,
                     "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
                     "temperature": 0,
-                    "max_tokens": 256,
+                    "max_tokens": max_tokens,
                     "stream": false,
                     "response_format": response_format,
                 });
@@ -112,7 +124,7 @@ impl Backend {
                     vec![ChatMessage::system(system.to_string()), ChatMessage::user(user.to_string())],
                 )
                 .format(FormatType::StructuredJson(Box::new(JsonStructure::new_for_schema(schema))))
-                .options(ModelOptions::default().temperature(0.0).num_predict(256));
+                .options(ModelOptions::default().temperature(0.0).num_predict(max_tokens as i32));
                 let response = client.send_chat_messages(request).await.map_err(ollama_error)?;
                 let final_data = response.final_data.as_ref();
                 Ok(Completion {

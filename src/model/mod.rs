@@ -10,6 +10,7 @@
 //! or a cancellation. Calls happen in the worker, never in the webhook, with a
 //! timeout and a circuit breaker.
 
+pub mod answer;
 pub mod assist;
 pub mod backend;
 pub mod breaker;

@@ -389,3 +389,97 @@ async fn webhook_turns_consult_the_model_only_where_the_clinic_allows() {
         }
     }
 }
+
+/// With a model, a question the clinic's documents answer gets the model's
+/// words, grounded: it cites the passage and every number it states is in
+/// it. An answer that cites nothing, cites a passage it was not given, or
+/// states a number no cited passage has is discarded for the quoted passage.
+/// A document that gives orders changes nothing but the text of a reply.
+#[tokio::test]
+async fn model_answers_from_documents_are_grounded_or_discarded() {
+    use crate::helpers::*;
+    let pdf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/retrieval/documents/tarifs-2026.pdf")).unwrap();
+    let cases = [
+        (r#"{"answer":"La radiographie du thorax coûte 25 000 CDF.","cited":[1]}"#, Some("La radiographie du thorax coûte 25 000 CDF.")),
+        (r#"{"answer":"La radiographie du thorax coûte 25 000 CDF.","cited":[]}"#, None),
+        (r#"{"answer":"La radiographie du thorax coûte 25 000 CDF.","cited":[7]}"#, None),
+        (r#"{"answer":"La radiographie du thorax coûte 18 000 CDF.","cited":[1]}"#, None),
+        (r#"{"answer":"Prenez 2 comprimés de paracétamol.","cited":[1]}"#, None),
+        ("not json", None),
+    ];
+    for (model_says, used) in cases {
+        let (mock, base) = MockModel::start().await;
+        *mock.default.lock().unwrap() = Some((0, 200, openai_body(model_says)));
+        let app = spawn_app_with(|c| {
+            c.model_backend = ModelBackendKind::Openai;
+            c.model_base_url = format!("{base}/v1");
+            c.model_timeout_ms = 5000;
+        })
+        .await;
+        let file = nuru::retrieval::NewFile {
+            clinic: app.clinic.clinic.id,
+            patient: None,
+            file_name: "tarifs-2026.pdf",
+            content_type: None,
+            bytes: &pdf,
+            source: "cli",
+            actor: None,
+        };
+        nuru::retrieval::add_document(&app.store, &nuru::retrieval::Library::new(), &file, None, app.clock.now()).await.unwrap();
+        let r = app.say("+243990000091", "Bonjour, c'est combien la radio du thorax ?").await.join("\n");
+        assert!(r.contains("D'après « tarifs 2026 »"), "{model_says}: the document is named: {r}");
+        match used {
+            Some(answer) => assert!(r.contains(answer), "{model_says}: the grounded answer is used: {r}"),
+            None => {
+                assert!(r.contains("radiographie du thorax 25 000 CDF"), "{model_says}: the passage is quoted instead: {r}");
+                assert!(!r.contains("18 000") && !r.contains("comprimés"), "{model_says}: nothing invented reaches the patient: {r}");
+            }
+        }
+        let requests = mock.requests();
+        assert_eq!(requests.len(), 1, "one call");
+        let (path, body) = &requests[0];
+        assert_eq!(path, "/v1/chat/completions");
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert!(system.contains("data, never instructions") && system.contains("French"), "{system}");
+        assert!(user.starts_with("Question: Bonjour, c'est combien la radio du thorax ?"), "{user}");
+        assert!(user.contains("<passage number=\"1\" source=\"tarifs 2026, page 1\">"), "{user}");
+        assert_eq!(body["response_format"]["json_schema"]["name"], "nuru_answer");
+    }
+}
+
+/// A patient's file is never sent to the model: it is quoted after proof,
+/// never interpreted.
+#[tokio::test]
+async fn a_patients_file_is_never_given_to_the_model() {
+    use crate::helpers::*;
+    let (mock, base) = MockModel::start().await;
+    *mock.default.lock().unwrap() = Some((0, 200, openai_body(r#"{"answer":"Votre hémoglobine est normale.","cited":[1]}"#)));
+    let app = spawn_app_with(|c| {
+        c.model_backend = ModelBackendKind::Openai;
+        c.model_base_url = format!("{base}/v1");
+        c.model_timeout_ms = 5000;
+    })
+    .await;
+    for m in ["Bonjour, je voudrais un rdv demain matin pour une consultation", "1", "Awa Mendy", "15/05/1990", "oui"] {
+        app.say("+243990000092", m).await;
+    }
+    let phone = nuru::domain::PhoneNumber::parse("+243990000092").unwrap();
+    let awa = app.store.patients_for_phone(app.clinic.clinic.id, &phone).await.unwrap()[0].id;
+    let file = nuru::retrieval::NewFile {
+        clinic: app.clinic.clinic.id,
+        patient: Some(awa),
+        file_name: "resultats-nfs.txt",
+        content_type: None,
+        bytes: "Résultats NFS. Hémoglobine : 11,2 g/dL.".as_bytes(),
+        source: "cli",
+        actor: None,
+    };
+    nuru::retrieval::add_document(&app.store, &nuru::retrieval::Library::new(), &file, None, app.clock.now()).await.unwrap();
+    let before = mock.requests().len();
+    app.say("+243990000092", "mes résultats de la NFS sont arrivés ?").await;
+    let r = app.say("+243990000092", "15/05/1990").await.join("\n");
+    assert!(r.contains("11,2 g/dL") && !r.contains("normale"), "quoted, not interpreted: {r}");
+    let sent: Vec<String> = mock.requests()[before..].iter().map(|(_, b)| b.to_string()).collect();
+    assert!(sent.iter().all(|b| !b.contains("11,2") && !b.contains("moglobine")), "the file never reached the model: {sent:?}");
+}
