@@ -149,7 +149,7 @@ enum AdminCommand {
 #[derive(Subcommand)]
 enum DocsCommand {
     /// Add documents to a clinic (or to one patient's file) in the configured
-    /// database: PDF, Markdown or plain text; each is extracted, cut into
+    /// database: PDF, Markdown, plain text or a photo (stored for OCR); each is extracted, cut into
     /// passages and searchable at once. A PDF without a text layer is stored
     /// and reported as needing OCR.
     Add {
@@ -686,10 +686,8 @@ async fn docs_add(
         };
         match crate::retrieval::add_document(store, library, &file, None, Utc::now()).await {
             Ok((id, i)) if i.status == "needs_ocr" => {
-                eprintln!(
-                    "{}: stored as {id}, but it is a PDF with no text layer (a scan): it needs OCR and cannot be searched",
-                    path.display()
-                )
+                let what = if i.format == crate::documents::Format::Pdf { "a PDF with no text layer (a scan)" } else { "a photo" };
+                eprintln!("{}: stored as {id}, but it is {what}: it needs OCR and cannot be searched", path.display())
             }
             Ok((id, i)) => eprintln!("{}: added as {id} ({} page(s), {} passage(s))", path.display(), i.pages, i.passages.len()),
             Err(crate::retrieval::AddError::Refused(e)) => {

@@ -11,6 +11,9 @@ pub enum Format {
     Pdf,
     Markdown,
     Text,
+    /// A photo of a document (a patient's phone): stored, flagged for OCR.
+    Jpeg,
+    Png,
 }
 
 impl Format {
@@ -21,6 +24,8 @@ impl Format {
             Some("application/pdf") => return Some(Format::Pdf),
             Some("text/markdown") => return Some(Format::Markdown),
             Some("text/plain") if !file_name.to_ascii_lowercase().ends_with(".md") => return Some(Format::Text),
+            Some("image/jpeg") => return Some(Format::Jpeg),
+            Some("image/png") => return Some(Format::Png),
             _ => {}
         }
         let lower = file_name.to_ascii_lowercase();
@@ -30,6 +35,10 @@ impl Format {
             Some(Format::Markdown)
         } else if lower.ends_with(".txt") {
             Some(Format::Text)
+        } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+            Some(Format::Jpeg)
+        } else if lower.ends_with(".png") {
+            Some(Format::Png)
         } else {
             None
         }
@@ -40,6 +49,8 @@ impl Format {
             Format::Pdf => "application/pdf",
             Format::Markdown => "text/markdown",
             Format::Text => "text/plain",
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
         }
     }
 
@@ -48,6 +59,8 @@ impl Format {
             Format::Pdf => "pdf",
             Format::Markdown => "markdown",
             Format::Text => "text",
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
         }
     }
 
@@ -56,6 +69,8 @@ impl Format {
             "pdf" => Some(Format::Pdf),
             "markdown" => Some(Format::Markdown),
             "text" => Some(Format::Text),
+            "jpeg" => Some(Format::Jpeg),
+            "png" => Some(Format::Png),
             _ => None,
         }
     }
@@ -93,6 +108,8 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> 
             let text = text.strip_prefix('\u{feff}').unwrap_or(text);
             Ok(Extracted { pages: vec![Page { number: None, text: tidy(text) }], needs_ocr: false })
         }
+        // No OCR here: a photo is one page without text, stored and flagged.
+        Format::Jpeg | Format::Png => Ok(Extracted { pages: vec![Page { number: Some(1), text: String::new() }], needs_ocr: true }),
     }
 }
 
@@ -142,7 +159,9 @@ mod tests {
         assert_eq!(Format::detect(Some("application/pdf"), "x.bin"), Some(Format::Pdf));
         assert_eq!(Format::detect(Some("text/plain; charset=utf-8"), "notes.md"), Some(Format::Markdown));
         assert_eq!(Format::detect(None, "Tarifs.PDF"), Some(Format::Pdf));
-        assert_eq!(Format::detect(Some("image/png"), "photo.png"), None);
+        assert_eq!(Format::detect(Some("image/png"), "photo.png"), Some(Format::Png));
+        assert_eq!(Format::detect(None, "scan.JPEG"), Some(Format::Jpeg));
+        assert_eq!(Format::detect(Some("application/msword"), "lettre.doc"), None);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub enum IngestError {
     Empty,
     #[error("the file is {0} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes (10 MiB)")]
     TooLarge(usize),
-    #[error("unsupported file type {0:?}: upload a PDF, a Markdown (.md) or a plain-text (.txt) file")]
+    #[error(
+        "unsupported file type {0:?}: upload a PDF, a Markdown (.md) or plain-text (.txt) file, or a photo (JPEG or PNG, stored for OCR)"
+    )]
     Unsupported(String),
     #[error(transparent)]
     Unreadable(#[from] ExtractError),
@@ -45,6 +47,14 @@ pub fn ingest(file_name: &str, content_type: Option<&str>, bytes: &[u8]) -> Resu
     let format =
         Format::detect(content_type, file_name).ok_or_else(|| IngestError::Unsupported(content_type.unwrap_or(file_name).to_string()))?;
     // A file called .pdf must be one (and a PDF is not text).
+    let photo_ok = match format {
+        Format::Jpeg => bytes.starts_with(&[0xff, 0xd8, 0xff]),
+        Format::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        _ => true,
+    };
+    if !photo_ok {
+        return Err(IngestError::Unsupported(format!("{} that is not one", format.content_type())));
+    }
     if format == Format::Pdf && !bytes.starts_with(b"%PDF-") {
         return Err(IngestError::Unsupported(format!("{file_name} (not a PDF)")));
     }
@@ -89,7 +99,10 @@ mod tests {
     fn limits_and_types_give_clear_errors() {
         assert_eq!(ingest("a.txt", None, b"").unwrap_err(), IngestError::Empty);
         assert!(matches!(ingest("a.txt", None, &vec![b'a'; MAX_DOCUMENT_BYTES + 1]), Err(IngestError::TooLarge(_))));
-        assert!(matches!(ingest("photo.jpg", Some("image/jpeg"), b"\xff\xd8"), Err(IngestError::Unsupported(_))));
+        assert!(matches!(ingest("photo.jpg", Some("image/jpeg"), b"\xff\xd8"), Err(IngestError::Unsupported(_))), "not a JPEG");
+        let photo = ingest("photo.jpg", Some("image/jpeg"), b"\xff\xd8\xff\xe0rest").unwrap();
+        assert_eq!((photo.status, photo.pages, photo.passages.len()), ("needs_ocr", 1, 0), "a photo is stored for OCR");
+        assert!(matches!(ingest("lettre.docx", None, b"PK"), Err(IngestError::Unsupported(_))));
         assert!(matches!(ingest("fake.pdf", None, b"hello"), Err(IngestError::Unsupported(_))));
     }
 

@@ -223,7 +223,8 @@ async fn staff_manage_clinic_and_patient_documents_through_the_admin_api() {
     assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_ocr"), Some(0)), "{doc}");
 
     // Clear refusals, nothing stored.
-    let (status, e) = upload(&a, &admin, &format!("{base}/documents"), "post", "photo.jpg", "image/jpeg", vec![0xff, 0xd8, 0xff]).await;
+    let (status, e) =
+        upload(&a, &admin, &format!("{base}/documents"), "post", "lettre.docx", "application/msword", b"PK\x03\x04".to_vec()).await;
     assert_eq!(status, 415, "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("PDF"), "{e}");
     let big = vec![b'a'; nuru::documents::MAX_DOCUMENT_BYTES + 10];
@@ -343,8 +344,8 @@ async fn a_patient_gets_their_own_result_after_proof_and_a_relative_without_proo
 }
 
 /// `nuru docs add` stores documents in the configured database: a PDF is
-/// indexed, a scan is stored and reported as needing OCR, a photo is
-/// refused by name, and an unknown clinic is said as such.
+/// indexed, a scan and a photo are stored and reported as needing OCR, a
+/// Word file is refused by name, and an unknown clinic is said as such.
 #[test]
 fn docs_add_stores_documents_and_names_what_it_could_not_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -358,7 +359,9 @@ fn docs_add_stores_documents_and_names_what_it_could_not_read() {
     let out = import.args(["clinic", "import", concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo-clinic.toml")]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let photo = dir.path().join("photo.jpg");
-    std::fs::write(&photo, [0xff, 0xd8, 0xff]).unwrap();
+    std::fs::write(&photo, [0xff, 0xd8, 0xff, 0xe0]).unwrap();
+    let letter = dir.path().join("lettre.docx");
+    std::fs::write(&letter, b"PK\x03\x04").unwrap();
     let mut add = nuru();
     env(&mut add);
     let out = add
@@ -366,13 +369,15 @@ fn docs_add_stores_documents_and_names_what_it_could_not_read() {
         .arg(format!("{SET}/documents/tarifs-2026.pdf"))
         .arg(format!("{SET}/documents/ordonnance-scannee.pdf"))
         .arg(&photo)
+        .arg(&letter)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "one file was refused: {stderr}");
     assert!(stderr.contains("tarifs-2026.pdf: added as") && stderr.contains("2 page(s)"), "{stderr}");
     assert!(stderr.contains("ordonnance-scannee.pdf: stored as") && stderr.contains("needs OCR"), "{stderr}");
-    assert!(stderr.contains("photo.jpg: unsupported file type"), "{stderr}");
+    assert!(stderr.contains("photo.jpg: stored as") && stderr.contains("it is a photo: it needs OCR"), "{stderr}");
+    assert!(stderr.contains("lettre.docx: unsupported file type"), "{stderr}");
     let mut unknown = nuru();
     env(&mut unknown);
     let out = unknown.args(["docs", "add", "--clinic", "nowhere"]).arg(format!("{SET}/documents/laboratoire.txt")).output().unwrap();

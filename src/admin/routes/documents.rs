@@ -1,6 +1,6 @@
 //! Documents: the clinic's (answers for anyone who writes) and each
 //! patient's file. Upload as `multipart/form-data` with one `file` field
-//! (PDF, Markdown or plain text, ≤ 10 MiB); list with status, read the
+//! (PDF, Markdown, plain text, or a photo stored for OCR; ≤ 10 MiB); list with status, read the
 //! metadata or the original, replace, delete, re-index. Every read or change
 //! of a patient's document is audited.
 
@@ -28,7 +28,7 @@ pub struct DocumentView {
     pub patient_id: Option<String>,
     pub title: String,
     pub file_name: String,
-    /// pdf, markdown or text.
+    /// pdf, markdown, text, jpeg or png.
     pub format: String,
     /// fr or en, when it could be told.
     pub language: Option<String>,
@@ -156,7 +156,7 @@ async fn upload<R: crate::admin::auth::MinRole>(
 /// Adds a document of the clinic (price lists, preparation sheets…): patients get answers from it.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/documents", tag = "documents", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 201, body = DocumentView), (status = 413, body = crate::admin::error::ErrorBody, description = "larger than 10 MiB"), (status = 415, body = crate::admin::error::ErrorBody, description = "not a PDF, Markdown or text file"), Refusals))]
+    responses((status = 201, body = DocumentView), (status = 413, body = crate::admin::error::ErrorBody, description = "larger than 10 MiB"), (status = 415, body = crate::admin::error::ErrorBody, description = "not a PDF, Markdown, text file or photo"), Refusals))]
 pub async fn upload_clinic_document(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -207,7 +207,7 @@ fn content(record: &DocumentRecord, bytes: Vec<u8>) -> impl IntoResponse + use<>
 /// New contents for a document (same id); its passages are cut again.
 #[utoipa::path(put, path = "/api/clinics/{clinic_id}/documents/{document_id}", tag = "documents", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("document_id" = Uuid, Path)), request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = DocumentView), (status = 413, body = crate::admin::error::ErrorBody, description = "larger than 10 MiB"), (status = 415, body = crate::admin::error::ErrorBody, description = "not a PDF, Markdown or text file"), Refusals))]
+    responses((status = 200, body = DocumentView), (status = 413, body = crate::admin::error::ErrorBody, description = "larger than 10 MiB"), (status = 415, body = crate::admin::error::ErrorBody, description = "not a PDF, Markdown, text file or photo"), Refusals))]
 pub async fn replace_clinic_document(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Admin>,
@@ -274,7 +274,7 @@ pub async fn delete_clinic_document(
 /// Adds a document to a patient's file (a lab result, a discharge letter).
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/patients/{patient_id}/documents", tag = "documents", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path)), request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 201, body = DocumentView), (status = 413, body = crate::admin::error::ErrorBody, description = "larger than 10 MiB"), (status = 415, body = crate::admin::error::ErrorBody, description = "not a PDF, Markdown or text file"), Refusals))]
+    responses((status = 201, body = DocumentView), (status = 413, body = crate::admin::error::ErrorBody, description = "larger than 10 MiB"), (status = 415, body = crate::admin::error::ErrorBody, description = "not a PDF, Markdown, text file or photo"), Refusals))]
 pub async fn upload_patient_document(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
