@@ -78,7 +78,11 @@ impl Application {
                 "document retrieval with embeddings on"
             );
         }
-        engine = engine.with_library(library.clone());
+        engine = engine.with_library(library.clone()).with_media(Arc::new(crate::channels::twilio::media::MediaSource::new(
+            store.clone(),
+            cipher.clone(),
+            &config.twilio_api_base,
+        )?));
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {
             metrics: metrics.clone(),

@@ -121,3 +121,14 @@ file_no_patient = No file is linked to this number: I am passing your question t
 file_not_found = I did not find that in { $name }'s file. The team can answer you here if needed.
 file_from_document = In { $name }'s file, “{ $title }”{ $page }:
 file_discuss = Discuss this result with your doctor.
+
+media_unsupported = I can only add documents (PDF) or photos of documents. For anything else, write your message here.
+media_no_file = No patient file is linked to this number: I am passing your document to the team, who will answer you here.
+media_which_patient = Which file should I add this document to? Reply with the number:
+media_which_patient_again = I did not understand which file to add this document to.
+media_confirm = Shall I add this document to { $name }'s file? Reply yes or no.
+media_confirm_again = Reply yes to add this document to { $name }'s file, or no to leave it out.
+media_added = Done: the document is in { $name }'s file. The team will see it.
+media_added_photo = Done: the photo is in { $name }'s file. The team will read it; I cannot read the text of a photo yet.
+media_not_added = All right, I will not add it.
+media_failed = I could not add this document (type or size not accepted, or the file is unavailable). I am letting the team know; they will answer you here.

@@ -144,3 +144,14 @@ file_no_patient = Aucun dossier n'est lié à ce numéro : je transmets votre qu
 file_not_found = Je n'ai pas trouvé cela dans le dossier de { $name }. L'équipe peut vous répondre ici si besoin.
 file_from_document = Dans le dossier de { $name }, « { $title } »{ $page } :
 file_discuss = Discutez de ce résultat avec votre médecin.
+
+media_unsupported = Je ne peux ajouter que des documents (PDF) ou des photos de documents. Pour autre chose, écrivez votre message ici.
+media_no_file = Aucun dossier de patient n'est lié à ce numéro : je transmets votre document à l'équipe, qui vous répondra ici.
+media_which_patient = Dans quel dossier dois-je ajouter ce document ? Répondez par le numéro :
+media_which_patient_again = Je n'ai pas compris dans quel dossier ajouter ce document.
+media_confirm = Voulez-vous que j'ajoute ce document au dossier de { $name } ? Répondez oui ou non.
+media_confirm_again = Répondez oui pour ajouter ce document au dossier de { $name }, ou non pour ne pas l'ajouter.
+media_added = C'est fait : le document est ajouté au dossier de { $name }. L'équipe le verra.
+media_added_photo = C'est fait : la photo est ajoutée au dossier de { $name }. L'équipe la lira ; je ne peux pas encore lire le texte d'une photo.
+media_not_added = D'accord, je ne l'ajoute pas.
+media_failed = Je n'ai pas pu ajouter ce document (format ou taille non acceptés, ou fichier indisponible). Je préviens l'équipe, qui vous répondra ici.

@@ -2,6 +2,7 @@
 //! `step(state, event, context) -> outcome`. No I/O happens here; `shell`
 //! loads the context, runs `step`, and performs the effects in one transaction.
 
+mod attach;
 mod booking;
 mod changes;
 mod file;

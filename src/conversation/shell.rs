@@ -50,6 +50,8 @@ pub struct TurnRunner {
     catalogs: Catalogs,
     /// The clinics' documents, searched when a question is not answered by the settings.
     library: std::sync::Arc<crate::retrieval::Library>,
+    /// Fetches the files patients send, from the clinic's Twilio account.
+    media: Option<std::sync::Arc<crate::channels::twilio::media::MediaSource>>,
 }
 
 /// A clinic's catalog as this node holds it, with the lexicon built from it.
@@ -91,7 +93,16 @@ enum Applied {
 
 impl TurnRunner {
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
-        Self { store, clock, idle_after, calendar_base: None, model: None, catalogs: Catalogs::default(), library: Default::default() }
+        Self {
+            store,
+            clock,
+            idle_after,
+            calendar_base: None,
+            model: None,
+            catalogs: Catalogs::default(),
+            library: Default::default(),
+            media: None,
+        }
     }
 
     /// Staff release a handed-off conversation: the bot answers again, from a fresh state.
@@ -105,6 +116,12 @@ impl TurnRunner {
 
     pub fn with_model(mut self, model: std::sync::Arc<crate::model::ModelAssist>) -> Self {
         self.model = Some(model);
+        self
+    }
+
+    /// Files patients send are fetched through this source.
+    pub fn with_media(mut self, media: std::sync::Arc<crate::channels::twilio::media::MediaSource>) -> Self {
+        self.media = Some(media);
         self
     }
 
@@ -160,7 +177,8 @@ impl TurnRunner {
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
         let event = Event::Message { understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
-        let outcome = self.decide(catalog, &row, &state, event, Some((m.id, &m.body)), now).await?;
+        let attachment = crate::channels::twilio::media::inbound_media(&m.fields_json).first().map(|f| attachment_kind(&f.content_type));
+        let outcome = self.decide(catalog, &row, &state, event, Some((m.id, &m.body, attachment)), now).await?;
         match self.apply(catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),
             Applied::SlotTaken => {
@@ -182,9 +200,12 @@ impl TurnRunner {
         row: &ConversationRow,
         state: &Conversation,
         event: Event<'_>,
-        message: Option<(i64, &str)>,
+        // The message (id, text, the kind of file it carries), if the turn answers one.
+        message: Option<(i64, &str, Option<super::turn::Attachment>)>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Outcome, TurnError> {
+        let attachment = message.and_then(|(_, _, a)| a);
+        let message = message.map(|(id, body, _)| (id, body));
         let clinic = &catalog.clinic;
         let horizon = (now - Duration::days(1), now + Duration::days(clinic.booking_horizon_days as i64 + 2));
         let patients = self.store.patients_for_phone(clinic.id, &row.phone).await?;
@@ -203,10 +224,12 @@ impl TurnRunner {
         let mut documents: Option<(DocumentQuery, Vec<crate::documents::Quote>)> = None;
         let mut reads = 0;
         let mut searches = 0;
+        let mut attached: Option<(super::turn::AttachRequest, super::turn::Attached)> = None;
         loop {
-            let (outcome, wanted, documents_wanted) = {
+            let (outcome, wanted, documents_wanted, attach_wanted) = {
                 let wanted = Cell::new(None);
                 let documents_wanted = Cell::new(None);
+                let attach_wanted = Cell::new(None);
                 let ctx = TurnContext {
                     now,
                     catalog,
@@ -219,9 +242,24 @@ impl TurnRunner {
                     patients: &patients,
                     upcoming: &upcoming,
                     channel: row.channel,
+                    attachment,
+                    attached,
+                    attach_wanted: &attach_wanted,
                 };
-                (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get())
+                (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get(), attach_wanted.get())
             };
+            // A file is added at most once per turn: should the step ask
+            // for another, it decides with a failure.
+            if let Some(request) = attach_wanted
+                && attached.is_none_or(|(have, _)| have != request)
+            {
+                let result = match attached {
+                    None => self.attach(clinic, row, &patients, request, now).await?,
+                    Some(_) => super::turn::Attached::Failed,
+                };
+                attached = Some((request, result));
+                continue;
+            }
             // A step asks for one search; should it ever ask for another
             // after being given the first, it decides with an empty result
             // rather than sending the turn round without end.
@@ -263,6 +301,71 @@ impl TurnRunner {
                 }
                 span = (lo.min(span.0), hi.max(span.1));
             }
+        }
+    }
+
+    /// Adds the file a patient sent with message `request.message` to
+    /// `request.patient`'s file (a patient linked to this phone), fetched
+    /// from the clinic's own Twilio account. The same file twice is added
+    /// once. Every failure is the same answer to the patient (the team takes
+    /// over) and a system event for staff, with no content.
+    async fn attach(
+        &self,
+        clinic: &crate::domain::Clinic,
+        row: &ConversationRow,
+        patients: &[crate::domain::Patient],
+        request: super::turn::AttachRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::turn::Attached, TurnError> {
+        use super::turn::Attached;
+        use crate::channels::twilio::media::inbound_media;
+        if !patients.iter().any(|p| p.id == request.patient) {
+            return Ok(Attached::Failed);
+        }
+        let fields = self.store.inbound_fields(clinic.id, &row.phone, request.message).await?.unwrap_or_default();
+        let (Some(source), Some(media)) = (&self.media, inbound_media(&fields).into_iter().next()) else {
+            warn!(conversation = %row.id, "a sent file cannot be fetched here (no media source or no media)");
+            return Ok(Attached::Failed);
+        };
+        let (bytes, content_type) = match source.fetch(clinic.id, &media).await {
+            Ok(got) => got,
+            Err(e) => {
+                warn!(conversation = %row.id, error = %e, "a sent file was not fetched");
+                self.store.system_event(Some(clinic.id), crate::channels::twilio::media::EVENT_NOT_FETCHED, &e.to_string(), now).await?;
+                return Ok(Attached::Failed);
+            }
+        };
+        let digest = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        if let Some(existing) = self.store.documents(clinic.id, Some(request.patient)).await?.into_iter().find(|d| d.sha256 == digest) {
+            return Ok(Attached::Added { needs_ocr: existing.status == crate::documents::NEEDS_OCR });
+        }
+        let ext = match content_type.as_str() {
+            "application/pdf" => "pdf",
+            "image/jpeg" => "jpg",
+            "image/png" => "png",
+            _ => "txt",
+        };
+        let name = format!("document-{}-{}.{ext}", row.channel.as_str(), now.with_timezone(&clinic.timezone).format("%Y-%m-%d"));
+        let file = crate::retrieval::NewFile {
+            clinic: clinic.id,
+            patient: Some(request.patient),
+            file_name: &name,
+            content_type: Some(&content_type),
+            bytes: &bytes,
+            source: row.channel.as_str(),
+            actor: None,
+        };
+        match crate::retrieval::add_document(&self.store, &self.library, &file, None, now).await {
+            Ok((_, ingested)) => Ok(Attached::Added { needs_ocr: ingested.status == crate::documents::NEEDS_OCR }),
+            Err(crate::retrieval::AddError::Refused(e)) => {
+                warn!(conversation = %row.id, error = %e, "a sent file was refused");
+                self.store.system_event(Some(clinic.id), crate::channels::twilio::media::EVENT_REFUSED, &e.to_string(), now).await?;
+                Ok(Attached::Failed)
+            }
+            Err(crate::retrieval::AddError::Storage(e)) => Err(e.into()),
         }
     }
 
@@ -464,6 +567,16 @@ impl TurnRunner {
 }
 
 /// The clinic's names for the extractor.
+/// What kind of file a media content type is, for the conversation.
+fn attachment_kind(content_type: &str) -> super::turn::Attachment {
+    use super::turn::Attachment;
+    match content_type {
+        "application/pdf" | "text/plain" => Attachment::Document,
+        "image/jpeg" | "image/png" => Attachment::Photo,
+        _ => Attachment::Unsupported,
+    }
+}
+
 pub fn lexicon(catalog: &ClinicCatalog) -> ClinicLexicon {
     ClinicLexicon::for_catalog(catalog)
 }

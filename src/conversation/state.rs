@@ -29,6 +29,9 @@ pub enum Flow {
     Moving(Box<Change>),
     /// A question about a patient's own file, waiting for proof of identity.
     File(FileQuestion),
+    /// A file the patient sent (WhatsApp/SMS media), waiting for whose file
+    /// it is and the patient's yes before it is added.
+    Attach(AttachFile),
     /// Staff own the conversation: the bot stays silent until released.
     HandedOff,
 }
@@ -42,9 +45,28 @@ impl Flow {
             Flow::Cancelling(_) => "cancelling",
             Flow::Moving(_) => "moving",
             Flow::File(_) => "file",
+            Flow::Attach(_) => "attach",
             Flow::HandedOff => "handed_off",
         }
     }
+}
+
+/// A file sent with message `message`, to add to `patient`'s file once chosen
+/// and confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachFile {
+    pub message: i64,
+    pub patient: Option<PatientId>,
+    pub stage: AttachStage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachStage {
+    /// A family phone: whose file?
+    ChoosePatient,
+    /// Waiting for yes or no.
+    Confirm,
 }
 
 /// A question about a patient's own file: the message that asked it (the

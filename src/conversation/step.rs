@@ -1,6 +1,7 @@
 //! The transition function. Pure: everything it needs is in `TurnContext`,
 //! everything it wants done is returned as `Effect`s.
 
+use super::attach;
 use super::booking;
 use super::changes;
 use super::file;
@@ -24,7 +25,7 @@ pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnCo
 
 fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool, ctx: &TurnContext<'_>) -> Outcome {
     let mut out = Outcome { state: state.clone(), language: lang, effects: Vec::new() };
-    if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_) | Flow::File(_)) {
+    if idle_reset && matches!(out.state.flow, Flow::Booking(_) | Flow::Cancelling(_) | Flow::Moving(_) | Flow::File(_) | Flow::Attach(_)) {
         out.state = Conversation::default();
         out.say(ctx.channel, "fresh_start", &[]);
     }
@@ -52,6 +53,11 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         out.hand_over();
         return out;
     }
+    // A file sent now is about this file, whatever was going on.
+    if let Some(kind) = ctx.attachment {
+        attach::start(&mut out, kind, ctx);
+        return out;
+    }
     let in_booking = matches!(out.state.flow, Flow::Booking(_));
     let in_flow = !matches!(out.state.flow, Flow::Idle);
     if in_flow && x.signals.restart || in_booking && x.intent == Intent::CancelAppointment {
@@ -64,6 +70,7 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, x, ctx),
         Flow::Moving(c) => changes::on_move_message(&mut out, *c, x, ctx),
         Flow::File(f) => file::on_message(&mut out, f, x, ctx),
+        Flow::Attach(a) => attach::on_message(&mut out, a, x, ctx),
         Flow::Idle | Flow::HandedOff => idle(&mut out, x, after_emergency, ctx),
     }
     out

@@ -45,6 +45,8 @@ fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentI
         ("moving/confirm", Flow::Moving(Box::new(change(ChangeStage::ConfirmMove { slot })))),
         ("file/choose_patient", Flow::File(FileQuestion { question: 1, patient: None, stage: FileStage::ChoosePatient, tries: 0 })),
         ("file/birth_date", Flow::File(FileQuestion { question: 1, patient: Some(patient), stage: FileStage::BirthDate, tries: 0 })),
+        ("attach/choose_patient", Flow::Attach(AttachFile { message: 1, patient: None, stage: AttachStage::ChoosePatient })),
+        ("attach/confirm", Flow::Attach(AttachFile { message: 1, patient: Some(patient), stage: AttachStage::Confirm })),
     ];
     flows.into_iter().map(|(name, flow)| (name, Conversation { flow, ..Conversation::default() })).collect()
 }
@@ -98,6 +100,9 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         patients: &patients,
         upcoming: &upcoming,
         channel: Channel::WhatsApp,
+        attachment: None,
+        attached: None,
+        attach_wanted: &std::cell::Cell::new(None),
     };
     let mut cases = 0;
     for (name, state) in states(&catalog, patient.id, appointment.id) {
@@ -112,8 +117,12 @@ fn every_state_and_intent_keeps_the_safety_rules() {
                     name_reply: None,
                     mentions: Default::default(),
                 };
+                ctx.attach_wanted.set(None);
                 let out = step(&state, Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
                 let case = format!("{name} × {intent:?} × choice {choice:?}");
+                if ctx.attach_wanted.get().is_some() {
+                    assert!(name == "attach/confirm" && intent == Intent::Affirmative, "{case}: a file is added only on an explicit yes");
+                }
                 cases += 1;
                 let writes = out.effects.iter().filter(|e| matches!(e, Effect::Book(_) | Effect::Cancel(_) | Effect::Move { .. })).count();
                 let replies = out.effects.iter().filter(|e| matches!(e, Effect::Reply(_))).count();
@@ -141,5 +150,5 @@ fn every_state_and_intent_keeps_the_safety_rules() {
             }
         }
     }
-    assert_eq!(cases, 17 * 12 * 2);
+    assert_eq!(cases, 19 * 12 * 2);
 }

@@ -25,6 +25,35 @@ pub struct DocumentQuery {
     pub patient: Option<crate::domain::PatientId>,
 }
 
+/// A file sent with this message, as the conversation sees it (never its
+/// address or bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attachment {
+    /// A PDF or a text.
+    Document,
+    /// A photo (of a paper, usually): stored for OCR.
+    Photo,
+    /// Anything else (audio, video, a contact card).
+    Unsupported,
+}
+
+/// Adding the file of `message` to `patient`'s file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachRequest {
+    pub message: i64,
+    pub patient: crate::domain::PatientId,
+}
+
+/// What became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    Added {
+        needs_ocr: bool,
+    },
+    /// Not fetched, refused (type, size) or not stored: the team takes over.
+    Failed,
+}
+
 /// What the shell gathered before the turn.
 #[derive(Debug, Clone, Copy)]
 pub struct TurnContext<'a> {
@@ -51,6 +80,13 @@ pub struct TurnContext<'a> {
     /// Their upcoming appointments.
     pub upcoming: &'a [UpcomingAppointment],
     pub channel: Channel,
+    /// The file this message carries, if any.
+    pub attachment: Option<Attachment>,
+    /// A file added (or not) at the conversation's request. Read it through
+    /// [`TurnContext::attached_for`], which asks the shell to add it (and
+    /// decide again) the first time.
+    pub attached: Option<(AttachRequest, Attached)>,
+    pub attach_wanted: &'a Cell<Option<AttachRequest>>,
 }
 
 /// Nothing taken: for the engine's questions that are rules only (day status,
@@ -89,6 +125,18 @@ impl<'a> TurnContext<'a> {
             Some((have, found)) if have == query => Some(found),
             _ => {
                 self.documents_wanted.set(Some(query));
+                None
+            }
+        }
+    }
+
+    /// What became of adding a sent file; `None` (and a request to the
+    /// shell) before it was tried.
+    pub fn attached_for(&self, request: AttachRequest) -> Option<Attached> {
+        match self.attached {
+            Some((have, result)) if have == request => Some(result),
+            _ => {
+                self.attach_wanted.set(Some(request));
                 None
             }
         }

@@ -25,6 +25,9 @@ pub fn confident(hit: &Hit<'_>) -> bool {
     hit.coverage >= MIN_COVERAGE || hit.similarity.is_some_and(|s| s >= dense::DENSE_CONFIDENT)
 }
 
+/// The status of a stored document without text to search (a scan, a photo).
+pub const NEEDS_OCR: &str = "needs_ocr";
+
 /// The share of the question's weight a passage must contain to be quoted.
 pub const MIN_COVERAGE: f32 = 0.5;
 

@@ -356,6 +356,17 @@ pub struct QueueDepths {
 impl Store {
     /// The text of an earlier message from `phone` to the clinic (a question
     /// a later turn answers); `None` if there is no such message of that phone.
+    /// The Twilio fields of one of this phone's messages (its media, for one).
+    pub async fn inbound_fields(&self, clinic: ClinicId, phone: &PhoneNumber, id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT fields FROM inbound_messages WHERE id = $1 AND clinic_id = $2 AND from_phone = $3")
+            .bind(id)
+            .bind(clinic.to_string())
+            .bind(phone.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("fields")).transpose()?)
+    }
+
     pub async fn inbound_body(&self, clinic: ClinicId, phone: &PhoneNumber, id: i64) -> Result<Option<String>> {
         let row = sqlx::query("SELECT body FROM inbound_messages WHERE id = $1 AND clinic_id = $2 AND from_phone = $3")
             .bind(id)

@@ -60,6 +60,9 @@ impl Recorded {
     }
 }
 
+/// A media file the mock serves: content type and bytes.
+pub type MediaFile = (String, Vec<u8>);
+
 /// A local server speaking Twilio's Messages API wire format. It records every
 /// request and answers 201 with a message SID, or the scripted answers first.
 #[derive(Clone, Default)]
@@ -67,12 +70,22 @@ pub struct MockTwilio {
     pub received: Arc<Mutex<Vec<Recorded>>>,
     pub script: Arc<Mutex<VecDeque<(u16, String)>>>,
     counter: Arc<AtomicU64>,
+    /// Media served at `/2010-04-01/Accounts/{sid}/Messages/{m}/Media/{id}`
+    /// (by id: content type and bytes), as Twilio does: Basic auth of the
+    /// account required, then a redirect to `/cdn/{id}` on the same host.
+    pub media: Arc<Mutex<std::collections::HashMap<String, MediaFile>>>,
+    /// Every media request: path and Authorization header.
+    pub media_requests: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl MockTwilio {
     pub async fn start() -> (MockTwilio, String) {
         let mock = MockTwilio::default();
-        let app = axum::Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages)).with_state(mock.clone());
+        let app = axum::Router::new()
+            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages))
+            .route("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{id}", axum::routing::get(media))
+            .route("/cdn/{id}", axum::routing::get(cdn))
+            .with_state(mock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -83,8 +96,43 @@ impl MockTwilio {
         self.received.lock().unwrap().iter().map(|r| r.field("Body").to_string()).collect()
     }
 
+    /// Serves a file as media `id` of the demo account; returns its URL.
+    pub fn add_media(&self, base: &str, id: &str, content_type: &str, bytes: Vec<u8>) -> String {
+        self.media.lock().unwrap().insert(id.to_string(), (content_type.to_string(), bytes));
+        format!("{base}/2010-04-01/Accounts/{DEMO_ACCOUNT}/Messages/MM{id}/Media/{id}")
+    }
+
     pub fn answer_next(&self, status: u16, body: &str) {
         self.script.lock().unwrap().push_back((status, body.to_string()));
+    }
+}
+
+async fn media(
+    State(mock): State<MockTwilio>,
+    Path((sid, _message, id)): Path<(String, String, String)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    mock.media_requests.lock().unwrap().push((uri.path().to_string(), authorization.clone()));
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_ACCOUNT}:{DEMO_TOKEN}")));
+    if sid != DEMO_ACCOUNT || authorization != expected {
+        return (StatusCode::UNAUTHORIZED, "authenticate").into_response();
+    }
+    if !mock.media.lock().unwrap().contains_key(&id) {
+        return (StatusCode::NOT_FOUND, "no such media").into_response();
+    }
+    (StatusCode::TEMPORARY_REDIRECT, [("location", format!("/cdn/{id}"))]).into_response()
+}
+
+async fn cdn(State(mock): State<MockTwilio>, Path(id): Path<String>, uri: axum::http::Uri, headers: HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    mock.media_requests.lock().unwrap().push((uri.path().to_string(), authorization));
+    match mock.media.lock().unwrap().get(&id) {
+        Some((content_type, bytes)) => (StatusCode::OK, [("content-type", content_type.clone())], bytes.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, "gone").into_response(),
     }
 }
 
@@ -105,6 +153,8 @@ pub struct TestApp {
     pub workers: Arc<Workers>,
     pub clinic: ClinicCatalog,
     pub twilio: MockTwilio,
+    /// Where the app talks to Twilio (the mock).
+    pub twilio_url: String,
     pub clock: Clock,
     pub http: reqwest::Client,
     sid_counter: AtomicU64,
@@ -136,7 +186,7 @@ pub async fn spawn_app_for(clinic: &str, adjust: impl FnOnce(&mut Config)) -> Te
         database_url: db.url.clone(),
         listen_addr: "127.0.0.1:0".into(),
         public_base_url: PUBLIC_BASE.into(),
-        twilio_api_base: twilio_url,
+        twilio_api_base: twilio_url.clone(),
         secret_key: Some(Secret::new(key)),
         ..Config::default()
     };
@@ -156,6 +206,7 @@ pub async fn spawn_app_for(clinic: &str, adjust: impl FnOnce(&mut Config)) -> Te
         workers,
         clinic,
         twilio,
+        twilio_url,
         clock,
         http: reqwest::Client::new(),
         sid_counter: AtomicU64::new(0),
@@ -209,6 +260,22 @@ impl TestApp {
     }
 
     /// A WhatsApp message as Twilio delivers it.
+    /// A WhatsApp message carrying files (URL, content type).
+    pub async fn say_with_media(&self, from: &str, body: &str, media: &[(&str, &str)]) -> Vec<String> {
+        let before = self.twilio.received.lock().unwrap().len();
+        let mut fields = self.whatsapp_fields(&self.next_sid(), from, body);
+        fields.retain(|(k, _)| k != "NumMedia");
+        fields.push(("NumMedia".into(), media.len().to_string()));
+        for (i, (url, content_type)) in media.iter().enumerate() {
+            fields.push((format!("MediaUrl{i}"), url.to_string()));
+            fields.push((format!("MediaContentType{i}"), content_type.to_string()));
+        }
+        let response = self.post_signed(&fields).await;
+        assert_eq!(response.status(), 200, "webhook accepted");
+        self.workers.run_until_idle().await.expect("workers run");
+        self.twilio.received.lock().unwrap()[before..].iter().map(|r| r.field("Body").to_string()).collect()
+    }
+
     pub fn whatsapp_fields(&self, sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
         fields(&[
             ("MessageSid", sid),

@@ -15,6 +15,7 @@ mod concurrency;
 mod conversations;
 mod documents;
 mod embeddings;
+mod media;
 mod nodes;
 mod outbound;
 mod qdrant;

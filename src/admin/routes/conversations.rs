@@ -50,6 +50,8 @@ pub enum ConversationState {
     Moving,
     /// Proving who the patient is before answering about their own file.
     File,
+    /// A file the patient sent, waiting for whose file and a yes.
+    Attach,
     HandedOff,
 }
 
@@ -61,6 +63,7 @@ impl ConversationState {
             Self::Cancelling => "cancelling",
             Self::Moving => "moving",
             Self::File => "file",
+            Self::Attach => "attach",
             Self::HandedOff => "handed_off",
         }
     }

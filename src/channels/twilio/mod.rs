@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod keys;
+pub mod media;
 pub mod signature;
 pub mod webhook;
 

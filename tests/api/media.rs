@@ -1,0 +1,146 @@
+//! Files patients send on WhatsApp: added to the right patient's file only
+//! after they say whose and yes; fetched only from the clinic's own Twilio
+//! account, with its credentials; the wrong type, size, account or host
+//! gets nothing fetched or stored.
+
+use crate::helpers::*;
+
+const AWA: &str = "+243990000101";
+
+async fn book(app: &TestApp, phone: &str, name: &str, birth: &str) {
+    for m in ["Bonjour, je voudrais un rdv demain matin pour une consultation", "1", name, birth, "oui"] {
+        app.say(phone, m).await;
+    }
+}
+
+async fn files_of(app: &TestApp, phone: &str) -> Vec<(String, Vec<nuru::storage::DocumentRecord>)> {
+    let phone = nuru::domain::PhoneNumber::parse(phone).unwrap();
+    let mut out = Vec::new();
+    for p in app.store.patients_for_phone(app.clinic.clinic.id, &phone).await.unwrap() {
+        out.push((p.first_name.clone(), app.store.documents(app.clinic.clinic.id, Some(p.id)).await.unwrap()));
+    }
+    out
+}
+
+const RESULT: &str = "Résultats NFS du 20/11/2026. Hémoglobine : 11,2 g/dL. Plaquettes : 240 000 /mm3.";
+
+/// A PDF (here a text) sent with the message is added after a yes, fetched
+/// with the clinic's credentials; then the patient's question finds it.
+#[tokio::test]
+async fn a_file_sent_on_whatsapp_is_added_to_the_patients_file_after_a_yes() {
+    let app = spawn_app().await;
+    book(&app, AWA, "Awa Mendy", "15/05/1990").await;
+    let url = app.twilio.add_media(&app.twilio_url, "ME1", "text/plain", RESULT.as_bytes().to_vec());
+    let r = app.say_with_media(AWA, "voici mes résultats", &[(&url, "text/plain")]).await.join("\n");
+    assert!(r.contains("ajoute ce document au dossier de Awa Mendy"), "{r}");
+    assert!(app.twilio.media_requests.lock().unwrap().is_empty(), "nothing fetched before the yes");
+    let r = app.say(AWA, "oui").await.join("\n");
+    assert!(r.contains("C'est fait") && r.contains("dossier de Awa"), "{r}");
+    let files = files_of(&app, AWA).await;
+    assert_eq!(files[0].1.len(), 1, "one document in Awa's file");
+    assert_eq!((files[0].1[0].source.as_str(), files[0].1[0].status.as_str()), ("whatsapp", "indexed"));
+    let requests = app.twilio.media_requests.lock().unwrap().clone();
+    assert!(requests[0].0.contains(&format!("/Accounts/{DEMO_ACCOUNT}/")) && requests[0].1.starts_with("Basic "), "{requests:?}");
+    assert!(requests.iter().any(|(p, _)| p == "/cdn/ME1"), "the redirect to the CDN was followed: {requests:?}");
+    // The same file sent again is added once.
+    app.say_with_media(AWA, "", &[(&url, "text/plain")]).await;
+    app.say(AWA, "oui").await;
+    assert_eq!(files_of(&app, AWA).await[0].1.len(), 1, "the same file twice is one document");
+    // And it answers the patient's question, after proof.
+    app.say(AWA, "mes résultats de la NFS sont arrivés ?").await;
+    let r = app.say(AWA, "15/05/1990").await.join("\n");
+    assert!(r.contains("11,2 g/dL"), "{r}");
+}
+
+/// A family phone says whose file first; "non" adds nothing and fetches
+/// nothing; a photo is stored for OCR; a voice note is not a document.
+#[tokio::test]
+async fn a_family_phone_chooses_the_file_and_no_adds_nothing() {
+    let app = spawn_app().await;
+    book(&app, AWA, "Awa Mendy", "15/05/1990").await;
+    let phone = nuru::domain::PhoneNumber::parse(AWA).unwrap();
+    let grace = nuru::domain::Patient {
+        id: nuru::domain::PatientId::random(),
+        clinic_id: app.clinic.clinic.id,
+        first_name: "Grâce".into(),
+        last_name: "Mendy".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(2016, 2, 2),
+        relation: None,
+    };
+    let audit = nuru::storage::NewAuditEvent {
+        actor: None,
+        clinic: Some(app.clinic.clinic.id),
+        action: "create",
+        resource: "patient",
+        resource_id: None,
+        outcome: "ok",
+    };
+    app.store.add_patient(&grace, std::slice::from_ref(&phone), &audit, app.clock.now()).await.unwrap();
+    assert_eq!(files_of(&app, AWA).await.len(), 2, "two patients on this phone");
+    let photo = app.twilio.add_media(&app.twilio_url, "ME2", "image/jpeg", vec![0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    let r = app.say_with_media(AWA, "", &[(&photo, "image/jpeg")]).await.join("\n");
+    assert!(r.contains("Dans quel dossier") && r.contains("1. Awa Mendy") && r.contains("2. Grâce Mendy"), "{r}");
+    let r = app.say(AWA, "2").await.join("\n");
+    assert!(r.contains("au dossier de Grâce Mendy"), "{r}");
+    let r = app.say(AWA, "non").await.join("\n");
+    assert!(r.contains("je ne l'ajoute pas"), "{r}");
+    assert!(app.twilio.media_requests.lock().unwrap().is_empty(), "nothing fetched");
+    assert!(files_of(&app, AWA).await.iter().all(|(_, docs)| docs.is_empty()));
+
+    app.say_with_media(AWA, "", &[(&photo, "image/jpeg")]).await;
+    app.say(AWA, "2").await;
+    let r = app.say(AWA, "oui").await.join("\n");
+    assert!(r.contains("la photo est ajoutée au dossier de Grâce"), "{r}");
+    let files = files_of(&app, AWA).await;
+    let grace = files.iter().find(|(n, _)| n == "Grâce").unwrap();
+    assert_eq!((grace.1.len(), grace.1[0].status.as_str()), (1, "needs_ocr"));
+    assert!(files.iter().find(|(n, _)| n == "Awa").unwrap().1.is_empty(), "never in the other file");
+
+    let r = app.say_with_media(AWA, "", &[(&photo.replace("ME2", "ME3"), "audio/ogg")]).await.join("\n");
+    assert!(r.contains("que des documents (PDF) ou des photos"), "{r}");
+}
+
+/// Only the clinic's own Twilio media are fetched: another account's URL,
+/// another host, a type or size beyond the limits — nothing stored, the
+/// team told, and the other host never called.
+#[tokio::test]
+async fn media_of_another_account_or_host_or_too_large_is_never_stored() {
+    let app = spawn_app().await;
+    book(&app, AWA, "Awa Mendy", "15/05/1990").await;
+    // Another host that would serve anything.
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let other = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { ([("content-type", "text/plain")], RESULT) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, other).await.unwrap() });
+
+    app.twilio.add_media(&app.twilio_url, "ME4", "text/plain", RESULT.as_bytes().to_vec());
+    let big = app.twilio.add_media(&app.twilio_url, "ME5", "application/pdf", vec![b'%'; nuru::documents::MAX_DOCUMENT_BYTES + 1]);
+    let wrong_type = app.twilio.add_media(&app.twilio_url, "ME6", "application/zip", b"PK".to_vec());
+    let cases = [
+        format!("{}/2010-04-01/Accounts/ACother000000000000000000000000000/Messages/MM4/Media/ME4", app.twilio_url),
+        format!("{other_url}/2010-04-01/Accounts/{DEMO_ACCOUNT}/Messages/MM4/Media/ME4"),
+        big,
+        wrong_type,
+    ];
+    for url in &cases {
+        let said = if url.contains("ME6") { "application/pdf" } else { "text/plain" };
+        let r = app.say_with_media(AWA, "", &[(url, said)]).await.join("\n");
+        assert!(r.contains("au dossier de Awa Mendy"), "{url}: {r}");
+        let r = app.say(AWA, "oui").await.join("\n");
+        assert!(r.contains("Je n'ai pas pu ajouter ce document"), "{url}: {r}");
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "another host is never called");
+    assert!(
+        app.twilio.media_requests.lock().unwrap().iter().all(|(p, _)| !p.contains("ACother")),
+        "another account's media is never requested"
+    );
+    assert!(files_of(&app, AWA).await[0].1.is_empty(), "nothing stored");
+    let events = app.store.system_events(Some(app.clinic.clinic.id), 50, None).await.unwrap();
+    // Recorded for staff (at most once a minute per kind, with no content).
+    assert!(events.iter().any(|e| e.kind == "media_not_fetched" && e.detail == "not this clinic's Twilio media URL"), "{events:?}");
+}
