@@ -184,7 +184,7 @@ pub async fn get_clinic_document(
 
 /// The original file, as uploaded.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/documents/{document_id}/content", tag = "documents", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 200, description = "the file as uploaded", content((Vec<u8> = "application/pdf"), (String = "text/markdown"), (String = "text/plain"))), Refusals))]
+    params(("clinic_id" = Uuid, Path), ("document_id" = Uuid, Path)), responses((status = 200, description = "the file as uploaded", content((Vec<u8> = "application/pdf"), (String = "text/markdown"), (String = "text/plain"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))), Refusals))]
 pub async fn clinic_document_content(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -301,7 +301,7 @@ pub async fn list_patient_documents(
 /// A document of the patient's file: its metadata, or with `/content` the file.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/patients/{patient_id}/documents/{document_id}/content", tag = "documents", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("patient_id" = Uuid, Path), ("document_id" = Uuid, Path)),
-    responses((status = 200, description = "the file as uploaded", content((Vec<u8> = "application/pdf"), (String = "text/markdown"), (String = "text/plain"))), Refusals))]
+    responses((status = 200, description = "the file as uploaded", content((Vec<u8> = "application/pdf"), (String = "text/markdown"), (String = "text/plain"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))), Refusals))]
 pub async fn patient_document_content(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
