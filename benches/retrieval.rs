@@ -1,6 +1,9 @@
 //! Retrieval on the embedded default (no model, no server): ingestion
 //! (PDF text extraction + passages) in pages/s, and search latency p50/p99
-//! over 1,000 and 100,000 passages of one clinic, with the index's memory.
+//! over 1,000 and 100,000 passages of one clinic, with the index's memory;
+//! then the same with 384-dimension vectors on every passage (the size of
+//! all-MiniLM-L6-v2's), fused with BM25 — the search only, the question's
+//! vector given (an embedding model's own latency is its server's).
 //! `cargo bench --bench retrieval`. Prints numbers; asserts nothing timed.
 
 use nuru::documents::{Format, Index, Passage, chunk, extract};
@@ -75,7 +78,7 @@ fn main() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["question"].as_str().unwrap().to_string())
         .collect();
-    for n in [1_000usize, 100_000] {
+    for (n, dims) in [(1_000usize, 0usize), (100_000, 0), (1_000, 384), (100_000, 384)] {
         let before = rss_kb();
         let built = Instant::now();
         let mut ix = Index::new();
@@ -90,15 +93,28 @@ fn main() {
                 text.push_str(". ");
             }
             let patient = (i % 10 == 0).then(|| format!("P{}", i % 500));
-            ix.add(Passage {
-                document: format!("doc-{}", i / 8),
-                title: format!("document {}", i / 8),
-                language: None,
-                patient,
-                page: Some(1),
-                heading: None,
-                text,
+            let vector = (dims > 0).then(|| {
+                (0..dims)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        (seed % 2000) as f32 / 1000.0 - 1.0
+                    })
+                    .collect::<Vec<f32>>()
             });
+            ix.add_with_vector(
+                Passage {
+                    document: format!("doc-{}", i / 8),
+                    title: format!("document {}", i / 8),
+                    language: None,
+                    patient,
+                    page: Some(1),
+                    heading: None,
+                    text,
+                },
+                vector,
+            );
         }
         let build = built.elapsed();
         let memory = rss_kb().saturating_sub(before);
@@ -106,14 +122,16 @@ fn main() {
         for round in 0..5 {
             for (k, q) in questions.iter().enumerate() {
                 let who = format!("P{}", (k + round) % 500);
+                let asked: Option<Vec<f32>> = (dims > 0).then(|| (0..dims).map(|d| ((d * 7 + k) % 13) as f32 - 6.0).collect());
                 let t = Instant::now();
-                std::hint::black_box(ix.search(q, &[who.as_str()], 3));
+                std::hint::black_box(ix.search_with(q, asked.as_deref(), &[who.as_str()], 3));
                 times.push(t.elapsed());
             }
         }
         times.sort();
         println!(
-            "search over {n:>7} passages: p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms ({} queries); index built in {:.2} s, RSS +{:.1} MB",
+            "search over {n:>7} passages{}: p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms ({} queries); index built in {:.2} s, RSS +{:.1} MB",
+            if dims > 0 { format!(" with {dims}-d vectors, fused") } else { String::new() },
             percentile(&times, 0.5),
             percentile(&times, 0.99),
             times.last().unwrap().as_secs_f64() * 1e3,

@@ -254,10 +254,13 @@ impl Index {
 
     /// The `k` visible passages nearest to a unit vector, nearest first.
     fn nearest(&self, query: &[f32], visible: &dyn Fn(u32) -> bool, k: usize) -> Vec<(u32, f32)> {
-        let mut all: Vec<(u32, f32)> = (0..self.passages.len() as u32)
-            .filter(|id| visible(*id))
-            .filter_map(|id| self.similarity(id, query).map(|s| (id, s)))
-            .collect();
+        let mut all: Vec<(u32, f32)> = Vec::with_capacity(self.vectors());
+        for (id, row) in self.vector_rows.iter().enumerate() {
+            if *row != NO_VECTOR && visible(id as u32) {
+                let at = *row as usize * self.dims;
+                all.push((id as u32, dense::dot(&self.vectors[at..at + self.dims], query)));
+            }
+        }
         let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if all.len() > k {
             all.select_nth_unstable_by(k - 1, better);
