@@ -244,14 +244,6 @@ impl Index {
         Hit { passage: &self.passages[s.id as usize], score: s.score, coverage: s.coverage, share: s.share, similarity }
     }
 
-    fn similarity(&self, id: u32, query: &[f32]) -> Option<f32> {
-        let row = self.vector_rows[id as usize];
-        (row != NO_VECTOR).then(|| {
-            let at = row as usize * self.dims;
-            dense::dot(&self.vectors[at..at + self.dims], query)
-        })
-    }
-
     /// The `k` visible passages nearest to a unit vector, nearest first.
     fn nearest(&self, query: &[f32], visible: &dyn Fn(u32) -> bool, k: usize) -> Vec<(u32, f32)> {
         let mut all: Vec<(u32, f32)> = Vec::with_capacity(self.vectors());
