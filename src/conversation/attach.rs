@@ -5,7 +5,6 @@
 //! account when asked, and says whether it was added.
 
 use super::state::{AttachFile, AttachStage, Flow};
-use super::texts;
 use super::turn::{AttachRequest, Attached, Attachment, Effect, Outcome, TurnContext};
 use crate::domain::Patient;
 use crate::understanding::{Extraction, Intent};
@@ -24,18 +23,9 @@ pub(super) fn start(out: &mut Outcome, kind: Attachment, ctx: &TurnContext<'_>) 
         [p] => confirm(out, ctx, AttachFile { message: ctx.message, patient: Some(p.id), stage: AttachStage::Confirm }, p),
         many => {
             out.state.flow = Flow::Attach(AttachFile { message: ctx.message, patient: None, stage: AttachStage::ChoosePatient });
-            list_patients(out, ctx, many);
+            super::select::list_patients(out, ctx, "media_which_patient", many);
         }
     }
-}
-
-fn list_patients(out: &mut Outcome, ctx: &TurnContext<'_>, patients: &[Patient]) {
-    let t = texts::texts();
-    let mut lines = vec![t.render(out.language, "media_which_patient", &[])];
-    for (i, p) in patients.iter().enumerate() {
-        lines.push(format!("{}. {} {}", i + 1, p.first_name, p.last_name));
-    }
-    out.effects.push(Effect::Reply(texts::for_channel(&lines.join("\n"), ctx.channel)));
 }
 
 fn confirm(out: &mut Outcome, ctx: &TurnContext<'_>, a: AttachFile, p: &Patient) {
@@ -45,28 +35,19 @@ fn confirm(out: &mut Outcome, ctx: &TurnContext<'_>, a: AttachFile, p: &Patient)
 
 pub(super) fn on_message(out: &mut Outcome, a: AttachFile, x: &Extraction, ctx: &TurnContext<'_>) {
     match a.stage {
-        AttachStage::ChoosePatient => {
-            let by_number = x.entities.choice.and_then(|n| ctx.patients.get((n as usize).checked_sub(1)?));
-            let by_name = x.name_reply.as_ref().and_then(|(first, _)| {
-                let first = crate::understanding::normalize::fold(first);
-                let mut hits = ctx.patients.iter().filter(|p| crate::understanding::normalize::fold(&p.first_name) == first);
-                let one = hits.next();
-                if hits.next().is_some() { None } else { one }
-            });
-            match by_number.or(by_name) {
-                Some(p) => confirm(out, ctx, AttachFile { patient: Some(p.id), stage: AttachStage::Confirm, ..a }, p),
-                None if x.intent == Intent::Negative => {
-                    out.state.flow = Flow::Idle;
-                    out.say(ctx.channel, "media_not_added", &[]);
-                }
-                None => {
-                    out.misunderstood(ctx, "media_which_patient_again", &[]);
-                    if matches!(out.state.flow, Flow::Attach(_)) {
-                        list_patients(out, ctx, ctx.patients);
-                    }
+        AttachStage::ChoosePatient => match super::select::chosen_patient(x, ctx.patients) {
+            Some(p) => confirm(out, ctx, AttachFile { patient: Some(p.id), stage: AttachStage::Confirm, ..a }, p),
+            None if x.intent == Intent::Negative => {
+                out.state.flow = Flow::Idle;
+                out.say(ctx.channel, "media_not_added", &[]);
+            }
+            None => {
+                out.misunderstood(ctx, "media_which_patient_again", &[]);
+                if matches!(out.state.flow, Flow::Attach(_)) {
+                    super::select::list_patients(out, ctx, "media_which_patient", ctx.patients);
                 }
             }
-        }
+        },
         AttachStage::Confirm => {
             // The patient must still be linked to this phone.
             let Some(p) = a.patient.and_then(|id| ctx.patients.iter().find(|p| p.id == id)) else {

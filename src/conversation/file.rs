@@ -27,18 +27,9 @@ pub(super) fn start(out: &mut Outcome, ctx: &TurnContext<'_>) {
         }
         many => {
             out.state.flow = Flow::File(FileQuestion { question: ctx.message, patient: None, stage: FileStage::ChoosePatient, tries: 0 });
-            list_patients(out, ctx, many);
+            super::select::list_patients(out, ctx, "file_which_patient", many);
         }
     }
-}
-
-fn list_patients(out: &mut Outcome, ctx: &TurnContext<'_>, patients: &[Patient]) {
-    let t = texts::texts();
-    let mut lines = vec![t.render(out.language, "file_which_patient", &[])];
-    for (i, p) in patients.iter().enumerate() {
-        lines.push(format!("{}. {} {}", i + 1, p.first_name, p.last_name));
-    }
-    out.effects.push(Effect::Reply(texts::for_channel(&lines.join("\n"), ctx.channel)));
 }
 
 fn ask_birth_date(out: &mut Outcome, ctx: &TurnContext<'_>, f: FileQuestion, p: &Patient) {
@@ -52,24 +43,15 @@ fn ask_birth_date(out: &mut Outcome, ctx: &TurnContext<'_>, f: FileQuestion, p: 
 
 pub(super) fn on_message(out: &mut Outcome, f: FileQuestion, x: &Extraction, ctx: &TurnContext<'_>) {
     match f.stage {
-        FileStage::ChoosePatient => {
-            let by_number = x.entities.choice.and_then(|n| ctx.patients.get((n as usize).checked_sub(1)?));
-            let by_name = x.name_reply.as_ref().and_then(|(first, _)| {
-                let first = crate::understanding::normalize::fold(first);
-                let mut hits = ctx.patients.iter().filter(|p| crate::understanding::normalize::fold(&p.first_name) == first);
-                let one = hits.next();
-                if hits.next().is_some() { None } else { one }
-            });
-            match by_number.or(by_name) {
-                Some(p) => ask_birth_date(out, ctx, FileQuestion { patient: Some(p.id), stage: FileStage::BirthDate, ..f }, p),
-                None => {
-                    out.misunderstood(ctx, "file_which_patient_again", &[]);
-                    if matches!(out.state.flow, Flow::File(_)) {
-                        list_patients(out, ctx, ctx.patients);
-                    }
+        FileStage::ChoosePatient => match super::select::chosen_patient(x, ctx.patients) {
+            Some(p) => ask_birth_date(out, ctx, FileQuestion { patient: Some(p.id), stage: FileStage::BirthDate, ..f }, p),
+            None => {
+                out.misunderstood(ctx, "file_which_patient_again", &[]);
+                if matches!(out.state.flow, Flow::File(_)) {
+                    super::select::list_patients(out, ctx, "file_which_patient", ctx.patients);
                 }
             }
-        }
+        },
         FileStage::BirthDate => {
             // The patient must still be linked to this phone.
             let Some(p) = f.patient.and_then(|id| ctx.patients.iter().find(|p| p.id == id)) else {

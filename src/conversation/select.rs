@@ -111,3 +111,33 @@ pub(super) fn description(x: &Extraction, lang: Lang) -> String {
     }
     parts.join(", ")
 }
+
+/// The patient a reply picks among those linked to the phone: by number, or
+/// by a first name only one of them has.
+pub(super) fn chosen_patient<'a>(
+    x: &crate::understanding::Extraction,
+    patients: &'a [crate::domain::Patient],
+) -> Option<&'a crate::domain::Patient> {
+    let by_number = x.entities.choice.and_then(|n| patients.get((n as usize).checked_sub(1)?));
+    let by_name = x.name_reply.as_ref().and_then(|(first, _)| {
+        let first = crate::understanding::normalize::fold(first);
+        let mut hits = patients.iter().filter(|p| crate::understanding::normalize::fold(&p.first_name) == first);
+        let one = hits.next();
+        if hits.next().is_some() { None } else { one }
+    });
+    by_number.or(by_name)
+}
+
+/// The patients linked to the phone, numbered, under the message `header`.
+pub(super) fn list_patients(
+    out: &mut super::turn::Outcome,
+    ctx: &super::turn::TurnContext<'_>,
+    header: &str,
+    patients: &[crate::domain::Patient],
+) {
+    let mut lines = vec![super::texts::texts().render(out.language, header, &[])];
+    for (i, p) in patients.iter().enumerate() {
+        lines.push(format!("{}. {} {}", i + 1, p.first_name, p.last_name));
+    }
+    out.effects.push(super::turn::Effect::Reply(super::texts::for_channel(&lines.join("\n"), ctx.channel)));
+}

@@ -146,20 +146,7 @@ impl ModelAssist {
             self.metrics.count(CallOutcome::CircuitOpen);
             return Err(CallOutcome::CircuitOpen);
         }
-        let started = Instant::now();
-        self.metrics.calls.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::time::timeout(self.timeout, self.backend.complete_as(name, max_tokens, system, user, schema)).await;
-        self.metrics.latency_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let outcome = match result {
-            Err(_) | Ok(Err(BackendError::TimedOut)) => Err(CallOutcome::Timeout),
-            Ok(Err(BackendError::Unreachable(_))) => Err(CallOutcome::Unreachable),
-            Ok(Err(_)) => Err(CallOutcome::Refused),
-            Ok(Ok(c)) => {
-                self.metrics.prompt_tokens.fetch_add(c.prompt_tokens.unwrap_or(0), Ordering::Relaxed);
-                self.metrics.completion_tokens.fetch_add(c.completion_tokens.unwrap_or(0), Ordering::Relaxed);
-                Ok(c.content)
-            }
-        };
+        let outcome = self.invoke(name, max_tokens, system, user, schema).await;
         self.record(outcome.is_ok());
         if let Err(o) = outcome {
             self.metrics.count(o);
@@ -168,9 +155,21 @@ impl ModelAssist {
     }
 
     async fn call(&self, system: &str, user: &str) -> Result<String, CallOutcome> {
+        self.invoke("nuru_extraction", 256, system, user, &schema::MODEL_SCHEMA).await
+    }
+
+    /// One call with the timeout, counted in the metrics (latency, tokens).
+    async fn invoke(
+        &self,
+        name: &str,
+        max_tokens: u32,
+        system: &str,
+        user: &str,
+        schema: &serde_json::Value,
+    ) -> Result<String, CallOutcome> {
         let started = Instant::now();
         self.metrics.calls.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::time::timeout(self.timeout, self.backend.complete(system, user, &schema::MODEL_SCHEMA)).await;
+        let result = tokio::time::timeout(self.timeout, self.backend.complete_as(name, max_tokens, system, user, schema)).await;
         self.metrics.latency_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         match result {
             Err(_) | Ok(Err(BackendError::TimedOut)) => Err(CallOutcome::Timeout),

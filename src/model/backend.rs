@@ -137,7 +137,7 @@ impl Backend {
     }
 }
 
-fn openai_error(e: async_openai::error::OpenAIError) -> BackendError {
+pub(crate) fn openai_error(e: async_openai::error::OpenAIError) -> BackendError {
     use async_openai::error::OpenAIError as E;
     match e {
         E::Reqwest(r) if r.is_timeout() => BackendError::TimedOut,
@@ -147,7 +147,7 @@ fn openai_error(e: async_openai::error::OpenAIError) -> BackendError {
     }
 }
 
-fn ollama_error(e: ollama_rs::error::OllamaError) -> BackendError {
+pub(crate) fn ollama_error(e: ollama_rs::error::OllamaError) -> BackendError {
     let text = e.to_string();
     match e {
         ollama_rs::error::OllamaError::ReqwestError(r) if r.is_connect() || r.is_timeout() || r.is_request() => {

@@ -4,7 +4,7 @@
 //! extraction model: a timeout per call, a circuit breaker, and the caller
 //! falls back to words only (BM25) whenever no vector comes back.
 
-use super::backend::BackendError;
+use super::backend::{BackendError, ollama_error, openai_error};
 use super::breaker::Breaker;
 use crate::config::{Config, ModelBackendKind};
 use async_openai::config::OpenAIConfig;
@@ -117,16 +117,7 @@ impl Embedder {
             }
             Client::Ollama(client) => {
                 let request = GenerateEmbeddingsRequest::new(self.model.clone(), EmbeddingsInput::Multiple(batch.to_vec()));
-                let response = client.generate_embeddings(request).await.map_err(|e| {
-                    let text = e.to_string();
-                    match e {
-                        ollama_rs::error::OllamaError::ReqwestError(r) if r.is_connect() || r.is_timeout() || r.is_request() => {
-                            BackendError::Unreachable(text)
-                        }
-                        ollama_rs::error::OllamaError::JsonError(_) => BackendError::Malformed(text),
-                        _ => BackendError::Refused(text),
-                    }
-                })?;
+                let response = client.generate_embeddings(request).await.map_err(ollama_error)?;
                 Ok(response.embeddings)
             }
         }
@@ -143,14 +134,4 @@ fn check(expected: usize, vectors: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, Backe
         return Err(BackendError::Malformed("vectors of different lengths, empty or not finite".into()));
     }
     Ok(vectors.into_iter().map(crate::documents::dense::normalized).collect())
-}
-
-fn openai_error(e: async_openai::error::OpenAIError) -> BackendError {
-    use async_openai::error::OpenAIError as E;
-    match e {
-        E::Reqwest(r) if r.is_timeout() => BackendError::TimedOut,
-        E::Reqwest(r) if r.is_connect() || r.is_request() => BackendError::Unreachable(r.to_string()),
-        E::JSONDeserialize(err, _) => BackendError::Malformed(err.to_string()),
-        other => BackendError::Refused(other.to_string()),
-    }
 }

@@ -172,26 +172,9 @@ async fn a_hosted_embedding_model_never_receives_a_patients_document() {
     let mut config = Config::default();
     configure(&mut config, ModelBackendKind::Openai, &base, true);
     let embedder = std::sync::Arc::new(Embedder::from_config(&config).unwrap().unwrap());
-    let phone = nuru::domain::PhoneNumber::parse("+243990000073").unwrap();
-    let patient = nuru::domain::Patient {
-        id: nuru::domain::PatientId::random(),
-        clinic_id: app.clinic.clinic.id,
-        first_name: "Awa".into(),
-        last_name: "Mendy".into(),
-        birth_date: chrono::NaiveDate::from_ymd_opt(1990, 5, 15),
-        relation: None,
-    };
-    let audit = nuru::storage::NewAuditEvent {
-        actor: None,
-        clinic: Some(app.clinic.clinic.id),
-        action: "create",
-        resource: "patient",
-        resource_id: None,
-        outcome: "ok",
-    };
-    app.store.add_patient(&patient, std::slice::from_ref(&phone), &audit, app.clock.now()).await.unwrap();
+    let patient = app.add_patient("Awa", "Mendy", Some((1990, 5, 15)), &["+243990000073"]).await;
     assert_eq!(
-        add(&app, &embedder, Some(patient.id), "resultats-nfs.txt", "Résultats NFS. Hémoglobine : 11,2 g/dL. Plaquettes : 240 000 /mm3.")
+        add(&app, &embedder, Some(patient), "resultats-nfs.txt", "Résultats NFS. Hémoglobine : 11,2 g/dL. Plaquettes : 240 000 /mm3.")
             .await,
         0
     );

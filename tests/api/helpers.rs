@@ -260,6 +260,29 @@ impl TestApp {
     }
 
     /// A WhatsApp message as Twilio delivers it.
+    /// Records a patient of the clinic, linked to `phones` (E.164).
+    pub async fn add_patient(&self, first: &str, last: &str, birth: Option<(i32, u32, u32)>, phones: &[&str]) -> nuru::domain::PatientId {
+        let patient = nuru::domain::Patient {
+            id: nuru::domain::PatientId::random(),
+            clinic_id: self.clinic.clinic.id,
+            first_name: first.into(),
+            last_name: last.into(),
+            birth_date: birth.and_then(|(y, m, d)| chrono::NaiveDate::from_ymd_opt(y, m, d)),
+            relation: None,
+        };
+        let phones: Vec<nuru::domain::PhoneNumber> = phones.iter().map(|p| nuru::domain::PhoneNumber::parse(p).unwrap()).collect();
+        let audit = nuru::storage::NewAuditEvent {
+            actor: None,
+            clinic: Some(self.clinic.clinic.id),
+            action: "create",
+            resource: "patient",
+            resource_id: None,
+            outcome: "ok",
+        };
+        self.store.add_patient(&patient, &phones, &audit, self.clock.now()).await.unwrap();
+        patient.id
+    }
+
     /// A WhatsApp message carrying files (URL, content type).
     pub async fn say_with_media(&self, from: &str, body: &str, media: &[(&str, &str)]) -> Vec<String> {
         let before = self.twilio.received.lock().unwrap().len();

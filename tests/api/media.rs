@@ -58,24 +58,7 @@ async fn a_file_sent_on_whatsapp_is_added_to_the_patients_file_after_a_yes() {
 async fn a_family_phone_chooses_the_file_and_no_adds_nothing() {
     let app = spawn_app().await;
     book(&app, AWA, "Awa Mendy", "15/05/1990").await;
-    let phone = nuru::domain::PhoneNumber::parse(AWA).unwrap();
-    let grace = nuru::domain::Patient {
-        id: nuru::domain::PatientId::random(),
-        clinic_id: app.clinic.clinic.id,
-        first_name: "Grâce".into(),
-        last_name: "Mendy".into(),
-        birth_date: chrono::NaiveDate::from_ymd_opt(2016, 2, 2),
-        relation: None,
-    };
-    let audit = nuru::storage::NewAuditEvent {
-        actor: None,
-        clinic: Some(app.clinic.clinic.id),
-        action: "create",
-        resource: "patient",
-        resource_id: None,
-        outcome: "ok",
-    };
-    app.store.add_patient(&grace, std::slice::from_ref(&phone), &audit, app.clock.now()).await.unwrap();
+    app.add_patient("Grâce", "Mendy", Some((2016, 2, 2)), &[AWA]).await;
     assert_eq!(files_of(&app, AWA).await.len(), 2, "two patients on this phone");
     let photo = app.twilio.add_media(&app.twilio_url, "ME2", "image/jpeg", vec![0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
     let r = app.say_with_media(AWA, "", &[(&photo, "image/jpeg")]).await.join("\n");

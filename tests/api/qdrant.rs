@@ -290,24 +290,7 @@ fn keywords(filter: &q::Filter, key: &str) -> Option<Vec<String>> {
 }
 
 async fn patient(app: &TestApp, name: &str) -> nuru::domain::PatientId {
-    let p = nuru::domain::Patient {
-        id: nuru::domain::PatientId::random(),
-        clinic_id: app.clinic.clinic.id,
-        first_name: name.into(),
-        last_name: "Test".into(),
-        birth_date: None,
-        relation: None,
-    };
-    let audit = nuru::storage::NewAuditEvent {
-        actor: None,
-        clinic: Some(app.clinic.clinic.id),
-        action: "create",
-        resource: "patient",
-        resource_id: None,
-        outcome: "ok",
-    };
-    app.store.add_patient(&p, &[], &audit, app.clock.now()).await.unwrap();
-    p.id
+    app.add_patient(name, "Test", None, &[]).await
 }
 
 const DOCS: &[(&str, &str)] = &[
