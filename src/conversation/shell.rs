@@ -100,7 +100,7 @@ impl TurnRunner {
             calendar_base: None,
             model: None,
             catalogs: Catalogs::default(),
-            library: Default::default(),
+            library: std::sync::Arc::new(crate::retrieval::Library::new()),
             media: None,
         }
     }

@@ -59,7 +59,7 @@ impl std::fmt::Debug for Library {
 
 impl Library {
     pub fn new() -> Library {
-        Library::default()
+        Library { weight: crate::documents::dense::DEFAULT_WEIGHT, ..Library::default() }
     }
 
     /// Searches fuse words with this model's vectors, the vectors' ranking
