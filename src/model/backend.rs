@@ -73,12 +73,8 @@ impl Backend {
         }
     }
 
-    /// One chat call: the system prompt, the message, the schema of the answer.
-    pub async fn complete(&self, system: &str, user: &str, schema: &Value) -> Result<Completion, BackendError> {
-        self.complete_as("nuru_extraction", 256, system, user, schema).await
-    }
-
-    /// As [`complete`](Self::complete), naming the schema and bounding the answer's tokens.
+    /// One chat call: the system prompt, the message, the schema of the
+    /// answer (named `name`), at most `max_tokens` of answer.
     pub async fn complete_as(
         &self,
         name: &str,

@@ -259,16 +259,7 @@ pub async fn delete_clinic_document(
     ApiPath((_clinic, id)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     owned(&state, access.clinic, None, id).await?;
-    let id_text = id.to_string();
-    let event = audit_event(&access.caller, access.clinic, "delete", "document", Some(&id_text));
-    // The vectors go first: if Qdrant does not answer, nothing is deleted
-    // and the call can be repeated.
-    state.library.forget_document(access.clinic, DocumentId(id)).await.map_err(|e| {
-        tracing::error!(error = %e, "document vectors not removed from Qdrant");
-        ApiError::unavailable("the vector store did not answer; nothing was deleted, try again")
-    })?;
-    state.store.delete_document(access.clinic, DocumentId(id), &event, state.clock.now()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    delete(&state, &access, id, "document").await
 }
 
 /// Adds a document to a patient's file (a lab result, a discharge letter).
@@ -322,10 +313,20 @@ pub async fn delete_patient_document(
 ) -> ApiResult<StatusCode> {
     let owner = patient_of(&state, access.clinic, patient).await?;
     owned(&state, access.clinic, Some(owner), id).await?;
+    delete(&state, &access, id, "patient_document").await
+}
+
+/// Deletes a document the caller's clinic owns (checked by the caller): its
+/// vectors first — if Qdrant does not answer, nothing is deleted and the
+/// call can be repeated — then the document, its passages and the audit row.
+async fn delete<R: crate::admin::auth::MinRole>(
+    state: &AppState,
+    access: &ClinicAccess<R>,
+    id: Uuid,
+    resource: &str,
+) -> ApiResult<StatusCode> {
     let id_text = id.to_string();
-    let event = audit_event(&access.caller, access.clinic, "delete", "patient_document", Some(&id_text));
-    // The vectors go first: if Qdrant does not answer, nothing is deleted
-    // and the call can be repeated.
+    let event = audit_event(&access.caller, access.clinic, "delete", resource, Some(&id_text));
     state.library.forget_document(access.clinic, DocumentId(id)).await.map_err(|e| {
         tracing::error!(error = %e, "document vectors not removed from Qdrant");
         ApiError::unavailable("the vector store did not answer; nothing was deleted, try again")
