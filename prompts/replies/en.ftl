@@ -16,7 +16,12 @@ propose_slots =
     { $options }
     Reply with the number of your choice, or suggest another day.
 no_slots_that_day =
-    There is no free slot left { $when } for { $service }. Here are the next ones:
+    There is no free slot left { $when }{ $period ->
+        [morning] {" "}in the morning
+        [afternoon] {" "}in the afternoon
+        [evening] {" "}in the evening
+       *[any] {""}
+    } for { $service }. Here are the next ones:
     { $options }
     Reply with the number of your choice.
 no_slots_at_all = Sorry, I cannot find any free slot for { $service } in the next { $days } days. I am passing your request to the team, who will get back to you.

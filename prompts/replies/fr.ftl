@@ -27,7 +27,12 @@ propose_slots =
     { $options }
     Répondez avec le numéro de votre choix, ou proposez un autre jour.
 no_slots_that_day =
-    Il n'y a plus de créneau libre { $when } pour { $service_gender ->
+    Il n'y a plus de créneau libre { $when }{ $period ->
+        [morning] {" "}le matin
+        [afternoon] {" "}l'après-midi
+        [evening] {" "}le soir
+       *[any] {""}
+    } pour { $service_gender ->
             [feminine] une { $service }
            *[masculine] un { $service }
         }. Voici les prochains disponibles :

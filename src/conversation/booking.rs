@@ -10,7 +10,7 @@ use super::turn::{BookingRequest, Effect, Outcome, TurnContext};
 use crate::domain::{Lang, PatientId};
 use crate::scheduling::{Slot, Unavailable};
 use crate::understanding::normalize::fold;
-use crate::understanding::{Extraction, Intent};
+use crate::understanding::{Extraction, Intent, TimePreference};
 use chrono::{Duration, NaiveDate, Timelike};
 
 pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
@@ -327,7 +327,13 @@ fn advance(out: &mut Outcome, mut b: Booking, ctx: &TurnContext<'_>) {
     }
     let options = slot_lines(lang, &alternatives, ctx);
     b.stage = Stage::ChooseSlot { offered: alternatives };
-    out.say(ctx.channel, "no_slots_that_day", &[("when", &when), ("service", &service), ("options", &options)]);
+    let period = match b.preference {
+        Some(TimePreference::Morning) => "morning",
+        Some(TimePreference::Afternoon) => "afternoon",
+        Some(TimePreference::Evening) => "evening",
+        None => "any",
+    };
+    out.say(ctx.channel, "no_slots_that_day", &[("when", &when), ("period", period), ("service", &service), ("options", &options)]);
     set(out, b);
 }
 

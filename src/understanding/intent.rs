@@ -20,6 +20,11 @@ pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
     if is_handoff(p) {
         return Intent::HumanHandoff;
     }
+    // "e do, book am", "oui réservez-le": a yes that tells us to go ahead
+    // with what was offered, naming nothing new.
+    if starts_with_any(p, AFFIRMATIVE_STARTS) && any_phrase(p, GO_AHEAD) && !has_slot_words(p) && !has_service_word(p) {
+        return Intent::Affirmative;
+    }
     if let Some(task) = task_intent(p) {
         return task;
     }
@@ -295,6 +300,11 @@ fn asks_for_a_person(p: &str) -> bool {
             " en relation",
             " en contact",
             " joindre",
+            " passez moi",
+            " passe moi",
+            " me passer",
+            " put me through",
+            " connect me",
         ],
     ) && any_phrase(
         p,
@@ -370,7 +380,27 @@ fn task_intent(p: &str) -> Option<Intent> {
             && !any_phrase(p, &[" y a la place", " y a de la place"]);
     let cannot = cancel || any_phrase(p, &[" impossible", " pas possible", " not possible"]);
     let come_instead = any_phrase(p, &[" venir ", " come "]) && any_phrase(p, &[" au lieu", " plutot que", " instead of", " rather than"]);
-    if modify || moved || (cannot && rebook && has_slot_words(p)) || (own && other_time) || come_instead {
+    // "mon rdv de mardi ne m'arrange plus", "my appointment doesn't suit me
+    // any more": the booked time no longer fits; a receptionist offers others.
+    let no_longer_fits = own
+        && any_phrase(
+            p,
+            &[
+                " m arrange plus",
+                " m arrange pas",
+                " me convient plus",
+                " me va plus",
+                " suit me any more",
+                " suit me anymore",
+                " no longer suits",
+                " doesn t suit me",
+                " doesn t work for me",
+                " no longer works",
+                " no good for me",
+                " no go work for me",
+            ],
+        );
+    if modify || moved || (cannot && rebook && has_slot_words(p)) || (own && other_time) || come_instead || no_longer_fits {
         return Some(Intent::ModifyAppointment);
     }
     if cancel {

@@ -496,6 +496,13 @@ pub const MY_APPOINTMENTS: &[&str] = &[
     " rendez vous de mes enfants",
     " rdv des enfants",
     " rdv de la famille",
+    " rdv de toute la famille",
+    " rendez vous de la famille",
+    " rendez vous de toute la famille",
+    " family s appointments",
+    " the family appointments",
+    " the kids appointments",
+    " children s appointments",
 ];
 
 pub const OWN_APPOINTMENT_QUESTION: &[&str] = &[
@@ -556,6 +563,19 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " quel jour deja",
     " c est quand deja",
     " when am i seeing",
+    " chose de prevu",
+    " quelque chose de prevu",
+    " de prevu avec vous",
+    " de prevu chez vous",
+    " anything scheduled",
+    " something scheduled",
+    " anything planned",
+    " supposed to come",
+    " when do i come in",
+    " when am i coming",
+    " come in again",
+    " mon prochain passage",
+    " my next visit",
     " when do i see",
     " when will i see",
     " is my appointment still",
@@ -989,6 +1009,8 @@ pub const AFFIRMATIVE_STARTS: &[&str] = &[
     " na so",
     " e do",
     " ok sah",
+    " ce bon",
+    " c bon",
     " okay sah",
     " yes sah",
     " yes ma",
@@ -997,6 +1019,23 @@ pub const AFFIRMATIVE_STARTS: &[&str] = &[
     " na true",
     " sharp sharp",
     " e good",
+];
+
+/// After a yes, words that tell us to go ahead with what was offered.
+pub const GO_AHEAD: &[&str] = &[
+    " book am",
+    " book it",
+    " book that",
+    " confirm am",
+    " confirm it",
+    " reservez le",
+    " reserve le",
+    " reservez la",
+    " reserve la",
+    " reservez moi",
+    " je le prends",
+    " i ll take it",
+    " i take am",
 ];
 
 pub const AFFIRMATIVE_PHRASES: &[&str] = &[
@@ -1562,7 +1601,6 @@ const FR_WORDS: &[&str] = &[
     "j'ai",
     "d'accord",
     "dac",
-    "ok",
     "plutot",
     "peut",
     "pouvez",

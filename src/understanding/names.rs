@@ -31,6 +31,8 @@ const STOP: &[&str] = &[
     "tomorrow",
     "please",
     "abeg",
+    "pr",
+    "pour",
     "sah",
     "na",
     "directement",

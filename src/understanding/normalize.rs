@@ -95,6 +95,12 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("appts", "appointments"),
     ("rdvs", "rdv"),
     ("rv", "rdv"),
+    ("qqn", "quelqu un"),
+    ("qqun", "quelqu un"),
+    ("qlqn", "quelqu un"),
+    ("qqch", "quelque chose"),
+    ("qlq", "quelque"),
+    ("qq", "quelques"),
 ];
 
 /// Words after which "avc" is the SMS spelling of "avec" ("rdv avc le dr"),
