@@ -92,6 +92,18 @@ pub struct Config {
     /// Base64, at least 32 bytes: signs the admin API's access tokens. Unset:
     /// a random key per process.
     pub jwt_secret: Option<Secret<String>>,
+    /// The clinic deployment's Google OAuth client (a "Web application"
+    /// client whose redirect URI is `public_base_url/oauth/google/callback`).
+    /// Unset: Google Calendar connections are not offered.
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<Secret<String>>,
+    /// Google's endpoints; tests and staging point them elsewhere.
+    pub google_auth_url: String,
+    pub google_token_url: String,
+    pub google_revoke_url: String,
+    pub google_api_root: String,
+    /// How often each connection's busy time is synchronised (±20 % jitter).
+    pub google_sync_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,6 +167,13 @@ impl Default for Config {
             qdrant_api_key: None,
             qdrant_collection: "nuru_passages".into(),
             jwt_secret: None,
+            google_client_id: None,
+            google_client_secret: None,
+            google_auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            google_token_url: "https://oauth2.googleapis.com/token".into(),
+            google_revoke_url: "https://oauth2.googleapis.com/revoke".into(),
+            google_api_root: "https://www.googleapis.com/".into(),
+            google_sync_seconds: 300,
         }
     }
 }

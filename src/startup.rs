@@ -83,6 +83,12 @@ impl Application {
             cipher.clone(),
             &config.twilio_api_base,
         )?));
+        let google =
+            crate::calendar::google::Google::from_config(&config, store.clone(), cipher.clone(), options.clock.clone()).map(Arc::new);
+        if let Some(g) = &google {
+            tracing::info!("Google Calendar connections on");
+            engine = engine.with_google(g.clone());
+        }
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {
             metrics: metrics.clone(),
@@ -97,6 +103,7 @@ impl Application {
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
             lease: chrono::Duration::seconds(config.worker_lease_seconds as i64),
             last_sweep: Default::default(),
+            google: google.clone(),
         });
         let jwt = Arc::new(crate::admin::auth::JwtKeys::new(&jwt_secret(&config)?));
         let intake = crate::storage::Intake::start(store.clone());
@@ -112,6 +119,7 @@ impl Application {
             jwt,
             model,
             library,
+            google,
         };
         Ok(Application { listener, state, workers, background_workers: options.background_workers })
     }
@@ -234,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
         .route("/calendar/appointments/{file}", get(crate::calendar::feeds::appointment))
         .route("/calendar/practitioners/{file}", get(crate::calendar::feeds::practitioner))
+        .route("/oauth/google/callback", get(crate::calendar::google::callback::callback))
         .with_state(state)
 }
 

@@ -33,6 +33,8 @@ pub struct Workers {
     pub lease: Duration,
     /// When this node last marked expired sends `unknown` (epoch seconds).
     pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
+    /// Google Calendar sync and event writes, when configured.
+    pub google: Option<Arc<crate::calendar::google::Google>>,
 }
 
 impl Workers {
@@ -168,6 +170,21 @@ impl Workers {
         for first in (0..senders).map(|i| i == 0) {
             handles.push(self.clone().queue_loop(first, self.outbound_ready.clone(), shutdown.clone(), "outbox", |w| async move {
                 w.send_next_outbound().await
+            }));
+        }
+        if let Some(google) = &self.google {
+            // One loop each: Google's per-user quotas favour a steady pace
+            // over bursts, and every node runs its own (claims are leased).
+            let lease = self.lease.to_std().unwrap_or(std::time::Duration::from_secs(60));
+            let g = google.clone();
+            handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "calendar sync", move |_| {
+                let g = g.clone();
+                async move { g.sync_due(lease).await }
+            }));
+            let g = google.clone();
+            handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "calendar writes", move |_| {
+                let g = g.clone();
+                async move { g.write_due(lease).await }
             }));
         }
         info!(processors, senders, "workers started");

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Nuru admin API", description = "Clinic admins configure and follow their clinic; superadmins review across clinics."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"), (name = "documents"))
+    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"), (name = "documents"), (name = "calendar"))
 )]
 struct ApiDoc;
 
@@ -74,6 +74,11 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::list_holidays, routes::set_holidays))
         .routes(routes!(routes::audit_events))
         .routes(routes!(routes::system_events))
+        .routes(routes!(routes::connect_google))
+        .routes(routes!(routes::get_google, routes::disconnect_google))
+        .routes(routes!(routes::choose_google_calendars))
+        .routes(routes!(routes::sync_google))
+        .routes(routes!(routes::calendar_conflicts))
         .merge(
             // Uploads are larger than the 2 MB every other body is held to.
             OpenApiRouter::new()

@@ -1,5 +1,6 @@
 //! Calendars outside Nuru: the iCalendar files and feeds Nuru publishes
-//! (`ics` writes them, `feeds` serves them). Google Calendar joins this module.
+//! (`ics` writes them, `feeds` serves them). `google` connects practitioners' Google Calendars.
 
 pub mod feeds;
+pub mod google;
 pub mod ics;

@@ -52,6 +52,9 @@ pub struct TurnRunner {
     library: std::sync::Arc<crate::retrieval::Library>,
     /// Fetches the files patients send, from the clinic's Twilio account.
     media: Option<std::sync::Arc<crate::channels::twilio::media::MediaSource>>,
+    /// Asked for the practitioner's Google free/busy right before a booking or
+    /// a move is written.
+    google: Option<std::sync::Arc<crate::calendar::google::Google>>,
 }
 
 /// A clinic's catalog as this node holds it, with the lexicon built from it.
@@ -102,7 +105,13 @@ impl TurnRunner {
             catalogs: Catalogs::default(),
             library: std::sync::Arc::new(crate::retrieval::Library::new()),
             media: None,
+            google: None,
         }
+    }
+
+    pub fn with_google(mut self, google: std::sync::Arc<crate::calendar::google::Google>) -> Self {
+        self.google = Some(google);
+        self
     }
 
     /// Staff release a handed-off conversation: the bot answers again, from a fresh state.
@@ -436,6 +445,23 @@ impl TurnRunner {
         } else {
             Vec::new()
         };
+        // A slot taken in the doctor's Google Calendar since it was offered:
+        // refused before anything is written, and recorded as busy so the
+        // alternatives offered in the same turn avoid it.
+        if let Some(google) = &self.google {
+            for effect in &outcome.effects {
+                let slot = match effect {
+                    Effect::Book(req) => &req.slot,
+                    Effect::Move { slot, .. } => slot,
+                    _ => continue,
+                };
+                let busy = google.busy_now(catalog.clinic.id, slot.practitioner_id, slot.start, slot.end).await?;
+                if !busy.is_empty() {
+                    info!(conversation = %row.id, "slot busy in the practitioner's Google Calendar; proposing others");
+                    return Ok(Applied::SlotTaken);
+                }
+            }
+        }
         let mut tx = self.store.begin().await?;
         let mut report = TurnReport::default();
         let mut saved = row.clone();

@@ -56,6 +56,7 @@ impl Session {
             poll: std::time::Duration::from_millis(100),
             lease: chrono::Duration::seconds(60),
             last_sweep: Default::default(),
+            google: None,
         };
         Ok(Session { store, catalog, clock, workers, counter: AtomicU64::new(0), last_seen: Default::default() })
     }

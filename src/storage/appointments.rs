@@ -105,6 +105,7 @@ impl Store {
         .bind(crate::secrets::random_token())
         .execute(&mut *conn)
         .await?;
+        Self::queue_calendar_write(conn, id, now).await?;
         Ok(id)
     }
 
@@ -139,6 +140,9 @@ impl Store {
         .bind(to.clinic_id.to_string())
         .execute(&mut *conn)
         .await?;
+        if done.rows_affected() == 1 {
+            Self::queue_calendar_write(conn, id, now).await?;
+        }
         Ok(done.rows_affected() == 1)
     }
 
@@ -153,6 +157,9 @@ impl Store {
         .bind(clinic.to_string())
         .execute(&mut *conn)
         .await?;
+        if done.rows_affected() == 1 {
+            Self::queue_calendar_write(conn, id, now).await?;
+        }
         Ok(done.rows_affected() == 1)
     }
 

@@ -7,6 +7,7 @@ mod accounts;
 mod activity;
 mod admin;
 mod appointments;
+mod calendar;
 mod catalog;
 mod clinics;
 mod conversations;
@@ -21,6 +22,7 @@ pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow
 pub use activity::Activity;
 pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
+pub use calendar::{BusyChanges, CONNECTED, CalendarConflict, CalendarWrite, GOOGLE_SOURCE, GoogleConnection, NEEDS_RECONNECT, OAuthState};
 pub use catalog::{FutureOf, StoredWindow};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;
@@ -147,6 +149,15 @@ impl Store {
         match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// `skip_locked` for a claim that joins another table: only the rows of
+    /// the queue (`alias`) are locked.
+    fn skip_locked_of(&self, alias: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!("FOR UPDATE OF {alias} SKIP LOCKED"),
         }
     }
 

@@ -10,6 +10,7 @@ mod catalog;
 mod clinics;
 mod conversations;
 mod documents;
+mod google;
 mod patients;
 
 pub use accounts::*;
@@ -20,6 +21,7 @@ pub use catalog::*;
 pub use clinics::*;
 pub use conversations::*;
 pub use documents::*;
+pub use google::*;
 pub use patients::*;
 
 use super::auth::Caller;
