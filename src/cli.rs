@@ -77,6 +77,11 @@ enum Command {
         #[arg(long)]
         max_false_alarms_per_200: Option<f64>,
     },
+    /// Google Calendar connections (support).
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Documents: search a folder as retrieval sees it.
     Docs {
         #[command(subcommand)]
@@ -143,6 +148,18 @@ enum AdminCommand {
         /// clinic_admin, staff or practitioner.
         #[arg(long)]
         role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Reads a practitioner's Google Calendar busy time now (as the worker
+    /// does) and prints what it read; then makes the calendar writes that are
+    /// due (any practitioner's), as the worker would.
+    Sync {
+        /// The practitioner's id (from the admin API).
+        #[arg(long)]
+        practitioner: String,
     },
 }
 
@@ -381,6 +398,35 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
                 let library = crate::retrieval::Library::from_config(&config)?;
                 docs_add(&store, &library, &clinic, patient.as_deref(), &files).await
+            }
+            Command::Calendar { command: CalendarCommand::Sync { practitioner } } => {
+                crate::telemetry::init(&config);
+                crate::install_crypto_provider();
+                let practitioner = crate::domain::PractitionerId::parse(&practitioner).context("the practitioner id is a UUID")?;
+                let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+                let google = crate::calendar::google::Google::from_config(&config, store.clone(), crate::startup::cipher(&config)?, Clock::system())
+                    .context("Google Calendar is not configured (NURU_GOOGLE_CLIENT_ID)")?;
+                let conn = store.google_connection_of(practitioner).await?.context("this practitioner has no Google Calendar connection")?;
+                anyhow::ensure!(
+                    conn.status == crate::storage::CONNECTED,
+                    "the connection needs the practitioner to connect again ({})",
+                    conn.last_error.unwrap_or_default()
+                );
+                let report = google.sync(&conn).await?;
+                store.finish_google_sync(practitioner, Utc::now(), None, Utc::now()).await?;
+                println!(
+                    "{} calendar(s), {} page(s), {} event(s) read{}",
+                    report.calendars,
+                    report.pages,
+                    report.events,
+                    if report.full { " (full read)" } else { " (changes since the last sync)" }
+                );
+                let mut written = 0;
+                while google.write_due(std::time::Duration::from_secs(60)).await? {
+                    written += 1;
+                }
+                println!("{written} calendar write(s) attempted; pending: {}", store.pending_calendar_writes(practitioner).await?);
+                Ok(())
             }
             Command::Extract { .. } | Command::EvalNlu { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
                 unreachable!("handled without a runtime")

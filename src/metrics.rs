@@ -51,6 +51,9 @@ pub struct Reading {
     pub pool_idle: i64,
     pub pool_max: i64,
     pub model: Option<crate::model::MetricsSnapshot>,
+    /// Google Calendar counts (sync runs, events read, writes, failures,
+    /// quota backoffs, requests), when connections are configured.
+    pub google: Option<[(&'static str, u64); 6]>,
 }
 
 #[derive(Debug)]
@@ -65,6 +68,8 @@ pub struct Metrics {
     queue_age: Family<QueueLabel, Gauge<f64, AtomicU64>>,
     pool: Family<PoolLabel, Gauge>,
     model_calls: Family<OutcomeLabel, Counter>,
+    google: Family<OutcomeLabel, Counter>,
+    google_seen: Mutex<std::collections::HashMap<&'static str, u64>>,
     /// The model's counts already added to `model_calls` (they are kept by
     /// the model's own atomics and added here as they grow).
     model_seen: Mutex<std::collections::HashMap<&'static str, u64>>,
@@ -98,7 +103,15 @@ impl Metrics {
         registry.register("db_pool_connections", "Database pool connections (open, idle, max)", pool.clone());
         let model_calls = Family::<OutcomeLabel, Counter>::default();
         registry.register("model_calls", "Calls to the understanding model, by outcome", model_calls.clone());
+        let google = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "google_calendar",
+            "Google Calendar work by kind (sync_runs, events_read, writes, failures, backoffs, requests)",
+            google.clone(),
+        );
         Self {
+            google,
+            google_seen: Mutex::default(),
             registry,
             webhooks,
             ack_seconds,
@@ -153,6 +166,13 @@ impl Metrics {
                 let before = seen.insert(outcome, now).unwrap_or(0);
                 let counter = self.model_calls.get_or_create(&OutcomeLabel { outcome });
                 counter.inc_by(now.saturating_sub(before));
+            }
+        }
+        if let Some(g) = &reading.google {
+            let mut seen = self.google_seen.lock().expect("metrics lock");
+            for (outcome, now) in g {
+                let before = seen.insert(outcome, *now).unwrap_or(0);
+                self.google.get_or_create(&OutcomeLabel { outcome }).inc_by(now.saturating_sub(before));
             }
         }
         let mut out = String::new();

@@ -277,6 +277,7 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         pool_idle: idle as i64,
         pool_max: max as i64,
         model: state.model.as_ref().map(|m| m.metrics.snapshot()),
+        google: state.google.as_ref().map(|g| g.metrics.snapshot()),
     };
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render(&reading))
         .into_response()

@@ -213,13 +213,15 @@ impl Store {
         let tokens: BTreeMap<&String, &String> = current.sync_tokens.iter().filter(|(c, _)| busy.contains(c)).collect();
         for dropped in current.busy_calendars.iter().filter(|c| !busy.contains(c)) {
             let prefix = format!("{dropped}/");
-            sqlx::query("DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, CAST($3 AS INTEGER)) = $4")
-                .bind(practitioner.to_string())
-                .bind(GOOGLE_SOURCE)
-                .bind(prefix.chars().count() as i64)
-                .bind(prefix)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, CAST($3 AS INTEGER)) = $4",
+            )
+            .bind(practitioner.to_string())
+            .bind(GOOGLE_SOURCE)
+            .bind(prefix.chars().count() as i64)
+            .bind(prefix)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
             "UPDATE google_connections SET busy_calendars = $1, booking_calendar = $2, sync_tokens = $3, next_sync_at = 0, updated_at = $4 \
@@ -326,13 +328,15 @@ impl Store {
             .map_err(|e| StorageError::Corrupt(format!("sync tokens: {e}")))?;
         let prefix = format!("{calendar}/");
         if changes.full {
-            sqlx::query("DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, CAST($3 AS INTEGER)) = $4")
-                .bind(practitioner.to_string())
-                .bind(GOOGLE_SOURCE)
-                .bind(prefix.chars().count() as i64)
-                .bind(&prefix)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, CAST($3 AS INTEGER)) = $4",
+            )
+            .bind(practitioner.to_string())
+            .bind(GOOGLE_SOURCE)
+            .bind(prefix.chars().count() as i64)
+            .bind(&prefix)
+            .execute(&mut *tx)
+            .await?;
         }
         for key in &changes.free {
             sqlx::query("DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND external_id = $3")

@@ -325,17 +325,18 @@ fn timed(id: &str, start: &str, end: &str) -> Value {
     json!({"id": id, "status": "confirmed", "summary": "Déjeuner", "start": {"dateTime": start}, "end": {"dateTime": end}})
 }
 
+fn google_config(c: &mut nuru::config::Config, url: &str) {
+    c.google_client_id = Some("client-id".into());
+    c.google_client_secret = Some(nuru::secrets::Secret::new("client-secret".into()));
+    c.google_auth_url = format!("{url}/auth");
+    c.google_token_url = format!("{url}/token");
+    c.google_revoke_url = format!("{url}/revoke");
+    c.google_api_root = format!("{url}/");
+}
+
 async fn setup() -> (Admin, MockGoogle, PractitionerId) {
     let (google, url) = MockGoogle::start().await;
-    let a = setup_with(|c| {
-        c.google_client_id = Some("client-id".into());
-        c.google_client_secret = Some(nuru::secrets::Secret::new("client-secret".into()));
-        c.google_auth_url = format!("{url}/auth");
-        c.google_token_url = format!("{url}/token");
-        c.google_revoke_url = format!("{url}/revoke");
-        c.google_api_root = format!("{url}/");
-    })
-    .await;
+    let a = setup_with(|c| google_config(c, &url)).await;
     let kabeya = a.app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
     (a, google, kabeya)
 }
@@ -579,6 +580,9 @@ async fn bookings_moves_and_cancellations_reach_the_booking_calendar_once_each()
     assert_eq!(google.event(PRIMARY, &id).unwrap()["status"], "cancelled");
     assert_eq!(google.count("DELETE", &id), 1);
     assert!(!g.write_due(lease).await.unwrap());
+
+    let page = a.app.http.get(format!("{}/metrics", a.app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("nuru_google_calendar_total{outcome=\"writes\"} 3"), "{page}");
 }
 
 #[tokio::test]
@@ -658,4 +662,50 @@ async fn an_event_the_doctor_deleted_in_google_is_reported_as_a_conflict_not_rec
     assert_eq!(body[0]["appointment_id"], appointment.id.to_string());
     assert_eq!(a.app.store.appointments(a.app.clinic.clinic.id).await.unwrap()[0].status, AppointmentStatus::Booked, "not dropped");
     assert!(!g.write_due(lease).await.unwrap(), "not re-created");
+}
+
+#[tokio::test]
+async fn two_nodes_and_a_crash_after_a_claim_write_each_event_exactly_once() {
+    let (google, url) = MockGoogle::start().await;
+    let a = setup_with(|c| google_config(c, &url)).await;
+    let kabeya = a.app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    connect(&a, &google, kabeya).await;
+    let patient = a.app.add_patient("Awa", "Mendy", Some((1990, 5, 15)), &[PATIENT]).await;
+    let service = a.app.clinic.services.iter().find(|s| s.name_fr == "consultation").unwrap().id;
+    let token = a.token("admin@demo.org").await;
+    for i in 0..6 {
+        let start = "2026-11-24T07:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap() + chrono::Duration::minutes(30 * i);
+        let body = json!({"practitioner_id": kabeya, "service_id": service, "patient_id": patient, "starts_at": start});
+        let (status, answer) = a.send("post", &token, &format!("/api/clinics/{}/appointments", a.app.clinic.clinic.id), Some(body)).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    // A second node on the same database, with its own Google client and token cache.
+    let mut config = nuru::config::Config::default();
+    google_config(&mut config, &url);
+    let other = std::sync::Arc::new(
+        nuru::calendar::google::Google::from_config(&config, a.app.store.clone(), a.app.workers.cipher.clone(), a.app.clock.clone())
+            .unwrap(),
+    );
+    let first = a.app.workers.google.clone().unwrap();
+    let lease = std::time::Duration::from_secs(60);
+    // A node claims a write and dies before calling Google.
+    let now = a.app.clock.now();
+    let lost = a.app.store.claim_calendar_write(now, now + chrono::Duration::seconds(60)).await.unwrap().expect("a write is due");
+    let drain = |g: std::sync::Arc<nuru::calendar::google::Google>| async move {
+        let mut n = 0;
+        while g.write_due(lease).await.unwrap() {
+            n += 1;
+        }
+        n
+    };
+    let (x, y) = tokio::join!(drain(first.clone()), drain(other.clone()));
+    assert_eq!(x + y, 5, "the claimed write waits for its lease");
+    a.app.clock.advance(chrono::Duration::seconds(61));
+    let (x2, y2) = tokio::join!(drain(first), drain(other));
+    assert_eq!(x2 + y2, 1, "the lost claim is taken again after its lease");
+    assert_eq!(google.count("POST", "/events"), 6, "one insert per appointment, none twice");
+    assert!(google.event(PRIMARY, &event_id(lost.appointment_id)).is_some());
+    let pending: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM calendar_outbox WHERE done = 0").fetch_one(a.app.store.pool()).await.unwrap();
+    assert_eq!(pending, 0);
 }

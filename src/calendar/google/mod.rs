@@ -81,6 +81,21 @@ pub struct GoogleMetrics {
     pub requests: std::sync::atomic::AtomicU64,
 }
 
+impl GoogleMetrics {
+    /// The counts, named as `/metrics` shows them.
+    pub fn snapshot(&self) -> [(&'static str, u64); 6] {
+        let r = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        [
+            ("sync_runs", r(&self.sync_runs)),
+            ("events_read", r(&self.events_read)),
+            ("writes", r(&self.writes)),
+            ("failures", r(&self.failures)),
+            ("backoffs", r(&self.backoffs)),
+            ("requests", r(&self.requests)),
+        ]
+    }
+}
+
 fn bump(c: &std::sync::atomic::AtomicU64, n: u64) {
     c.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
 }
