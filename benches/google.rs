@@ -91,6 +91,8 @@ async fn main() {
         practitioner_id: practitioner,
         clinic_id: catalog.clinic.id,
         status: "connected".into(),
+        kind: "oauth".into(),
+        subject: None,
         refresh_token_enc: cipher.encrypt("rt"),
         scope: String::new(),
         calendars_json: "[]".into(),
@@ -101,12 +103,19 @@ async fn main() {
         last_error: None,
         connected_at: clock.now(),
     };
-    let audit = NewAuditEvent { actor: None, clinic: Some(catalog.clinic.id), action: "bench", resource: "google", resource_id: None, outcome: "ok" };
+    let audit = NewAuditEvent {
+        actor: None,
+        clinic: Some(catalog.clinic.id),
+        action: "bench",
+        resource: "google",
+        resource_id: None,
+        outcome: "ok",
+    };
     store.save_google_connection(&conn, &audit, clock.now()).await.unwrap();
     let mut config = Config { google_client_id: Some("bench".into()), ..Config::default() };
     config.google_token_url = format!("{url}/token");
     config.google_api_root = format!("{url}/");
-    let google = Google::from_config(&config, store.clone(), cipher, clock.clone()).unwrap();
+    let google = Google::from_config(&config, store.clone(), cipher, clock.clone());
 
     println!("Google Calendar sync and free/busy (local server, SQLite file)");
     let conn = store.google_connection_of(practitioner).await.unwrap().unwrap();

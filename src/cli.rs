@@ -404,8 +404,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 crate::install_crypto_provider();
                 let practitioner = crate::domain::PractitionerId::parse(&practitioner).context("the practitioner id is a UUID")?;
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-                let google = crate::calendar::google::Google::from_config(&config, store.clone(), crate::startup::cipher(&config)?, Clock::system())
-                    .context("Google Calendar is not configured (NURU_GOOGLE_CLIENT_ID)")?;
+                let google = crate::calendar::google::Google::from_config(&config, store.clone(), crate::startup::cipher(&config)?, Clock::system());
                 let conn = store.google_connection_of(practitioner).await?.context("this practitioner has no Google Calendar connection")?;
                 anyhow::ensure!(
                     conn.status == crate::storage::CONNECTED,

@@ -83,12 +83,10 @@ impl Application {
             cipher.clone(),
             &config.twilio_api_base,
         )?));
-        let google =
-            crate::calendar::google::Google::from_config(&config, store.clone(), cipher.clone(), options.clock.clone()).map(Arc::new);
-        if let Some(g) = &google {
-            tracing::info!("Google Calendar connections on");
-            engine = engine.with_google(g.clone());
-        }
+        let google = Arc::new(crate::calendar::google::Google::from_config(&config, store.clone(), cipher.clone(), options.clock.clone()));
+        tracing::debug!(consent = google.offers_consent(), "Google Calendar connections");
+        engine = engine.with_google(google.clone());
+        let google = Some(google);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {
             metrics: metrics.clone(),

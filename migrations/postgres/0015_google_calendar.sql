@@ -6,6 +6,10 @@ CREATE TABLE google_connections (
     clinic_id        TEXT NOT NULL REFERENCES clinics (id),
     -- connected | needs_reconnect
     status           TEXT NOT NULL,
+    -- oauth (the doctor consented; refresh token below) | service_account
+    -- (the clinic's Workspace service account acts as `subject`)
+    kind             TEXT NOT NULL DEFAULT 'oauth',
+    subject          TEXT,
     refresh_token_enc TEXT NOT NULL,
     scope            TEXT NOT NULL,
     -- The calendars Google listed, as JSON [{"id","summary","primary","access_role"}].
@@ -65,3 +69,12 @@ CREATE TABLE calendar_conflicts (
     UNIQUE (appointment_id, kind)
 );
 CREATE INDEX calendar_conflicts_clinic ON calendar_conflicts (clinic_id, detected_at);
+
+-- A Workspace clinic's service account with domain-wide delegation (the key
+-- file, encrypted like the Twilio token; never returned).
+CREATE TABLE google_service_accounts (
+    clinic_id    TEXT PRIMARY KEY REFERENCES clinics (id),
+    client_email TEXT NOT NULL,
+    key_enc      TEXT NOT NULL,
+    updated_at   BIGINT NOT NULL
+);

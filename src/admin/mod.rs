@@ -79,6 +79,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::choose_google_calendars))
         .routes(routes!(routes::sync_google))
         .routes(routes!(routes::calendar_conflicts))
+        .routes(routes!(routes::set_google_service_account))
+        .routes(routes!(routes::connect_google_service_account))
         .merge(
             // Uploads are larger than the 2 MB every other body is held to.
             OpenApiRouter::new()

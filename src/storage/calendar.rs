@@ -21,6 +21,9 @@ pub struct GoogleConnection {
     pub practitioner_id: PractitionerId,
     pub clinic_id: ClinicId,
     pub status: String,
+    /// `oauth` (refresh token) or `service_account` (acting as `subject`).
+    pub kind: String,
+    pub subject: Option<String>,
     pub refresh_token_enc: String,
     pub scope: String,
     /// The calendars Google listed (JSON, as `calendar::google` wrote it).
@@ -73,7 +76,10 @@ pub struct BusyChanges {
     pub conflicts: Vec<(AppointmentId, Option<DateTime<Utc>>)>,
 }
 
-const CONNECTION_COLUMNS: &str = "practitioner_id, clinic_id, status, refresh_token_enc, scope, calendars, busy_calendars, \
+pub const OAUTH: &str = "oauth";
+pub const SERVICE_ACCOUNT: &str = "service_account";
+
+const CONNECTION_COLUMNS: &str = "practitioner_id, clinic_id, status, kind, subject, refresh_token_enc, scope, calendars, busy_calendars, \
      booking_calendar, sync_tokens, last_sync_at, last_error, connected_at";
 
 fn connection_from_row(row: &AnyRow) -> Result<GoogleConnection> {
@@ -83,6 +89,8 @@ fn connection_from_row(row: &AnyRow) -> Result<GoogleConnection> {
         practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
         clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
         status: row.try_get("status")?,
+        kind: row.try_get("kind")?,
+        subject: row.try_get("subject")?,
         refresh_token_enc: row.try_get("refresh_token_enc")?,
         scope: row.try_get("scope")?,
         calendars_json: json("calendars")?,
@@ -152,9 +160,10 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO google_connections (practitioner_id, clinic_id, status, refresh_token_enc, scope, calendars, busy_calendars, \
-               booking_calendar, sync_tokens, next_sync_at, connected_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}', 0, $9, $9) \
+               booking_calendar, sync_tokens, next_sync_at, connected_at, updated_at, kind, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}', 0, $9, $9, $10, $11) \
              ON CONFLICT (practitioner_id) DO UPDATE SET status = excluded.status, refresh_token_enc = excluded.refresh_token_enc, \
+               kind = excluded.kind, subject = excluded.subject, \
                scope = excluded.scope, calendars = excluded.calendars, busy_calendars = excluded.busy_calendars, \
                booking_calendar = excluded.booking_calendar, next_sync_at = 0, sync_lease_until = 0, last_error = NULL, \
                connected_at = excluded.connected_at, updated_at = excluded.updated_at",
@@ -168,12 +177,49 @@ impl Store {
         .bind(serde_json::to_string(&c.busy_calendars).expect("json"))
         .bind(&c.booking_calendar)
         .bind(to_ts(now))
+        .bind(&c.kind)
+        .bind(&c.subject)
         .execute(&mut *tx)
         .await?;
         Self::queue_practitioner_writes(&mut tx, c.practitioner_id, now).await?;
         Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A Workspace clinic's service account key (encrypted by the caller).
+    pub async fn set_google_service_account(
+        &self,
+        clinic: ClinicId,
+        client_email: &str,
+        key_enc: &str,
+        audit: &NewAuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO google_service_accounts (clinic_id, client_email, key_enc, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (clinic_id) DO UPDATE SET client_email = excluded.client_email, key_enc = excluded.key_enc, \
+               updated_at = excluded.updated_at",
+        )
+        .bind(clinic.to_string())
+        .bind(client_email)
+        .bind(key_enc)
+        .bind(to_ts(now))
+        .execute(&mut *tx)
+        .await?;
+        Self::audit_in(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The clinic's service account: its e-mail and encrypted key.
+    pub async fn google_service_account(&self, clinic: ClinicId) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT client_email, key_enc FROM google_service_accounts WHERE clinic_id = $1")
+            .bind(clinic.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("client_email")?, r.try_get("key_enc")?))).transpose()
     }
 
     pub async fn google_connection(&self, clinic: ClinicId, practitioner: PractitionerId) -> Result<Option<GoogleConnection>> {

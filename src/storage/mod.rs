@@ -22,7 +22,10 @@ pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow
 pub use activity::Activity;
 pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
-pub use calendar::{BusyChanges, CONNECTED, CalendarConflict, CalendarWrite, GOOGLE_SOURCE, GoogleConnection, NEEDS_RECONNECT, OAuthState};
+pub use calendar::{
+    BusyChanges, CONNECTED, CalendarConflict, CalendarWrite, GOOGLE_SOURCE, GoogleConnection, NEEDS_RECONNECT, OAUTH, OAuthState,
+    SERVICE_ACCOUNT,
+};
 pub use catalog::{FutureOf, StoredWindow};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;

@@ -41,6 +41,10 @@ struct Inner {
     expired_tokens: Vec<String>,
     /// Answers given to the next Calendar API calls instead of the real one.
     faults: VecDeque<(u16, Value)>,
+    /// Workspace users the service account may act as, and the JWT claims received.
+    delegated: Vec<String>,
+    delegations: Vec<Value>,
+    url: String,
 }
 
 #[derive(Clone, Default)]
@@ -60,8 +64,14 @@ impl MockGoogle {
             .with_state(mock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        mock.0.lock().unwrap().url = url.clone();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (mock, url)
+    }
+
+    /// The mock's base URL.
+    pub fn requests_url(&self) -> String {
+        self.0.lock().unwrap().url.clone()
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -163,6 +173,27 @@ async fn token(State(mock): State<MockGoogle>, body: String) -> (StatusCode, axu
                 );
             }
             grant(&mut g, true)
+        }
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            // A service account's signed JWT: the claims are read (the
+            // signature is yup-oauth2's RS256 with the test key).
+            let jwt = form.get("assertion").cloned().unwrap_or_default();
+            let parts: Vec<&str> = jwt.split('.').collect();
+            use base64::Engine;
+            let claims: Value =
+                serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            let header: Value =
+                serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+            g.delegations.push(claims.clone());
+            if header["alg"] != "RS256" || parts[2].is_empty() || !g.delegated.contains(&claims["sub"].as_str().unwrap_or("").to_string()) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(
+                        json!({"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method."}),
+                    ),
+                );
+            }
+            grant(&mut g, false)
         }
         Some("refresh_token") if g.refresh_ok && form.get("refresh_token").map(String::as_str) == Some("rt-secret-1") => {
             grant(&mut g, false)
@@ -682,10 +713,12 @@ async fn two_nodes_and_a_crash_after_a_claim_write_each_event_exactly_once() {
     // A second node on the same database, with its own Google client and token cache.
     let mut config = nuru::config::Config::default();
     google_config(&mut config, &url);
-    let other = std::sync::Arc::new(
-        nuru::calendar::google::Google::from_config(&config, a.app.store.clone(), a.app.workers.cipher.clone(), a.app.clock.clone())
-            .unwrap(),
-    );
+    let other = std::sync::Arc::new(nuru::calendar::google::Google::from_config(
+        &config,
+        a.app.store.clone(),
+        a.app.workers.cipher.clone(),
+        a.app.clock.clone(),
+    ));
     let first = a.app.workers.google.clone().unwrap();
     let lease = std::time::Duration::from_secs(60);
     // A node claims a write and dies before calling Google.
@@ -708,4 +741,57 @@ async fn two_nodes_and_a_crash_after_a_claim_write_each_event_exactly_once() {
     let pending: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM calendar_outbox WHERE done = 0").fetch_one(a.app.store.pool()).await.unwrap();
     assert_eq!(pending, 0);
+}
+
+#[tokio::test]
+async fn a_workspace_service_account_connects_a_doctor_without_their_consent_and_a_withdrawn_delegation_needs_the_admin() {
+    let (a, google, kabeya) = setup().await;
+    let url = google.requests_url();
+    let mut key: Value = serde_json::from_str(include_str!("../../fixtures/google/test-service-account.json")).unwrap();
+    key["token_uri"] = json!(format!("{url}/token"));
+    let token = a.token("admin@demo.org").await;
+    let clinic = a.app.clinic.clinic.id;
+    // Not a key file: refused with the reason.
+    let (status, body) =
+        a.send("put", &token, &format!("/api/clinics/{clinic}/google/service-account"), Some(json!({"key": {"type": "user"}}))).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = a.send("put", &token, &format!("/api/clinics/{clinic}/google/service-account"), Some(json!({"key": key}))).await;
+    assert_eq!(status, 204, "{body}");
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT key_enc FROM google_service_accounts").fetch_all(a.app.store.pool()).await.unwrap();
+    assert!(!stored[0].contains("PRIVATE KEY"), "the key is stored encrypted");
+
+    let path = format!("/api/clinics/{clinic}/practitioners/{kabeya}/google/service-account");
+    // Delegation not granted for this user in the Workspace console: said at once.
+    let (status, body) = a.send("post", &token, &path, Some(json!({"subject": "kabeya@clinic.example"}))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("refused the delegation"), "{body}");
+    google.0.lock().unwrap().delegated.push("kabeya@clinic.example".into());
+    let (status, body) = a.send("post", &token, &path, Some(json!({"subject": "kabeya@clinic.example"}))).await;
+    assert_eq!(status, 204, "{body}");
+    let claims = google.0.lock().unwrap().delegations.last().cloned().unwrap();
+    assert_eq!(claims["sub"], "kabeya@clinic.example");
+    assert_eq!(claims["iss"], "nuru-calendar@nuru-tests.iam.gserviceaccount.com");
+    assert_eq!(claims["scope"], SCOPES);
+    assert_eq!(claims["aud"], format!("{url}/token"));
+
+    // It works like a consented connection: busy time in, bookings out.
+    google.put(PRIMARY, timed("lunch", "2026-11-24T12:00:00+01:00", "2026-11-24T13:30:00+01:00"));
+    let g = a.app.workers.google.clone().unwrap();
+    let lease = std::time::Duration::from_secs(60);
+    assert!(g.sync_due(lease).await.unwrap());
+    let o = a.app.store.occupancy(clinic, a.app.clock.now(), a.app.clock.now() + chrono::Duration::days(3)).await.unwrap();
+    assert_eq!(o.external.len(), 1);
+    let (_, view) = a.send("get", &token, &format!("/api/clinics/{clinic}/practitioners/{kabeya}/google"), None).await;
+    assert_eq!(view["status"], "connected");
+
+    // The Workspace admin withdraws the delegation: the connection needs the clinic's admin, busy time stays.
+    google.revoke_grant();
+    google.0.lock().unwrap().delegated.clear();
+    a.app.store.google_sync_now(kabeya).await.unwrap();
+    assert!(g.sync_due(lease).await.unwrap());
+    let (_, view) = a.send("get", &token, &format!("/api/clinics/{clinic}/practitioners/{kabeya}/google"), None).await;
+    assert_eq!(view["status"], "needs_reconnect", "{view}");
+    let o = a.app.store.occupancy(clinic, a.app.clock.now(), a.app.clock.now() + chrono::Duration::days(3)).await.unwrap();
+    assert_eq!(o.external.len(), 1, "busy time kept");
 }

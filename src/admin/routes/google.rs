@@ -69,6 +69,23 @@ pub struct CalendarChoice {
     pub booking_calendar: Option<String>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountKeyInput {
+    /// The service account's key file as Google's console gives it (JSON,
+    /// "type": "service_account"). Stored encrypted, never returned.
+    #[schema(value_type = Object)]
+    pub key: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DelegatedConnection {
+    /// The practitioner's Workspace address, which the service account acts as.
+    #[schema(max_length = 254)]
+    pub subject: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarConflictView {
     pub id: String,
@@ -113,6 +130,11 @@ pub async fn connect_google(
     let (clinic, caller) = (access.clinic, access.caller);
     let id = may_manage(&state, &caller, clinic, practitioner).await?;
     let google = google(&state)?;
+    if !google.offers_consent() {
+        return Err(ApiError::conflict(
+            "doctors cannot connect by consent on this deployment (set google_client_id and google_client_secret), or use the clinic's service account",
+        ));
+    }
     let pid = id.to_string();
     let audit = audit_event(&caller, clinic, "connect_start", "google_calendar", Some(&pid));
     let (authorization_url, expires_at) = google.start_connection(clinic, id, &audit).await?;
@@ -260,4 +282,54 @@ pub async fn calendar_conflicts(
             })
             .collect(),
     ))
+}
+
+/// A Workspace clinic's service account with domain-wide delegation: its
+/// key file, stored encrypted. Practitioners can then be connected without
+/// each one's consent.
+#[utoipa::path(put, path = "/api/clinics/{clinic_id}/google/service-account", tag = "calendar",
+    security(("bearer" = [])), params(("clinic_id" = Uuid, Path)), request_body = ServiceAccountKeyInput,
+    responses((status = 204), Refusals))]
+pub async fn set_google_service_account(
+    State(state): State<AppState>,
+    access: ClinicAccess<roles::Admin>,
+    ApiJson(req): ApiJson<ServiceAccountKeyInput>,
+) -> ApiResult<StatusCode> {
+    let (clinic, caller) = (access.clinic, access.caller);
+    let google = google(&state)?;
+    let audit = audit_event(&caller, clinic, "update", "google_service_account", None);
+    match google.set_service_account(clinic, &req.key.to_string(), &audit).await? {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(why) => Err(ApiError::invalid("key", why)),
+    }
+}
+
+/// Connects a practitioner through the clinic's service account, acting as
+/// their Workspace address (the delegation is tried at once).
+#[utoipa::path(post, path = "/api/clinics/{clinic_id}/practitioners/{practitioner_id}/google/service-account", tag = "calendar",
+    security(("bearer" = [])), params(("clinic_id" = Uuid, Path), ("practitioner_id" = Uuid, Path)), request_body = DelegatedConnection,
+    responses((status = 204), (status = 409, body = ErrorBody, description = "no service account key, or Google refused the delegation"), Refusals))]
+pub async fn connect_google_service_account(
+    State(state): State<AppState>,
+    access: ClinicAccess<roles::Admin>,
+    ApiPath((_clinic, practitioner)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<DelegatedConnection>,
+) -> ApiResult<StatusCode> {
+    let (clinic, caller) = (access.clinic, access.caller);
+    let id = may_manage(&state, &caller, clinic, practitioner).await?;
+    let subject = req.subject.trim();
+    if subject.len() > 254 || subject.split('@').count() != 2 || subject.contains(char::is_whitespace) {
+        return Err(ApiError::invalid("subject", "an e-mail address"));
+    }
+    let google = google(&state)?;
+    let pid = id.to_string();
+    let audit = audit_event(&caller, clinic, "connect", "google_calendar", Some(&pid));
+    use crate::calendar::google::{ConnectError, GoogleError};
+    match google.connect_service_account(clinic, id, subject, &audit).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(ConnectError::Google(GoogleError::NeedsReconnect(m))) => Err(ApiError::conflict(m)),
+        Err(ConnectError::Denied(m)) => Err(ApiError::conflict(format!("Google refused the delegation: {m}"))),
+        Err(ConnectError::Google(GoogleError::Storage(e))) => Err(e.into()),
+        Err(e) => Err(ApiError::conflict(format!("Google could not be reached: {e}"))),
+    }
 }

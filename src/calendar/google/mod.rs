@@ -13,6 +13,7 @@ pub mod api;
 pub mod callback;
 pub mod events;
 pub mod oauth;
+pub mod service_account;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -103,9 +104,13 @@ fn bump(c: &std::sync::atomic::AtomicU64, n: u64) {
 /// An access token held in memory, with when it expires.
 type HeldToken = (Secret<String>, DateTime<Utc>);
 
-#[derive(Debug)]
 pub struct Google {
-    oauth: OAuthClient,
+    /// The deployment's OAuth client (doctors consent one by one); absent,
+    /// only Workspace service accounts connect.
+    oauth: Option<OAuthClient>,
+    token_url: String,
+    /// Service-account authenticators per practitioner (they cache tokens).
+    delegated: Mutex<HashMap<PractitionerId, std::sync::Arc<service_account::Authenticator>>>,
     api: Api,
     store: Store,
     cipher: Cipher,
@@ -113,6 +118,12 @@ pub struct Google {
     sync_every: Duration,
     tokens: Mutex<HashMap<PractitionerId, HeldToken>>,
     pub metrics: GoogleMetrics,
+}
+
+impl std::fmt::Debug for Google {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Google").field("oauth", &self.oauth).field("api", &self.api).finish_non_exhaustive()
+    }
 }
 
 /// What a sync did, for the CLI and the tests.
@@ -125,19 +136,23 @@ pub struct SyncReport {
 }
 
 impl Google {
-    /// `None` unless the deployment has a Google OAuth client.
-    pub fn from_config(config: &Config, store: Store, cipher: Cipher, clock: Clock) -> Option<Self> {
-        let client_id = config.google_client_id.clone().filter(|c| !c.is_empty())?;
-        let secret = config.google_client_secret.clone().unwrap_or_else(|| Secret::new(String::new()));
-        let redirect = format!("{}/oauth/google/callback", config.public_base_url.trim_end_matches('/'));
-        let oauth = OAuthClient::new(
-            client_id,
-            secret,
-            [config.google_auth_url.clone(), config.google_token_url.clone(), config.google_revoke_url.clone()],
-            redirect,
-        );
-        Some(Self {
+    /// Doctors connect by consent when the deployment has a Google OAuth
+    /// client; a Workspace clinic's service account works without one.
+    pub fn from_config(config: &Config, store: Store, cipher: Cipher, clock: Clock) -> Self {
+        let oauth = config.google_client_id.clone().filter(|c| !c.is_empty()).map(|client_id| {
+            let secret = config.google_client_secret.clone().unwrap_or_else(|| Secret::new(String::new()));
+            let redirect = format!("{}/oauth/google/callback", config.public_base_url.trim_end_matches('/'));
+            OAuthClient::new(
+                client_id,
+                secret,
+                [config.google_auth_url.clone(), config.google_token_url.clone(), config.google_revoke_url.clone()],
+                redirect,
+            )
+        });
+        Self {
             oauth,
+            token_url: config.google_token_url.clone(),
+            delegated: Mutex::new(HashMap::new()),
             api: Api::new(&config.google_api_root),
             store,
             cipher,
@@ -145,7 +160,84 @@ impl Google {
             sync_every: Duration::seconds(config.google_sync_seconds.max(10) as i64),
             tokens: Mutex::new(HashMap::new()),
             metrics: GoogleMetrics::default(),
-        })
+        }
+    }
+
+    /// Whether doctors can connect by consent (an OAuth client is configured).
+    pub fn offers_consent(&self) -> bool {
+        self.oauth.is_some()
+    }
+
+    /// Stores a Workspace clinic's service account key, encrypted, after
+    /// checking it is one.
+    pub async fn set_service_account(
+        &self,
+        clinic: ClinicId,
+        key_json: &str,
+        audit: &NewAuditEvent<'_>,
+    ) -> Result<Result<(), String>, StorageError> {
+        let key = match service_account::parse_key(key_json, &self.token_url) {
+            Ok(k) => k,
+            Err(why) => return Ok(Err(why)),
+        };
+        self.delegated.lock().expect("authenticators").clear();
+        self.store.set_google_service_account(clinic, &key.client_email, &self.cipher.encrypt(key_json), audit, self.clock.now()).await?;
+        Ok(Ok(()))
+    }
+
+    /// Connects a practitioner through the clinic's service account, acting
+    /// as `subject` (their Workspace address): a token is asked at once (so
+    /// a delegation not granted is said now), then their calendars listed.
+    pub async fn connect_service_account(
+        &self,
+        clinic: ClinicId,
+        practitioner: PractitionerId,
+        subject: &str,
+        audit: &NewAuditEvent<'_>,
+    ) -> Result<(), ConnectError> {
+        let auth = self.delegated_authenticator(clinic, subject).await?;
+        let token = service_account::token(&auth).await.map_err(|e| match e {
+            OAuthError::InvalidGrant(m) | OAuthError::Refused(m) => ConnectError::Denied(m),
+            OAuthError::Unavailable(m) => ConnectError::Google(GoogleError::Unavailable(m)),
+        })?;
+        let calendars = self.api.calendars(&token).await.map_err(GoogleError::from)?;
+        let primary = calendars.iter().find(|c| c.primary).map(|c| c.id.clone());
+        let now = self.clock.now();
+        let connection = GoogleConnection {
+            practitioner_id: practitioner,
+            clinic_id: clinic,
+            status: crate::storage::CONNECTED.into(),
+            kind: crate::storage::SERVICE_ACCOUNT.into(),
+            subject: Some(subject.to_string()),
+            refresh_token_enc: String::new(),
+            scope: oauth::SCOPES.join(" "),
+            calendars_json: serde_json::to_string(&calendars).expect("json"),
+            busy_calendars: primary.iter().cloned().collect(),
+            booking_calendar: primary,
+            sync_tokens: Default::default(),
+            last_sync_at: None,
+            last_error: None,
+            connected_at: now,
+        };
+        self.store.save_google_connection(&connection, audit, now).await.map_err(GoogleError::from)?;
+        self.delegated.lock().expect("authenticators").insert(practitioner, auth);
+        Ok(())
+    }
+
+    async fn delegated_authenticator(
+        &self,
+        clinic: ClinicId,
+        subject: &str,
+    ) -> Result<std::sync::Arc<service_account::Authenticator>, GoogleError> {
+        let (_, key_enc) = self
+            .store
+            .google_service_account(clinic)
+            .await?
+            .ok_or_else(|| GoogleError::NeedsReconnect("the clinic has no service account key".into()))?;
+        let key_json = self.cipher.decrypt(&key_enc).map_err(|_| GoogleError::NeedsReconnect("stored key unreadable".into()))?;
+        let key = service_account::parse_key(key_json.expose(), &self.token_url).map_err(GoogleError::NeedsReconnect)?;
+        let auth = service_account::authenticator(key, subject).await.map_err(|e| GoogleError::Refused(e.to_string()))?;
+        Ok(std::sync::Arc::new(auth))
     }
 
     /// Starts a connection for a practitioner: a single-use state bound to
@@ -158,6 +250,7 @@ impl Google {
     ) -> Result<(String, DateTime<Utc>), StorageError> {
         let now = self.clock.now();
         let state = crate::secrets::random_token();
+        let Some(client) = &self.oauth else { return Err(StorageError::NotFound("Google OAuth client")) };
         let (verifier, challenge) = oauth::pkce_pair();
         let expires = now + Duration::minutes(STATE_MINUTES);
         let record = crate::storage::OAuthState {
@@ -167,7 +260,7 @@ impl Google {
             created_by: audit.actor.map(|a| a.to_string()).unwrap_or_default(),
         };
         self.store.save_oauth_state(&oauth::state_hash(&state), &record, expires, audit, now).await?;
-        Ok((self.oauth.consent_url(&state, &challenge), expires))
+        Ok((client.consent_url(&state, &challenge), expires))
     }
 
     /// Google's redirect: the state is taken (once), the code exchanged with
@@ -179,7 +272,8 @@ impl Google {
         let taken = self.store.take_oauth_state(&oauth::state_hash(state), now).await.map_err(GoogleError::from)?;
         let taken = taken.ok_or(ConnectError::UnknownState)?;
         let verifier = self.cipher.decrypt(&taken.verifier_enc).map_err(|_| ConnectError::UnknownState)?;
-        let tokens = self.oauth.exchange_code(code, verifier.expose()).await.map_err(|e| match e {
+        let client = self.oauth.as_ref().ok_or(ConnectError::UnknownState)?;
+        let tokens = client.exchange_code(code, verifier.expose()).await.map_err(|e| match e {
             OAuthError::InvalidGrant(m) | OAuthError::Refused(m) => ConnectError::Denied(m),
             OAuthError::Unavailable(m) => ConnectError::Google(GoogleError::Unavailable(m)),
         })?;
@@ -195,6 +289,8 @@ impl Google {
             practitioner_id: taken.practitioner_id,
             clinic_id: taken.clinic_id,
             status: crate::storage::CONNECTED.into(),
+            kind: crate::storage::OAUTH.into(),
+            subject: None,
             refresh_token_enc: self.cipher.encrypt(refresh.expose()),
             scope: granted,
             calendars_json: serde_json::to_string(&calendars).expect("json"),
@@ -231,12 +327,15 @@ impl Google {
         audit: &NewAuditEvent<'_>,
     ) -> Result<bool, StorageError> {
         let Some(conn) = self.store.google_connection(clinic, practitioner).await? else { return Ok(false) };
-        if let Ok(token) = self.cipher.decrypt(&conn.refresh_token_enc)
-            && let Err(e) = self.oauth.revoke(token.expose()).await
+        if let Some(client) = &self.oauth
+            && conn.kind == crate::storage::OAUTH
+            && let Ok(token) = self.cipher.decrypt(&conn.refresh_token_enc)
+            && let Err(e) = client.revoke(token.expose()).await
         {
             warn!(practitioner = %practitioner, error = %e, "Google revocation failed; the connection is removed anyway");
         }
         self.tokens.lock().expect("tokens").remove(&practitioner);
+        self.delegated.lock().expect("authenticators").remove(&practitioner);
         self.store.delete_google_connection(clinic, practitioner, audit, self.clock.now()).await
     }
 
@@ -244,6 +343,33 @@ impl Google {
     /// refused grant marks the connection "needs reconnect".
     async fn access_token(&self, conn: &GoogleConnection, force: bool) -> Result<String, GoogleError> {
         let now = self.clock.now();
+        if conn.kind == crate::storage::SERVICE_ACCOUNT {
+            let held = if force { None } else { self.delegated.lock().expect("authenticators").get(&conn.practitioner_id).cloned() };
+            let auth = match held {
+                Some(a) => a,
+                None => {
+                    let subject = conn.subject.clone().unwrap_or_default();
+                    let a = self.delegated_authenticator(conn.clinic_id, &subject).await?;
+                    self.delegated.lock().expect("authenticators").insert(conn.practitioner_id, a.clone());
+                    a
+                }
+            };
+            bump(&self.metrics.requests, 1);
+            return match service_account::token(&auth).await {
+                Ok(t) => Ok(t),
+                Err(OAuthError::InvalidGrant(m)) => {
+                    warn!(practitioner = %conn.practitioner_id, "Google refused the delegation; the connection needs the clinic's admin");
+                    self.delegated.lock().expect("authenticators").remove(&conn.practitioner_id);
+                    self.store.mark_google_needs_reconnect(conn.practitioner_id, &format!("invalid_grant: {m}"), now).await?;
+                    Err(GoogleError::NeedsReconnect(m))
+                }
+                Err(OAuthError::Refused(m)) => Err(GoogleError::Refused(m)),
+                Err(OAuthError::Unavailable(m)) => Err(GoogleError::Unavailable(m)),
+            };
+        }
+        let Some(client) = &self.oauth else {
+            return Err(GoogleError::NeedsReconnect("this deployment has no Google OAuth client".into()));
+        };
         if !force
             && let Some((token, expires)) = self.tokens.lock().expect("tokens").get(&conn.practitioner_id)
             && *expires > now + Duration::seconds(60)
@@ -253,7 +379,7 @@ impl Google {
         let refresh =
             self.cipher.decrypt(&conn.refresh_token_enc).map_err(|_| GoogleError::NeedsReconnect("stored token unreadable".into()))?;
         bump(&self.metrics.requests, 1);
-        match self.oauth.refresh(refresh.expose()).await {
+        match client.refresh(refresh.expose()).await {
             Ok(t) => {
                 let expires = now + Duration::seconds(t.expires_in.unwrap_or(3600));
                 let token = t.access_token.expose().clone();
