@@ -71,6 +71,10 @@ pub struct ClinicStats {
     pub model_failures: i64,
     /// Conversations waiting for staff now.
     pub waiting_for_staff: i64,
+    /// Google Calendar connections that need the practitioner (or admin) again now.
+    pub calendars_needing_reconnect: i64,
+    /// Calendar conflicts (events moved or deleted in Google) not resolved.
+    pub calendar_conflicts: i64,
 }
 
 impl From<storage::ClinicStats> for ClinicStats {
@@ -91,6 +95,8 @@ impl From<storage::ClinicStats> for ClinicStats {
             model_calls,
             model_failures,
             waiting_for_staff,
+            calendars_needing_reconnect,
+            calendar_conflicts,
         } = s;
         ClinicStats {
             messages_in,
@@ -108,6 +114,8 @@ impl From<storage::ClinicStats> for ClinicStats {
             model_calls,
             model_failures,
             waiting_for_staff,
+            calendars_needing_reconnect,
+            calendar_conflicts,
         }
     }
 }

@@ -325,6 +325,10 @@ pub struct ClinicStats {
     pub model_failures: i64,
     /// Conversations waiting for staff now.
     pub waiting_for_staff: i64,
+    /// Google Calendar connections that need the practitioner (or admin) again now.
+    pub calendars_needing_reconnect: i64,
+    /// Calendar conflicts (events moved or deleted in Google) not resolved.
+    pub calendar_conflicts: i64,
 }
 
 impl Store {
@@ -336,6 +340,8 @@ impl Store {
                (SELECT COUNT(*) FROM outbound_messages WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3) AS messages_out, \
                (SELECT COUNT(*) FROM conversations WHERE clinic_id = $1 AND last_inbound_at >= $2 AND last_inbound_at < $3) AS conversations, \
                (SELECT COUNT(*) FROM conversations WHERE clinic_id = $1 AND needs_human = 1) AS waiting_for_staff, \
+               (SELECT COUNT(*) FROM google_connections WHERE clinic_id = $1 AND status = 'needs_reconnect') AS calendars_needing_reconnect, \
+               (SELECT COUNT(*) FROM calendar_conflicts WHERE clinic_id = $1 AND resolved_at IS NULL) AS calendar_conflicts, \
                (SELECT COUNT(*) FROM appointments WHERE clinic_id = $1 AND status = 'no_show' AND starts_at >= $2 AND starts_at < $3) AS no_shows, \
                booked.by_bot AS bookings_by_bot, booked.by_staff AS bookings_by_staff, \
                done.moves_by_bot, done.moves_by_staff, done.cancellations_by_bot, done.cancellations_by_staff, \

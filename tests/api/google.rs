@@ -501,11 +501,16 @@ async fn busy_time_comes_in_by_pages_then_by_sync_token_and_again_after_410() {
     assert!(got.contains(&(at("2026-11-24T11:00:00Z"), at("2026-11-24T12:30:00Z"))), "lunch, from Paris time");
     assert!(got.contains(&(at("2026-11-25T23:00:00Z"), at("2026-11-26T23:00:00Z"))), "the all-day event in Kinshasa's day");
 
+    // An hour later the access token has expired: it is refreshed with the stored refresh token.
+    a.app.clock.advance(chrono::Duration::hours(1));
+    let refreshes = || google.requests().iter().filter(|r| r.path == "/token" && r.body.contains("grant_type=refresh_token")).count();
+    assert_eq!(refreshes(), 0);
     // Two changes: the next sync asks with the sync token and gets only them.
     google.cancel(PRIMARY, "lunch");
     google.put(PRIMARY, timed("surgery", "2026-11-27T08:00:00+01:00", "2026-11-27T10:00:00+01:00"));
     a.app.store.google_sync_now(kabeya).await.unwrap();
     assert!(a.app.workers.google.as_ref().unwrap().sync_due(std::time::Duration::from_secs(60)).await.unwrap());
+    assert_eq!(refreshes(), 1, "the expired access token was refreshed once");
     let last = google.requests().into_iter().rfind(|r| r.path.ends_with("/events")).unwrap();
     assert!(last.query["syncToken"].starts_with('s'), "incremental");
     let got = busy(&a).await;
@@ -656,6 +661,8 @@ async fn rate_limits_back_off_and_a_revoked_grant_needs_the_doctor_again() {
     assert_eq!(body["status"], "needs_reconnect", "{body}");
     assert!(body["note"].as_str().unwrap().contains("stays in place"));
     assert!(body["last_error"].as_str().unwrap().contains("invalid_grant"));
+    let (_, stats) = a.send("get", &token, &format!("/api/clinics/{}/stats", a.app.clinic.clinic.id), None).await;
+    assert_eq!(stats["calendars_needing_reconnect"], 1, "{stats}");
     // No more calls to Google for this connection until the doctor connects again.
     let before = google.requests().len();
     a.app.store.google_sync_now(kabeya).await.unwrap();
@@ -682,14 +689,24 @@ async fn an_event_the_doctor_deleted_in_google_is_reported_as_a_conflict_not_rec
         a.app.store.occupancy(a.app.clinic.clinic.id, a.app.clock.now(), a.app.clock.now() + chrono::Duration::days(3)).await.unwrap();
     assert!(busy.external.is_empty(), "Nuru's own event is not counted as busy time on top of the appointment");
 
+    // The doctor drags the event to 10:00, then deletes it: both are reported.
+    let mut moved = google.event(PRIMARY, &event_id(appointment.id)).unwrap();
+    moved["start"] = json!({"dateTime": "2026-11-24T09:00:00Z"});
+    moved["end"] = json!({"dateTime": "2026-11-24T09:30:00Z"});
+    google.put(PRIMARY, moved);
+    a.app.store.google_sync_now(kabeya).await.unwrap();
+    assert!(g.sync_due(lease).await.unwrap());
     google.cancel(PRIMARY, &event_id(appointment.id));
     a.app.store.google_sync_now(kabeya).await.unwrap();
     assert!(g.sync_due(lease).await.unwrap());
     let token = a.token("staff@demo.org").await;
     let (status, body) = a.send("get", &token, &format!("/api/clinics/{}/calendar-conflicts", a.app.clinic.clinic.id), None).await;
     assert_eq!(status, 200);
-    assert_eq!(body.as_array().unwrap().len(), 1, "{body}");
-    assert_eq!(body[0]["kind"], "deleted_in_google");
+    assert_eq!(body.as_array().unwrap().len(), 2, "{body}");
+    let kinds: Vec<&str> = body.as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"deleted_in_google") && kinds.contains(&"moved_in_google"), "{body}");
+    let moved = body.as_array().unwrap().iter().find(|c| c["kind"] == "moved_in_google").unwrap();
+    assert_eq!(moved["google_start"], "2026-11-24T09:00:00Z");
     assert_eq!(body[0]["appointment_id"], appointment.id.to_string());
     assert_eq!(a.app.store.appointments(a.app.clinic.clinic.id).await.unwrap()[0].status, AppointmentStatus::Booked, "not dropped");
     assert!(!g.write_due(lease).await.unwrap(), "not re-created");
