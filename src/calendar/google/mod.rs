@@ -58,6 +58,26 @@ impl From<ApiError> for GoogleError {
     }
 }
 
+/// Why no access token could be had.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error(transparent)]
+    Token(#[from] OAuthError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<GoogleError> for FetchError {
+    fn from(e: GoogleError) -> Self {
+        match e {
+            GoogleError::Storage(e) => FetchError::Storage(e),
+            GoogleError::NeedsReconnect(m) => FetchError::Token(OAuthError::InvalidGrant(m)),
+            GoogleError::Unavailable(m) => FetchError::Token(OAuthError::Unavailable(m)),
+            other => FetchError::Token(OAuthError::Refused(other.to_string())),
+        }
+    }
+}
+
 /// Why a callback did not connect anything.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -340,8 +360,26 @@ impl Google {
     }
 
     /// A valid access token for the connection, refreshed when needed. A
-    /// refused grant marks the connection "needs reconnect".
+    /// refused grant (or delegation) marks the connection "needs reconnect".
     async fn access_token(&self, conn: &GoogleConnection, force: bool) -> Result<String, GoogleError> {
+        match self.fetch_token(conn, force).await {
+            Ok(t) => Ok(t),
+            Err(FetchError::Storage(e)) => Err(GoogleError::Storage(e)),
+            Err(FetchError::Token(OAuthError::InvalidGrant(m))) => {
+                warn!(practitioner = %conn.practitioner_id, kind = %conn.kind, "Google refused the grant; the connection needs the doctor or the admin again");
+                self.tokens.lock().expect("tokens").remove(&conn.practitioner_id);
+                self.delegated.lock().expect("authenticators").remove(&conn.practitioner_id);
+                self.store.mark_google_needs_reconnect(conn.practitioner_id, &format!("invalid_grant: {m}"), self.clock.now()).await?;
+                Err(GoogleError::NeedsReconnect(m))
+            }
+            Err(FetchError::Token(OAuthError::Refused(m))) => Err(GoogleError::Refused(m)),
+            Err(FetchError::Token(OAuthError::Unavailable(m))) => Err(GoogleError::Unavailable(m)),
+        }
+    }
+
+    /// The token from the service account's authenticator, or from the
+    /// refresh token (kept in memory until a minute before it expires).
+    async fn fetch_token(&self, conn: &GoogleConnection, force: bool) -> Result<String, FetchError> {
         let now = self.clock.now();
         if conn.kind == crate::storage::SERVICE_ACCOUNT {
             let held = if force { None } else { self.delegated.lock().expect("authenticators").get(&conn.practitioner_id).cloned() };
@@ -355,20 +393,10 @@ impl Google {
                 }
             };
             bump(&self.metrics.requests, 1);
-            return match service_account::token(&auth).await {
-                Ok(t) => Ok(t),
-                Err(OAuthError::InvalidGrant(m)) => {
-                    warn!(practitioner = %conn.practitioner_id, "Google refused the delegation; the connection needs the clinic's admin");
-                    self.delegated.lock().expect("authenticators").remove(&conn.practitioner_id);
-                    self.store.mark_google_needs_reconnect(conn.practitioner_id, &format!("invalid_grant: {m}"), now).await?;
-                    Err(GoogleError::NeedsReconnect(m))
-                }
-                Err(OAuthError::Refused(m)) => Err(GoogleError::Refused(m)),
-                Err(OAuthError::Unavailable(m)) => Err(GoogleError::Unavailable(m)),
-            };
+            return Ok(service_account::token(&auth).await?);
         }
         let Some(client) = &self.oauth else {
-            return Err(GoogleError::NeedsReconnect("this deployment has no Google OAuth client".into()));
+            return Err(FetchError::Token(OAuthError::InvalidGrant("this deployment has no Google OAuth client".into())));
         };
         if !force
             && let Some((token, expires)) = self.tokens.lock().expect("tokens").get(&conn.practitioner_id)
@@ -376,25 +404,16 @@ impl Google {
         {
             return Ok(token.expose().clone());
         }
-        let refresh =
-            self.cipher.decrypt(&conn.refresh_token_enc).map_err(|_| GoogleError::NeedsReconnect("stored token unreadable".into()))?;
+        let refresh = self
+            .cipher
+            .decrypt(&conn.refresh_token_enc)
+            .map_err(|_| FetchError::Token(OAuthError::InvalidGrant("stored token unreadable".into())))?;
         bump(&self.metrics.requests, 1);
-        match client.refresh(refresh.expose()).await {
-            Ok(t) => {
-                let expires = now + Duration::seconds(t.expires_in.unwrap_or(3600));
-                let token = t.access_token.expose().clone();
-                self.tokens.lock().expect("tokens").insert(conn.practitioner_id, (t.access_token, expires));
-                Ok(token)
-            }
-            Err(OAuthError::InvalidGrant(m)) => {
-                warn!(practitioner = %conn.practitioner_id, "Google refused the grant; the connection needs the doctor again");
-                self.tokens.lock().expect("tokens").remove(&conn.practitioner_id);
-                self.store.mark_google_needs_reconnect(conn.practitioner_id, &format!("invalid_grant: {m}"), now).await?;
-                Err(GoogleError::NeedsReconnect(m))
-            }
-            Err(OAuthError::Refused(m)) => Err(GoogleError::Refused(m)),
-            Err(OAuthError::Unavailable(m)) => Err(GoogleError::Unavailable(m)),
-        }
+        let t = client.refresh(refresh.expose()).await?;
+        let expires = now + Duration::seconds(t.expires_in.unwrap_or(3600));
+        let token = t.access_token.expose().clone();
+        self.tokens.lock().expect("tokens").insert(conn.practitioner_id, (t.access_token, expires));
+        Ok(token)
     }
 
     /// Runs `call` with an access token; a 401 refreshes the token once.
