@@ -221,23 +221,12 @@ impl Google {
             OAuthError::Unavailable(m) => ConnectError::Google(GoogleError::Unavailable(m)),
         })?;
         let calendars = self.api.calendars(&token).await.map_err(GoogleError::from)?;
-        let primary = calendars.iter().find(|c| c.primary).map(|c| c.id.clone());
         let now = self.clock.now();
         let connection = GoogleConnection {
-            practitioner_id: practitioner,
-            clinic_id: clinic,
-            status: crate::storage::CONNECTED.into(),
             kind: crate::storage::SERVICE_ACCOUNT.into(),
             subject: Some(subject.to_string()),
-            refresh_token_enc: String::new(),
             scope: oauth::SCOPES.join(" "),
-            calendars_json: serde_json::to_string(&calendars).expect("json"),
-            busy_calendars: primary.iter().cloned().collect(),
-            booking_calendar: primary,
-            sync_tokens: Default::default(),
-            last_sync_at: None,
-            last_error: None,
-            connected_at: now,
+            ..new_connection(clinic, practitioner, &calendars, now)
         };
         self.store.save_google_connection(&connection, audit, now).await.map_err(GoogleError::from)?;
         self.delegated.lock().expect("authenticators").insert(practitioner, auth);
@@ -304,22 +293,10 @@ impl Google {
         let refresh = tokens.refresh_token.clone().ok_or(ConnectError::NoRefreshToken)?;
         let calendars = self.api.calendars(tokens.access_token.expose()).await.map_err(GoogleError::from)?;
         bump(&self.metrics.requests, 2);
-        let primary = calendars.iter().find(|c| c.primary).map(|c| c.id.clone());
         let connection = GoogleConnection {
-            practitioner_id: taken.practitioner_id,
-            clinic_id: taken.clinic_id,
-            status: crate::storage::CONNECTED.into(),
-            kind: crate::storage::OAUTH.into(),
-            subject: None,
             refresh_token_enc: self.cipher.encrypt(refresh.expose()),
             scope: granted,
-            calendars_json: serde_json::to_string(&calendars).expect("json"),
-            busy_calendars: primary.iter().cloned().collect(),
-            booking_calendar: primary,
-            sync_tokens: Default::default(),
-            last_sync_at: None,
-            last_error: None,
-            connected_at: now,
+            ..new_connection(taken.clinic_id, taken.practitioner_id, &calendars, now)
         };
         let actor = uuid::Uuid::parse_str(&taken.created_by).ok();
         let id = taken.practitioner_id.to_string();
@@ -613,6 +590,28 @@ impl Google {
             self.store.note_google_busy(clinic, practitioner, &busy, self.clock.now()).await?;
         }
         Ok(busy)
+    }
+}
+
+/// A new connection with the calendars Google listed: the primary calendar
+/// counts as busy and receives bookings until the clinic chooses otherwise.
+fn new_connection(clinic: ClinicId, practitioner: PractitionerId, calendars: &[CalendarEntry], now: DateTime<Utc>) -> GoogleConnection {
+    let primary = calendars.iter().find(|c| c.primary).map(|c| c.id.clone());
+    GoogleConnection {
+        practitioner_id: practitioner,
+        clinic_id: clinic,
+        status: crate::storage::CONNECTED.into(),
+        kind: crate::storage::OAUTH.into(),
+        subject: None,
+        refresh_token_enc: String::new(),
+        scope: String::new(),
+        calendars_json: serde_json::to_string(calendars).expect("json"),
+        busy_calendars: primary.iter().cloned().collect(),
+        booking_calendar: primary,
+        sync_tokens: Default::default(),
+        last_sync_at: None,
+        last_error: None,
+        connected_at: now,
     }
 }
 
