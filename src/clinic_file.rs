@@ -74,6 +74,9 @@ pub struct ClinicSection {
     /// "any" (default), "local_only" or "none".
     #[serde(default)]
     pub model_policy: ModelPolicy,
+    /// Patients' names in doctors' calendar events (default false).
+    #[serde(default)]
+    pub calendar_patient_names: bool,
     #[serde(default = "default_horizon")]
     pub booking_horizon_days: u32,
     #[serde(default = "default_notice")]
@@ -213,6 +216,7 @@ impl ClinicFile {
             opening_hours_en: c.opening_hours_en,
             answers: c.answers,
             model_policy: c.model_policy,
+            calendar_patient_names: c.calendar_patient_names,
             booking_horizon_days: c.booking_horizon_days,
             min_notice_minutes: c.min_notice_minutes,
             opening_days: match &c.opening_days {

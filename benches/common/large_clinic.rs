@@ -116,6 +116,7 @@ pub fn setup(start_day: NaiveDate, practitioners: usize, appointments: usize, ex
             opening_hours_en: None,
             answers: vec![],
             model_policy: ModelPolicy::Any,
+            calendar_patient_names: false,
             booking_horizon_days: 120,
             min_notice_minutes: 60,
             opening_days: WeekdaySet::ALL,

@@ -78,3 +78,7 @@ CREATE TABLE google_service_accounts (
     key_enc      TEXT NOT NULL,
     updated_at   BIGINT NOT NULL
 );
+
+-- Whether events written to doctors' calendars carry the patient's name
+-- (default: no; never the reason or the service).
+ALTER TABLE clinics ADD COLUMN calendar_patient_names BIGINT NOT NULL DEFAULT 0;

@@ -90,6 +90,7 @@ mod tests {
             opening_hours_en: None,
             answers: vec![],
             model_policy: ModelPolicy::Any,
+            calendar_patient_names: false,
             booking_horizon_days: 30,
             min_notice_minutes: 0,
             opening_days: WeekdaySet::ALL,

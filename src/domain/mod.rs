@@ -33,6 +33,9 @@ pub struct Clinic {
     pub answers: Vec<ClinicAnswer>,
     /// Which models may read this clinic's messages.
     pub model_policy: ModelPolicy,
+    /// Events written to doctors' calendars carry the patient's name (off by
+    /// default; never the reason or the service).
+    pub calendar_patient_names: bool,
     pub booking_horizon_days: u32,
     pub min_notice_minutes: u32,
     /// Days the clinic opens (public holidays aside).

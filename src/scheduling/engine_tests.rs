@@ -78,6 +78,7 @@ fn catalog(tz: Tz, practitioners: &[PractitionerId], services: Vec<Service>, win
             opening_hours_en: None,
             answers: vec![],
             model_policy: ModelPolicy::Any,
+            calendar_patient_names: false,
             booking_horizon_days: 30,
             min_notice_minutes: 0,
             opening_days: WeekdaySet::ALL,

@@ -157,7 +157,7 @@ impl Store {
             "UPDATE clinics SET name = $1, timezone = $2, default_language = $3, address = $4, phone = $5, emergency_number = $6, \
                opening_hours_fr = $7, opening_hours_en = $8, booking_horizon_days = $9, min_notice_minutes = $10, \
                whatsapp_number = $11, sms_number = $12, opening_days = $13, answers = $14, model_policy = $15, updated_at = $16, \
-               catalog_version = catalog_version + 1 \
+               calendar_patient_names = $18, catalog_version = catalog_version + 1 \
              WHERE id = $17",
         )
         .bind(&c.name)
@@ -177,6 +177,7 @@ impl Store {
         .bind(c.model_policy.as_str())
         .bind(to_ts(now))
         .bind(c.id.to_string())
+        .bind(c.calendar_patient_names as i64)
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_violation(e, "channel number"))?;

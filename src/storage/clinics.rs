@@ -13,7 +13,7 @@ pub struct TwilioCredentials {
 }
 
 pub(super) const CLINIC_COLUMNS: &str = "id, slug, name, timezone, default_language, address, phone, emergency_number, \
-     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, opening_days, whatsapp_number, sms_number, answers, model_policy";
+     opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, opening_days, whatsapp_number, sms_number, answers, model_policy, calendar_patient_names";
 
 pub(super) fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
     let tz: String = row.try_get("timezone")?;
@@ -33,6 +33,7 @@ pub(super) fn clinic_from_row(row: &AnyRow) -> Result<Clinic> {
             let p: String = row.try_get("model_policy")?;
             ModelPolicy::parse(&p).ok_or_else(|| StorageError::Corrupt(format!("bad model policy {p}")))?
         },
+        calendar_patient_names: row.try_get::<i64, _>("calendar_patient_names")? != 0,
         answers: serde_json::from_str(&row.try_get::<String, _>("answers")?)
             .map_err(|e| StorageError::Corrupt(format!("bad answers: {e}")))?,
         booking_horizon_days: row.try_get::<i64, _>("booking_horizon_days")? as u32,
@@ -192,8 +193,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO clinics (id, slug, name, timezone, default_language, address, phone, emergency_number, \
                opening_hours_fr, opening_hours_en, booking_horizon_days, min_notice_minutes, whatsapp_number, sms_number, \
-               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at, opening_days, answers, model_policy) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,$18,$19,$20) \
+               twilio_account_sid, twilio_auth_token_enc, created_at, updated_at, opening_days, answers, model_policy, \
+               calendar_patient_names) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,$18,$19,$20,$21) \
              ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, timezone = excluded.timezone, \
                default_language = excluded.default_language, address = excluded.address, phone = excluded.phone, \
                emergency_number = excluded.emergency_number, opening_hours_fr = excluded.opening_hours_fr, \
@@ -202,7 +204,8 @@ impl Store {
                sms_number = excluded.sms_number, twilio_account_sid = excluded.twilio_account_sid, \
                twilio_auth_token_enc = excluded.twilio_auth_token_enc, updated_at = excluded.updated_at, \
                opening_days = excluded.opening_days, answers = excluded.answers, \
-               model_policy = excluded.model_policy, catalog_version = clinics.catalog_version + 1",
+               model_policy = excluded.model_policy, calendar_patient_names = excluded.calendar_patient_names, \
+               catalog_version = clinics.catalog_version + 1",
         )
         .bind(c.id.to_string())
         .bind(&c.slug)
@@ -224,6 +227,7 @@ impl Store {
         .bind(c.opening_days.bits() as i64)
         .bind(serde_json::to_string(&c.answers).expect("answers serialise"))
         .bind(c.model_policy.as_str())
+        .bind(c.calendar_patient_names as i64)
         .execute(&mut *conn)
         .await
         .map_err(|e| super::catalog::unique_violation(e, "clinic slug or channel number"))?;

@@ -619,6 +619,28 @@ async fn bookings_moves_and_cancellations_reach_the_booking_calendar_once_each()
 
     let page = a.app.http.get(format!("{}/metrics", a.app.base)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("nuru_google_calendar_total{outcome=\"writes\"} 3"), "{page}");
+
+    // A clinic that chooses to show names: the next booking's event carries the patient's name, still no reason.
+    let (status, _) =
+        a.send("patch", &token, &format!("/api/clinics/{}", a.app.clinic.clinic.id), Some(json!({"calendar_patient_names": true}))).await;
+    assert_eq!(status, 200);
+    let body = json!({"practitioner_id": kabeya, "service_id": appointment.service_id, "patient_id": appointment.patient_id,
+        "starts_at": "2026-11-25T08:00:00Z"});
+    let (status, created) = a.send("post", &token, &format!("/api/clinics/{}/appointments", a.app.clinic.clinic.id), Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let second = a
+        .app
+        .store
+        .appointments(a.app.clinic.clinic.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.status == AppointmentStatus::Booked)
+        .unwrap();
+    assert!(g.write_due(lease).await.unwrap());
+    let named = google.event(PRIMARY, &event_id(second.id)).unwrap();
+    assert!(named["summary"].as_str().unwrap().starts_with("RDV — Awa Mendy — Nuru #"), "{named}");
+    assert!(!named.to_string().contains("consultation"), "{named}");
 }
 
 #[tokio::test]

@@ -41,6 +41,8 @@ pub struct ClinicView {
     pub answers: Vec<ClinicAnswer>,
     #[schema(value_type = crate::admin::schema::ModelPolicy)]
     pub model_policy: ModelPolicy,
+    /// Events in doctors' Google Calendars carry the patient's name.
+    pub calendar_patient_names: bool,
     /// The Twilio account, if set; its auth token is never shown.
     pub twilio_account_sid: Option<String>,
 }
@@ -64,6 +66,7 @@ fn clinic_view(c: &Clinic, twilio: Option<TwilioCredentials>) -> ClinicView {
         sms_number: c.sms_number.clone(),
         answers: c.answers.clone(),
         model_policy: c.model_policy,
+        calendar_patient_names: c.calendar_patient_names,
         twilio_account_sid: twilio.map(|t| t.account_sid),
     }
 }
@@ -141,6 +144,10 @@ pub struct ClinicSettings {
     pub answers: Option<Vec<ClinicAnswer>>,
     #[schema(value_type = Option<crate::admin::schema::ModelPolicy>)]
     pub model_policy: Option<ModelPolicy>,
+    /// Show the patient's name in events written to doctors' Google
+    /// Calendars (default false: "RDV — Nuru #A1B2C3" only). Never the
+    /// reason or the service.
+    pub calendar_patient_names: Option<bool>,
 }
 
 fn bounded(field: &str, value: String, max: usize) -> ApiResult<String> {
@@ -238,6 +245,9 @@ fn apply(c: &mut Clinic, s: ClinicSettings) -> ApiResult<()> {
     if let Some(p) = s.model_policy {
         c.model_policy = p;
     }
+    if let Some(n) = s.calendar_patient_names {
+        c.calendar_patient_names = n;
+    }
     Ok(())
 }
 
@@ -302,6 +312,7 @@ pub async fn create_clinic(
         opening_hours_en: None,
         answers: Vec::new(),
         model_policy: ModelPolicy::default(),
+        calendar_patient_names: false,
         booking_horizon_days: 60,
         min_notice_minutes: 60,
         opening_days: WEEK[..5].iter().copied().collect(),

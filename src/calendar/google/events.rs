@@ -94,13 +94,22 @@ pub fn classify(calendar: &str, event: &Event, zone: Tz) -> Option<Change> {
 }
 
 /// The event that mirrors a booked appointment in the doctor's booking
-/// calendar. By default it carries no health data and no name: "RDV — Nuru
-/// #A1B2C3" and the reference; the clinic's zone is set explicitly.
-pub fn appointment_event(appointment: AppointmentId, start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz, lang: Lang) -> Event {
+/// calendar. It carries no health data: "RDV — Nuru #A1B2C3" and the
+/// reference, with the patient's name only when the clinic chose to show it
+/// (`patient`); the clinic's zone is set explicitly.
+pub fn appointment_event(
+    appointment: AppointmentId,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    zone: Tz,
+    lang: Lang,
+    patient: Option<&str>,
+) -> Event {
     let reference = reference(appointment);
+    let who = patient.map(|p| format!(" — {p}")).unwrap_or_default();
     let (summary, description) = match lang {
-        Lang::Fr => (format!("RDV — Nuru #{reference}"), "Rendez-vous pris par Nuru. Détails dans Nuru.".to_string()),
-        Lang::En => (format!("Appointment — Nuru #{reference}"), "Appointment booked through Nuru. Details in Nuru.".to_string()),
+        Lang::Fr => (format!("RDV{who} — Nuru #{reference}"), "Rendez-vous pris par Nuru. Détails dans Nuru.".to_string()),
+        Lang::En => (format!("Appointment{who} — Nuru #{reference}"), "Appointment booked through Nuru. Details in Nuru.".to_string()),
     };
     let at = |t: DateTime<Utc>| EventDateTime { date_time: Some(t), time_zone: Some(zone.name().to_string()), ..Default::default() };
     Event {
@@ -189,7 +198,7 @@ mod tests {
         let zone: Tz = "Europe/Paris".parse().unwrap();
         let a = AppointmentId::random();
         let start = at("2026-12-02T09:00:00Z");
-        let e = appointment_event(a, start, at("2026-12-02T09:30:00Z"), zone, Lang::Fr);
+        let e = appointment_event(a, start, at("2026-12-02T09:30:00Z"), zone, Lang::Fr, None);
         assert_eq!(classify("cal", &e, zone), Some(Change::Own { appointment: a, start: Some(start), cancelled: false }));
         assert!(e.summary.as_deref().unwrap().starts_with("RDV — Nuru #"));
         assert_eq!(e.start.as_ref().unwrap().time_zone.as_deref(), Some("Europe/Paris"));

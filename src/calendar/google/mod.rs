@@ -537,7 +537,17 @@ impl Google {
         let id = events::event_id(w.appointment_id);
         match appointment {
             Some(a) if a.status == AppointmentStatus::Booked && a.practitioner_id == w.practitioner_id => {
-                let event = events::appointment_event(a.id, a.starts_at, a.ends_at, clinic.timezone, clinic.default_language);
+                let patient = match clinic.calendar_patient_names {
+                    true => self
+                        .store
+                        .patient(w.clinic_id, a.patient_id)
+                        .await?
+                        .filter(|p| !p.erased)
+                        .map(|p| format!("{} {}", p.patient.first_name, p.patient.last_name).trim().to_string()),
+                    false => None,
+                };
+                let event =
+                    events::appointment_event(a.id, a.starts_at, a.ends_at, clinic.timezone, clinic.default_language, patient.as_deref());
                 self.with_token(&conn, |t| {
                     let (event, calendar) = (event.clone(), calendar.clone());
                     async move { self.api.put_event(&t, &calendar, event).await }
