@@ -154,8 +154,8 @@ impl Store {
         }))
     }
 
-    /// A new or renewed connection: the calendars listed, the choice kept if
-    /// the calendars still exist, a sync due at once.
+    /// A new or renewed connection (the caller keeps an earlier choice of
+    /// calendars that still exist), with a sync due at once.
     pub async fn save_google_connection(&self, c: &GoogleConnection, audit: &NewAuditEvent<'_>, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -464,6 +464,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let ok = error.is_none();
+        if ok {
+            // The busy time free/busy checks noted before bookings has now
+            // come in through the sync (or is gone from Google): drop it, so
+            // a meeting the doctor removed stops blocking the time.
+            sqlx::query("DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, 9) = 'freebusy/'")
+                .bind(practitioner.to_string())
+                .bind(GOOGLE_SOURCE)
+                .execute(&self.pool)
+                .await?;
+        }
         sqlx::query(
             "UPDATE google_connections SET next_sync_at = $1, sync_lease_until = 0, last_error = $2, \
                last_sync_at = CASE WHEN $3 = 1 THEN $4 ELSE last_sync_at END, updated_at = $4 WHERE practitioner_id = $5",

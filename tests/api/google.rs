@@ -566,6 +566,16 @@ async fn a_slot_taken_in_google_after_the_offer_is_refused_with_alternatives_in_
     // Dr Kabeya's slots are checked again at every confirmation; others have no Google Calendar.
     let checks = if booked.practitioner_id == kabeya { 2 } else { 1 };
     assert_eq!(google.count("POST", "/freeBusy"), checks);
+    // The doctor removes the meeting: after the next sync its time is free again.
+    google.cancel(PRIMARY, "meeting");
+    let g = a.app.workers.google.clone().unwrap();
+    assert!(g.sync_due(std::time::Duration::from_secs(60)).await.unwrap());
+    let o = a.app.store.occupancy(a.app.clinic.clinic.id, a.app.clock.now(), a.app.clock.now() + chrono::Duration::days(3)).await.unwrap();
+    assert!(
+        o.external.iter().all(|b| b.start != "2026-11-24T06:45:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        "{:?}",
+        o.external
+    );
 }
 
 #[tokio::test]
@@ -685,6 +695,17 @@ async fn rate_limits_back_off_and_a_revoked_grant_needs_the_doctor_again() {
     assert!(body["last_error"].as_str().unwrap().contains("invalid_grant"));
     let (_, stats) = a.send("get", &token, &format!("/api/clinics/{}/stats", a.app.clinic.clinic.id), None).await;
     assert_eq!(stats["calendars_needing_reconnect"], 1, "{stats}");
+    // The doctor connects again: the clinic's choice of calendars is kept.
+    let path_cal = format!("{path}/calendars");
+    let choice = json!({"busy_calendars": [PRIMARY, "hospital@group.calendar.google.com"], "booking_calendar": PRIMARY});
+    assert_eq!(a.send("put", &token, &path_cal, Some(choice)).await.0, 204);
+    google.0.lock().unwrap().refresh_ok = true;
+    connect(&a, &google, kabeya).await;
+    let (_, again) = a.send("get", &token, &path, None).await;
+    assert_eq!(again["status"], "connected");
+    assert_eq!(again["busy_calendars"], json!([PRIMARY, "hospital@group.calendar.google.com"]));
+    google.revoke_grant();
+    a.app.store.mark_google_needs_reconnect(kabeya, "invalid_grant: test", a.app.clock.now()).await.unwrap();
     // No more calls to Google for this connection until the doctor connects again.
     let before = google.requests().len();
     a.app.store.google_sync_now(kabeya).await.unwrap();

@@ -293,11 +293,21 @@ impl Google {
         let refresh = tokens.refresh_token.clone().ok_or(ConnectError::NoRefreshToken)?;
         let calendars = self.api.calendars(tokens.access_token.expose()).await.map_err(GoogleError::from)?;
         bump(&self.metrics.requests, 2);
-        let connection = GoogleConnection {
+        let mut connection = GoogleConnection {
             refresh_token_enc: self.cipher.encrypt(refresh.expose()),
             scope: granted,
             ..new_connection(taken.clinic_id, taken.practitioner_id, &calendars, now)
         };
+        // Connecting again (after "needs reconnect") keeps the clinic's
+        // choice of calendars, as far as they still exist.
+        if let Some(old) = self.store.google_connection(taken.clinic_id, taken.practitioner_id).await.map_err(GoogleError::from)? {
+            let listed = |id: &String| calendars.iter().any(|c| &c.id == id);
+            let busy: Vec<String> = old.busy_calendars.into_iter().filter(listed).collect();
+            if !busy.is_empty() || old.booking_calendar.is_some() {
+                connection.busy_calendars = busy;
+                connection.booking_calendar = old.booking_calendar.filter(listed);
+            }
+        }
         let actor = uuid::Uuid::parse_str(&taken.created_by).ok();
         let id = taken.practitioner_id.to_string();
         let audit = NewAuditEvent {
