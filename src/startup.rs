@@ -59,7 +59,7 @@ impl Application {
             Transport::LogOnly
         } else {
             let pacer = crate::channels::outbound::SendPacer::new(config.send_per_second_sms, config.send_per_second_whatsapp);
-            Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base), pacer)
+            Transport::Twilio(twilio::TwilioClient::new(&config.twilio_api_base).with_status_callbacks(&config.public_base_url), pacer)
         };
         let mut engine =
             TurnRunner::new(store.clone(), options.clock.clone(), chrono::Duration::minutes(config.conversation_idle_minutes as i64))
@@ -238,6 +238,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(live))
         .route("/metrics", get(metrics))
         .route("/webhooks/twilio/{clinic}", post(twilio::webhook::inbound))
+        .route("/webhooks/twilio/{clinic}/status", post(twilio::webhook::status))
         .route("/calendar/appointments/{file}", get(crate::calendar::feeds::appointment))
         .route("/calendar/practitioners/{file}", get(crate::calendar::feeds::practitioner))
         .route("/oauth/google/callback", get(crate::calendar::google::callback::callback))

@@ -39,12 +39,15 @@ pub struct MessageView {
     /// Inbound: pending, processed, failed. Outbound: queued, sending, sent, failed, unknown.
     pub status: String,
     pub author: String,
+    /// Replies, once Twilio reported on them: sent, delivered, read,
+    /// undelivered or failed (from Twilio's status callbacks).
+    pub delivery: Option<String>,
 }
 
 impl From<storage::MessageView> for MessageView {
     fn from(m: storage::MessageView) -> Self {
-        let storage::MessageView { direction, body, at, status, author } = m;
-        MessageView { direction, body, at, status, author }
+        let storage::MessageView { direction, body, at, status, author, delivery } = m;
+        MessageView { direction, body, at, status, author, delivery }
     }
 }
 

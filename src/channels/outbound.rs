@@ -106,7 +106,7 @@ impl Transport {
         };
         let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
         pacer.take(m.channel, &from).map_err(SendError::Paced)?;
-        client.send(&creds.account_sid, &token, &from, &to, &m.body).await
+        client.send(&clinic.slug, &creds.account_sid, &token, &from, &to, &m.body).await
     }
 }
 

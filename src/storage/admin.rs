@@ -30,6 +30,8 @@ pub struct MessageView {
     /// Inbound: pending, processed, failed. Outbound: queued, sending, sent, failed, unknown.
     pub status: String,
     pub author: String,
+    /// Outbound, once Twilio reported on it: sent, delivered, read, undelivered or failed.
+    pub delivery: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -149,14 +151,17 @@ impl Store {
                         at: from_ts(r.try_get("received_at")?)?,
                         status: r.try_get("status")?,
                         author: "patient".into(),
+                        delivery: None,
                     })
                 })
                 .collect::<Result<_>>()?;
-        for r in sqlx::query("SELECT body, created_at, status, author FROM outbound_messages WHERE conversation_id = $1 AND clinic_id = $2")
-            .bind(id.to_string())
-            .bind(clinic.to_string())
-            .fetch_all(&self.pool)
-            .await?
+        for r in sqlx::query(
+            "SELECT body, created_at, status, author, delivery_status FROM outbound_messages WHERE conversation_id = $1 AND clinic_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(clinic.to_string())
+        .fetch_all(&self.pool)
+        .await?
         {
             out.push(MessageView {
                 direction: "out".into(),
@@ -164,6 +169,7 @@ impl Store {
                 at: from_ts(r.try_get("created_at")?)?,
                 status: r.try_get("status")?,
                 author: r.try_get("author")?,
+                delivery: r.try_get("delivery_status")?,
             });
         }
         out.sort_by_key(|m| (m.at, m.direction == "out"));

@@ -73,6 +73,33 @@ fn phone(row: &AnyRow, col: &str) -> Result<PhoneNumber> {
 }
 
 impl Store {
+    /// A Twilio status callback for one of the clinic's replies: recorded
+    /// only if it moves the reply forward (callbacks arrive out of order and
+    /// more than once). False when it did not (or names no reply of ours).
+    pub async fn record_delivery_status(
+        &self,
+        clinic: ClinicId,
+        provider_message_id: &str,
+        status: &str,
+        rank: i64,
+        error_code: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE outbound_messages SET delivery_status = $1, delivery_rank = $2, delivery_error_code = $3, delivery_updated_at = $4 \
+             WHERE provider_message_id = $5 AND clinic_id = $6 AND delivery_rank < $2",
+        )
+        .bind(status)
+        .bind(rank)
+        .bind(error_code)
+        .bind(to_ts(now))
+        .bind(provider_message_id)
+        .bind(clinic.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Stores an inbound delivery. Returns `false` when `(clinic, provider id)`
     /// was already stored: the unique key makes a repeated delivery a no-op.
     pub async fn insert_inbound(&self, m: &NewInbound) -> Result<bool> {

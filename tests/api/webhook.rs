@@ -169,3 +169,82 @@ async fn metrics_count_acknowledgements_refusals_turns_and_sends_without_naming_
         assert!(!after.contains(private), "the metrics page names {private}");
     }
 }
+
+#[tokio::test]
+async fn delivery_status_callbacks_are_signed_move_forward_only_and_are_shown_to_staff() {
+    let app = spawn_app().await;
+    let phone = "+243990000555";
+    app.say(phone, "bonjour").await;
+    // Every send asked Twilio to report its delivery here.
+    let sent = app.twilio.received.lock().unwrap().last().cloned().unwrap();
+    let callback = sent.field("StatusCallback").to_string();
+    assert_eq!(callback, format!("{PUBLIC_BASE}/webhooks/twilio/{}/status", app.clinic.clinic.slug));
+    let reply = app.whatsapp_replies(phone).await.remove(0);
+    let sid = reply.provider_message_id.clone().unwrap();
+    let path = format!("/webhooks/twilio/{}/status", app.clinic.clinic.slug);
+    let post = |status: &'static str, code: Option<&'static str>, sign: bool| {
+        let mut fields =
+            fields(&[("MessageSid", &sid), ("MessageStatus", status), ("AccountSid", DEMO_ACCOUNT), ("To", "whatsapp:+243990000555")]);
+        if let Some(c) = code {
+            fields.push(("ErrorCode".into(), c.into()));
+        }
+        let signature = nuru::channels::twilio::compute_signature(&format!("{PUBLIC_BASE}{path}"), &fields, DEMO_TOKEN);
+        let mut req = app.http.post(format!("{}{path}", app.base)).form(&fields);
+        if sign {
+            req = req.header("X-Twilio-Signature", signature);
+        }
+        req.send()
+    };
+    let delivery = || async {
+        let row: (Option<String>, Option<i64>) =
+            sqlx::query_as("SELECT delivery_status, delivery_error_code FROM outbound_messages WHERE provider_message_id = $1")
+                .bind(&sid)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        row
+    };
+    // A forged callback changes nothing.
+    assert_eq!(post("failed", Some("30008"), false).await.unwrap().status(), 403);
+    assert_eq!(delivery().await, (None, None));
+    // In order, then repeated, then out of order: the furthest status stays.
+    for status in ["sent", "delivered", "delivered", "read", "sent", "delivered"] {
+        assert_eq!(post(status, None, true).await.unwrap().status(), 200, "{status}");
+    }
+    assert_eq!(delivery().await.0.as_deref(), Some("read"));
+    // Staff see it in the transcript.
+    let conversation = app
+        .store
+        .conversation_for(
+            app.clinic.clinic.id,
+            nuru::domain::Channel::WhatsApp,
+            &nuru::domain::PhoneNumber::parse(phone).unwrap(),
+            nuru::domain::Lang::Fr,
+            "{}",
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let transcript = app.store.conversation_messages(app.clinic.clinic.id, conversation.id).await.unwrap();
+    assert_eq!(transcript.iter().find(|m| m.direction == "out").unwrap().delivery.as_deref(), Some("read"));
+}
+
+#[tokio::test]
+async fn an_undelivered_reply_keeps_its_error_code() {
+    let app = spawn_app().await;
+    let phone = "+243990000556";
+    app.say(phone, "bonjour").await;
+    let sid = app.whatsapp_replies(phone).await.remove(0).provider_message_id.unwrap();
+    let path = format!("/webhooks/twilio/{}/status", app.clinic.clinic.slug);
+    let fields = fields(&[("MessageSid", &sid), ("MessageStatus", "undelivered"), ("ErrorCode", "63016"), ("AccountSid", DEMO_ACCOUNT)]);
+    let signature = nuru::channels::twilio::compute_signature(&format!("{PUBLIC_BASE}{path}"), &fields, DEMO_TOKEN);
+    let r = app.http.post(format!("{}{path}", app.base)).form(&fields).header("X-Twilio-Signature", signature).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let row: (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT delivery_status, delivery_error_code FROM outbound_messages WHERE provider_message_id = $1")
+            .bind(&sid)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(row, (Some("undelivered".into()), Some(63016)));
+}

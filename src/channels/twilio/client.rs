@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct TwilioClient {
     http: reqwest::Client,
     api_base: String,
+    /// Public base URL: every send names `{base}/webhooks/twilio/{clinic}/status`
+    /// as its `StatusCallback`, so delivery reports come back.
+    status_base: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -35,12 +38,19 @@ impl TwilioClient {
             .timeout(Duration::from_secs(15))
             .build()
             .expect("HTTP client builds (is the TLS provider installed?)");
-        Self { http, api_base: api_base.trim_end_matches('/').to_string() }
+        Self { http, api_base: api_base.trim_end_matches('/').to_string(), status_base: None }
+    }
+
+    /// Asks Twilio to report each message's delivery to this deployment.
+    pub fn with_status_callbacks(mut self, public_base_url: &str) -> Self {
+        self.status_base = Some(public_base_url.trim_end_matches('/').to_string());
+        self
     }
 
     /// Sends one message; returns Twilio's message SID.
     pub async fn send(
         &self,
+        clinic_slug: &str,
         account_sid: &str,
         auth_token: &Secret<String>,
         from: &str,
@@ -52,7 +62,13 @@ impl TwilioClient {
             .http
             .post(&url)
             .basic_auth(account_sid, Some(auth_token.expose()))
-            .form(&[("From", from), ("To", to), ("Body", body)])
+            .form(&{
+                let mut form = vec![("From", from.to_string()), ("To", to.to_string()), ("Body", body.to_string())];
+                if let Some(base) = &self.status_base {
+                    form.push(("StatusCallback", format!("{base}/webhooks/twilio/{clinic_slug}/status")));
+                }
+                form
+            })
             .send()
             .await
             .map_err(|e| {

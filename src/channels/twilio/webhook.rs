@@ -33,8 +33,20 @@ pub async fn inbound(
     response
 }
 
-/// The webhook, and the name of its outcome for the metrics.
-async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> (Response, &'static str) {
+type Refusal = (Response, &'static str);
+
+/// The clinic a webhook is for and its verified fields: the signature is
+/// checked against the clinic's auth token (read again before a refusal, in
+/// case the credentials just changed) and the public URL; anything else is
+/// refused with its reason and a trace for staff.
+async fn verify(
+    app: &AppState,
+    slug: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(crate::domain::ClinicId, VerifiedInbound), Refusal> {
+    let slug = slug.to_string();
     let lookup = |reload: bool| {
         let app = app.clone();
         let slug = slug.clone();
@@ -42,20 +54,20 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
     };
     let (mut key, mut fresh) = match lookup(false).await {
         Ok(Lookup::Found { key, fresh }) => (key, fresh),
-        Ok(Lookup::UnknownClinic) => return refuse(StatusCode::NOT_FOUND, "unknown clinic", "unknown_clinic"),
-        Ok(Lookup::NoCredentials) => return refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account", "no_credentials"),
+        Ok(Lookup::UnknownClinic) => return Err(refuse(StatusCode::NOT_FOUND, "unknown clinic", "unknown_clinic")),
+        Ok(Lookup::NoCredentials) => return Err(refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account", "no_credentials")),
         Err(e) => {
             error!(clinic = %slug, error = %e, "clinic or credentials lookup failed");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable");
+            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable"));
         }
     };
     let Some(signature) = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
         warn!(clinic = %slug, "webhook without signature refused");
         record(app, key.clinic_id, "webhook_signature_missing").await;
-        return refuse(StatusCode::FORBIDDEN, "missing X-Twilio-Signature", "signature_missing");
+        return Err(refuse(StatusCode::FORBIDDEN, "missing X-Twilio-Signature", "signature_missing"));
     };
-    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return refuse(StatusCode::BAD_REQUEST, "body must be application/x-www-form-urlencoded", "bad_request");
+    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
+        return Err(refuse(StatusCode::BAD_REQUEST, "body must be application/x-www-form-urlencoded", "bad_request"));
     };
     // The URL Twilio signed is the public one, never what Host or X-Forwarded-* say.
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
@@ -67,23 +79,32 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
             // read them again before refusing.
             _ if !fresh => match lookup(true).await {
                 Ok(Lookup::Found { key: k, .. }) => (key, fresh) = (k, true),
-                Ok(_) => return refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account", "no_credentials"),
+                Ok(_) => return Err(refuse(StatusCode::NOT_FOUND, "this clinic has no Twilio account", "no_credentials")),
                 Err(e) => {
                     error!(clinic = %slug, error = %e, "clinic or credentials lookup failed");
-                    return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable");
+                    return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable"));
                 }
             },
             Some(_) => {
                 warn!(clinic = %slug, "webhook signed for another account refused");
                 record(app, key.clinic_id, "webhook_account_mismatch").await;
-                return refuse(StatusCode::FORBIDDEN, "AccountSid does not match this clinic", "account_mismatch");
+                return Err(refuse(StatusCode::FORBIDDEN, "AccountSid does not match this clinic", "account_mismatch"));
             }
             None => {
                 warn!(clinic = %slug, "webhook with invalid signature refused");
                 record(app, key.clinic_id, "webhook_signature_invalid").await;
-                return refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature", "signature_invalid");
+                return Err(refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature", "signature_invalid"));
             }
         }
+    };
+    Ok((key.clinic_id, verified))
+}
+
+/// The webhook, and the name of its outcome for the metrics.
+async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> (Response, &'static str) {
+    let (clinic_id, verified) = match verify(app, &slug, &uri, &headers, &body).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
     };
     let Some(sid) = verified.get("MessageSid").or_else(|| verified.get("SmsMessageSid")).filter(|s| !s.is_empty()) else {
         return refuse(StatusCode::BAD_REQUEST, "missing MessageSid", "bad_request");
@@ -100,7 +121,7 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
     let fields: serde_json::Map<String, serde_json::Value> =
         verified.fields().iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     let message = NewInbound {
-        clinic_id: key.clinic_id,
+        clinic_id,
         provider_message_id: sid.to_string(),
         channel,
         from,
@@ -125,6 +146,59 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
         }
     };
     ((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response(), outcome)
+}
+
+/// Twilio's rank of a message status: a status callback only moves a reply
+/// forward. `None` for statuses of inbound messages or unknown ones.
+pub fn delivery_rank(status: &str) -> Option<i64> {
+    Some(match status {
+        "accepted" | "scheduled" | "queued" => 1,
+        "sending" => 2,
+        "sent" => 3,
+        "undelivered" | "failed" | "canceled" => 4,
+        "delivered" | "partially_delivered" => 5,
+        "read" => 6,
+        _ => return None,
+    })
+}
+
+/// `POST /webhooks/twilio/{clinic}/status`: Twilio's status callback for a
+/// reply (the `StatusCallback` every send names). Signed and checked like an
+/// inbound message; recorded only when it moves the reply forward, so
+/// repeated and out-of-order callbacks change nothing. Always a quick 200
+/// once verified: Twilio need not retry a status Nuru does not use.
+pub async fn status(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (clinic_id, verified) = match verify(&app, &slug, &uri, &headers, &body).await {
+        Ok(v) => v,
+        Err((refused, outcome)) => {
+            app.metrics.webhook(outcome, None);
+            return refused;
+        }
+    };
+    let Some(sid) = verified.get("MessageSid").filter(|s| !s.is_empty()) else {
+        return refuse(StatusCode::BAD_REQUEST, "missing MessageSid", "bad_request").0;
+    };
+    let Some(status) = verified.get("MessageStatus").or_else(|| verified.get("SmsStatus")) else {
+        return refuse(StatusCode::BAD_REQUEST, "missing MessageStatus", "bad_request").0;
+    };
+    if let Some(rank) = delivery_rank(status) {
+        let code = verified.get("ErrorCode").and_then(|c| c.parse::<i64>().ok());
+        if let Err(e) = app.store.record_delivery_status(clinic_id, sid, status, rank, code, app.clock.now()).await {
+            error!(clinic = %slug, error = %e, "delivery status could not be stored");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable").0;
+        }
+        if matches!(status, "failed" | "undelivered") {
+            warn!(clinic = %slug, code = code.unwrap_or(0), "a reply was not delivered");
+        }
+    }
+    app.metrics.webhook("status_callback", None);
+    StatusCode::OK.into_response()
 }
 
 /// A refused webhook leaves one trace for staff (kind and clinic only, at
