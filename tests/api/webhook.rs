@@ -248,3 +248,27 @@ async fn an_undelivered_reply_keeps_its_error_code() {
             .unwrap();
     assert_eq!(row, (Some("undelivered".into()), Some(63016)));
 }
+
+#[tokio::test]
+async fn a_batch_stores_each_delivery_once_even_when_repeated_inside_it() {
+    let app = spawn_app().await;
+    let message = |sid: &str, body: &str| nuru::storage::NewInbound {
+        clinic_id: app.clinic.clinic.id,
+        provider_message_id: sid.into(),
+        channel: nuru::domain::Channel::WhatsApp,
+        from: nuru::domain::PhoneNumber::parse("+243990000777").unwrap(),
+        body: body.into(),
+        fields_json: "{}".into(),
+        received_at: app.clock.now(),
+    };
+    let first = app.store.insert_inbound_batch(&[&message("SMa", "un")]).await.unwrap();
+    assert_eq!(first, vec![true]);
+    let (a, b1, b2, c) = (message("SMa", "un"), message("SMb", "deux"), message("SMb", "deux"), message("SMc", "trois"));
+    let stored = app.store.insert_inbound_batch(&[&a, &b1, &b2, &c]).await.unwrap();
+    assert_eq!(stored, vec![false, true, false, true], "stored before, new, repeated in the batch, new");
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT provider_message_id, body FROM inbound_messages ORDER BY id")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![("SMa".into(), "un".into()), ("SMb".into(), "deux".into()), ("SMc".into(), "trois".into())], "in order, once each");
+}
