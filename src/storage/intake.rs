@@ -53,43 +53,15 @@ impl Intake {
 }
 
 impl Store {
-    /// Stores deliveries in one statement (one round trip, one commit); for
-    /// each, `false` when `(clinic, provider id)` was already stored, or
-    /// earlier in the same batch (a repeated delivery). Rows are inserted in
-    /// the order given, so the queue keeps each conversation's order.
+    /// Stores deliveries in one transaction; for each, `false` when
+    /// `(clinic, provider id)` was already stored (a repeated delivery).
     pub async fn insert_inbound_batch(&self, messages: &[&NewInbound]) -> Result<Vec<bool>> {
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = String::from(
-            "INSERT INTO inbound_messages (clinic_id, provider_message_id, channel, from_phone, body, fields, received_at) VALUES ",
-        );
-        for i in 0..messages.len() {
-            let b = i * 7;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${},${},${},${},${},${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7));
-        }
-        sql.push_str(" ON CONFLICT (clinic_id, provider_message_id) DO NOTHING RETURNING clinic_id, provider_message_id");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut tx = self.begin().await?;
+        let mut stored = Vec::with_capacity(messages.len());
         for m in messages {
-            query = query
-                .bind(m.clinic_id.to_string())
-                .bind(m.provider_message_id.clone())
-                .bind(m.channel.as_str())
-                .bind(m.from.as_str().to_string())
-                .bind(m.body.clone())
-                .bind(m.fields_json.clone())
-                .bind(super::to_ts(m.received_at));
+            stored.push(Store::insert_inbound_in(&mut tx, m).await?);
         }
-        let rows = query.fetch_all(&self.pool).await?;
-        let mut inserted: std::collections::HashSet<(String, String)> = std::collections::HashSet::with_capacity(rows.len());
-        for r in &rows {
-            use sqlx::Row;
-            inserted.insert((r.try_get("clinic_id")?, r.try_get("provider_message_id")?));
-        }
-        // The first of repeated deliveries in one batch is the one stored.
-        Ok(messages.iter().map(|m| inserted.remove(&(m.clinic_id.to_string(), m.provider_message_id.clone()))).collect())
+        tx.commit().await?;
+        Ok(stored)
     }
 }
