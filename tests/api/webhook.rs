@@ -266,9 +266,11 @@ async fn a_batch_stores_each_delivery_once_even_when_repeated_inside_it() {
     let (a, b1, b2, c) = (message("SMa", "un"), message("SMb", "deux"), message("SMb", "deux"), message("SMc", "trois"));
     let stored = app.store.insert_inbound_batch(&[&a, &b1, &b2, &c]).await.unwrap();
     assert_eq!(stored, vec![false, true, false, true], "stored before, new, repeated in the batch, new");
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT provider_message_id, body FROM inbound_messages ORDER BY id")
-        .fetch_all(app.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(rows, vec![("SMa".into(), "un".into()), ("SMb".into(), "deux".into()), ("SMc".into(), "trois".into())], "in order, once each");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT provider_message_id, body FROM inbound_messages ORDER BY id").fetch_all(app.store.pool()).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![("SMa".into(), "un".into()), ("SMb".into(), "deux".into()), ("SMc".into(), "trois".into())],
+        "in order, once each"
+    );
 }
