@@ -30,6 +30,7 @@ pub struct AppState {
     /// The clinics' documents as this node indexes them (shared with the
     /// turns), with the embedding model when one is configured.
     pub library: Arc<crate::retrieval::Library>,
-    /// Practitioners' Google Calendars, when the deployment has an OAuth client.
-    pub google: Option<Arc<crate::calendar::google::Google>>,
+    /// Practitioners' Google Calendars (consent needs the deployment's OAuth
+    /// client; a Workspace service account does not).
+    pub google: Arc<crate::calendar::google::Google>,
 }

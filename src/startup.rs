@@ -86,7 +86,6 @@ impl Application {
         let google = Arc::new(crate::calendar::google::Google::from_config(&config, store.clone(), cipher.clone(), options.clock.clone()));
         tracing::debug!(consent = google.offers_consent(), "Google Calendar connections");
         engine = engine.with_google(google.clone());
-        let google = Some(google);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let workers = Arc::new(Workers {
             metrics: metrics.clone(),
@@ -101,7 +100,7 @@ impl Application {
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
             lease: chrono::Duration::seconds(config.worker_lease_seconds as i64),
             last_sweep: Default::default(),
-            google: google.clone(),
+            google: Some(google.clone()),
         });
         let jwt = Arc::new(crate::admin::auth::JwtKeys::new(&jwt_secret(&config)?));
         let intake = crate::storage::Intake::start(store.clone());
@@ -276,7 +275,7 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         pool_idle: idle as i64,
         pool_max: max as i64,
         model: state.model.as_ref().map(|m| m.metrics.snapshot()),
-        google: state.google.as_ref().map(|g| g.metrics.snapshot()),
+        google: Some(state.google.metrics.snapshot()),
     };
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render(&reading))
         .into_response()

@@ -76,6 +76,20 @@ pub struct BusyChanges {
     pub conflicts: Vec<(AppointmentId, Option<DateTime<Utc>>)>,
 }
 
+/// Queues the booking-calendar write of the appointments `condition` picks
+/// (`a` is the appointment, `g` its practitioner's connection; `$2` is now):
+/// a new row, or a row already there made due again with its `changes` moved.
+fn queue_writes_sql(condition: &str) -> String {
+    format!(
+        "INSERT INTO calendar_outbox (appointment_id, practitioner_id, clinic_id, changes, done, due_at, lease_until, attempts, updated_at) \
+         SELECT a.id, a.practitioner_id, a.clinic_id, 1, 0, $2, 0, 0, $2 FROM appointments a \
+           JOIN google_connections g ON g.practitioner_id = a.practitioner_id \
+         WHERE {condition} AND g.booking_calendar IS NOT NULL \
+         ON CONFLICT (appointment_id, practitioner_id) DO UPDATE SET changes = calendar_outbox.changes + 1, done = 0, \
+           due_at = excluded.due_at, attempts = 0, updated_at = excluded.updated_at"
+    )
+}
+
 pub const OAUTH: &str = "oauth";
 pub const SERVICE_ACCOUNT: &str = "service_account";
 
@@ -523,18 +537,11 @@ impl Store {
     /// before a move) must follow. Nothing is queued for a practitioner
     /// without a booking calendar.
     pub async fn queue_calendar_write(conn: &mut AnyConnection, appointment: AppointmentId, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO calendar_outbox (appointment_id, practitioner_id, clinic_id, changes, done, due_at, lease_until, attempts, updated_at) \
-             SELECT a.id, a.practitioner_id, a.clinic_id, 1, 0, $2, 0, 0, $2 FROM appointments a \
-               JOIN google_connections g ON g.practitioner_id = a.practitioner_id \
-             WHERE a.id = $1 AND g.booking_calendar IS NOT NULL \
-             ON CONFLICT (appointment_id, practitioner_id) DO UPDATE SET changes = calendar_outbox.changes + 1, done = 0, \
-               due_at = excluded.due_at, attempts = 0, updated_at = excluded.updated_at",
-        )
-        .bind(appointment.to_string())
-        .bind(to_ts(now))
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(queue_writes_sql("a.id = $1")))
+            .bind(appointment.to_string())
+            .bind(to_ts(now))
+            .execute(&mut *conn)
+            .await?;
         sqlx::query(
             "UPDATE calendar_outbox SET changes = changes + 1, done = 0, due_at = $2, attempts = 0, updated_at = $2 \
              WHERE appointment_id = $1 AND practitioner_id <> (SELECT practitioner_id FROM appointments WHERE id = $1)",
@@ -548,18 +555,11 @@ impl Store {
 
     /// Every upcoming booking of a practitioner, queued for their booking calendar.
     async fn queue_practitioner_writes(conn: &mut AnyConnection, practitioner: PractitionerId, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO calendar_outbox (appointment_id, practitioner_id, clinic_id, changes, done, due_at, lease_until, attempts, updated_at) \
-             SELECT a.id, a.practitioner_id, a.clinic_id, 1, 0, $2, 0, 0, $2 FROM appointments a \
-               JOIN google_connections g ON g.practitioner_id = a.practitioner_id \
-             WHERE a.practitioner_id = $1 AND a.status = 'booked' AND a.ends_at > $2 AND g.booking_calendar IS NOT NULL \
-             ON CONFLICT (appointment_id, practitioner_id) DO UPDATE SET changes = calendar_outbox.changes + 1, done = 0, \
-               due_at = excluded.due_at, attempts = 0, updated_at = excluded.updated_at",
-        )
-        .bind(practitioner.to_string())
-        .bind(to_ts(now))
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(queue_writes_sql("a.practitioner_id = $1 AND a.status = 'booked' AND a.ends_at > $2")))
+            .bind(practitioner.to_string())
+            .bind(to_ts(now))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 

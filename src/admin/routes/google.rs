@@ -10,7 +10,6 @@ use super::audit_event;
 use crate::admin::auth::{Caller, ClinicAccess, roles};
 use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, Refusals};
 use crate::app_state::AppState;
-use crate::calendar::google::Google;
 use crate::calendar::google::api::CalendarEntry;
 use crate::domain::*;
 use crate::storage::ClinicRole;
@@ -19,7 +18,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -98,12 +96,6 @@ pub struct CalendarConflictView {
     pub detected_at: DateTime<Utc>,
 }
 
-fn google(state: &AppState) -> ApiResult<Arc<Google>> {
-    state.google.clone().ok_or_else(|| {
-        ApiError::conflict("Google Calendar is not configured on this deployment (set google_client_id and google_client_secret)")
-    })
-}
-
 /// A clinic admin, or the practitioner themself.
 async fn may_manage(state: &AppState, caller: &Caller, clinic: ClinicId, practitioner: Uuid) -> ApiResult<PractitionerId> {
     let catalog = state.store.catalog(clinic).await?;
@@ -129,7 +121,7 @@ pub async fn connect_google(
 ) -> ApiResult<(StatusCode, Json<ConnectStarted>)> {
     let (clinic, caller) = (access.clinic, access.caller);
     let id = may_manage(&state, &caller, clinic, practitioner).await?;
-    let google = google(&state)?;
+    let google = state.google.clone();
     if !google.offers_consent() {
         return Err(ApiError::conflict(
             "doctors cannot connect by consent on this deployment (set google_client_id and google_client_secret), or use the clinic's service account",
@@ -250,11 +242,7 @@ pub async fn disconnect_google(
     let id = may_manage(&state, &caller, clinic, practitioner).await?;
     let pid = id.to_string();
     let audit = audit_event(&caller, clinic, "disconnect", "google_calendar", Some(&pid));
-    let done = match &state.google {
-        Some(google) => google.disconnect(clinic, id, &audit).await?,
-        None => state.store.delete_google_connection(clinic, id, &audit, state.clock.now()).await?,
-    };
-    if !done {
+    if !state.google.disconnect(clinic, id, &audit).await? {
         return Err(ApiError::not_found("google connection"));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -296,9 +284,8 @@ pub async fn set_google_service_account(
     ApiJson(req): ApiJson<ServiceAccountKeyInput>,
 ) -> ApiResult<StatusCode> {
     let (clinic, caller) = (access.clinic, access.caller);
-    let google = google(&state)?;
     let audit = audit_event(&caller, clinic, "update", "google_service_account", None);
-    match google.set_service_account(clinic, &req.key.to_string(), &audit).await? {
+    match state.google.set_service_account(clinic, &req.key.to_string(), &audit).await? {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(why) => Err(ApiError::invalid("key", why)),
     }
@@ -321,11 +308,10 @@ pub async fn connect_google_service_account(
     if subject.len() > 254 || subject.split('@').count() != 2 || subject.contains(char::is_whitespace) {
         return Err(ApiError::invalid("subject", "an e-mail address"));
     }
-    let google = google(&state)?;
     let pid = id.to_string();
     let audit = audit_event(&caller, clinic, "connect", "google_calendar", Some(&pid));
     use crate::calendar::google::{ConnectError, GoogleError};
-    match google.connect_service_account(clinic, id, subject, &audit).await {
+    match state.google.connect_service_account(clinic, id, subject, &audit).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(ConnectError::Google(GoogleError::NeedsReconnect(m))) => Err(ApiError::conflict(m)),
         Err(ConnectError::Denied(m)) => Err(ApiError::conflict(format!("Google refused the delegation: {m}"))),
