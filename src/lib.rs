@@ -18,6 +18,7 @@ pub mod domain;
 pub mod harness;
 pub mod metrics;
 pub mod model;
+pub mod outreach;
 pub mod retrieval;
 pub mod scheduling;
 pub mod secrets;

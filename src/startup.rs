@@ -101,6 +101,11 @@ impl Application {
             lease: chrono::Duration::seconds(config.worker_lease_seconds as i64),
             last_sweep: Default::default(),
             google: Some(google.clone()),
+            outreach: Some(crate::outreach::Outreach::new(
+                store.clone(),
+                options.clock.clone(),
+                chrono::Duration::seconds(config.worker_lease_seconds as i64),
+            )),
         });
         let jwt = Arc::new(crate::admin::auth::JwtKeys::new(&jwt_secret(&config)?));
         let intake = crate::storage::Intake::start(store.clone());

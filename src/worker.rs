@@ -13,6 +13,8 @@ use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 const MAX_TURN_ATTEMPTS: u32 = 5;
+/// Twilio: "Attempt to send to unsubscribed recipient".
+const TWILIO_UNSUBSCRIBED: u32 = 21610;
 /// A sending number's wait up to this long is waited with the reply claimed;
 /// longer, the reply goes back to the queue.
 const PACED_WAIT_IN_HAND: std::time::Duration = std::time::Duration::from_millis(100);
@@ -35,6 +37,8 @@ pub struct Workers {
     pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
     /// Google Calendar sync and event writes, when configured.
     pub google: Option<Arc<crate::calendar::google::Google>>,
+    /// Appointment reminders (one loop per node, claims leased).
+    pub outreach: Option<crate::outreach::Outreach>,
 }
 
 impl Workers {
@@ -89,6 +93,13 @@ impl Workers {
             }
         }
         let Some(m) = self.store.claim_outbound(now, now + self.lease).await? else { return Ok(false) };
+        // A message Nuru starts is not sent to a phone that opted out since
+        // it was queued; replies to the patient's own messages still go.
+        if m.kind != "reply" && m.kind != "staff" && self.store.consent(m.clinic_id, &m.to, m.channel).await?.is_some_and(|c| c.opted_out) {
+            self.metrics.send("opted_out", None);
+            self.store.fail_outbound(m.id, "opted out").await?;
+            return Ok(true);
+        }
         let mut result = self.transport.send(&self.store, &self.cipher, &m).await;
         // A short wait for the number's rate is waited here, claim in hand
         // (as short as the send itself, and a stop lets the step finish);
@@ -122,6 +133,21 @@ impl Workers {
                 warn!(outbound = m.id, attempt = m.attempts, %reason, "send failed; will retry");
                 self.store.retry_outbound_later(m.id, now + Duration::seconds(base + jitter), &reason).await?;
             }
+            Err(e) if code == Some(TWILIO_UNSUBSCRIBED) => {
+                // Twilio refuses: the phone opted out (STOP to the carrier or
+                // to Twilio). Recorded, and never retried.
+                warn!(outbound = m.id, "recipient unsubscribed (21610): opted out");
+                self.store.fail_outbound(m.id, &e.to_string()).await?;
+                let change = crate::storage::ConsentChange {
+                    clinic: m.clinic_id,
+                    phone: &m.to,
+                    channel: m.channel,
+                    opted_out: true,
+                    source: "twilio",
+                    changed_by: None,
+                };
+                self.store.set_consent_now(change, now).await?;
+            }
             Err(e) => {
                 error!(outbound = m.id, error = %e, "reply not sent");
                 self.store.fail_outbound(m.id, &e.to_string()).await?;
@@ -139,6 +165,11 @@ impl Workers {
             while let Some(r) = self.process_next_inbound().await? {
                 reports.push(r);
                 busy = true;
+            }
+            if let Some(outreach) = &self.outreach {
+                while outreach.remind_due().await?.is_some() {
+                    busy = true;
+                }
             }
             while self.send_next_outbound().await? {
                 busy = true;
@@ -170,6 +201,20 @@ impl Workers {
         for first in (0..senders).map(|i| i == 0) {
             handles.push(self.clone().queue_loop(first, self.outbound_ready.clone(), shutdown.clone(), "outbox", |w| async move {
                 w.send_next_outbound().await
+            }));
+        }
+        if let Some(outreach) = &self.outreach {
+            let o = outreach.clone();
+            let ready = self.outbound_ready.clone();
+            handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "reminders", move |_| {
+                let (o, ready) = (o.clone(), ready.clone());
+                async move {
+                    let step = o.remind_due().await?;
+                    if step == Some(crate::outreach::Reminded::Queued) {
+                        ready.notify_one();
+                    }
+                    Ok(step.is_some())
+                }
             }));
         }
         if let Some(google) = &self.google {

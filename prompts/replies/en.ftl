@@ -137,3 +137,11 @@ media_added = Done: the document is in { $name }'s file. The team will see it.
 media_added_photo = Done: the photo is in { $name }'s file. The team will read it; I cannot read the text of a photo yet.
 media_not_added = All right, I will not add it.
 media_failed = I could not add this document (type or size not accepted, or the file is unavailable). I am letting the team know; they will answer you here.
+
+## Messages Nuru writes first, and the answers to them
+reminder =
+    Reminder: { $patient } has an appointment on { $day } at { $time } with { $practitioner } ({ $service }), { $clinic }.
+    Reply 1 to confirm you are coming, 2 to cancel, 3 to move it.
+attendance_confirmed = Thank you, noted: we look forward to seeing you { $appointment }.
+opted_out = Noted: you will no longer receive reminders or announcements from us on this number. Reply START to receive them again. You can still write to us at any time and we will answer.
+opted_in = Noted: you will receive our appointment reminders again. Reply STOP to stop them.

@@ -160,3 +160,11 @@ media_added = C'est fait : le document est ajouté au dossier de { $name }. L'é
 media_added_photo = C'est fait : la photo est ajoutée au dossier de { $name }. L'équipe la lira ; je ne peux pas encore lire le texte d'une photo.
 media_not_added = D'accord, je ne l'ajoute pas.
 media_failed = Je n'ai pas pu ajouter ce document (format ou taille non acceptés, ou fichier indisponible). Je préviens l'équipe, qui vous répondra ici.
+
+## Messages Nuru writes first, and the answers to them
+reminder =
+    Rappel : { $patient } a rendez-vous { $day } à { $time } avec { $practitioner } ({ $service }), { $clinic }.
+    Répondez 1 pour confirmer votre venue, 2 pour annuler, 3 pour déplacer.
+attendance_confirmed = Merci, c'est noté : nous vous attendons { $appointment }.
+opted_out = C'est noté : vous ne recevrez plus de rappels ni d'annonces de notre part sur ce numéro. Répondez START pour les recevoir à nouveau. Vous pouvez toujours nous écrire : nous vous répondrons.
+opted_in = C'est noté : vous recevrez à nouveau nos rappels de rendez-vous. Répondez STOP pour ne plus les recevoir.

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Nuru admin API", description = "Clinic admins configure and follow their clinic; superadmins review across clinics."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"), (name = "documents"), (name = "calendar"))
+    tags((name = "auth"), (name = "clinics"), (name = "patients"), (name = "conversations"), (name = "appointments"), (name = "scheduling"), (name = "audit"), (name = "documents"), (name = "calendar"), (name = "outreach"))
 )]
 struct ApiDoc;
 
@@ -81,6 +81,13 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::calendar_conflicts))
         .routes(routes!(routes::set_google_service_account))
         .routes(routes!(routes::connect_google_service_account))
+        .routes(routes!(routes::get_reminder_settings, routes::set_reminder_settings))
+        .routes(routes!(routes::list_templates))
+        .routes(routes!(routes::set_template, routes::delete_template))
+        .routes(routes!(routes::list_reminders))
+        .routes(routes!(routes::reminder_stats))
+        .routes(routes!(routes::get_consents))
+        .routes(routes!(routes::set_consent))
         .merge(
             // Uploads are larger than the 2 MB every other body is held to.
             OpenApiRouter::new()

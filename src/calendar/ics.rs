@@ -124,6 +124,7 @@ mod tests {
             ends_at: "2026-11-30T06:30:00Z".parse().unwrap(),
             status: AppointmentStatus::Booked,
             mode: ConsultationMode::InPerson,
+            attendance_confirmed_at: None,
         };
         let text = appointment_file(&catalog, &a, Lang::Fr, "2026-11-22T10:00:00Z".parse().unwrap());
         for line in text.split("\r\n") {

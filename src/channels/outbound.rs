@@ -1,7 +1,7 @@
 //! How replies leave: through Twilio, or nowhere (the demo outbox and the
 //! terminal chat store them and log a masked line instead).
 
-use super::twilio::TwilioClient;
+use super::twilio::{Content, TwilioClient};
 use crate::domain::{Channel, mask_phone};
 use crate::secrets::{Cipher, Secret};
 use crate::storage::{ClaimedOutbound, Store};
@@ -106,7 +106,11 @@ impl Transport {
         };
         let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
         pacer.take(m.channel, &from).map_err(SendError::Paced)?;
-        client.send(&clinic.slug, &creds.account_sid, &token, &from, &to, &m.body).await
+        let content = match &m.template {
+            Some((sid, variables)) => Content::Template { sid, variables },
+            None => Content::Text(&m.body),
+        };
+        client.send(&clinic.slug, &creds.account_sid, &token, &from, &to, content).await
     }
 }
 

@@ -7,7 +7,7 @@ use super::replies;
 use super::select::{Facts, Selection, description, select, slot_facts};
 use super::state::{Booking, Change, ChangeStage, Conversation, Flow};
 use super::texts;
-use super::turn::{Effect, Outcome, TurnContext};
+use super::turn::{Effect, Outcome, ReminderReply, TurnContext};
 use crate::domain::{AppointmentId, Lang};
 use crate::scheduling::Slot;
 use crate::storage::UpcomingAppointment;
@@ -117,6 +117,26 @@ pub fn start_cancel(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
 
 pub fn start_move(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     start(out, Kind::Move, x, ctx);
+}
+
+/// "2" in answer to a reminder: cancelling that appointment, to be confirmed.
+pub fn cancel_reminded(out: &mut Outcome, id: AppointmentId, ctx: &TurnContext<'_>) {
+    chosen(out, Kind::Cancel, Change { from_reminder: true, ..Change::default() }, id, ctx);
+}
+
+/// "3" in answer to a reminder: new times for that appointment.
+pub fn move_reminded(out: &mut Outcome, id: AppointmentId, x: &Extraction, ctx: &TurnContext<'_>) {
+    let e = &x.entities;
+    let c = Change { date: e.date, time: e.time, preference: e.time_preference, from_reminder: true, ..Change::default() };
+    chosen(out, Kind::Move, c, id, ctx);
+}
+
+/// "1", "oui", "je serai là" in answer to a reminder: the patient will come.
+pub fn attending(out: &mut Outcome, id: AppointmentId, ctx: &TurnContext<'_>) {
+    let Some(u) = upcoming(ctx, id) else { return gone(out, ctx) };
+    out.effects.push(Effect::ConfirmAttendance(id));
+    out.effects.push(Effect::ReminderAnswered { appointment: id, reply: ReminderReply::Confirmed });
+    out.say(ctx.channel, "attendance_confirmed", &[("appointment", &describe(out.language, u, ctx))]);
 }
 
 fn chosen(out: &mut Outcome, kind: Kind, mut c: Change, id: AppointmentId, ctx: &TurnContext<'_>) {
@@ -292,6 +312,9 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
                 if let ChangeStage::ConfirmMove { slot } = c.stage {
                     let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
                     out.effects.push(Effect::Move { appointment: id, slot });
+                    if c.from_reminder {
+                        out.effects.push(Effect::ReminderAnswered { appointment: id, reply: ReminderReply::Moved });
+                    }
                     out.say(
                         ctx.channel,
                         "moved",
@@ -304,6 +327,9 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
                 } else {
                     let what = upcoming(ctx, id).map(|u| describe(out.language, u, ctx)).unwrap_or_default();
                     out.effects.push(Effect::Cancel(id));
+                    if c.from_reminder {
+                        out.effects.push(Effect::ReminderAnswered { appointment: id, reply: ReminderReply::Cancelled });
+                    }
                     out.say(ctx.channel, "cancelled", &[("appointment", &what)]);
                 }
             } else if kind == Kind::Move && new_time {

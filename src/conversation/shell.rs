@@ -182,19 +182,39 @@ impl TurnRunner {
             }
             _ => understood,
         };
+        // A quick-reply button of a template ("1"/"confirm", "2"/"cancel",
+        // "3"/"move") is the choice it stands for.
+        // Its id is the message's text, and says nothing of the patient's language.
+        let mut understood = understood;
+        let button = crate::channels::twilio::inbound::button_payload(&m.fields_json);
+        if let Some(choice) = button.as_deref().and_then(button_choice) {
+            understood.entities.choice = Some(choice);
+        }
+        let said_in = if button.is_some() { None } else { understanding::language_signal(&m.body) };
         let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);
         info!(conversation = %row.id, from = %mask_phone(m.from.as_str()), intent = understood.intent.as_str(), confidence = understood.confidence, "turn");
 
-        let event = Event::Message { understood: &understood, language: understanding::language_signal(&m.body), idle_reset };
+        let event = Event::Message { understood: &understood, language: said_in, idle_reset };
         let attachment = crate::channels::twilio::media::inbound_media(&m.fields_json).first().map(|f| attachment_kind(&f.content_type));
-        let outcome = self.decide(catalog, &row, &state, event, Some((m.id, &m.body, attachment)), now).await?;
+        // Read only when the message is a consent keyword: whether the phone
+        // had opted out decides whether STOP is acknowledged and START counts.
+        let opted_out = match understood.signals.consent {
+            Some(_) => self.store.consent(clinic.id, &row.phone, row.channel).await?.is_some_and(|c| c.opted_out),
+            None => false,
+        };
+        let reminded = match row.awaiting_reminder {
+            Some(reminder) => self.store.reminder_appointment(reminder).await?.map(|(appointment, _)| appointment),
+            None => None,
+        };
+        let asked = Asked { opted_out, reminded, now };
+        let outcome = self.decide(catalog, &row, &state, event, Some((m.id, &m.body, attachment)), asked).await?;
         match self.apply(catalog, &row, m.id, outcome, now).await? {
             Applied::Done(report) => Ok(report),
             Applied::SlotTaken => {
                 // Someone took the slot between proposal and confirmation: re-enter
                 // the machine with the fresh busy time.
                 info!(conversation = %row.id, "slot taken at confirmation; proposing others");
-                let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, None, now).await?;
+                let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, None, asked).await?;
                 match self.apply(catalog, &row, m.id, outcome, now).await? {
                     Applied::Done(report) => Ok(TurnReport { slot_was_taken: true, ..report }),
                     Applied::SlotTaken => Err(StorageError::Conflict("slot").into()),
@@ -211,8 +231,9 @@ impl TurnRunner {
         event: Event<'_>,
         // The message (id, text, the kind of file it carries), if the turn answers one.
         message: Option<(i64, &str, Option<super::turn::Attachment>)>,
-        now: chrono::DateTime<chrono::Utc>,
+        asked: Asked,
     ) -> Result<Outcome, TurnError> {
+        let now = asked.now;
         let attachment = message.and_then(|(_, _, a)| a);
         let message = message.map(|(id, body, _)| (id, body));
         let clinic = &catalog.clinic;
@@ -254,6 +275,8 @@ impl TurnRunner {
                     attachment,
                     attached,
                     attach_wanted: &attach_wanted,
+                    reminded: asked.reminded,
+                    opted_out: asked.opted_out,
                 };
                 (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get(), attach_wanted.get())
             };
@@ -439,7 +462,8 @@ impl TurnRunner {
     ) -> Result<Applied, TurnError> {
         // The state machine only names the sender's own appointments; check
         // again here, before the transaction (which holds SQLite's only connection).
-        let changes_existing = outcome.effects.iter().any(|e| matches!(e, Effect::Cancel(_) | Effect::Move { .. }));
+        let changes_existing =
+            outcome.effects.iter().any(|e| matches!(e, Effect::Cancel(_) | Effect::Move { .. } | Effect::ConfirmAttendance(_)));
         let owned: Vec<crate::domain::AppointmentId> = if changes_existing {
             self.store.upcoming_for_phone(catalog.clinic.id, &row.phone, now).await?.iter().map(|u| u.appointment.id).collect()
         } else {
@@ -576,7 +600,40 @@ impl TurnRunner {
                     Store::record_activity(&mut tx, catalog.clinic.id, Activity::Emergency, "bot", now).await?;
                     saved.urgent = true;
                 }
+                Effect::ConfirmAttendance(id) => {
+                    if !owned.contains(id) {
+                        warn!(conversation = %row.id, "attendance of an appointment not linked to this phone refused");
+                        continue;
+                    }
+                    let done = Store::confirm_attendance(&mut tx, catalog.clinic.id, *id, "patient", now).await?;
+                    info!(conversation = %row.id, appointment = %id, done, "attendance confirmed");
+                }
+                Effect::ReminderAnswered { appointment, reply } => {
+                    Store::note_reminder_reply(&mut tx, *appointment, reply.as_str(), now).await?;
+                }
+                Effect::Consent { opted_out } => {
+                    let change = crate::storage::ConsentChange {
+                        clinic: catalog.clinic.id,
+                        phone: &row.phone,
+                        channel: row.channel,
+                        opted_out: *opted_out,
+                        source: "keyword",
+                        changed_by: None,
+                    };
+                    let changed = Store::set_consent(&mut tx, change, now).await?;
+                    info!(conversation = %row.id, opted_out, changed, "consent to messages the clinic starts");
+                }
             }
+        }
+        // The next message after a reminder is read as an answer to it or
+        // not at all; one queued since stays awaited.
+        if let Some(reminder) = row.awaiting_reminder {
+            Store::clear_awaiting_reminder(&mut tx, row.id, reminder).await?;
+        }
+        // A phone's first message records its consent to what the clinic
+        // starts (reminders), with where it came from; a STOP is kept.
+        if row.last_inbound_at.is_none() {
+            Store::note_first_contact(&mut tx, catalog.clinic.id, &row.phone, row.channel, "inbound", now).await?;
         }
         saved.state_json = serde_json::to_string(&outcome.state).expect("state serialises");
         saved.flow = outcome.state.flow.kind().to_string();
@@ -589,6 +646,25 @@ impl TurnRunner {
         }
         tx.commit().await.map_err(StorageError::from)?;
         Ok(Applied::Done(report))
+    }
+}
+
+/// What the turn read beside the conversation, for the step.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    now: chrono::DateTime<chrono::Utc>,
+    opted_out: bool,
+    reminded: Option<crate::domain::AppointmentId>,
+}
+
+/// The choice a template's quick-reply button stands for: its id is the
+/// number ("1") or the word ("confirm", "cancel", "move").
+fn button_choice(payload: &str) -> Option<u32> {
+    match payload.to_ascii_lowercase().as_str() {
+        "1" | "confirm" | "attend" | "yes" => Some(1),
+        "2" | "cancel" => Some(2),
+        "3" | "move" | "reschedule" => Some(3),
+        _ => None,
     }
 }
 

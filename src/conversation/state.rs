@@ -100,6 +100,9 @@ pub struct Change {
     pub time: Option<NaiveTime>,
     pub preference: Option<TimePreference>,
     pub stage: ChangeStage,
+    /// Started by answering a reminder ("2", "3"): the outcome is counted for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_reminder: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

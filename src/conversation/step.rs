@@ -9,7 +9,7 @@ use super::replies;
 use super::state::{Conversation, Flow};
 use super::turn::{Effect, Event, Outcome, TurnContext};
 use crate::domain::Lang;
-use crate::understanding::{Extraction, Intent};
+use crate::understanding::{ConsentWord, Extraction, Intent};
 
 pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnContext<'_>) -> Outcome {
     match event {
@@ -45,6 +45,27 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         return out;
     }
     let after_emergency = std::mem::take(&mut out.state.after_emergency);
+    // STOP / START as a whole message: consent to what the clinic starts
+    // (reminders, broadcasts), acknowledged once, even to a staff-held
+    // conversation. START and YES count only for a phone that opted out.
+    match x.signals.consent {
+        Some(ConsentWord::OptOut) => {
+            if out.state.flow != Flow::HandedOff {
+                out.state = Conversation::default();
+            }
+            if !ctx.opted_out {
+                out.say(ctx.channel, "opted_out", &[]);
+            }
+            out.effects.push(Effect::Consent { opted_out: true });
+            return out;
+        }
+        Some(ConsentWord::OptIn) if ctx.opted_out => {
+            out.say(ctx.channel, "opted_in", &[]);
+            out.effects.push(Effect::Consent { opted_out: false });
+            return out;
+        }
+        _ => {}
+    }
     if out.state.flow == Flow::HandedOff {
         return out;
     }
@@ -65,6 +86,12 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         out.say(ctx.channel, "reset", &[]);
         return out;
     }
+    if out.state.flow == Flow::Idle
+        && let Some(id) = ctx.reminded
+        && answer_reminder(&mut out, id, x, ctx)
+    {
+        return out;
+    }
     match out.state.flow.clone() {
         Flow::Booking(b) => booking::on_message(&mut out, *b, x, ctx),
         Flow::Cancelling(c) => changes::on_cancel_message(&mut out, c, x, ctx),
@@ -74,6 +101,28 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         Flow::Idle | Flow::HandedOff => idle(&mut out, x, after_emergency, ctx),
     }
     out
+}
+
+/// "1" / "oui" / "je serai là", "2" / "annuler", "3" / "déplacer" in answer
+/// to a reminder of appointment `id`; false when the message is not one
+/// (it is then an ordinary message).
+fn answer_reminder(out: &mut Outcome, id: crate::domain::AppointmentId, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
+    // The number the reminder offered first, then the words.
+    let answer = match x.entities.choice {
+        Some(n @ 1..=3) => n,
+        Some(_) => return false,
+        None if x.signals.attending || x.intent == Intent::Affirmative && !x.signals.closing => 1,
+        None if x.intent == Intent::CancelAppointment => 2,
+        None if x.intent == Intent::ModifyAppointment => 3,
+        None => return false,
+    };
+    out.state.misunderstood = 0;
+    match answer {
+        1 => changes::attending(out, id, ctx),
+        2 => changes::cancel_reminded(out, id, ctx),
+        _ => changes::move_reminded(out, id, x, ctx),
+    }
+    true
 }
 
 fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, ctx: &TurnContext<'_>) {

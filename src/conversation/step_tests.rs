@@ -82,6 +82,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         ends_at: at("2026-11-25T09:30:00Z"),
         status: AppointmentStatus::Booked,
         mode: ConsultationMode::InPerson,
+        attendance_confirmed_at: None,
     };
     let upcoming =
         [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
@@ -103,6 +104,8 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         attachment: None,
         attached: None,
         attach_wanted: &std::cell::Cell::new(None),
+        reminded: None,
+        opted_out: false,
     };
     let mut cases = 0;
     for (name, state) in states(&catalog, patient.id, appointment.id) {
@@ -151,4 +154,91 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         }
     }
     assert_eq!(cases, 19 * 12 * 2);
+}
+
+/// After a reminder, in the idle state: every intent × choice × "I'll be
+/// there" signal. The only write is the attendance, on "1", a yes or "je
+/// serai là"; "2" and "3" only open the usual flows, whose writes need their
+/// own confirmation.
+#[test]
+fn answers_to_a_reminder_write_only_the_attendance() {
+    let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
+    let patient = Patient {
+        id: PatientId::random(),
+        clinic_id: catalog.clinic.id,
+        first_name: "Awa".into(),
+        last_name: "Mendy".into(),
+        birth_date: None,
+        relation: None,
+    };
+    let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let appointment = Appointment {
+        id: AppointmentId::random(),
+        clinic_id: catalog.clinic.id,
+        practitioner_id: kabeya,
+        patient_id: patient.id,
+        service_id: catalog.services[0].id,
+        starts_at: at("2026-11-25T09:00:00Z"),
+        ends_at: at("2026-11-25T09:30:00Z"),
+        status: AppointmentStatus::Booked,
+        mode: ConsultationMode::InPerson,
+        attendance_confirmed_at: None,
+    };
+    let upcoming =
+        [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
+    let occupancy = Occupancy::default();
+    let patients = [patient.clone()];
+    let wanted = std::cell::Cell::new(None);
+    let ctx = TurnContext {
+        now: at("2026-11-23T08:15:00Z"),
+        catalog: &catalog,
+        occupancy: &occupancy,
+        occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
+        occupancy_wanted: &wanted,
+        message: 1,
+        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+        documents_wanted: &std::cell::Cell::new(None),
+        patients: &patients,
+        upcoming: &upcoming,
+        channel: Channel::WhatsApp,
+        attachment: None,
+        attached: None,
+        attach_wanted: &std::cell::Cell::new(None),
+        reminded: Some(appointment.id),
+        opted_out: false,
+    };
+    for intent in Intent::ALL {
+        for choice in [None, Some(1), Some(2), Some(3), Some(4)] {
+            for attending in [false, true] {
+                let signals = crate::understanding::Signals { attending, ..Default::default() };
+                let x = Extraction {
+                    intent,
+                    language: Lang::Fr,
+                    entities: Entities { choice, ..Entities::default() },
+                    confidence: 0.9,
+                    signals,
+                    name_reply: None,
+                    mentions: Default::default(),
+                };
+                let out =
+                    step(&Conversation::default(), Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
+                let case = format!("{intent:?} × choice {choice:?} × attending {attending}");
+                let writes = out.effects.iter().filter(|e| matches!(e, Effect::Book(_) | Effect::Cancel(_) | Effect::Move { .. })).count();
+                assert_eq!(writes, 0, "{case}: no booking, cancellation or move straight from a reminder");
+                let confirmed = out.effects.contains(&Effect::ConfirmAttendance(appointment.id));
+                if confirmed {
+                    assert!(
+                        intent == Intent::Emergency || choice == Some(1) || attending || intent == Intent::Affirmative,
+                        "{case}: attendance only on 1, a yes or I'll be there"
+                    );
+                }
+                if intent == Intent::Emergency {
+                    assert!(!confirmed, "{case}: an emergency confirms nothing");
+                }
+                if choice == Some(2) && intent != Intent::Emergency && intent != Intent::HumanHandoff {
+                    assert!(matches!(out.state.flow, Flow::Cancelling(_)), "{case}: 2 asks to confirm the cancellation");
+                }
+            }
+        }
+    }
 }

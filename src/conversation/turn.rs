@@ -87,6 +87,11 @@ pub struct TurnContext<'a> {
     /// decide again) the first time.
     pub attached: Option<(AttachRequest, Attached)>,
     pub attach_wanted: &'a Cell<Option<AttachRequest>>,
+    /// The appointment of the reminder this message may answer ("1", "2",
+    /// "3"), if it is still one of the sender's upcoming appointments.
+    pub reminded: Option<AppointmentId>,
+    /// The phone opted out of the messages the clinic starts on this channel.
+    pub opted_out: bool,
 }
 
 /// Nothing taken: for the engine's questions that are rules only (day status,
@@ -186,6 +191,35 @@ pub enum Effect {
     NeedsHuman,
     /// A possible emergency: staff alerted.
     Urgent,
+    /// The patient said they will come to this appointment of theirs.
+    ConfirmAttendance(AppointmentId),
+    /// What the patient did from a reminder of this appointment.
+    ReminderAnswered {
+        appointment: AppointmentId,
+        reply: ReminderReply,
+    },
+    /// The phone opts out of (true) or back into (false) the messages the
+    /// clinic starts on this channel.
+    Consent {
+        opted_out: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderReply {
+    Confirmed,
+    Cancelled,
+    Moved,
+}
+
+impl ReminderReply {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderReply::Confirmed => "confirmed",
+            ReminderReply::Cancelled => "cancelled",
+            ReminderReply::Moved => "moved",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -301,6 +301,8 @@ pub struct Appointment {
     pub ends_at: DateTime<Utc>,
     pub status: AppointmentStatus,
     pub mode: ConsultationMode,
+    /// When the patient confirmed they will come (answering a reminder).
+    pub attendance_confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// Everything the engine needs to know about one clinic to answer a patient:
@@ -328,5 +330,47 @@ impl ClinicCatalog {
     pub fn practitioners_for(&self, service: ServiceId) -> Vec<&Practitioner> {
         let Some(service) = self.service(service) else { return Vec::new() };
         self.practitioners.iter().filter(|p| p.active && service.practitioners.contains(&p.id)).collect()
+    }
+}
+
+/// When a reminder `minutes` before an appointment starting at `start` is
+/// due, counted on the clinic's wall clock: "24 hours before" a Monday 10:00
+/// appointment is Sunday 10:00 local even across a DST change (the absolute
+/// difference is then 23 or 25 hours). A wall time skipped by the change is
+/// the first instant after the gap; a repeated one is its first occurrence.
+pub fn reminder_due(start: DateTime<Utc>, minutes: u32, tz: Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let mut wall = start.with_timezone(&tz).naive_local() - chrono::Duration::minutes(minutes as i64);
+    for _ in 0..=180 {
+        match tz.from_local_datetime(&wall) {
+            chrono::LocalResult::Single(t) => return t.with_timezone(&Utc),
+            chrono::LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+            chrono::LocalResult::None => wall += chrono::Duration::minutes(1),
+        }
+    }
+    start - chrono::Duration::minutes(minutes as i64)
+}
+
+#[cfg(test)]
+mod reminder_due_tests {
+    use super::reminder_due;
+    use chrono::{DateTime, Utc};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn reminders_are_due_on_the_wall_clock_across_dst() {
+        let paris = chrono_tz::Europe::Paris;
+        // Monday 29 March 2027 09:00 CEST; 48 h before is Saturday 09:00 CET.
+        assert_eq!(reminder_due(at("2027-03-29T07:00:00Z"), 48 * 60, paris), at("2027-03-27T08:00:00Z"));
+        // Monday 1 November 2027 09:00 CET; 48 h before is Saturday 09:00 CEST.
+        assert_eq!(reminder_due(at("2027-11-01T08:00:00Z"), 48 * 60, paris), at("2027-10-30T07:00:00Z"));
+        // No DST in Kinshasa: plain subtraction.
+        let kinshasa = chrono_tz::Africa::Kinshasa;
+        assert_eq!(reminder_due(at("2026-11-25T09:00:00Z"), 24 * 60, kinshasa), at("2026-11-24T09:00:00Z"));
+        // A reminder time in the spring gap (02:30 on 28 March 2027): 03:00 CEST.
+        assert_eq!(reminder_due(at("2027-03-28T02:30:00Z"), 120, paris), at("2027-03-28T01:00:00Z"));
     }
 }

@@ -26,7 +26,9 @@
 //! expect = ["mardi 24 novembre"]  # fragments the replies must contain (case-insensitive)
 //! reject = ["Dr Aminata"]         # fragments they must not contain
 //! replies = 1                     # optional exact number of replies
-//! wait_minutes = 0                # optional: the clock moves first
+//! wait_minutes = 0                # optional: the clock moves first (no `say`:
+//!                                 # nothing is written, and `expect` checks
+//!                                 # what Nuru wrote first, e.g. a reminder)
 //! staff_release = false           # optional: staff hand the conversation back first
 //!
 //! [end]
@@ -106,6 +108,9 @@ pub struct ScriptAppointment {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Turn {
+    /// What the patient writes; empty: nothing, the time passes (after
+    /// `wait_minutes`) and the replies are what Nuru wrote first (reminders).
+    #[serde(default)]
     pub say: String,
     #[serde(default)]
     pub expect: Vec<String>,
@@ -239,7 +244,8 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
         if turn.staff_release {
             session.staff_release(&phone, channel).await?;
         }
-        let replies = session.say(&phone, channel, &turn.say).await?;
+        let replies =
+            if turn.say.is_empty() { session.idle(&phone, channel).await? } else { session.say(&phone, channel, &turn.say).await? };
         out.transcript.push((turn.say.clone(), replies.clone()));
         let all = replies.join("\n");
         for e in &turn.expect {

@@ -57,6 +57,7 @@ impl Session {
             lease: chrono::Duration::seconds(60),
             last_sweep: Default::default(),
             google: None,
+            outreach: Some(crate::outreach::Outreach::new(store.clone(), clock.clone(), chrono::Duration::seconds(60))),
         };
         Ok(Session { store, catalog, clock, workers, counter: AtomicU64::new(0), last_seen: Default::default() })
     }
@@ -81,6 +82,20 @@ impl Session {
             received_at: self.clock.now(),
         };
         self.store.insert_inbound(&message).await?;
+        self.workers.run_until_idle().await?;
+        let conversation = self.conversation(phone, channel).await?;
+        let key = format!("{}:{}", channel.as_str(), phone.as_str());
+        let after = self.last_seen.lock().expect("lock").get(&key).copied().unwrap_or(0);
+        let replies = self.store.outbound_for_conversation(conversation.id, after).await?;
+        if let Some(last) = replies.last() {
+            self.last_seen.lock().expect("lock").insert(key, last.id);
+        }
+        Ok(replies.into_iter().map(|r| r.body).collect())
+    }
+
+    /// Lets the workers run with nothing written (the clock may have moved):
+    /// what Nuru wrote first in this conversation since the last look.
+    pub async fn idle(&self, phone: &PhoneNumber, channel: Channel) -> anyhow::Result<Vec<String>> {
         self.workers.run_until_idle().await?;
         let conversation = self.conversation(phone, channel).await?;
         let key = format!("{}:{}", channel.as_str(), phone.as_str());

@@ -302,6 +302,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        Self::cancel_reminders(&mut tx, id, status.as_str(), now).await?;
         Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(true)

@@ -35,7 +35,8 @@ pub struct UpcomingAppointment {
     pub patient_last_name: String,
 }
 
-const COLUMNS: &str = "a.id, a.clinic_id, a.practitioner_id, a.patient_id, a.service_id, a.starts_at, a.ends_at, a.status, a.mode";
+const COLUMNS: &str =
+    "a.id, a.clinic_id, a.practitioner_id, a.patient_id, a.service_id, a.starts_at, a.ends_at, a.status, a.mode, a.attendance_confirmed_at";
 
 fn appointment_from_row(row: &AnyRow) -> Result<Appointment> {
     let status: String = row.try_get("status")?;
@@ -50,6 +51,7 @@ fn appointment_from_row(row: &AnyRow) -> Result<Appointment> {
         ends_at: from_ts(row.try_get("ends_at")?)?,
         status: AppointmentStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("bad status {status}")))?,
         mode: ConsultationMode::parse(&mode).ok_or_else(|| StorageError::Corrupt(format!("bad mode {mode}")))?,
+        attendance_confirmed_at: row.try_get::<Option<i64>, _>("attendance_confirmed_at")?.map(from_ts).transpose()?,
     })
 }
 
@@ -106,6 +108,7 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         Self::queue_calendar_write(conn, id, now).await?;
+        Self::schedule_reminders(conn, id, now).await?;
         Ok(id)
     }
 
@@ -142,6 +145,7 @@ impl Store {
         .await?;
         if done.rows_affected() == 1 {
             Self::queue_calendar_write(conn, id, now).await?;
+            Self::schedule_reminders(conn, id, now).await?;
         }
         Ok(done.rows_affected() == 1)
     }
@@ -159,6 +163,7 @@ impl Store {
         .await?;
         if done.rows_affected() == 1 {
             Self::queue_calendar_write(conn, id, now).await?;
+            Self::cancel_reminders(conn, id, "cancelled", now).await?;
         }
         Ok(done.rows_affected() == 1)
     }

@@ -21,6 +21,8 @@ pub struct ConversationRow {
     pub needs_human: bool,
     pub urgent: bool,
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The reminder this conversation's next message may answer.
+    pub awaiting_reminder: Option<i64>,
 }
 
 impl Store {
@@ -47,7 +49,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(
-            "SELECT id, language, state, flow, version, needs_human, urgent, last_inbound_at FROM conversations \
+            "SELECT id, language, state, flow, version, needs_human, urgent, last_inbound_at, awaiting_reminder FROM conversations \
              WHERE clinic_id = $1 AND channel = $2 AND phone = $3",
         )
         .bind(clinic.to_string())
@@ -68,6 +70,7 @@ impl Store {
             needs_human: row.try_get::<i64, _>("needs_human")? != 0,
             urgent: row.try_get::<i64, _>("urgent")? != 0,
             last_inbound_at: row.try_get::<Option<i64>, _>("last_inbound_at")?.map(from_ts).transpose()?,
+            awaiting_reminder: row.try_get("awaiting_reminder")?,
         })
     }
 

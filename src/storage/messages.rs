@@ -52,6 +52,12 @@ pub struct ClaimedOutbound {
     pub to: PhoneNumber,
     pub body: String,
     pub attempts: u32,
+    /// `reply` (to the patient's message), `staff`, or a message Nuru starts
+    /// (`reminder`), which is not sent to a phone that opted out.
+    pub kind: String,
+    /// An approved template to send instead of the body: its Content SID and
+    /// variables (`{"1": "…"}`); the body is what the transcript shows.
+    pub template: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +232,35 @@ impl Store {
         Ok(())
     }
 
+    /// Inside a transaction: queues a message Nuru starts (`kind`), sent as
+    /// `template` (Content SID, variables) when given; returns its id.
+    pub async fn insert_outbound_of_kind(
+        conn: &mut AnyConnection,
+        m: &NewOutbound,
+        kind: &str,
+        template: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbound_messages (clinic_id, conversation_id, inbound_id, channel, to_phone, body, author, \
+               next_attempt_at, created_at, kind, content_sid, content_variables) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,$9,$10,$11) RETURNING id",
+        )
+        .bind(m.clinic_id.to_string())
+        .bind(m.conversation_id.to_string())
+        .bind(m.inbound_id)
+        .bind(m.channel.as_str())
+        .bind(m.to.as_str())
+        .bind(&m.body)
+        .bind(m.author)
+        .bind(to_ts(now))
+        .bind(kind)
+        .bind(template.map(|(sid, _)| sid))
+        .bind(template.map(|(_, vars)| vars))
+        .fetch_one(conn)
+        .await?;
+        Ok(id)
+    }
+
     /// A reply left in `sending` past its lease (its node crashed or was
     /// killed mid-send) is never sent again: its outcome is unknown, so it is
     /// marked `unknown` for staff instead of risking a duplicate. Returns how
@@ -249,7 +284,7 @@ impl Store {
                        AND e.status IN ('queued', 'sending') AND e.id < o.id) \
                  ORDER BY o.id LIMIT 1 {}) \
                AND status = 'queued' \
-             RETURNING id, clinic_id, channel, to_phone, body, attempts",
+             RETURNING id, clinic_id, channel, to_phone, body, attempts, kind, content_sid, content_variables",
             self.queue_index("outbound_queue"),
             self.skip_locked()
         );
@@ -262,6 +297,11 @@ impl Store {
             to: phone(&row, "to_phone")?,
             body: row.try_get("body")?,
             attempts: row.try_get::<i64, _>("attempts")? as u32,
+            kind: row.try_get("kind")?,
+            template: match (row.try_get::<Option<String>, _>("content_sid")?, row.try_get::<Option<String>, _>("content_variables")?) {
+                (Some(sid), vars) => Some((sid, vars.unwrap_or_else(|| "{}".into()))),
+                _ => None,
+            },
         }))
     }
 

@@ -15,6 +15,7 @@ mod documents;
 mod intake;
 mod messages;
 mod patients;
+mod reminders;
 mod schedule;
 mod sql;
 
@@ -33,6 +34,10 @@ pub use documents::{DocumentRecord, NewDocument, NewPassage, StoredPassage};
 pub use intake::Intake;
 pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow, QueueDepths};
 pub use patients::{Erasure, PatientPage, PatientRecord};
+pub use reminders::{
+    ClaimedReminder, Consent, ConsentChange, ReminderRecord, ReminderSettings, ReminderStats, ReminderTarget, StoredTemplate,
+    TargetConversation,
+};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::AnyConnection;

@@ -20,7 +20,7 @@ pub use lexicon::ClinicLexicon;
 pub use mentions::Mentions;
 pub use names::parse_person_name;
 pub use questions::Asks;
-pub use signals::Signals;
+pub use signals::{ConsentWord, Signals};
 
 use crate::domain::Lang;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};

@@ -26,7 +26,50 @@ pub struct Signals {
     /// The message is a question ("…?", "est-ce que…", "is there…"): one the
     /// rules could not place may still be answered by the clinic's documents.
     pub question: bool,
+    /// The whole message is one opt-out word (STOP, ARRÊT, UNSUBSCRIBE…) or
+    /// opt-in word (START, UNSTOP, YES).
+    pub consent: Option<ConsentWord>,
+    /// "je serai là", "I'll be there", "je confirme": the writer says they
+    /// will come (read as an answer to a reminder only).
+    pub attending: bool,
 }
+
+/// A keyword about receiving the messages a clinic starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentWord {
+    OptOut,
+    OptIn,
+}
+
+/// Single-word opt-out messages: the carriers' and Twilio's list, in French too.
+const OPT_OUT_WORDS: &[&str] = &["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "arret", "arreter", "desabonner"];
+
+/// Single-word opt-in messages (they count only for a phone that opted out).
+const OPT_IN_WORDS: &[&str] = &["start", "unstop", "yes"];
+
+/// Saying one will come to an appointment.
+const ATTENDING: &[&str] = &[
+    " je serai la ",
+    " je serais la ",
+    " j y serai ",
+    " je viendrai ",
+    " je serai present ",
+    " je serai presente ",
+    " je confirme ",
+    " confirme ",
+    " present ",
+    " presente ",
+    " i ll be there ",
+    " ill be there ",
+    " i will be there ",
+    " i will come ",
+    " i ll come ",
+    " i confirm ",
+    " confirmed ",
+    " confirm ",
+    " i go come ",
+    " i dey come ",
+];
 
 /// How questions start when their writer forgets the question mark.
 const QUESTION_LEADS: &[&str] = &[
@@ -169,6 +212,14 @@ pub fn read(padded: &str) -> Signals {
         last_option: super::intent::only_last_option(padded),
         asks: super::questions::Asks::default(),
         question: false,
+        consent: if OPT_OUT_WORDS.contains(&bare) {
+            Some(ConsentWord::OptOut)
+        } else if OPT_IN_WORDS.contains(&bare) {
+            Some(ConsentWord::OptIn)
+        } else {
+            None
+        },
+        attending: any_phrase(padded, ATTENDING),
     }
 }
 

@@ -20,5 +20,6 @@ mod media;
 mod nodes;
 mod outbound;
 mod qdrant;
+mod reminders;
 mod scheduling;
 mod webhook;

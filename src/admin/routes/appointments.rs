@@ -24,6 +24,8 @@ pub struct AppointmentView {
     pub ends_at: DateTime<Utc>,
     pub status: String,
     pub mode: String,
+    /// When the patient confirmed they will come (answering a reminder).
+    pub attendance_confirmed_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Appointment> for AppointmentView {
@@ -37,6 +39,7 @@ impl From<&Appointment> for AppointmentView {
             ends_at: a.ends_at,
             status: a.status.as_str().to_string(),
             mode: a.mode.as_str().to_string(),
+            attendance_confirmed_at: a.attendance_confirmed_at,
         }
     }
 }

@@ -11,6 +11,7 @@ mod clinics;
 mod conversations;
 mod documents;
 mod google;
+mod outreach;
 mod patients;
 
 pub use accounts::*;
@@ -22,6 +23,7 @@ pub use clinics::*;
 pub use conversations::*;
 pub use documents::*;
 pub use google::*;
+pub use outreach::*;
 pub use patients::*;
 
 use super::auth::Caller;

@@ -7,6 +7,14 @@ use crate::secrets::Secret;
 use serde::Deserialize;
 use std::time::Duration;
 
+/// What a message carries: free text, or an approved template (its Content
+/// SID and `ContentVariables` JSON).
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    Text(&'a str),
+    Template { sid: &'a str, variables: &'a str },
+}
+
 #[derive(Debug, Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
@@ -55,7 +63,7 @@ impl TwilioClient {
         auth_token: &Secret<String>,
         from: &str,
         to: &str,
-        body: &str,
+        content: Content<'_>,
     ) -> Result<String, SendError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, account_sid);
         let response = self
@@ -63,7 +71,16 @@ impl TwilioClient {
             .post(&url)
             .basic_auth(account_sid, Some(auth_token.expose()))
             .form(&{
-                let mut form = vec![("From", from.to_string()), ("To", to.to_string()), ("Body", body.to_string())];
+                let mut form = vec![("From", from.to_string()), ("To", to.to_string())];
+                // An approved template (outside WhatsApp's 24-hour window) is
+                // sent by its Content SID and variables, never as free text.
+                match content {
+                    Content::Template { sid, variables } => {
+                        form.push(("ContentSid", sid.to_string()));
+                        form.push(("ContentVariables", variables.to_string()));
+                    }
+                    Content::Text(body) => form.push(("Body", body.to_string())),
+                }
                 if let Some(base) = &self.status_base {
                     form.push(("StatusCallback", format!("{base}/webhooks/twilio/{clinic_slug}/status")));
                 }
