@@ -182,13 +182,17 @@ impl TurnRunner {
             }
             _ => understood,
         };
-        // A quick-reply button of a template ("1"/"confirm", "2"/"cancel",
-        // "3"/"move") is the choice it stands for.
-        // Its id is the message's text, and says nothing of the patient's language.
+        // A tapped quick-reply button of a template ("1"/"confirm",
+        // "2"/"cancel", "3"/"move") is the choice it stands for. Its id is
+        // the message's text: it says nothing of the patient's language, and
+        // a "cancel" button is not the CANCEL opt-out keyword.
         let mut understood = understood;
         let button = crate::channels::twilio::inbound::button_payload(&m.fields_json);
         if let Some(choice) = button.as_deref().and_then(button_choice) {
             understood.entities.choice = Some(choice);
+        }
+        if button.is_some() {
+            understood.signals.consent = None;
         }
         let said_in = if button.is_some() { None } else { understanding::language_signal(&m.body) };
         let idle_reset = row.last_inbound_at.is_some_and(|t| now - t > self.idle_after);

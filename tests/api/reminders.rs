@@ -343,6 +343,21 @@ async fn answering_3_or_the_move_button_offers_new_times_for_that_appointment() 
     app.workers.run_until_idle().await.unwrap();
     let r = sent_since(app, before);
     assert!(r[0].field("Body").contains("pour déplacer votre rendez-vous"), "{:?}", r[0].field("Body"));
+    app.say(PATIENT, "menu").await;
+
+    // The 2-hour reminder, then the "cancel" button: the cancellation to
+    // confirm, not the CANCEL opt-out keyword.
+    set_clock(app, at("2026-11-25T07:00:00Z"));
+    app.workers.run_until_idle().await.unwrap();
+    let before = sent_count(app);
+    let mut fields = app.whatsapp_fields(&app.next_sid(), PATIENT, "Annuler");
+    fields.push(("ButtonPayload".into(), "cancel".into()));
+    assert_eq!(app.post_signed(&fields).await.status(), 200);
+    app.workers.run_until_idle().await.unwrap();
+    let r = sent_since(app, before);
+    assert!(r[0].field("Body").contains("Voulez-vous annuler ce rendez-vous ?"), "{:?}", r[0].field("Body"));
+    let phone = PhoneNumber::parse(PATIENT).unwrap();
+    assert!(!app.store.consent(app.clinic.clinic.id, &phone, Channel::WhatsApp).await.unwrap().unwrap().opted_out);
 }
 
 #[tokio::test]
