@@ -82,19 +82,12 @@ impl Session {
             received_at: self.clock.now(),
         };
         self.store.insert_inbound(&message).await?;
-        self.workers.run_until_idle().await?;
-        let conversation = self.conversation(phone, channel).await?;
-        let key = format!("{}:{}", channel.as_str(), phone.as_str());
-        let after = self.last_seen.lock().expect("lock").get(&key).copied().unwrap_or(0);
-        let replies = self.store.outbound_for_conversation(conversation.id, after).await?;
-        if let Some(last) = replies.last() {
-            self.last_seen.lock().expect("lock").insert(key, last.id);
-        }
-        Ok(replies.into_iter().map(|r| r.body).collect())
+        self.idle(phone, channel).await
     }
 
-    /// Lets the workers run with nothing written (the clock may have moved):
-    /// what Nuru wrote first in this conversation since the last look.
+    /// Lets the workers run (the clock may have moved) and returns what this
+    /// conversation received since the last look: the replies to what was
+    /// said, or what Nuru wrote first (a reminder).
     pub async fn idle(&self, phone: &PhoneNumber, channel: Channel) -> anyhow::Result<Vec<String>> {
         self.workers.run_until_idle().await?;
         let conversation = self.conversation(phone, channel).await?;

@@ -215,25 +215,12 @@ impl Store {
 
     /// Inside the turn's transaction: queues a reply.
     pub async fn insert_outbound(conn: &mut AnyConnection, m: &NewOutbound, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO outbound_messages (clinic_id, conversation_id, inbound_id, channel, to_phone, body, author, \
-               next_attempt_at, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8)",
-        )
-        .bind(m.clinic_id.to_string())
-        .bind(m.conversation_id.to_string())
-        .bind(m.inbound_id)
-        .bind(m.channel.as_str())
-        .bind(m.to.as_str())
-        .bind(&m.body)
-        .bind(m.author)
-        .bind(to_ts(now))
-        .execute(conn)
-        .await?;
-        Ok(())
+        Store::insert_outbound_of_kind(conn, m, "reply", None, now).await.map(|_| ())
     }
 
-    /// Inside a transaction: queues a message Nuru starts (`kind`), sent as
-    /// `template` (Content SID, variables) when given; returns its id.
+    /// Inside a transaction: queues a message of `kind` (`reply`, or one Nuru
+    /// starts: `reminder`), sent as `template` (Content SID, variables) when
+    /// given; returns its id.
     pub async fn insert_outbound_of_kind(
         conn: &mut AnyConnection,
         m: &NewOutbound,

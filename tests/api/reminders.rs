@@ -175,19 +175,7 @@ async fn quiet_hours_hold_a_reminder_until_morning_or_skip_it() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let token = a.token("staff@demo.org").await;
-    let patient = app.store.appointments(app.clinic.clinic.id).await.unwrap()[0].patient_id;
-    let kabeya = app.clinic.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
-    let (status, body) = a
-        .send(
-            "post",
-            &token,
-            &format!("/api/clinics/{}/appointments", app.clinic.clinic.id),
-            Some(json!({"practitioner_id": kabeya, "service_id": app.clinic.services[0].id, "patient_id": patient,
-                "starts_at": "2026-11-25T07:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    booked_again(&a, "2026-11-25T07:00:00Z").await;
     set_clock(app, at("2026-11-25T05:00:00Z"));
     let before = sent_count(app);
     app.workers.run_until_idle().await.unwrap();
