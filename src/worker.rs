@@ -37,7 +37,7 @@ pub struct Workers {
     pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
     /// Google Calendar sync and event writes, when configured.
     pub google: Option<Arc<crate::calendar::google::Google>>,
-    /// Appointment reminders (one loop per node, claims leased).
+    /// Appointment reminders and feedback requests (one loop per node, claims leased).
     pub outreach: Option<crate::outreach::Outreach>,
 }
 
@@ -170,6 +170,9 @@ impl Workers {
                 while outreach.remind_due().await?.is_some() {
                     busy = true;
                 }
+                while outreach.feedback_due().await?.is_some() {
+                    busy = true;
+                }
             }
             while self.send_next_outbound().await? {
                 busy = true;
@@ -206,11 +209,20 @@ impl Workers {
         if let Some(outreach) = &self.outreach {
             let o = outreach.clone();
             let ready = self.outbound_ready.clone();
-            handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "reminders", move |_| {
+            handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "reminders and feedback", move |_| {
                 let (o, ready) = (o.clone(), ready.clone());
                 async move {
+                    // Reminders first (they are due at a time); feedback
+                    // requests when none is due.
                     let step = o.remind_due().await?;
                     if step == Some(crate::outreach::Reminded::Queued) {
+                        ready.notify_one();
+                    }
+                    if step.is_some() {
+                        return Ok(true);
+                    }
+                    let step = o.feedback_due().await?;
+                    if matches!(step, Some(crate::outreach::AskedFeedback::Queued(_))) {
                         ready.notify_one();
                     }
                     Ok(step.is_some())

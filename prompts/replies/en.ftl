@@ -145,3 +145,15 @@ reminder =
 attendance_confirmed = Thank you, noted: we look forward to seeing you { $appointment }.
 opted_out = Noted: you will no longer receive reminders or announcements from us on this number. Reply START to receive them again. You can still write to us at any time and we will answer.
 opted_in = Noted: you will receive our appointment reminders again. Reply STOP to stop them.
+feedback_request =
+    Hello { $patient }, thank you for your visit to { $clinic } on { $day }. How was your consultation with { $practitioner }?
+    Reply with a rating from 1 (very bad) to 5 (excellent), and a comment if you wish.
+feedback_again =
+    Hello { $patient }, your opinion of your visit on { $day } with { $practitioner } would help us improve: a rating from 1 to 5 is enough.
+    Reply STOP to stop these messages.
+feedback_thanks_ask_comment = Thank you for your rating ({ $rating }/5)! If you would like to add a comment, write it now.
+feedback_sorry = Thank you for your rating ({ $rating }/5), and we are sorry your visit did not go well. If you wish, tell us what went wrong: the team will read your message.
+feedback_thanks = Thank you for your feedback: it has been passed on to the { $clinic } team.
+feedback_ask_rating = Thank you, your comment has been passed on to the team. What rating from 1 (very bad) to 5 (excellent) would you give your visit?
+feedback_declined = All right, thank you. We remain at your service.
+feedback_write_comment = We are listening: write your comment.

@@ -168,3 +168,27 @@ reminder =
 attendance_confirmed = Merci, c'est noté : nous vous attendons { $appointment }.
 opted_out = C'est noté : vous ne recevrez plus de rappels ni d'annonces de notre part sur ce numéro. Répondez START pour les recevoir à nouveau. Vous pouvez toujours nous écrire : nous vous répondrons.
 opted_in = C'est noté : vous recevrez à nouveau nos rappels de rendez-vous. Répondez STOP pour ne plus les recevoir.
+feedback_request =
+    Bonjour { $patient }, merci de votre visite du { $day } { $clinic_gender ->
+        [feminine] à la { $clinic }
+        [elided] à l'{ $clinic }
+        [bare_elided] à { $clinic }
+        [bare] à { $clinic }
+       *[masculine] au { $clinic }
+    }. Comment s'est passée votre consultation avec { $practitioner } ?
+    Répondez par une note de 1 (très mauvais) à 5 (excellent), avec un commentaire si vous le souhaitez.
+feedback_again =
+    Bonjour { $patient }, votre avis sur votre visite du { $day } avec { $practitioner } nous aiderait à nous améliorer : une note de 1 à 5 suffit.
+    Répondez STOP pour ne plus recevoir ces messages.
+feedback_thanks_ask_comment = Merci pour votre note ({ $rating }/5) ! Si vous voulez ajouter un commentaire, écrivez-le maintenant.
+feedback_sorry = Merci pour votre note ({ $rating }/5), et nous sommes désolés que votre visite ne se soit pas bien passée. Si vous le voulez, dites-nous ce qui n'a pas été : l'équipe lira votre message.
+feedback_thanks = Merci pour votre avis : il a été transmis à l'équipe { $clinic_gender ->
+        [feminine] de la { $clinic }
+        [elided] de l'{ $clinic }
+        [bare_elided] d'{ $clinic }
+        [bare] de { $clinic }
+       *[masculine] du { $clinic }
+    }.
+feedback_ask_rating = Merci, votre commentaire a été transmis à l'équipe. Quelle note de 1 (très mauvais) à 5 (excellent) donneriez-vous à votre visite ?
+feedback_declined = D'accord, merci. Nous restons à votre disposition.
+feedback_write_comment = Nous vous écoutons : écrivez votre commentaire.

@@ -210,16 +210,20 @@ impl TurnRunner {
             Some(reminder) => self.store.reminder_appointment(reminder).await?.map(|(appointment, _)| appointment),
             None => None,
         };
-        let asked = Asked { opted_out, reminded, now };
+        let feedback = match row.awaiting_feedback {
+            Some(request) => self.store.awaited_feedback(row.id, request).await?,
+            None => None,
+        };
+        let asked = Asked { opted_out, reminded, feedback, now };
         let outcome = self.decide(catalog, &row, &state, event, Some((m.id, &m.body, attachment)), asked).await?;
-        match self.apply(catalog, &row, m.id, outcome, now).await? {
+        match self.apply(catalog, &row, (m.id, &m.body), outcome, now).await? {
             Applied::Done(report) => Ok(report),
             Applied::SlotTaken => {
                 // Someone took the slot between proposal and confirmation: re-enter
                 // the machine with the fresh busy time.
                 info!(conversation = %row.id, "slot taken at confirmation; proposing others");
                 let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, None, asked).await?;
-                match self.apply(catalog, &row, m.id, outcome, now).await? {
+                match self.apply(catalog, &row, (m.id, &m.body), outcome, now).await? {
                     Applied::Done(report) => Ok(TurnReport { slot_was_taken: true, ..report }),
                     Applied::SlotTaken => Err(StorageError::Conflict("slot").into()),
                 }
@@ -281,6 +285,7 @@ impl TurnRunner {
                     attach_wanted: &attach_wanted,
                     reminded: asked.reminded,
                     opted_out: asked.opted_out,
+                    feedback: asked.feedback,
                 };
                 (step(state, row.language, event, &ctx), wanted.get(), documents_wanted.get(), attach_wanted.get())
             };
@@ -460,7 +465,8 @@ impl TurnRunner {
         &self,
         catalog: &ClinicCatalog,
         row: &ConversationRow,
-        inbound_id: i64,
+        // The message answered: its id and text (kept as a feedback comment).
+        (inbound_id, text): (i64, &str),
         outcome: Outcome,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Applied, TurnError> {
@@ -494,6 +500,7 @@ impl TurnRunner {
         let mut report = TurnReport::default();
         let mut saved = row.clone();
         let mut calendar_link = None;
+        let mut keep_feedback = false;
         for effect in &outcome.effects {
             match effect {
                 Effect::Book(req) => {
@@ -627,12 +634,28 @@ impl TurnRunner {
                     let changed = Store::set_consent(&mut tx, change, now).await?;
                     info!(conversation = %row.id, opted_out, changed, "consent to messages the clinic starts");
                 }
+                Effect::Feedback { request, answer, keep_waiting } => {
+                    // Only the request this conversation was asked.
+                    if row.awaiting_feedback != Some(*request) {
+                        warn!(conversation = %row.id, "feedback for a request not awaited here refused");
+                        continue;
+                    }
+                    if let Some(answer) = answer {
+                        let recorded = Store::record_feedback(&mut tx, row.id, *request, *answer, text, now).await?;
+                        info!(conversation = %row.id, feedback = request, recorded, "feedback answer");
+                    }
+                    keep_feedback = *keep_waiting;
+                }
             }
         }
         // The next message after a reminder is read as an answer to it or
         // not at all; one queued since stays awaited.
         if let Some(reminder) = row.awaiting_reminder {
             Store::clear_awaiting_reminder(&mut tx, row.id, reminder).await?;
+        }
+        // Likewise a feedback request, unless its comment may come next.
+        if let Some(request) = row.awaiting_feedback {
+            Store::set_awaiting_feedback(&mut tx, row.id, request, keep_feedback).await?;
         }
         // A phone's first message records its consent to what the clinic
         // starts (reminders), with where it came from; a STOP is kept.
@@ -659,6 +682,7 @@ struct Asked {
     now: chrono::DateTime<chrono::Utc>,
     opted_out: bool,
     reminded: Option<crate::domain::AppointmentId>,
+    feedback: Option<crate::domain::AwaitedFeedback>,
 }
 
 /// The choice a template's quick-reply button stands for: its id is the

@@ -8,7 +8,7 @@ use super::file;
 use super::replies;
 use super::state::{Conversation, Flow};
 use super::turn::{Effect, Event, Outcome, TurnContext};
-use crate::domain::Lang;
+use crate::domain::{AwaitedFeedback, FeedbackAnswer, Lang};
 use crate::understanding::{ConsentWord, Extraction, Intent};
 
 pub fn step(state: &Conversation, language: Lang, event: Event<'_>, ctx: &TurnContext<'_>) -> Outcome {
@@ -87,6 +87,12 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         return out;
     }
     if out.state.flow == Flow::Idle
+        && let Some(asked) = ctx.feedback
+        && answer_feedback(&mut out, asked, x, ctx)
+    {
+        return out;
+    }
+    if out.state.flow == Flow::Idle
         && let Some(id) = ctx.reminded
         && answer_reminder(&mut out, id, x, ctx)
     {
@@ -121,6 +127,60 @@ fn answer_reminder(out: &mut Outcome, id: crate::domain::AppointmentId, x: &Extr
         1 => changes::attending(out, id, ctx),
         2 => changes::cancel_reminded(out, id, ctx),
         _ => changes::move_reminded(out, id, x, ctx),
+    }
+    true
+}
+
+/// A rating ("4", "5/5", "⭐⭐⭐", "très bien"), a comment, or "non merci"
+/// in answer to a feedback request; false when the message is none of
+/// these (a booking, a question…: it is then an ordinary message).
+fn answer_feedback(out: &mut Outcome, asked: AwaitedFeedback, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
+    let request = asked.request;
+    let e = &x.entities;
+    // Words a rating or a comment is made of, not a request for something.
+    let open = matches!(x.intent, Intent::Unknown | Intent::Affirmative | Intent::Negative | Intent::Greeting);
+    let wants_something = e.date.is_some() || e.time.is_some() || e.appointment_type.is_some() || x.signals.asks.own_file;
+    // Asked for a rating, a message about a day or a time is a request;
+    // asked for a comment, it is the comment ("on a attendu 3 heures").
+    let comment = x.intent == Intent::Unknown && !x.signals.asks.own_file && (asked.rated || !wants_something);
+    let clinic = ctx.catalog.clinic.name.as_str();
+    let answer = |out: &mut Outcome, key: &str, rating: &str, answer: Option<FeedbackAnswer>, keep_waiting: bool| {
+        out.state.misunderstood = 0;
+        out.say(ctx.channel, key, &[("rating", rating), ("clinic", clinic)]);
+        out.effects.push(Effect::Feedback { request, answer, keep_waiting });
+    };
+    if !asked.rated {
+        if let Some(r) = x.signals.rating.filter(|_| open || e.choice.is_some()) {
+            let key = match (r.score, r.with_comment) {
+                (_, true) => "feedback_thanks",
+                (1 | 2, false) => "feedback_sorry",
+                _ => "feedback_thanks_ask_comment",
+            };
+            let rating = FeedbackAnswer::Rating { score: r.score, with_comment: r.with_comment };
+            answer(out, key, &r.score.to_string(), Some(rating), !r.with_comment);
+            return true;
+        }
+        if x.intent == Intent::Negative || x.signals.closing && open {
+            answer(out, "feedback_declined", "", Some(FeedbackAnswer::Declined), false);
+            return true;
+        }
+        if comment {
+            // A comment first: kept, and the rating asked for once more.
+            answer(out, "feedback_ask_rating", "", Some(FeedbackAnswer::Comment), true);
+            return true;
+        }
+        return false;
+    }
+    // Rated: the message may be the comment offered.
+    if x.intent == Intent::Negative || x.signals.closing && open {
+        answer(out, "feedback_declined", "", Some(FeedbackAnswer::Declined), false);
+    } else if x.intent == Intent::Affirmative {
+        // "oui": they will write it next.
+        answer(out, "feedback_write_comment", "", None, true);
+    } else if comment {
+        answer(out, "feedback_thanks", "", Some(FeedbackAnswer::Comment), false);
+    } else {
+        return false;
     }
     true
 }

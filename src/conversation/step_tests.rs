@@ -106,6 +106,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         attach_wanted: &std::cell::Cell::new(None),
         reminded: None,
         opted_out: false,
+        feedback: None,
     };
     let mut cases = 0;
     for (name, state) in states(&catalog, patient.id, appointment.id) {
@@ -206,6 +207,7 @@ fn answers_to_a_reminder_write_only_the_attendance() {
         attach_wanted: &std::cell::Cell::new(None),
         reminded: Some(appointment.id),
         opted_out: false,
+        feedback: None,
     };
     for intent in Intent::ALL {
         for choice in [None, Some(1), Some(2), Some(3), Some(4)] {
@@ -237,6 +239,100 @@ fn answers_to_a_reminder_write_only_the_attendance() {
                 }
                 if choice == Some(2) && intent != Intent::Emergency && intent != Intent::HumanHandoff {
                     assert!(matches!(out.state.flow, Flow::Cancelling(_)), "{case}: 2 asks to confirm the cancellation");
+                }
+            }
+        }
+    }
+}
+
+/// Every intent, with and without a rating, a number, thanks or a slot,
+/// read in answer to a feedback request (before and after the rating): the
+/// only write is the feedback itself, a rating is recorded only when the
+/// message is one, and an emergency or a booking request is never taken
+/// for feedback.
+#[test]
+fn answers_to_a_feedback_request_write_only_the_feedback() {
+    use crate::domain::{AwaitedFeedback, FeedbackAnswer};
+    use crate::understanding::Rating;
+    let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
+    let occupancy = Occupancy::default();
+    let wanted = std::cell::Cell::new(None);
+    for rated in [false, true] {
+        let ctx = TurnContext {
+            now: at("2026-11-23T08:15:00Z"),
+            catalog: &catalog,
+            occupancy: &occupancy,
+            occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
+            occupancy_wanted: &wanted,
+            message: 1,
+            documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+            documents_wanted: &std::cell::Cell::new(None),
+            patients: &[],
+            upcoming: &[],
+            channel: Channel::Sms,
+            attachment: None,
+            attached: None,
+            attach_wanted: &std::cell::Cell::new(None),
+            reminded: None,
+            opted_out: false,
+            feedback: Some(AwaitedFeedback { request: 7, rated }),
+        };
+        for intent in Intent::ALL {
+            for rating in [None, Some(Rating { score: 2, with_comment: false }), Some(Rating { score: 5, with_comment: true })] {
+                for (closing, date) in [(false, false), (true, false), (false, true)] {
+                    let signals = crate::understanding::Signals { rating, closing, ..Default::default() };
+                    let date = date.then(|| chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+                    let x = Extraction {
+                        intent,
+                        language: Lang::Fr,
+                        entities: Entities { date, ..Entities::default() },
+                        confidence: 0.9,
+                        signals,
+                        name_reply: None,
+                        mentions: Default::default(),
+                    };
+                    let out = step(
+                        &Conversation::default(),
+                        Lang::Fr,
+                        Event::Message { understood: &x, language: None, idle_reset: false },
+                        &ctx,
+                    );
+                    let case = format!("rated {rated} × {intent:?} × {rating:?} × closing {closing} × date {date:?}");
+                    let writes = out
+                        .effects
+                        .iter()
+                        .filter(|e| matches!(e, Effect::Book(_) | Effect::Cancel(_) | Effect::Move { .. } | Effect::ConfirmAttendance(_)))
+                        .count();
+                    assert_eq!(writes, 0, "{case}: nothing but feedback from a feedback request");
+                    let feedback: Vec<_> = out
+                        .effects
+                        .iter()
+                        .filter_map(|e| match e {
+                            Effect::Feedback { request, answer, keep_waiting } => Some((*request, *answer, *keep_waiting)),
+                            _ => None,
+                        })
+                        .collect();
+                    assert!(feedback.len() <= 1, "{case}: one answer at most");
+                    if let Some((request, answer, _)) = feedback.first() {
+                        assert_eq!(*request, 7, "{case}: the request awaited");
+                        assert!(!matches!(intent, Intent::Emergency | Intent::BookAppointment | Intent::HumanHandoff), "{case}");
+                        if let Some(FeedbackAnswer::Rating { score, .. }) = answer {
+                            assert!(!rated, "{case}: rated once");
+                            assert_eq!(Some(*score), rating.map(|r| r.score), "{case}: the rating the message gives");
+                        }
+                    }
+                    if rated {
+                        assert!(
+                            !feedback.iter().any(|(_, a, _)| matches!(a, Some(FeedbackAnswer::Rating { .. }))),
+                            "{case}: no second rating"
+                        );
+                    }
+                    if !rated && rating.is_some() && matches!(intent, Intent::Unknown | Intent::Affirmative | Intent::Negative) {
+                        assert!(
+                            matches!(feedback.first(), Some((_, Some(FeedbackAnswer::Rating { .. }), _))),
+                            "{case}: a rating is recorded"
+                        );
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@
 use super::state::{Conversation, Flow, PatientChoice};
 use super::texts;
 use crate::documents::Quote;
-use crate::domain::{AppointmentId, Channel, ClinicCatalog, Lang, Occupancy, Patient, ServiceId};
+use crate::domain::{AppointmentId, AwaitedFeedback, Channel, ClinicCatalog, FeedbackAnswer, Lang, Occupancy, Patient, ServiceId};
 use crate::scheduling::Slot;
 use crate::scheduling::SlotEngine;
 use crate::storage::UpcomingAppointment;
@@ -92,6 +92,8 @@ pub struct TurnContext<'a> {
     pub reminded: Option<AppointmentId>,
     /// The phone opted out of the messages the clinic starts on this channel.
     pub opted_out: bool,
+    /// The feedback request this message may answer (a rating, a comment).
+    pub feedback: Option<AwaitedFeedback>,
 }
 
 /// Nothing taken: for the engine's questions that are rules only (day status,
@@ -202,6 +204,14 @@ pub enum Effect {
     /// clinic starts on this channel.
     Consent {
         opted_out: bool,
+    },
+    /// The patient answered a feedback request (the message is kept as
+    /// the comment when the answer says so; `None`: nothing to record yet);
+    /// `keep_waiting`: their next message may still answer it.
+    Feedback {
+        request: i64,
+        answer: Option<FeedbackAnswer>,
+        keep_waiting: bool,
     },
 }
 

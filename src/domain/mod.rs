@@ -1,11 +1,13 @@
 //! Domain types shared by every module. They are parsed at the boundary and
 //! cannot hold invalid values; none of them knows a wire format or SQL.
 
+mod feedback;
 mod ids;
 mod lang;
 mod phone;
 mod schedule;
 
+pub use feedback::{AwaitedFeedback, FeedbackAnswer};
 pub use ids::*;
 pub use lang::Lang;
 pub use phone::{Channel, PhoneNumber, mask_phone};

@@ -30,6 +30,7 @@
 //!                                 # nothing is written, and `expect` checks
 //!                                 # what Nuru wrote first, e.g. a reminder)
 //! staff_release = false           # optional: staff hand the conversation back first
+//! staff_attended = 0              # optional: staff mark appointment #0 attended first
 //!
 //! [end]
 //! booked = 1                      # booked appointments in the clinic
@@ -37,6 +38,8 @@
 //! needs_human = false
 //! urgent = false
 //! booked_at = ["2026-11-24T08:00:00"]  # local starts of the booked appointments
+//! rating = 4                      # the feedback rating recorded
+//! comment = "attente"             # a fragment of the feedback comment recorded
 //! ```
 
 use crate::clock::Clock;
@@ -121,6 +124,8 @@ pub struct Turn {
     pub wait_minutes: i64,
     #[serde(default)]
     pub staff_release: bool,
+    /// Staff mark this appointment (index in `appointments`) attended first.
+    pub staff_attended: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +136,10 @@ pub struct End {
     pub needs_human: Option<bool>,
     pub urgent: Option<bool>,
     pub booked_at: Option<Vec<NaiveDateTime>>,
+    /// The feedback rating recorded.
+    pub rating: Option<u8>,
+    /// A fragment of the feedback comment recorded.
+    pub comment: Option<String>,
 }
 
 /// What one script did.
@@ -208,6 +217,7 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
         tx.commit().await?;
         patients.push(created.id);
     }
+    let mut set_up = Vec::new();
     for a in &script.appointments {
         let practitioner = catalog
             .practitioners
@@ -231,8 +241,9 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
             conversation: None,
         };
         let mut tx = session.store.begin().await?;
-        scheduling::book(&mut tx, &catalog, &req, now).await.with_context(|| format!("setting up the appointment at {}", a.at))?;
+        let id = scheduling::book(&mut tx, &catalog, &req, now).await.with_context(|| format!("setting up the appointment at {}", a.at))?;
         tx.commit().await?;
+        set_up.push(id);
     }
     let booked_count = |list: &[crate::domain::Appointment]| list.iter().filter(|a| a.status == AppointmentStatus::Booked).count();
     let initial = booked_count(&session.store.appointments(catalog.clinic.id).await?);
@@ -243,6 +254,10 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
         }
         if turn.staff_release {
             session.staff_release(&phone, channel).await?;
+        }
+        if let Some(i) = turn.staff_attended {
+            let id = *set_up.get(i).with_context(|| format!("no appointment #{i}"))?;
+            session.staff_mark(id, AppointmentStatus::Attended).await?;
         }
         let replies =
             if turn.say.is_empty() { session.idle(&phone, channel).await? } else { session.say(&phone, channel, &turn.say).await? };
@@ -303,6 +318,22 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
         want.sort();
         if got != want {
             bail!("end: booked at {got:?}, expected {want:?}");
+        }
+    }
+    if end.rating.is_some() || end.comment.is_some() {
+        let far = chrono::Duration::days(3650);
+        let stats = session.store.feedback_stats(catalog.clinic.id, now - far, now + far, None, None).await?;
+        let ratings: Vec<u8> =
+            (1..=5u8).flat_map(|r| std::iter::repeat_n(r, stats.overall.distribution[r as usize - 1] as usize)).collect();
+        if let Some(r) = end.rating
+            && ratings != [r]
+        {
+            bail!("end: ratings {ratings:?}, expected [{r}]");
+        }
+        if let Some(fragment) = &end.comment
+            && !stats.comments.iter().any(|c| contains(&c.comment, fragment))
+        {
+            bail!("end: no feedback comment contains {fragment:?}");
         }
     }
     Ok(())

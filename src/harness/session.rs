@@ -101,6 +101,25 @@ impl Session {
     }
 
     /// Staff hand the conversation back to the bot.
+    /// Staff mark an appointment attended or missed, as the admin API does.
+    pub async fn staff_mark(&self, id: crate::domain::AppointmentId, status: crate::domain::AppointmentStatus) -> anyhow::Result<()> {
+        let id_text = id.to_string();
+        let audit = crate::storage::NewAuditEvent {
+            actor: None,
+            clinic: Some(self.catalog.clinic.id),
+            action: "update",
+            resource: "appointment",
+            resource_id: Some(&id_text),
+            outcome: "ok",
+        };
+        let now = self.clock.now();
+        anyhow::ensure!(
+            self.store.set_appointment_status(self.catalog.clinic.id, id, status, &audit, now).await?,
+            "appointment not booked"
+        );
+        Ok(())
+    }
+
     pub async fn staff_release(&self, phone: &PhoneNumber, channel: Channel) -> anyhow::Result<()> {
         let conversation = self.conversation(phone, channel).await?;
         self.workers.engine.release(self.catalog.clinic.id, conversation.id).await?;

@@ -6,14 +6,17 @@
 //! see. The outbox sends it like any reply (never twice) and skips a phone
 //! that opted out in the meantime.
 
+mod feedback;
 pub mod plan;
+
+pub use feedback::AskedFeedback;
 
 use crate::channels::twilio::segments;
 use crate::clock::Clock;
 use crate::conversation::texts;
-use crate::domain::{AppointmentStatus, Channel, Lang};
-use crate::storage::{ClaimedReminder, NewOutbound, StorageError, Store};
-use chrono::Duration;
+use crate::domain::{AppointmentStatus, Channel, ClinicId, ConversationId, Lang, PhoneNumber};
+use crate::storage::{ClaimedReminder, NewOutbound, ReminderTarget, StorageError, Store};
+use chrono::{DateTime, Duration, Utc};
 use plan::{Form, QuietHours, Template, Timing, Variable};
 use tracing::{info, warn};
 
@@ -77,82 +80,163 @@ impl Outreach {
             }
             Timing::Skip(why) => return close("skipped", why.as_str()).await,
         }
-        let (conversation, channel, phone, lang, last_inbound) = match &target.conversation {
-            Some(c) => (c.id, c.channel, c.phone.clone(), c.language, c.last_inbound_at),
-            None => {
-                // A patient booked by staff who never wrote: their first
-                // phone, on WhatsApp when the clinic has a number there.
-                let Some(phone) = target.first_phone.clone() else { return close("skipped", "no_phone").await };
-                let channel = if target.whatsapp_number.is_some() { Channel::WhatsApp } else { Channel::Sms };
-                let initial = serde_json::to_string(&crate::conversation::Conversation::default()).expect("state serialises");
-                let row = self.store.conversation_for(r.clinic_id, channel, &phone, target.default_language, &initial, now).await?;
-                (row.id, channel, phone, row.language, row.last_inbound_at)
-            }
+        let to = match self.recipient(r.clinic_id, &target, now).await? {
+            Ok(to) => to,
+            Err(why) => return close("skipped", why).await,
         };
-        let number = match channel {
-            Channel::WhatsApp => target.whatsapp_number.as_ref(),
-            _ => target.sms_number.as_ref(),
-        };
-        if number.is_none() && channel != Channel::Chat {
-            return close("skipped", "no_sending_number").await;
-        }
-        if self.store.consent(r.clinic_id, &phone, channel).await?.is_some_and(|c| c.opted_out) {
-            return close("skipped", "opted_out").await;
-        }
-        let stored = self.store.template(r.clinic_id, "reminder", lang).await?;
-        let template = stored
-            .map(|t| Template { content_sid: t.content_sid, variables: t.variables.iter().filter_map(|v| Variable::parse(v)).collect() });
-        let form = plan::form(channel, last_inbound, now, template.as_ref());
-        if form == Form::NoTemplate {
+        let Some(template) = self.form(r.clinic_id, "reminder", &to, now).await? else {
             warn!(reminder = r.id, "outside the WhatsApp window with no reminder template: not sent");
             return close("skipped", "no_template").await;
-        }
-        let local = target.starts_at.with_timezone(&target.timezone);
-        let service = if lang == Lang::En { &target.service_en } else { &target.service_fr };
-        let day = texts::day(lang, local.date_naive());
-        let time = texts::time(local.time());
-        let value = |v: Variable| -> String {
-            match v {
-                Variable::PatientFirstName => target.patient_first_name.clone(),
-                Variable::Date => day.clone(),
-                Variable::Time => time.clone(),
-                Variable::Practitioner => target.practitioner.clone(),
-                Variable::Service => service.clone(),
-                Variable::Clinic => target.clinic_name.clone(),
-            }
         };
-        let body = texts::texts().render(
-            lang,
-            "reminder",
-            &[
-                ("patient", &target.patient_first_name),
-                ("day", &day),
-                ("time", &time),
-                ("practitioner", &target.practitioner),
-                ("service", service),
-                ("clinic", &target.clinic_name),
-            ],
-        );
-        let body = texts::for_channel(&body, channel);
-        // On SMS, every character in the GSM alphabet: one or two segments.
-        let body = if channel == Channel::Sms { segments::to_gsm7(&body) } else { body };
-        let variables = match form {
-            Form::Template(t) => Some((t.content_sid.clone(), t.content_variables(value))),
-            _ => None,
-        };
-        let message = NewOutbound {
-            clinic_id: r.clinic_id,
-            conversation_id: conversation,
-            inbound_id: None,
-            channel,
-            to: phone,
-            body,
-            author: "bot",
-        };
+        let about = About::new(&target, to.language);
+        let body = about.render("reminder", to.channel);
+        let variables = template.map(|t| (t.content_sid.clone(), t.content_variables(|v| about.value(v))));
+        let message = to.message(r.clinic_id, body);
         let queued = self
             .store
             .queue_reminder(r, &message, "reminder", variables.as_ref().map(|(sid, vars)| (sid.as_str(), vars.as_str())), now)
             .await?;
         Ok(if queued { Reminded::Queued } else { Reminded::Lost })
     }
+
+    /// Where a message the clinic starts about `target` goes: the patient's
+    /// conversation, or (a patient booked by staff who never wrote) their
+    /// first phone, on WhatsApp when the clinic has a number there. `Err`:
+    /// why it cannot go (no phone, no sending number, opted out).
+    async fn recipient(
+        &self,
+        clinic: ClinicId,
+        target: &ReminderTarget,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Recipient, &'static str>, StorageError> {
+        let to = match &target.conversation {
+            Some(c) => Recipient {
+                conversation: c.id,
+                channel: c.channel,
+                phone: c.phone.clone(),
+                language: c.language,
+                last_inbound: c.last_inbound_at,
+            },
+            None => {
+                let Some(phone) = target.first_phone.clone() else { return Ok(Err("no_phone")) };
+                let channel = if target.whatsapp_number.is_some() { Channel::WhatsApp } else { Channel::Sms };
+                let initial = serde_json::to_string(&crate::conversation::Conversation::default()).expect("state serialises");
+                let row = self.store.conversation_for(clinic, channel, &phone, target.default_language, &initial, now).await?;
+                Recipient { conversation: row.id, channel, phone, language: row.language, last_inbound: row.last_inbound_at }
+            }
+        };
+        let number = match to.channel {
+            Channel::WhatsApp => target.whatsapp_number.as_ref(),
+            _ => target.sms_number.as_ref(),
+        };
+        if number.is_none() && to.channel != Channel::Chat {
+            return Ok(Err("no_sending_number"));
+        }
+        if self.store.consent(clinic, &to.phone, to.channel).await?.is_some_and(|c| c.opted_out) {
+            return Ok(Err("opted_out"));
+        }
+        Ok(Ok(to))
+    }
+
+    /// How a message of `kind` reaches `to` now: `Some(None)` free text,
+    /// `Some(Some(t))` the clinic's approved template, `None` not at all
+    /// (outside the WhatsApp window with no template).
+    async fn form(
+        &self,
+        clinic: ClinicId,
+        kind: &str,
+        to: &Recipient,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Option<Template>>, StorageError> {
+        let stored = self.store.template(clinic, kind, to.language).await?;
+        let template = stored
+            .map(|t| Template { content_sid: t.content_sid, variables: t.variables.iter().filter_map(|v| Variable::parse(v)).collect() });
+        Ok(match plan::form(to.channel, to.last_inbound, now, template.as_ref()) {
+            Form::NoTemplate => None,
+            Form::Template(_) => Some(template),
+            Form::Text => Some(None),
+        })
+    }
+}
+
+/// Where a message Nuru starts goes.
+#[derive(Debug, Clone)]
+struct Recipient {
+    conversation: ConversationId,
+    channel: Channel,
+    phone: PhoneNumber,
+    language: Lang,
+    last_inbound: Option<DateTime<Utc>>,
+}
+
+impl Recipient {
+    fn message(&self, clinic: ClinicId, body: String) -> NewOutbound {
+        NewOutbound {
+            clinic_id: clinic,
+            conversation_id: self.conversation,
+            inbound_id: None,
+            channel: self.channel,
+            to: self.phone.clone(),
+            body,
+            author: "bot",
+        }
+    }
+}
+
+/// What a message about an appointment says, in its reader's language.
+struct About {
+    lang: Lang,
+    patient: String,
+    day: String,
+    time: String,
+    practitioner: String,
+    service: String,
+    clinic: String,
+}
+
+impl About {
+    fn new(target: &ReminderTarget, lang: Lang) -> About {
+        let local = target.starts_at.with_timezone(&target.timezone);
+        About {
+            lang,
+            patient: target.patient_first_name.clone(),
+            day: texts::day(lang, local.date_naive()),
+            time: texts::time(local.time()),
+            practitioner: target.practitioner.clone(),
+            service: if lang == Lang::En { target.service_en.clone() } else { target.service_fr.clone() },
+            clinic: target.clinic_name.clone(),
+        }
+    }
+
+    /// What fills a template's variable.
+    fn value(&self, v: Variable) -> String {
+        match v {
+            Variable::PatientFirstName => self.patient.clone(),
+            Variable::Date => self.day.clone(),
+            Variable::Time => self.time.clone(),
+            Variable::Practitioner => self.practitioner.clone(),
+            Variable::Service => self.service.clone(),
+            Variable::Clinic => self.clinic.clone(),
+        }
+    }
+
+    /// The text `key` with these facts, for `channel`.
+    fn render(&self, key: &str, channel: Channel) -> String {
+        let args = [
+            ("patient", self.patient.as_str()),
+            ("day", &self.day),
+            ("time", &self.time),
+            ("practitioner", &self.practitioner),
+            ("service", &self.service),
+            ("clinic", &self.clinic),
+        ];
+        for_channel(&texts::texts().render(self.lang, key, &args), channel)
+    }
+}
+
+/// A text for `channel`: on SMS, every character in the GSM alphabet (one
+/// or two segments).
+fn for_channel(text: &str, channel: Channel) -> String {
+    let body = texts::for_channel(text, channel);
+    if channel == Channel::Sms { segments::to_gsm7(&body) } else { body }
 }

@@ -303,6 +303,8 @@ impl Store {
             return Ok(false);
         }
         Self::cancel_reminders(&mut tx, id, status.as_str(), now).await?;
+        let visit = if status == AppointmentStatus::Attended { super::VisitEvent::Attended } else { super::VisitEvent::Closed };
+        Self::schedule_feedback(&mut tx, id, visit, now).await?;
         Self::audit_in(&mut tx, audit, now).await?;
         tx.commit().await?;
         Ok(true)

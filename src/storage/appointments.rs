@@ -109,6 +109,7 @@ impl Store {
         .await?;
         Self::queue_calendar_write(conn, id, now).await?;
         Self::schedule_reminders(conn, id, now).await?;
+        Self::schedule_feedback(conn, id, super::VisitEvent::Booked, now).await?;
         Ok(id)
     }
 
@@ -146,6 +147,7 @@ impl Store {
         if done.rows_affected() == 1 {
             Self::queue_calendar_write(conn, id, now).await?;
             Self::schedule_reminders(conn, id, now).await?;
+            Self::schedule_feedback(conn, id, super::VisitEvent::Booked, now).await?;
         }
         Ok(done.rows_affected() == 1)
     }
@@ -164,6 +166,7 @@ impl Store {
         if done.rows_affected() == 1 {
             Self::queue_calendar_write(conn, id, now).await?;
             Self::cancel_reminders(conn, id, "cancelled", now).await?;
+            Self::schedule_feedback(conn, id, super::VisitEvent::Closed, now).await?;
         }
         Ok(done.rows_affected() == 1)
     }

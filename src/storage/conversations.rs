@@ -23,6 +23,8 @@ pub struct ConversationRow {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// The reminder this conversation's next message may answer.
     pub awaiting_reminder: Option<i64>,
+    /// The feedback request the next message may answer.
+    pub awaiting_feedback: Option<i64>,
 }
 
 impl Store {
@@ -49,7 +51,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(
-            "SELECT id, language, state, flow, version, needs_human, urgent, last_inbound_at, awaiting_reminder FROM conversations \
+            "SELECT id, language, state, flow, version, needs_human, urgent, last_inbound_at, awaiting_reminder, awaiting_feedback FROM conversations \
              WHERE clinic_id = $1 AND channel = $2 AND phone = $3",
         )
         .bind(clinic.to_string())
@@ -71,6 +73,7 @@ impl Store {
             urgent: row.try_get::<i64, _>("urgent")? != 0,
             last_inbound_at: row.try_get::<Option<i64>, _>("last_inbound_at")?.map(from_ts).transpose()?,
             awaiting_reminder: row.try_get("awaiting_reminder")?,
+            awaiting_feedback: row.try_get("awaiting_feedback")?,
         })
     }
 

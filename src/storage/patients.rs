@@ -328,6 +328,27 @@ impl Store {
         for _ in 0..cancelled {
             Self::record_activity(&mut tx, clinic, Activity::Cancelled, "staff", now).await?;
         }
+        // Nothing more is sent about their appointments; their comments go,
+        // their ratings stay (anonymous) for the statistics.
+        sqlx::query(
+            "UPDATE reminders SET status = 'cancelled', reason = 'erased', updated_at = $1 WHERE status = 'scheduled' \
+             AND appointment_id IN (SELECT id FROM appointments WHERE clinic_id = $2 AND patient_id = $3)",
+        )
+        .bind(ts)
+        .bind(&c)
+        .bind(&p)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE feedback_requests SET comment = NULL, updated_at = $1, \
+               status = CASE WHEN status IN ('scheduled', 'asked') THEN 'cancelled' ELSE status END \
+             WHERE appointment_id IN (SELECT id FROM appointments WHERE clinic_id = $2 AND patient_id = $3)",
+        )
+        .bind(ts)
+        .bind(&c)
+        .bind(&p)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM patient_phones WHERE clinic_id = $1 AND patient_id = $2").bind(&c).bind(&p).execute(&mut *tx).await?;
         sqlx::query(
             "UPDATE patients SET first_name = '', last_name = '', birth_date = NULL, erased_at = $1, updated_at = $1 \

@@ -299,7 +299,7 @@ impl Store {
         }
         let outbound = Store::insert_outbound_of_kind(&mut tx, message, kind, template, now).await?;
         sqlx::query("UPDATE reminders SET outbound_id = $1 WHERE id = $2").bind(outbound).bind(r.id).execute(&mut *tx).await?;
-        sqlx::query("UPDATE conversations SET awaiting_reminder = $1 WHERE id = $2")
+        sqlx::query("UPDATE conversations SET awaiting_reminder = $1, awaiting_feedback = NULL WHERE id = $2")
             .bind(r.id)
             .bind(message.conversation_id.to_string())
             .execute(&mut *tx)

@@ -12,6 +12,7 @@ mod mentions;
 mod names;
 pub mod normalize;
 mod questions;
+mod rating;
 mod signals;
 mod times;
 
@@ -20,6 +21,7 @@ pub use lexicon::ClinicLexicon;
 pub use mentions::Mentions;
 pub use names::parse_person_name;
 pub use questions::Asks;
+pub use rating::Rating;
 pub use signals::{ConsentWord, Signals};
 
 use crate::domain::Lang;
@@ -201,6 +203,7 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
     let name_reply = if matches!(intent, Intent::Unknown | Intent::Greeting) { names::name_reply(text) } else { None };
     let mut signals = signals::read(&padded);
     signals.question = signals::is_question(text, &padded);
+    signals.rating = rating::read(text, &folded, &padded, choice);
     if intent == Intent::Information {
         signals.asks = questions::read(&padded);
     } else if matches!(intent, Intent::Unknown | Intent::ListAppointments) {

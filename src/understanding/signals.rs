@@ -32,6 +32,9 @@ pub struct Signals {
     /// "je serai là", "I'll be there", "je confirme": the writer says they
     /// will come (read as an answer to a reminder only).
     pub attending: bool,
+    /// "4", "5/5", "⭐⭐⭐", "🙂", "très bien", "nul": a rating of a visit
+    /// (read as one only when the conversation asked for it).
+    pub rating: Option<super::Rating>,
 }
 
 /// A keyword about receiving the messages a clinic starts.
@@ -220,6 +223,7 @@ pub fn read(padded: &str) -> Signals {
             None
         },
         attending: any_phrase(padded, ATTENDING),
+        rating: None,
     }
 }
 
