@@ -88,6 +88,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::reminder_stats))
         .routes(routes!(routes::get_consents))
         .routes(routes!(routes::set_consent))
+        .routes(routes!(routes::get_feedback_settings, routes::set_feedback_settings))
+        .routes(routes!(routes::feedback_stats))
         .merge(
             // Uploads are larger than the 2 MB every other body is held to.
             OpenApiRouter::new()

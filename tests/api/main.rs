@@ -15,6 +15,7 @@ mod concurrency;
 mod conversations;
 mod documents;
 mod embeddings;
+mod feedback;
 mod google;
 mod media;
 mod nodes;

@@ -8,15 +8,15 @@ use chrono::{DateTime, Duration, Utc};
 use nuru::domain::{AppointmentId, AppointmentStatus, Channel, PhoneNumber};
 use serde_json::{Value, json};
 
-const PATIENT: &str = "+243990000088";
+pub(crate) const PATIENT: &str = "+243990000088";
 const TEMPLATE: &str = "HX0123456789abcdef0123456789abcdef";
 
-fn at(s: &str) -> DateTime<Utc> {
+pub(crate) fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
 /// Moves the fixed clock to `to` (forward only).
-fn set_clock(app: &TestApp, to: DateTime<Utc>) {
+pub(crate) fn set_clock(app: &TestApp, to: DateTime<Utc>) {
     let now = app.clock.now();
     assert!(to >= now, "the clock only moves forward");
     app.clock.advance(to - now);
@@ -24,7 +24,7 @@ fn set_clock(app: &TestApp, to: DateTime<Utc>) {
 
 /// Awa Mendy books through the bot (Tuesday 24 November 08:00 in Kinshasa,
 /// Dr Kabeya); then staff move it to `starts_at`. Returns the appointment.
-async fn booked(a: &Admin, starts_at: &str) -> AppointmentId {
+pub(crate) async fn booked(a: &Admin, starts_at: &str) -> AppointmentId {
     let app = &a.app;
     app.say(PATIENT, "Bonjour, je voudrais un rdv demain matin pour une consultation").await;
     app.say(PATIENT, "1").await;
@@ -56,11 +56,11 @@ async fn reminders(a: &Admin, query: &str) -> Vec<Value> {
 }
 
 /// What Twilio received since `before`.
-fn sent_since(app: &TestApp, before: usize) -> Vec<Recorded> {
+pub(crate) fn sent_since(app: &TestApp, before: usize) -> Vec<Recorded> {
     app.twilio.received.lock().unwrap()[before..].to_vec()
 }
 
-fn sent_count(app: &TestApp) -> usize {
+pub(crate) fn sent_count(app: &TestApp) -> usize {
     app.twilio.received.lock().unwrap().len()
 }
 
@@ -269,7 +269,7 @@ async fn outside_the_window_the_template_goes_and_63016_and_21610_are_never_retr
 }
 
 /// A second appointment for the same patient, booked by staff.
-async fn booked_again(a: &Admin, starts_at: &str) -> AppointmentId {
+pub(crate) async fn booked_again(a: &Admin, starts_at: &str) -> AppointmentId {
     let app = &a.app;
     let token = a.token("staff@demo.org").await;
     let patient = app.store.appointments(app.clinic.clinic.id).await.unwrap()[0].patient_id;

@@ -225,7 +225,7 @@ pub struct ReminderView {
 }
 
 /// From the start of local day `from` to the end of local day `to`.
-fn local_span(clinic: &Clinic, from: chrono::NaiveDate, to: chrono::NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(super) fn local_span(clinic: &Clinic, from: chrono::NaiveDate, to: chrono::NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     (crate::scheduling::day_start(clinic.timezone, from), crate::scheduling::day_start(clinic.timezone, to + chrono::Duration::days(1)))
 }
 
