@@ -37,7 +37,7 @@ pub struct Workers {
     pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
     /// Google Calendar sync and event writes, when configured.
     pub google: Option<Arc<crate::calendar::google::Google>>,
-    /// Appointment reminders and feedback requests (one loop per node, claims leased).
+    /// Appointment reminders, feedback requests and broadcasts (one loop per node, claims leased).
     pub outreach: Option<crate::outreach::Outreach>,
 }
 
@@ -173,6 +173,9 @@ impl Workers {
                 while outreach.feedback_due().await?.is_some() {
                     busy = true;
                 }
+                while outreach.broadcast_due().await?.is_some() {
+                    busy = true;
+                }
             }
             while self.send_next_outbound().await? {
                 busy = true;
@@ -209,25 +212,38 @@ impl Workers {
         if let Some(outreach) = &self.outreach {
             let o = outreach.clone();
             let ready = self.outbound_ready.clone();
-            handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "reminders and feedback", move |_| {
-                let (o, ready) = (o.clone(), ready.clone());
-                async move {
-                    // Reminders first (they are due at a time); feedback
-                    // requests when none is due.
-                    let step = o.remind_due().await?;
-                    if step == Some(crate::outreach::Reminded::Queued) {
-                        ready.notify_one();
+            handles.push(self.clone().queue_loop(
+                true,
+                Arc::new(Notify::new()),
+                shutdown.clone(),
+                "reminders, feedback and broadcasts",
+                move |_| {
+                    let (o, ready) = (o.clone(), ready.clone());
+                    async move {
+                        // Reminders first (they are due at a time); feedback
+                        // requests when none is due.
+                        let step = o.remind_due().await?;
+                        if step == Some(crate::outreach::Reminded::Queued) {
+                            ready.notify_one();
+                        }
+                        if step.is_some() {
+                            return Ok(true);
+                        }
+                        let step = o.feedback_due().await?;
+                        if matches!(step, Some(crate::outreach::AskedFeedback::Queued(_))) {
+                            ready.notify_one();
+                        }
+                        if step.is_some() {
+                            return Ok(true);
+                        }
+                        let step = o.broadcast_due().await?;
+                        if step == Some(crate::outreach::Broadcasted::Queued) {
+                            ready.notify_one();
+                        }
+                        Ok(step.is_some())
                     }
-                    if step.is_some() {
-                        return Ok(true);
-                    }
-                    let step = o.feedback_due().await?;
-                    if matches!(step, Some(crate::outreach::AskedFeedback::Queued(_))) {
-                        ready.notify_one();
-                    }
-                    Ok(step.is_some())
-                }
-            }));
+                },
+            ));
         }
         if let Some(google) = &self.google {
             // One loop each: Google's per-user quotas favour a steady pace

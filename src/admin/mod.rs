@@ -90,6 +90,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::set_consent))
         .routes(routes!(routes::get_feedback_settings, routes::set_feedback_settings))
         .routes(routes!(routes::feedback_stats))
+        .routes(routes!(routes::list_broadcasts, routes::create_broadcast))
+        .routes(routes!(routes::get_broadcast))
+        .routes(routes!(routes::broadcast_recipients))
+        .routes(routes!(routes::pause_broadcast))
+        .routes(routes!(routes::resume_broadcast))
+        .routes(routes!(routes::cancel_broadcast))
         .merge(
             // Uploads are larger than the 2 MB every other body is held to.
             OpenApiRouter::new()

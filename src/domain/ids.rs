@@ -38,3 +38,4 @@ id_type!(
 id_type!(ConversationId);
 id_type!(ExceptionId);
 id_type!(DocumentId);
+id_type!(BroadcastId);

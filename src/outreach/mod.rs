@@ -6,9 +6,11 @@
 //! see. The outbox sends it like any reply (never twice) and skips a phone
 //! that opted out in the meantime.
 
+mod broadcast;
 mod feedback;
 pub mod plan;
 
+pub use broadcast::Broadcasted;
 pub use feedback::AskedFeedback;
 
 use crate::channels::twilio::segments;

@@ -205,6 +205,32 @@ impl Template {
     }
 }
 
+/// What fills one `{{n}}` of a broadcast's template: a value Nuru knows
+/// (`{"variable": "patient_first_name"}`) or the clinic's own words
+/// (`{"text": "samedi 5 décembre"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fill {
+    Variable(Variable),
+    Text(String),
+}
+
+/// Twilio's `ContentVariables` for a broadcast's fills.
+pub fn fill_variables(fills: &[Fill], value: impl Fn(Variable) -> String) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = fills
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let v = match f {
+                Fill::Variable(v) => value(*v),
+                Fill::Text(t) => t.clone(),
+            };
+            ((i + 1).to_string(), serde_json::Value::String(v))
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
 /// `HX` and 32 hexadecimal digits, as Twilio names a Content template.
 pub fn is_content_sid(s: &str) -> bool {
     s.len() == 34 && s.starts_with("HX") && s[2..].bytes().all(|b| b.is_ascii_hexdigit())

@@ -7,6 +7,7 @@ mod accounts;
 mod activity;
 mod admin;
 mod appointments;
+mod broadcasts;
 mod calendar;
 mod catalog;
 mod clinics;
@@ -24,6 +25,7 @@ pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow
 pub use activity::Activity;
 pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
+pub use broadcasts::{BroadcastAction, BroadcastRecord, ClaimedRecipient, NewBroadcast, RecipientRecord, Segment};
 pub use calendar::{
     BusyChanges, CONNECTED, CalendarConflict, CalendarWrite, GOOGLE_SOURCE, GoogleConnection, NEEDS_RECONNECT, OAUTH, OAuthState,
     SERVICE_ACCOUNT,

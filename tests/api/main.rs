@@ -9,6 +9,7 @@ mod helpers;
 mod model;
 
 mod booking;
+mod broadcasts;
 mod calendar;
 mod cli;
 mod concurrency;
