@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clinic_file;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod conversation;
 pub mod documents;
 pub mod domain;

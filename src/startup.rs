@@ -233,6 +233,7 @@ pub fn router(state: AppState) -> Router {
     let spec = openapi.to_pretty_json().expect("the OpenAPI document serialises");
     Router::new()
         .merge(admin)
+        .merge(crate::console::router())
         .route("/api/openapi.json", get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }))
         // Swagger UI with its assets embedded in the binary (the vendored
         // build): a health app's admin page loads no third-party script.

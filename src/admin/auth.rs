@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::Digest;
 use uuid::Uuid;
 
-pub use super::tokens::{ACCESS_MINUTES, AUDIENCE, Claims, ISSUER, JwtKeys, issue_access, verify_access};
+pub use super::tokens::{ACCESS_MINUTES, AUDIENCE, Claims, ISSUER, JwtKeys, issue_access, issue_console_access, verify_access};
 pub const REFRESH_DAYS: i64 = 30;
 /// Failed logins in a row before the account is locked for `LOCK_MINUTES`.
 pub const MAX_FAILED: i64 = 5;
@@ -147,10 +147,27 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
-        let claims = verify_access(&state.jwt, token.trim(), state.clock.now())
-            .ok_or_else(|| ApiError::unauthenticated("invalid or expired token"))?;
+        let claims = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => {
+                let token = header
+                    .to_str()
+                    .ok()
+                    .and_then(|h| h.strip_prefix("Bearer "))
+                    .ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
+                verify_access(&state.jwt, token.trim(), state.clock.now())
+                    .ok_or_else(|| ApiError::unauthenticated("invalid or expired token"))?
+            }
+            // The console's session: the access token in an HttpOnly cookie,
+            // and every change proven same-site by the token's CSRF value.
+            None => {
+                let token = super::cookies::cookie(&parts.headers, super::cookies::ACCESS_COOKIE)
+                    .ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
+                let claims = verify_access(&state.jwt, &token, state.clock.now())
+                    .ok_or_else(|| ApiError::unauthenticated("invalid or expired token"))?;
+                super::cookies::check_csrf(parts, claims.csrf.as_deref())?;
+                claims
+            }
+        };
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::unauthenticated("invalid token"))?;
         let user = state.store.user(user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
         let memberships = state.store.memberships(user_id).await?;

@@ -12,7 +12,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: unauthenticated, forbidden, not_found, invalid, conflict, too_large, unsupported, locked, unavailable, internal.
+    /// Stable, machine-readable: unauthenticated, forbidden, csrf, not_found, invalid, conflict, too_large, unsupported, locked, unavailable, internal.
     pub code: String,
     pub message: String,
     /// The offending field, for `invalid`.
@@ -34,6 +34,10 @@ impl ApiError {
     }
     pub fn unauthenticated(m: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
+    }
+    /// A change through the console's cookie without its anti-CSRF proof.
+    pub fn csrf(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "csrf", m)
     }
     pub fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "your account may not do this")

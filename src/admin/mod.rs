@@ -4,7 +4,9 @@
 //! document generated from the handlers (`/api/openapi.json`, `/api/docs`).
 
 pub mod auth;
+pub mod cookies;
 pub mod error;
+pub mod etag;
 pub mod routes;
 pub mod schema;
 pub mod tokens;
@@ -60,6 +62,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::add_phone))
         .routes(routes!(routes::remove_phone))
         .routes(routes!(routes::list_conversations))
+        .routes(routes!(routes::get_conversation))
         .routes(routes!(routes::conversation_messages))
         .routes(routes!(routes::release_conversation))
         .routes(routes!(routes::list_appointments, routes::create_appointment))
@@ -109,7 +112,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .layer(axum::extract::DefaultBodyLimit::max(crate::documents::MAX_DOCUMENT_BYTES + 64 * 1024)),
         )
         .split_for_parts();
-    (router, api)
+    (router.layer(axum::middleware::from_fn(etag::conditional)), api)
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

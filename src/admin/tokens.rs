@@ -36,15 +36,30 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// The console session's anti-CSRF token: present only in access tokens
+    /// the console carries in a cookie, where every change must repeat it
+    /// in the `X-CSRF-Token` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
 }
 
 pub fn issue_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>) -> String {
+    issue(keys, user, now, None)
+}
+
+/// An access token for the console's cookie, bound to its anti-CSRF token.
+pub fn issue_console_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>, csrf: &str) -> String {
+    issue(keys, user, now, Some(csrf.to_string()))
+}
+
+fn issue(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>, csrf: Option<String>) -> String {
     let claims = Claims {
         sub: user.to_string(),
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         iat: now.timestamp(),
         exp: (now + Duration::minutes(ACCESS_MINUTES)).timestamp(),
+        csrf,
     };
     jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding).expect("HS256 signing cannot fail")
 }

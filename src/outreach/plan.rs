@@ -143,6 +143,12 @@ pub enum Form<'a> {
     NoTemplate,
 }
 
+/// Whether free text may still reach a WhatsApp patient who last wrote at
+/// `last_inbound` (with the margin of [`WINDOW`]).
+pub fn within_window(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last_inbound.is_some_and(|t| now - t < WINDOW)
+}
+
 /// The form of a message Nuru starts on `channel`, given when the patient
 /// last wrote on it.
 pub fn form<'a>(channel: Channel, last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>, template: Option<&'a Template>) -> Form<'a> {
@@ -150,7 +156,7 @@ pub fn form<'a>(channel: Channel, last_inbound: Option<DateTime<Utc>>, now: Date
         return Form::Text;
     }
     match (last_inbound, template) {
-        (Some(t), _) if now - t < WINDOW => Form::Text,
+        _ if within_window(last_inbound, now) => Form::Text,
         (_, Some(template)) => Form::Template(template),
         (_, None) => Form::NoTemplate,
     }

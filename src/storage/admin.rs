@@ -120,6 +120,24 @@ impl Store {
         q.fetch_all::<ConversationRecord, _>(&self.pool).await?.into_iter().map(ConversationRecord::into_summary).collect()
     }
 
+    /// One conversation of the clinic, with its full number.
+    pub async fn conversation_summary(&self, clinic: ClinicId, id: ConversationId) -> Result<Option<(ConversationSummary, String)>> {
+        let record = sqlx::query_as::<_, ConversationRecord>(
+            "SELECT id, channel, phone, language, needs_human, urgent, flow, last_inbound_at, updated_at FROM conversations \
+             WHERE id = $1 AND clinic_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(clinic.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        record
+            .map(|r| {
+                let phone = r.phone.clone();
+                r.into_summary().map(|s| (s, phone))
+            })
+            .transpose()
+    }
+
     /// The conversation's clinic, to check access before showing anything.
     pub async fn conversation_clinic(&self, id: ConversationId) -> Result<Option<ClinicId>> {
         let row = sqlx::query("SELECT clinic_id FROM conversations WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
@@ -256,8 +274,13 @@ impl Store {
     }
 
     /// Channel and phone of a conversation of this clinic (to send a staff reply).
-    pub async fn conversation_address(&self, clinic: ClinicId, id: ConversationId) -> Result<Option<(Channel, PhoneNumber)>> {
-        let row = sqlx::query("SELECT channel, phone FROM conversations WHERE id = $1 AND clinic_id = $2")
+    /// Where a conversation's replies go, and when the patient last wrote.
+    pub async fn conversation_address(
+        &self,
+        clinic: ClinicId,
+        id: ConversationId,
+    ) -> Result<Option<(Channel, PhoneNumber, Option<DateTime<Utc>>)>> {
+        let row = sqlx::query("SELECT channel, phone, last_inbound_at FROM conversations WHERE id = $1 AND clinic_id = $2")
             .bind(id.to_string())
             .bind(clinic.to_string())
             .fetch_optional(&self.pool)
@@ -267,6 +290,7 @@ impl Store {
             Ok((
                 Channel::parse(&channel).ok_or_else(|| super::StorageError::Corrupt(format!("bad channel {channel}")))?,
                 PhoneNumber::parse(&r.try_get::<String, _>("phone")?).map_err(super::StorageError::Corrupt)?,
+                r.try_get::<Option<i64>, _>("last_inbound_at")?.map(from_ts).transpose()?,
             ))
         })
         .transpose()

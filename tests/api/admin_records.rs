@@ -3,10 +3,11 @@
 //! change is checked where it matters: in what the bot says, in the slots the
 //! engine offers, in what the webhook accepts. SQLite and PostgreSQL.
 
-use crate::admin::{Admin, setup};
+use crate::admin::{Admin, PASSWORD, setup};
 use crate::helpers::*;
 use nuru::channels::twilio::compute_signature;
 use nuru::domain::PhoneNumber;
+use nuru::storage::{ClinicRole, Membership};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -443,4 +444,59 @@ async fn every_catalog_change_moves_the_catalog_version() {
     let exception = e["id"].as_str().unwrap().to_string();
     change("exception deleted", "delete", format!("{base}/exceptions/{exception}"), None).await;
     change("holidays", "put", format!("{base}/holidays"), Some(json!([{"date": later(90), "name": "Fête"}]))).await;
+}
+
+#[tokio::test]
+async fn a_staff_reply_outside_the_whatsapp_window_is_refused() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    a.app.say("+243990000003", "bonjour").await;
+    let staff = a.token("staff@demo.org").await;
+    let page: Value = a.get(&staff, &format!("/api/clinics/{demo}/conversations")).await.json().await.unwrap();
+    let conversation = page["items"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/clinics/{demo}/conversations/{conversation}");
+    let (code, detail) = a.send("get", &staff, &path, None).await;
+    assert_eq!(code, 200, "{detail}");
+    assert_eq!((detail["full_phone"].as_str(), detail["can_reply"].as_bool()), (Some("+243990000003"), Some(true)), "{detail}");
+    assert_ne!(detail["phone"], "+243990000003", "the list's number stays masked");
+    // An unchanged answer costs a 304 to a client that repeats its ETag.
+    let first = a.get(&staff, &path).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let again = a.app.http.get(format!("{}{path}", a.app.base)).bearer_auth(&staff).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(a.send("post", &staff, &format!("{path}/reply"), Some(json!({"body": "Bonjour !"}))).await.0, 202);
+
+    // 25 hours later WhatsApp takes only templates: the reply is refused, nothing queued.
+    a.app.clock.advance(chrono::Duration::hours(25));
+    let staff = a.token("staff@demo.org").await;
+    a.app.workers.run_until_idle().await.unwrap();
+    let sent = a.app.twilio.bodies().len();
+    let (code, detail) = a.send("get", &staff, &path, None).await;
+    assert_eq!((code.as_u16(), detail["can_reply"].as_bool()), (200, Some(false)), "{detail}");
+    let (code, body) = a.send("post", &staff, &format!("{path}/reply"), Some(json!({"body": "Vous êtes là ?"}))).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("24-hour window"), "{body}");
+    a.app.workers.run_until_idle().await.unwrap();
+    assert_eq!(a.app.twilio.bodies().len(), sent, "nothing sent");
+    let other = uuid::Uuid::new_v4();
+    assert_eq!(a.send("get", &staff, &format!("/api/clinics/{demo}/conversations/{other}"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_practitioner_may_ask_for_their_own_agenda_only() {
+    let a = setup().await;
+    let demo = a.app.clinic.clinic.id;
+    let (mine, theirs) = (a.app.clinic.practitioners[0].id, a.app.clinic.practitioners[1].id);
+    let user = a.app.store.create_user("own@demo.org", &nuru::admin::auth::hash_password(PASSWORD), false, monday_morning()).await.unwrap();
+    let membership = Membership { clinic_id: demo, role: ClinicRole::Practitioner, practitioner_id: Some(mine) };
+    a.app.store.add_membership(user, &membership, monday_morning()).await.unwrap();
+    let doctor = a.token("own@demo.org").await;
+    let agenda = |p: nuru::domain::PractitionerId| format!("/api/clinics/{demo}/appointments?practitioner_id={p}");
+    assert_eq!(a.send("get", &doctor, &agenda(mine), None).await.0, 200);
+    assert_eq!(a.send("get", &doctor, &agenda(theirs), None).await.0, 403);
+    let staff = a.token("staff@demo.org").await;
+    assert_eq!(a.send("get", &staff, &agenda(theirs), None).await.0, 200, "staff see every agenda");
+    let (_, me) = a.send("get", &doctor, "/api/me", None).await;
+    assert_eq!(me["memberships"][0]["practitioner_id"], mine.to_string());
+    assert_eq!(me["now"], "2026-11-23T07:00:00Z");
 }

@@ -13,6 +13,7 @@ mod broadcasts;
 mod calendar;
 mod cli;
 mod concurrency;
+mod console;
 mod conversations;
 mod documents;
 mod embeddings;

@@ -40,6 +40,8 @@ pub struct MembershipView {
     pub clinic_id: String,
     #[schema(value_type = crate::admin::schema::ClinicRole)]
     pub role: ClinicRole,
+    /// For a practitioner's account: whose agenda is theirs.
+    pub practitioner_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,6 +50,9 @@ pub struct MeView {
     pub email: String,
     pub superadmin: bool,
     pub memberships: Vec<MembershipView>,
+    /// The server's clock: clients count "today" and "upcoming" from it, not
+    /// from a desk computer's own clock.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Exchanges e-mail and password for tokens. Five failures in a row lock the
@@ -55,6 +60,18 @@ pub struct MeView {
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<TokenPair>> {
+    let (user, refresh_token) = sign_in(&state, &req).await?;
+    Ok(Json(TokenPair {
+        access_token: auth::issue_access(&state.jwt, user, state.clock.now()),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_MINUTES * 60,
+    }))
+}
+
+/// Checks e-mail and password (locking, audit) and starts a refresh-token
+/// family: the account and its first refresh token. Shared with the console.
+pub async fn sign_in(state: &AppState, req: &LoginRequest) -> ApiResult<(Uuid, String)> {
     let now = state.clock.now();
     let user = state.store.user_by_email(req.email.trim()).await?;
     let Some(user) = user.filter(|u| u.active) else {
@@ -83,22 +100,29 @@ pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginReq
     state.store.login_succeeded(user.id).await?;
     state.store.audit(&login("ok"), now).await?;
     let refresh_token = auth::issue_refresh(&state.store, user.id, Uuid::new_v4(), now).await?;
-    Ok(Json(TokenPair {
-        access_token: auth::issue_access(&state.jwt, user.id, now),
-        refresh_token,
-        token_type: "Bearer".into(),
-        expires_in: auth::ACCESS_MINUTES * 60,
-    }))
+    Ok((user.id, refresh_token))
 }
 
 /// Rotates a refresh token. A token used twice revokes its whole family.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+    let (user, refresh_token) = rotate(&state, &req.refresh_token).await?;
+    Ok(Json(TokenPair {
+        access_token: auth::issue_access(&state.jwt, user, state.clock.now()),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_MINUTES * 60,
+    }))
+}
+
+/// Uses a refresh token once: the account and the family's next token. A
+/// token used twice revokes its family. Shared with the console.
+pub async fn rotate(state: &AppState, refresh_token: &str) -> ApiResult<(Uuid, String)> {
     let now = state.clock.now();
     let row = state
         .store
-        .refresh_token(&auth::token_hash(&req.refresh_token))
+        .refresh_token(&auth::token_hash(refresh_token))
         .await?
         .ok_or_else(|| ApiError::unauthenticated("unknown refresh token"))?;
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -125,30 +149,40 @@ pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<Refres
     }
     let user = state.store.user(row.user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
     let refresh_token = auth::issue_refresh(&state.store, user.id, row.family_id, now).await?;
-    Ok(Json(TokenPair {
-        access_token: auth::issue_access(&state.jwt, user.id, now),
-        refresh_token,
-        token_type: "Bearer".into(),
-        expires_in: auth::ACCESS_MINUTES * 60,
-    }))
+    Ok((user.id, refresh_token))
 }
 
 /// Revokes the refresh token's family (sign out everywhere it was passed on).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204), (status = 422, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<StatusCode> {
-    if let Some(row) = state.store.refresh_token(&auth::token_hash(&req.refresh_token)).await? {
+    sign_out(&state, &req.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes the family of `refresh_token`, if it is one.
+pub async fn sign_out(state: &AppState, refresh_token: &str) -> ApiResult<()> {
+    if let Some(row) = state.store.refresh_token(&auth::token_hash(refresh_token)).await? {
         state.store.revoke_refresh_family(row.family_id, state.clock.now()).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeView), Refusals))]
-pub async fn me(caller: Caller) -> Json<MeView> {
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Json<MeView> {
     Json(MeView {
+        now: state.clock.now(),
         user_id: caller.user_id.to_string(),
         email: caller.email.clone(),
         superadmin: caller.superadmin,
-        memberships: caller.memberships.iter().map(|m| MembershipView { clinic_id: m.clinic_id.to_string(), role: m.role }).collect(),
+        memberships: caller
+            .memberships
+            .iter()
+            .map(|m| MembershipView {
+                clinic_id: m.clinic_id.to_string(),
+                role: m.role,
+                practitioner_id: m.practitioner_id.map(|p| p.to_string()),
+            })
+            .collect(),
     })
 }

@@ -44,27 +44,44 @@ impl From<&Appointment> for AppointmentView {
     }
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgendaQuery {
+    /// Local date, inclusive (default: today).
+    pub from: Option<NaiveDate>,
+    /// Local date, inclusive (default: from + 14 days).
+    pub to: Option<NaiveDate>,
+    /// One practitioner's agenda. A practitioner may ask only for their own.
+    pub practitioner_id: Option<Uuid>,
+}
+
+/// The agenda of a period: a practitioner sees only their own.
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
-    params(("clinic_id" = Uuid, Path), RangeQuery),
+    params(("clinic_id" = Uuid, Path), AgendaQuery),
     responses((status = 200, body = Vec<AppointmentView>), Refusals))]
 pub async fn list_appointments(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Member>,
-    ApiQuery(q): ApiQuery<RangeQuery>,
+    ApiQuery(q): ApiQuery<AgendaQuery>,
 ) -> ApiResult<Json<Vec<AppointmentView>>> {
     let (clinic_id, caller) = (access.clinic, access.caller);
     let clinic = state.store.clinic(clinic_id).await?;
-    let (from, to) = range(&state, &clinic, &q)?;
+    let (from, to) = range(&state, &clinic, &RangeQuery { from: q.from, to: q.to })?;
     let (start, end) =
         (crate::scheduling::day_start(clinic.timezone, from), crate::scheduling::day_start(clinic.timezone, to + Duration::days(1)));
     // A practitioner sees their own agenda only.
     let own = caller.memberships.iter().find(|m| m.clinic_id == clinic_id && m.role == ClinicRole::Practitioner).map(|m| m.practitioner_id);
+    let asked = q.practitioner_id.map(PractitionerId);
+    if !caller.superadmin && asked.is_some() && own.is_some_and(|p| p != asked) {
+        return Err(ApiError::forbidden());
+    }
     let items: Vec<AppointmentView> = state
         .store
         .appointments_between(clinic_id, start, end, None)
         .await?
         .iter()
         .filter(|a| caller.superadmin || own.is_none_or(|p| p == Some(a.practitioner_id)))
+        .filter(|a| asked.is_none_or(|p| p == a.practitioner_id))
         .map(AppointmentView::from)
         .collect();
     audit(&state, &caller, Some(clinic_id), "list", "appointments", None).await?;

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::admin::auth::{ClinicAccess, roles};
-use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Refusals};
+use crate::admin::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody, Refusals};
 use crate::admin::views::{self, ConversationSummary, MessageView};
 use crate::app_state::AppState;
 use crate::domain::*;
@@ -98,6 +98,35 @@ pub async fn list_conversations(
     Ok(Json(ConversationPage { items: views::all(items), next_cursor }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    /// The full E.164 number (the list masks it).
+    pub full_phone: String,
+    /// Whether free text can still reach the patient: always on SMS, within
+    /// 24 hours of the patient's last message on WhatsApp.
+    pub can_reply: bool,
+}
+
+/// One conversation, with the full number (read audited).
+#[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}", tag = "conversations", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 200, body = ConversationDetail), Refusals))]
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    access: ClinicAccess<roles::Staff>,
+    ApiPath((_clinic, conversation)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<Json<ConversationDetail>> {
+    let (clinic, caller) = (access.clinic, access.caller);
+    let (summary, full_phone) =
+        state.store.conversation_summary(clinic, ConversationId(conversation)).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let can_reply =
+        summary.channel != Channel::WhatsApp.as_str() || crate::outreach::plan::within_window(summary.last_inbound_at, state.clock.now());
+    audit(&state, &caller, Some(clinic), "read", "conversation", Some(&conversation.to_string())).await?;
+    Ok(Json(ConversationDetail { summary: summary.into(), full_phone, can_reply }))
+}
+
 #[utoipa::path(get, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/messages", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)),
     responses((status = 200, body = Vec<MessageView>), Refusals))]
@@ -162,10 +191,11 @@ pub async fn take_over_conversation(
 }
 
 /// A staff reply, sent through the conversation's channel and recorded; the
-/// conversation stays with staff.
+/// conversation stays with staff. On WhatsApp, refused (409) more than 24
+/// hours after the patient's last message.
 #[utoipa::path(post, path = "/api/clinics/{clinic_id}/conversations/{conversation_id}/reply", tag = "conversations", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("conversation_id" = Uuid, Path)), request_body = ReplyRequest,
-    responses((status = 202), Refusals))]
+    responses((status = 202), (status = 409, body = ErrorBody, description = "outside WhatsApp's 24-hour window"), Refusals))]
 pub async fn reply_to_conversation(
     State(state): State<AppState>,
     access: ClinicAccess<roles::Staff>,
@@ -177,8 +207,15 @@ pub async fn reply_to_conversation(
     if body.is_empty() || body.chars().count() > 1600 {
         return Err(ApiError::invalid("body", "must be 1 to 1,600 characters"));
     }
-    let (channel, phone) =
+    let (channel, phone, last_inbound) =
         state.store.conversation_address(clinic, ConversationId(conversation)).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    // WhatsApp takes free text only within 24 hours of the patient's last
+    // message; past it, only an approved template may open the conversation.
+    if channel == Channel::WhatsApp && !crate::outreach::plan::within_window(last_inbound, state.clock.now()) {
+        return Err(ApiError::conflict(
+            "outside WhatsApp's 24-hour window: the patient last wrote more than a day ago, so only an approved template can reach them now",
+        ));
+    }
     let reply = crate::storage::NewOutbound {
         clinic_id: clinic,
         conversation_id: ConversationId(conversation),
