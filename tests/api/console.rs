@@ -306,3 +306,70 @@ async fn a_practitioner_sees_their_own_agenda_only() {
     assert_eq!(status, json!(403));
     b.client.clone().close().await.unwrap();
 }
+
+/// Free slots of the first service on `day`, as the API's engine offers them.
+async fn slots(a: &crate::admin::Admin, day: &str) -> usize {
+    let token = a.token("admin@demo.org").await;
+    let (clinic, consultation) = (a.app.clinic.clinic.id, a.app.clinic.services[0].id);
+    let (code, v) =
+        a.send("get", &token, &format!("/api/clinics/{clinic}/slots?service_id={consultation}&from={day}&to={day}"), None).await;
+    assert_eq!(code, 200, "{v}");
+    v.as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_clinic_admin_changes_settings_and_corrects_and_erases_a_patient() {
+    let a = setup().await;
+    let app = &a.app;
+    let clinic = app.clinic.clinic.id;
+    let b = browser().await;
+    b.log_in(&app.base, "admin@demo.org").await;
+    b.client.goto(&format!("{}/console#/{clinic}/settings", app.base)).await.unwrap();
+    b.wait_for("#exceptions").await;
+
+    // The clinic closes on Wednesday: no slot is offered that day any more.
+    assert!(slots(&a, "2026-11-25").await > 0);
+    let set = |id: &str, value: &str| format!("document.getElementById('{id}').value = '{value}'");
+    b.client.execute(&set("exception-first", "2026-11-25"), vec![]).await.unwrap();
+    b.client.execute(&set("exception-last", "2026-11-25"), vec![]).await.unwrap();
+    b.wait_for("#exception-reason").await.send_keys("inventaire").await.unwrap();
+    b.click("#exception-add").await;
+    b.wait_text("#settings-status", "Saved").await;
+    b.wait_text("#exceptions", "2026-11-25").await;
+    assert_eq!(slots(&a, "2026-11-25").await, 0, "the engine follows the console's change");
+
+    // A public holiday, and the opening hours patients are told.
+    b.client.execute(&set("holiday-date", "2026-12-25"), vec![]).await.unwrap();
+    b.wait_for("#holiday-name").await.send_keys("Noël").await.unwrap();
+    b.click("#holiday-add").await;
+    b.wait_text("#holidays", "2026-12-25 Noël").await;
+    let hours = b.wait_for("#clinic-form textarea[name=opening_hours_en]").await;
+    hours.clear().await.unwrap();
+    hours.send_keys("Monday to Saturday, 7am to 6pm").await.unwrap();
+    b.click("#clinic-form button[type=submit]").await;
+    // The page re-renders with the stored value once the change is saved.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.store.clinic(clinic).await.unwrap().opening_hours_en.as_deref() != Some("Monday to Saturday, 7am to 6pm") {
+        assert!(Instant::now() < deadline, "the opening hours are saved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A patient found by name, corrected, then erased after the confirmation.
+    let grace = app.add_patient("Grace", "Mbuyi", Some((1985, 1, 2)), &["+243990000555"]).await;
+    b.client.goto(&format!("{}/console#/{clinic}/patients?q=mbuyi", app.base)).await.unwrap();
+    b.click(&format!("a[href$='/p/{grace}']")).await;
+    let first = b.wait_for("form.card input[aria-label='First name']").await;
+    first.clear().await.unwrap();
+    first.send_keys("Grâce").await.unwrap();
+    b.click("form.card button[type=submit]").await;
+    b.wait_text("main", "Saved").await;
+    let record = app.store.patient(clinic, grace).await.unwrap().unwrap();
+    assert_eq!(record.patient.first_name, "Grâce", "saved before the page says so");
+    b.click("#erase").await;
+    let warning = b.client.get_alert_text().await.unwrap();
+    assert!(warning.contains("cannot be undone") && warning.contains("documents"), "the confirmation says what is erased: {warning}");
+    b.client.accept_alert().await.unwrap();
+    b.wait_for("#patient-search").await;
+    assert!(app.store.patient(clinic, grace).await.unwrap().unwrap().erased);
+    b.client.clone().close().await.unwrap();
+}

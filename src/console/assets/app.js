@@ -30,7 +30,9 @@ const T = {
     states: { idle: "au repos", booking: "réservation", cancelling: "annulation", moving: "déplacement", file: "dossier",
       attach: "fichier", handed_off: "avec l'équipe" },
     weekdays: ["lun", "mar", "mer", "jeu", "ven", "sam", "dim"], min: "min", name: "Nom", add: "Ajouter",
-    reason: "Motif", from: "Du", to: "Au", closed: "Fermé", notYourAgenda: "Vous ne voyez que votre propre agenda.",
+    reason: "Motif", from: "Du", to: "Au", closed: "Fermé", inactive: "inactif", notYourAgenda: "Vous ne voyez que votre propre agenda.",
+    address: "Adresse", phone: "Téléphone", emergencyNumber: "Numéro d'urgence", minNotice: "Délai minimum (minutes)",
+    horizon: "Réservable jusqu'à (jours)", kinds: { leave: "congé", training: "formation", emergency: "urgence", busy: "occupé" },
   },
   en: {
     title: "Nuru", email: "E-mail", password: "Password", signIn: "Sign in", signOut: "Sign out",
@@ -58,7 +60,9 @@ const T = {
     states: { idle: "idle", booking: "booking", cancelling: "cancelling", moving: "moving", file: "file",
       attach: "file received", handed_off: "with staff" },
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], min: "min", name: "Name", add: "Add",
-    reason: "Reason", from: "From", to: "To", closed: "Closed", notYourAgenda: "You can see your own agenda only.",
+    reason: "Reason", from: "From", to: "To", closed: "Closed", inactive: "inactive", notYourAgenda: "You can see your own agenda only.",
+    address: "Address", phone: "Phone", emergencyNumber: "Emergency number", minNotice: "Minimum notice (minutes)",
+    horizon: "Bookable up to (days ahead)", kinds: { leave: "leave", training: "training", emergency: "emergency", busy: "busy" },
   },
 };
 
@@ -578,39 +582,96 @@ async function patient(id) {
   } catch (e) { fail(content, e); }
 }
 
-// ---- settings (clinic admins): the clinic, practitioners, services, windows, exceptions, holidays
+// ---- settings (clinic admins): the clinic, its answers, windows, exceptions, holidays
 async function settings() {
-  const content = h("div");
+  const content = h("div", { id: "settings" });
   shell("settings", [h("h1", {}, t("settings")), content]);
+  const c = state.clinic;
+  const status = h("div", { id: "settings-status" });
+  if (flash) { fill(status, notice(flash, "good")); flash = null; }
+  const change = (method, path, body) => async (e) => {
+    if (e) e.preventDefault();
+    try { await api(method, `/clinics/${c}${path}`, typeof body === "function" ? body() : body); flash = t("saved"); route(); }
+    catch (err) { fill(status, notice(err.message, "bad")); window.scrollTo(0, 0); }
+  };
   try {
-    const c = state.clinic;
     const [clinic, windows, exceptions, holidays] = await Promise.all([api("GET", `/clinics/${c}`), api("GET", `/clinics/${c}/windows`),
       api("GET", `/clinics/${c}/exceptions`), api("GET", `/clinics/${c}/holidays`)]);
     await loadCatalog();
-    const status = h("div");
-    const name = h("input", { value: clinic.name, "aria-label": t("name") });
     const weekday = (n) => t("weekdays")[Number(n) - 1] ?? n;
     const hm = (m) => `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
-    fill(content, status,
-      h("form", { class: "card", onsubmit: async (e) => {
-        e.preventDefault();
-        try { await api("PATCH", `/clinics/${c}`, { name: name.value }); fill(status, notice(t("saved"), "good")); }
-        catch (err) { fill(status, notice(err.message, "bad")); }
-      } }, h("h2", {}, t("clinic")), h("label", {}, t("name")), name, h("p", { class: "muted" }, `${t("timezone")}: ${clinic.timezone}`),
-        h("button", { type: "submit" }, t("save"))),
+    const minutes = (v) => { const [hh, mm] = v.split(":").map(Number); return hh * 60 + mm; };
+    const field = (key, label, type) => {
+      const input = type === "area" ? h("textarea", { name: key, rows: 2 }) : h("input", { name: key, type: type || "text" });
+      input.value = clinic[key] ?? "";
+      return [h("label", {}, label), input];
+    };
+    const clinicForm = h("form", { class: "card", id: "clinic-form" }, h("h2", {}, t("clinic")),
+      field("name", t("name")), field("address", t("address")), field("phone", t("phone")),
+      field("emergency_number", t("emergencyNumber")), field("opening_hours_fr", `${t("hours")} (FR)`, "area"),
+      field("opening_hours_en", `${t("hours")} (EN)`, "area"), field("min_notice_minutes", t("minNotice"), "number"),
+      field("booking_horizon_days", t("horizon"), "number"),
+      h("p", { class: "muted" }, `${t("timezone")}: ${clinic.timezone}`), h("button", { type: "submit" }, t("save")));
+    clinicForm.addEventListener("submit", change("PATCH", "", () => {
+      const v = (k) => clinicForm.elements[k].value;
+      const body = { name: v("name"), address: v("address"), emergency_number: v("emergency_number"),
+        opening_hours_fr: v("opening_hours_fr"), opening_hours_en: v("opening_hours_en"),
+        min_notice_minutes: Number(v("min_notice_minutes")), booking_horizon_days: Number(v("booking_horizon_days")) };
+      if (v("phone")) body.phone = v("phone");
+      return body;
+    }));
+    const answers = clinic.answers.map((a) => ({ ...a }));
+    const answersForm = h("form", { class: "card", id: "answers-form" }, h("h2", {}, t("answers")),
+      answers.map((a, i) => [h("h3", {}, a.topic),
+        h("textarea", { rows: 2, "aria-label": `${a.topic} FR`, "data-i": i, "data-lang": "fr" }, a.fr),
+        h("textarea", { rows: 2, "aria-label": `${a.topic} EN`, "data-i": i, "data-lang": "en" }, a.en)]),
+      answers.length ? h("button", { type: "submit" }, t("save")) : h("p", { class: "muted" }, t("none")));
+    answersForm.addEventListener("submit", change("PATCH", "", () => {
+      for (const area of answersForm.querySelectorAll("textarea")) answers[Number(area.dataset.i)][area.dataset.lang] = area.value;
+      return { answers };
+    }));
+    const practitionerSelect = (id, withAll) => h("select", { id, "aria-label": t("practitioner") },
+      withAll ? h("option", { value: "" }, t("all")) : null,
+      catalog.practitioners.map((p) => h("option", { value: p.id }, practitionerName(p.id))));
+    const wPractitioner = practitionerSelect("window-practitioner", false);
+    const wDay = h("select", { id: "window-weekday", "aria-label": t("date") }, t("weekdays").map((d, i) => h("option", { value: i + 1 }, d)));
+    const wStart = h("input", { type: "time", id: "window-start", value: "08:00", "aria-label": t("from") });
+    const wEnd = h("input", { type: "time", id: "window-end", value: "12:00", "aria-label": t("to") });
+    const xPractitioner = practitionerSelect("exception-practitioner", true);
+    const xKind = h("select", { id: "exception-kind", "aria-label": t("reason") },
+      ["leave", "training", "emergency", "busy"].map((k) => h("option", { value: k }, t("kinds")[k])));
+    const xFirst = h("input", { type: "date", id: "exception-first", required: true, "aria-label": t("from") });
+    const xLast = h("input", { type: "date", id: "exception-last", required: true, "aria-label": t("to") });
+    const xReason = h("input", { id: "exception-reason", placeholder: t("reason"), "aria-label": t("reason") });
+    const hDate = h("input", { type: "date", id: "holiday-date", required: true, "aria-label": t("date") });
+    const hName = h("input", { id: "holiday-name", placeholder: t("name"), "aria-label": t("name") });
+    const describe = (x) => {
+      const when = x.time.recurrence === "days" ? `${x.time.first} – ${x.time.last}`
+        : x.time.recurrence === "once" ? `${stamp(x.time.starts_at)} – ${stamp(x.time.ends_at)}`
+          : `${weekday(x.time.weekday)} ${hm(x.time.start_minute)}–${hm(x.time.end_minute)}`;
+      return `${x.practitioner_id ? practitionerName(x.practitioner_id) : t("all")} · ${t("kinds")[x.kind] || x.kind} · ${when} ${x.reason || ""}`;
+    };
+    fill(content, status, clinicForm, answersForm,
       h("section", { class: "card" }, h("h2", {}, t("practitioners")), h("ul", {}, catalog.practitioners.map((p) =>
-        h("li", {}, practitionerName(p.id), p.active ? "" : ` (${t("closed")})`)))),
+        h("li", {}, practitionerName(p.id), p.active ? "" : ` (${t("inactive")})`)))),
       h("section", { class: "card" }, h("h2", {}, t("services")), h("ul", {}, catalog.services.map((s) =>
         h("li", {}, `${serviceName(s.id)} · ${s.duration_minutes} ${t("min")}`)))),
-      h("section", { class: "card" }, h("h2", {}, t("windows")), h("ul", {}, windows.map((w) =>
-        h("li", {}, `${practitionerName(w.practitioner_id)} · ${weekday(w.weekday)} ${hm(w.start_minute)}–${hm(w.end_minute)}`)))),
-      h("section", { class: "card" }, h("h2", {}, t("exceptions")), exceptions.length ? h("ul", {}, exceptions.map((x) =>
-        h("li", {}, `${x.practitioner_id ? practitionerName(x.practitioner_id) : t("all")} · ${x.kind} · ${x.first || (x.starts_at ? stamp(x.starts_at) : "") || x.from || ""}${x.last ? " – " + x.last : ""} ${x.reason || ""}`,
-          " ", h("button", { type: "button", class: "link", onclick: async () => {
-            try { await api("DELETE", `/clinics/${c}/exceptions/${x.id}`); route(); } catch (err) { fill(status, notice(err.message, "bad")); }
-          } }, t("remove"))))) : h("p", { class: "muted" }, t("none"))),
-      h("section", { class: "card" }, h("h2", {}, t("holidays")), holidays.length ? h("ul", {}, holidays.map((x) =>
-        h("li", {}, `${x.date} ${x.name || ""}`))) : h("p", { class: "muted" }, t("none"))));
+      h("section", { class: "card", id: "windows" }, h("h2", {}, t("windows")), h("ul", {}, windows.map((w) =>
+        h("li", {}, `${practitionerName(w.practitioner_id)} · ${weekday(w.weekday)} ${hm(w.start_minute)}–${hm(w.end_minute)} `,
+          h("button", { type: "button", class: "link", onclick: change("DELETE", `/windows/${w.id}`) }, t("remove"))))),
+        h("form", { class: "row", onsubmit: change("POST", "/windows", () => ({ practitioner_id: wPractitioner.value,
+          weekday: Number(wDay.value), start_minute: minutes(wStart.value), end_minute: minutes(wEnd.value) })) },
+        wPractitioner, wDay, wStart, wEnd, h("button", { type: "submit" }, t("add")))),
+      h("section", { class: "card", id: "exceptions" }, h("h2", {}, t("exceptions")), h("ul", {}, exceptions.map((x) =>
+        h("li", {}, describe(x), " ", h("button", { type: "button", class: "link", onclick: change("DELETE", `/exceptions/${x.id}`) }, t("remove"))))),
+        h("form", { class: "row", onsubmit: change("POST", "/exceptions", () => ({ practitioner_id: xPractitioner.value || null,
+          kind: xKind.value, reason: xReason.value, time: { recurrence: "days", first: xFirst.value, last: xLast.value } })) },
+        xPractitioner, xKind, xFirst, xLast, xReason, h("button", { type: "submit", id: "exception-add" }, t("add")))),
+      h("section", { class: "card", id: "holidays" }, h("h2", {}, t("holidays")), h("ul", {}, holidays.map((x) =>
+        h("li", {}, `${x.date} ${x.name || ""} `, h("button", { type: "button", class: "link",
+          onclick: change("PUT", "/holidays", holidays.filter((y) => y.date !== x.date)) }, t("remove"))))),
+        h("form", { class: "row", onsubmit: change("PUT", "/holidays", () => [...holidays, { date: hDate.value, name: hName.value }]) },
+          hDate, hName, h("button", { type: "submit", id: "holiday-add" }, t("add")))));
   } catch (e) { fail(content, e); }
 }
 
