@@ -5,7 +5,7 @@
 //! inbox costs a few hundred bytes on a slow connection. Answers are marked
 //! `private, no-cache`: no shared cache keeps health data.
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -26,6 +26,10 @@ pub async fn conditional(request: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
+    // A body of unknown or large size passes as it is.
+    if body.size_hint().upper().is_none_or(|n| n > MAX_HASHED as u64) {
+        return Response::from_parts(parts, body);
+    }
     let Ok(bytes) = to_bytes(body, MAX_HASHED).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };

@@ -167,6 +167,15 @@ async fn staff_answer_an_emergency_and_manage_the_agenda_from_the_console() {
     b.screenshot("console-inbox", 360, 740).await;
     b.screenshot("console-inbox", 1280, 800).await;
 
+    // The API's filters: another state hides it, "emergencies only" keeps it.
+    b.client.goto(&format!("{}/console#/{clinic}/inbox?state=booking", app.base)).await.unwrap();
+    b.wait_text("#inbox", "Waiting for a person (0)").await;
+    b.click("#filter-state option[value='']").await;
+    b.click("#filter-urgent").await;
+    b.click("#inbox-filters button[type=submit]").await;
+    b.wait_text("#inbox", "Waiting for a person (1)").await;
+    assert!(b.client.current_url().await.unwrap().as_str().ends_with("inbox?urgent=true"));
+
     // Open it: the transcript, the patient of the number; take over, reply, release.
     b.click("#waiting li.conv.urgent a").await;
     b.wait_text("#transcript", "ne respire plus").await;

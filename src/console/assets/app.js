@@ -30,7 +30,7 @@ const T = {
     states: { idle: "au repos", booking: "réservation", cancelling: "annulation", moving: "déplacement", file: "dossier",
       attach: "fichier", handed_off: "avec l'équipe" },
     weekdays: ["lun", "mar", "mer", "jeu", "ven", "sam", "dim"], min: "min", name: "Nom", add: "Ajouter",
-    reason: "Motif", from: "Du", to: "Au", closed: "Fermé", inactive: "inactif", notYourAgenda: "Vous ne voyez que votre propre agenda.",
+    reason: "Motif", from: "Du", to: "Au", closed: "Fermé", inactive: "inactif", emergenciesOnly: "Urgences seulement", filter: "Filtrer", stateLabel: "État", notYourAgenda: "Vous ne voyez que votre propre agenda.",
     address: "Adresse", phone: "Téléphone", emergencyNumber: "Numéro d'urgence", minNotice: "Délai minimum (minutes)",
     horizon: "Réservable jusqu'à (jours)", kinds: { leave: "congé", training: "formation", emergency: "urgence", busy: "occupé" },
   },
@@ -60,7 +60,7 @@ const T = {
     states: { idle: "idle", booking: "booking", cancelling: "cancelling", moving: "moving", file: "file",
       attach: "file received", handed_off: "with staff" },
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], min: "min", name: "Name", add: "Add",
-    reason: "Reason", from: "From", to: "To", closed: "Closed", inactive: "inactive", notYourAgenda: "You can see your own agenda only.",
+    reason: "Reason", from: "From", to: "To", closed: "Closed", inactive: "inactive", emergenciesOnly: "Emergencies only", filter: "Filter", stateLabel: "State", notYourAgenda: "You can see your own agenda only.",
     address: "Address", phone: "Phone", emergencyNumber: "Emergency number", minNotice: "Minimum notice (minutes)",
     horizon: "Bookable up to (days ahead)", kinds: { leave: "leave", training: "training", emergency: "emergency", busy: "busy" },
   },
@@ -112,7 +112,8 @@ async function api(method, path, body, retried) {
   }
   if (r.status === 304) return cached.get(path);
   const text = await r.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: { message: text.slice(0, 200) } }; }
   if (!r.ok) {
     const message = r.status === 404 ? t("notFound") : r.status === 403 && data?.error?.code === "forbidden"
       ? t("forbidden") : (data?.error?.message || `${t("error")} ${r.status}`);
@@ -277,14 +278,36 @@ function conversationRow(c) {
       h("time", { datetime: c.updated_at }, stamp(c.updated_at))));
 }
 
-async function inbox() {
+async function inbox(params) {
   const list = h("div", { id: "inbox" });
-  shell("inbox", [h("h1", {}, t("inbox")), list]);
+  // The API's filters, kept in the address so a filtered inbox can be bookmarked.
+  const filters = new URLSearchParams();
+  for (const k of ["urgent", "state", "from", "to"]) if (params.get(k)) filters.set(k, params.get(k));
+  const urgent = h("input", { type: "checkbox", id: "filter-urgent", checked: params.get("urgent") === "true" });
+  const flow = h("select", { id: "filter-state", "aria-label": t("stateLabel") }, h("option", { value: "" }, t("all")),
+    Object.entries(t("states")).map(([k, label]) => h("option", { value: k, selected: params.get("state") === k }, label)));
+  const from = h("input", { type: "date", id: "filter-from", value: params.get("from") || "", "aria-label": t("from") });
+  const to = h("input", { type: "date", id: "filter-to", value: params.get("to") || "", "aria-label": t("to") });
+  const apply = (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    if (urgent.checked) p.set("urgent", "true");
+    if (flow.value) p.set("state", flow.value);
+    if (from.value) p.set("from", from.value);
+    if (to.value) p.set("to", to.value);
+    location.hash = `#/${state.clinic}/inbox${p.toString() ? "?" + p : ""}`;
+  };
+  const filterForm = h("form", { class: "row filters", id: "inbox-filters", onsubmit: apply },
+    h("label", { class: "check" }, urgent, ` ${t("emergenciesOnly")}`), flow, from, to, h("button", { type: "submit" }, t("filter")));
+  // Folded on a phone until used: the inbox comes first.
+  const folded = h("details", { class: "filters", open: filters.toString() !== "" }, h("summary", {}, t("filter")), filterForm);
+  shell("inbox", [h("h1", {}, t("inbox")), folded, list]);
+  const suffix = filters.toString() ? "&" + filters : "";
   const load = async () => {
     try {
       const [waiting, recent] = await Promise.all([
-        api("GET", `/clinics/${state.clinic}/conversations?needs_human=true&limit=100`),
-        api("GET", `/clinics/${state.clinic}/conversations?limit=30`),
+        api("GET", `/clinics/${state.clinic}/conversations?needs_human=true&limit=100${suffix}`),
+        api("GET", `/clinics/${state.clinic}/conversations?limit=30${suffix}`),
       ]);
       const people = [...waiting.items].sort((a, b) => (b.urgent - a.urgent) || b.updated_at.localeCompare(a.updated_at));
       const others = recent.items.filter((c) => !c.needs_human);
@@ -699,7 +722,7 @@ async function route() {
   if (page === "p" && id) return patient(id);
   if (page === "settings") return settings();
   if (state.role === "practitioner") { location.hash = `#/${clinic}/agenda`; return; }
-  return inbox();
+  return inbox(params);
 }
 
 async function boot() {
