@@ -273,8 +273,8 @@ impl Store {
         Ok(true)
     }
 
-    /// Channel and phone of a conversation of this clinic (to send a staff reply).
-    /// Where a conversation's replies go, and when the patient last wrote.
+    /// Where a staff reply to a conversation of this clinic goes, and when
+    /// the patient last wrote (WhatsApp's 24-hour window).
     pub async fn conversation_address(
         &self,
         clinic: ClinicId,

@@ -101,6 +101,32 @@ impl Browser {
         }
     }
 
+    /// Clears the field `css` and types `text` (again if the page re-rendered it meanwhile).
+    async fn fill(&self, css: &str, text: &str) {
+        for attempt in 0.. {
+            let field = self.wait_for(css).await;
+            match async {
+                field.clear().await?;
+                field.send_keys(text).await
+            }
+            .await
+            {
+                Ok(()) => return,
+                Err(e) if attempt < 20 && e.to_string().contains("stale") => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => panic!("fill {css}: {e}"),
+            }
+        }
+    }
+
+    /// The status of a request the page makes with its own cookies (a
+    /// synchronous XHR, so no script timeout is involved).
+    async fn status_of(&self, method: &str, url: &str, body: Option<&str>) -> u64 {
+        let script = "const [m, u, b] = arguments; const x = new XMLHttpRequest(); x.open(m, u, false); \
+                      if (b !== null) x.setRequestHeader('content-type', 'application/json'); x.send(b); return x.status;";
+        let args = vec![json!(method), json!(url), json!(body)];
+        self.client.execute(script, args).await.unwrap().as_u64().unwrap()
+    }
+
     async fn log_in(&self, base: &str, email: &str) {
         self.client.goto(&format!("{base}/console")).await.unwrap();
         self.wait_for("#email").await.send_keys(email).await.unwrap();
@@ -197,6 +223,10 @@ async fn staff_answer_an_emergency_and_manage_the_agenda_from_the_console() {
     assert!(!answered.is_empty(), "the bot answers again once released");
     assert!(app.twilio.received.lock().unwrap().len() > before);
 
+    // The access cookie's token expires (the server's clock moves 20 minutes): the
+    // page's next calls, made together, share one refresh and carry on.
+    app.clock.advance(chrono::Duration::minutes(20));
+
     // The agenda: book for Awa on Wednesday, move, cancel; the bot agrees each time.
     let wednesday = "2026-11-25";
     b.client.goto(&format!("{}/console#/{clinic}/agenda?date={wednesday}", app.base)).await.unwrap();
@@ -263,8 +293,7 @@ async fn staff_answer_an_emergency_and_manage_the_agenda_from_the_console() {
     b.wait_for("#email").await;
     b.client.refresh().await.unwrap();
     b.wait_for("#email").await;
-    let me: serde_json::Value = b.client.execute_async("fetch('/api/me').then(r => arguments[0](r.status))", vec![]).await.unwrap();
-    assert_eq!(me, json!(401));
+    assert_eq!(b.status_of("GET", "/api/me", None).await, 401);
     b.client.clone().close().await.unwrap();
 }
 
@@ -294,25 +323,9 @@ async fn a_practitioner_sees_their_own_agenda_only() {
     b.client.goto(&format!("{}/console#/{clinic}/agenda?p={theirs}", app.base)).await.unwrap();
     b.wait_text("#agenda", "your own agenda only").await;
     // The API refuses it too, through the console's own cookie.
-    let status: serde_json::Value = b
-        .client
-        .execute_async(
-            &format!("fetch('/api/clinics/{clinic}/appointments?practitioner_id={theirs}').then(r => arguments[0](r.status))"),
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, json!(403));
+    assert_eq!(b.status_of("GET", &format!("/api/clinics/{clinic}/appointments?practitioner_id={theirs}"), None).await, 403);
     // A change through the cookie without the CSRF header is refused.
-    let status: serde_json::Value = b
-        .client
-        .execute_async(
-            &format!("fetch('/api/clinics/{clinic}/patients', {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: '{{}}'}}).then(r => arguments[0](r.status))"),
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, json!(403));
+    assert_eq!(b.status_of("POST", &format!("/api/clinics/{clinic}/patients"), Some("{}")).await, 403);
     b.client.clone().close().await.unwrap();
 }
 
@@ -352,9 +365,7 @@ async fn a_clinic_admin_changes_settings_and_corrects_and_erases_a_patient() {
     b.wait_for("#holiday-name").await.send_keys("Noël").await.unwrap();
     b.click("#holiday-add").await;
     b.wait_text("#holidays", "2026-12-25 Noël").await;
-    let hours = b.wait_for("#clinic-form textarea[name=opening_hours_en]").await;
-    hours.clear().await.unwrap();
-    hours.send_keys("Monday to Saturday, 7am to 6pm").await.unwrap();
+    b.fill("#clinic-form textarea[name=opening_hours_en]", "Monday to Saturday, 7am to 6pm").await;
     b.click("#clinic-form button[type=submit]").await;
     // The page re-renders with the stored value once the change is saved.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -367,9 +378,7 @@ async fn a_clinic_admin_changes_settings_and_corrects_and_erases_a_patient() {
     let grace = app.add_patient("Grace", "Mbuyi", Some((1985, 1, 2)), &["+243990000555"]).await;
     b.client.goto(&format!("{}/console#/{clinic}/patients?q=mbuyi", app.base)).await.unwrap();
     b.click(&format!("a[href$='/p/{grace}']")).await;
-    let first = b.wait_for("form.card input[aria-label='First name']").await;
-    first.clear().await.unwrap();
-    first.send_keys("Grâce").await.unwrap();
+    b.fill("form.card input[aria-label='First name']", "Grâce").await;
     b.click("form.card button[type=submit]").await;
     b.wait_text("main", "Saved").await;
     let record = app.store.patient(clinic, grace).await.unwrap().unwrap();

@@ -82,11 +82,19 @@ async function startSession(response) {
   session.timer = setTimeout(refresh, Math.max(30, body.expires_in - 60) * 1000);
 }
 
-async function refresh() {
-  const r = await fetch("/console/session/refresh", { method: "POST", credentials: "same-origin" });
-  if (!r.ok) { session.csrf = null; return false; }
-  await startSession(r);
-  return true;
+// One refresh at a time: a refresh token is good for one use, and calls that
+// fail together (after a laptop slept) must share the refresh, not race it.
+let refreshing = null;
+function refresh() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      const r = await fetch("/console/session/refresh", { method: "POST", credentials: "same-origin" });
+      if (!r.ok) { session.csrf = null; return false; }
+      await startSession(r);
+      return true;
+    })().finally(() => { refreshing = null; });
+  }
+  return refreshing;
 }
 
 class ApiError extends Error {
@@ -472,9 +480,18 @@ async function agenda(params) {
   } catch (e) { if (e.status !== 401) fail(content, e); }
 }
 
+// After a change, show the page again (with `message`), unless the user has
+// moved on meanwhile: their new page must not be redrawn under their typing.
+function reload(at, message) {
+  if (location.hash !== at) return;
+  flash = message;
+  route();
+}
+
 function appointmentRow(a, name, status) {
   const act = async (path, payload, done) => {
-    try { await api("POST", `/clinics/${state.clinic}/appointments/${a.id}/${path}`, payload); flash = done; route(); }
+    const at = location.hash;
+    try { await api("POST", `/clinics/${state.clinic}/appointments/${a.id}/${path}`, payload); reload(at, done); }
     catch (e) { fill(status, notice(e.message, "bad")); }
   };
   const mover = h("div", { class: "mover" });
@@ -523,11 +540,11 @@ function bookForm(date, practitioner, status) {
     } catch (e) { fail(matches, e); }
   };
   const showSlots = () => slotPicker(picker, service.value, practitioner, date, async (slot) => {
+    const at = location.hash;
     try {
       await api("POST", `/clinics/${state.clinic}/appointments`, { practitioner_id: slot.practitioner_id, service_id: service.value,
         patient_id: chosen, starts_at: slot.starts_at });
-      flash = t("booked");
-      route();
+      reload(at, t("booked"));
     } catch (e) { fill(status, notice(e.message, "bad")); }
   });
   search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); findPatients(); } });
@@ -586,12 +603,14 @@ async function patient(id) {
         h("label", {}, t("birthDate")), birth, h("button", { type: "submit" }, t("save"))),
       h("section", { class: "card" }, h("h2", {}, t("phones")), h("ul", {}, p.phones.map((n) => h("li", {}, n, " ",
         h("button", { type: "button", class: "link", onclick: async () => {
-          try { await api("DELETE", `/clinics/${state.clinic}/patients/${id}/phones/${encodeURIComponent(n)}`); route(); }
+          const at = location.hash;
+          try { await api("DELETE", `/clinics/${state.clinic}/patients/${id}/phones/${encodeURIComponent(n)}`); reload(at, null); }
           catch (err) { fill(status, notice(err.message, "bad")); }
         } }, t("remove"))))),
         h("form", { class: "row", onsubmit: async (e) => {
           e.preventDefault();
-          try { await api("POST", `/clinics/${state.clinic}/patients/${id}/phones`, { phone: phone.value }); route(); }
+          const at = location.hash;
+          try { await api("POST", `/clinics/${state.clinic}/patients/${id}/phones`, { phone: phone.value }); reload(at, null); }
           catch (err) { fill(status, notice(err.message, "bad")); }
         } }, phone, h("button", { type: "submit" }, t("addPhone")))),
       h("section", { class: "card" }, h("h2", {}, t("appointments")), p.appointments.length ? h("ul", {}, p.appointments.map((a) =>
@@ -614,7 +633,8 @@ async function settings() {
   if (flash) { fill(status, notice(flash, "good")); flash = null; }
   const change = (method, path, body) => async (e) => {
     if (e) e.preventDefault();
-    try { await api(method, `/clinics/${c}${path}`, typeof body === "function" ? body() : body); flash = t("saved"); route(); }
+    const at = location.hash;
+    try { await api(method, `/clinics/${c}${path}`, typeof body === "function" ? body() : body); reload(at, t("saved")); }
     catch (err) { fill(status, notice(err.message, "bad")); window.scrollTo(0, 0); }
   };
   try {
