@@ -52,9 +52,24 @@ async fn malformed_but_signed_requests_get_a_clear_4xx() {
     let other_account = fields(&[("MessageSid", "SM9"), ("AccountSid", "ACother"), ("From", "whatsapp:+243990000001"), ("Body", "hi")]);
     assert_eq!(app.post_signed(&other_account).await.status(), 403);
 
+    let control_sid =
+        fields(&[("MessageSid", "SM\u{0}9"), ("AccountSid", DEMO_ACCOUNT), ("From", "whatsapp:+243990000001"), ("Body", "hi")]);
+    let response = app.post_signed(&control_sid).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("MessageSid"));
+
     let unknown = app.http.post(format!("{}/webhooks/twilio/nope", app.base)).form(&no_sid).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(app.store.count_inbound(app.clinic.clinic.id).await.unwrap(), 0);
+
+    // A NUL inside the text is dropped, on both backends (PostgreSQL refuses it in text).
+    let nul = app.whatsapp_fields("SMnul", "+243990000001", "Bon\u{0}jour");
+    assert_eq!(app.post_signed(&nul).await.status(), 200);
+    let body: String = sqlx::query_scalar("SELECT body FROM inbound_messages WHERE provider_message_id = 'SMnul'")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(body, "Bonjour");
 }
 
 #[tokio::test]
@@ -261,11 +276,11 @@ async fn a_batch_stores_each_delivery_once_even_when_repeated_inside_it() {
         fields_json: "{}".into(),
         received_at: app.clock.now(),
     };
-    let first = app.store.insert_inbound_batch(&[&message("SMa", "un")]).await.unwrap();
-    assert_eq!(first, vec![true]);
+    let first = app.store.insert_inbound_batch(&[&message("SMa", "un")]).await;
+    assert_eq!(first, vec![Ok(true)]);
     let (a, b1, b2, c) = (message("SMa", "un"), message("SMb", "deux"), message("SMb", "deux"), message("SMc", "trois"));
-    let stored = app.store.insert_inbound_batch(&[&a, &b1, &b2, &c]).await.unwrap();
-    assert_eq!(stored, vec![false, true, false, true], "stored before, new, repeated in the batch, new");
+    let stored = app.store.insert_inbound_batch(&[&a, &b1, &b2, &c]).await;
+    assert_eq!(stored, vec![Ok(false), Ok(true), Ok(false), Ok(true)], "stored before, new, repeated in the batch, new");
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT provider_message_id, body FROM inbound_messages ORDER BY id").fetch_all(app.store.pool()).await.unwrap();
     assert_eq!(
@@ -273,4 +288,17 @@ async fn a_batch_stores_each_delivery_once_even_when_repeated_inside_it() {
         vec![("SMa".into(), "un".into()), ("SMb".into(), "deux".into()), ("SMc".into(), "trois".into())],
         "in order, once each"
     );
+
+    // A message the database refuses (here: a clinic that does not exist)
+    // fails alone; the others of its batch are stored and acknowledged.
+    let mut stray = message("SMx", "perdu");
+    stray.clinic_id = nuru::domain::ClinicId::random();
+    let (d, e) = (message("SMd", "quatre"), message("SMe", "cinq"));
+    let stored = app.store.insert_inbound_batch(&[&d, &stray, &e]).await;
+    assert!(matches!(stored[..], [Ok(true), Err(_), Ok(true)]), "{stored:?}");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound_messages WHERE provider_message_id IN ('SMd', 'SMe', 'SMx')")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
 }

@@ -109,6 +109,9 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
     let Some(sid) = verified.get("MessageSid").or_else(|| verified.get("SmsMessageSid")).filter(|s| !s.is_empty()) else {
         return refuse(StatusCode::BAD_REQUEST, "missing MessageSid", "bad_request");
     };
+    if sid.len() > 64 || sid.chars().any(char::is_control) {
+        return refuse(StatusCode::BAD_REQUEST, "invalid MessageSid", "bad_request");
+    }
     let Some(from) = verified.get("From") else {
         return refuse(StatusCode::BAD_REQUEST, "missing From", "bad_request");
     };
@@ -125,7 +128,8 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
         provider_message_id: sid.to_string(),
         channel,
         from,
-        body: text.to_string(),
+        // A NUL is never text a person wrote, and PostgreSQL refuses it.
+        body: text.replace('\0', ""),
         fields_json: serde_json::Value::Object(fields).to_string(),
         received_at: app.clock.now(),
     };
