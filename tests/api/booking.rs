@@ -201,3 +201,100 @@ async fn a_full_day_offers_the_next_free_days_as_if_everything_were_read() {
     let r = app.say(PATIENT, "plutôt le 15 décembre").await.join("\n");
     assert!(r.contains("15 décembre") && r.contains("1."), "{r}");
 }
+
+/// Books through the conversation on `phone` (demo clinic, Tuesday morning)
+/// and returns the appointment.
+async fn book_tuesday(app: &TestApp, phone: &str, name: &str) -> nuru::domain::Appointment {
+    let before: Vec<_> = app.store.appointments(app.clinic.clinic.id).await.unwrap().into_iter().map(|a| a.id).collect();
+    app.say(phone, "Bonjour, je voudrais un rdv demain matin pour une consultation").await;
+    app.say(phone, "1").await;
+    app.say(phone, name).await;
+    app.say(phone, "15/05/1990").await;
+    let r = app.say(phone, "oui").await;
+    assert!(r[0].contains("C'est réservé"), "{}", r[0]);
+    app.store.appointments(app.clinic.clinic.id).await.unwrap().into_iter().find(|a| !before.contains(&a.id)).expect("booked")
+}
+
+/// A node keeps a clinic's occupancy between turns and uses it only while
+/// `occupancy_version` is unchanged: every change to a practitioner's booked
+/// or busy time must move it, in its own transaction.
+#[tokio::test]
+async fn every_change_to_a_practitioners_time_moves_the_occupancy_version() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    let now = app.clock.now();
+    let audit = nuru::storage::NewAuditEvent {
+        actor: None,
+        clinic: Some(clinic),
+        action: "test",
+        resource: "appointment",
+        resource_id: None,
+        outcome: "ok",
+    };
+    let mut last = app.store.occupancy_version(clinic).await.unwrap();
+    macro_rules! moved {
+        ($what:expr) => {{
+            let v = app.store.occupancy_version(clinic).await.unwrap();
+            assert_ne!(v, last, "{} must move the occupancy version", $what);
+            last = v;
+        }};
+    }
+
+    let first = book_tuesday(&app, "+243990000101", "Awa Mendy").await;
+    moved!("a booking");
+    let catalog = app.store.catalog(clinic).await.unwrap();
+    let mut tx = app.store.begin().await.unwrap();
+    let move_to = first.starts_at + chrono::Duration::hours(2);
+    let request = nuru::scheduling::MoveRequest { appointment: first.id, practitioner: None, start: move_to, source: "staff" };
+    nuru::scheduling::reschedule(&mut tx, &catalog, &request, now).await.unwrap();
+    tx.commit().await.unwrap();
+    moved!("a move");
+    let mut tx = app.store.begin().await.unwrap();
+    assert!(nuru::scheduling::cancel(&mut tx, clinic, first.id, "staff", now).await.unwrap());
+    tx.commit().await.unwrap();
+    moved!("a cancellation");
+
+    let second = book_tuesday(&app, "+243990000102", "Jean Kabeya").await;
+    moved!("a second booking");
+    assert!(app.store.set_appointment_status(clinic, second.id, AppointmentStatus::Attended, &audit, now).await.unwrap());
+    moved!("marking an appointment attended");
+
+    let third = book_tuesday(&app, "+243990000103", "Marie Nkulu").await;
+    moved!("a third booking");
+    app.store.erase_patient(clinic, third.patient_id, "{}", &audit, now).await.unwrap().expect("erased");
+    moved!("erasing a patient with an upcoming appointment");
+
+    let p = app.clinic.practitioners[0].id;
+    let (from, to) = ("2026-11-25T00:00:00Z".parse().unwrap(), "2026-11-26T00:00:00Z".parse().unwrap());
+    app.store.replace_external_busy(clinic, p, "google", from..to, &[("x".to_string(), from, to)], now).await.unwrap();
+    moved!("outside busy time replaced");
+    app.store.note_google_busy(clinic, p, &[(from, from + chrono::Duration::hours(1))], now).await.unwrap();
+    moved!("busy time noted by a free/busy check");
+    app.store.finish_google_sync(p, now, None, now).await.unwrap();
+    moved!("noted busy time dropped after a sync");
+    app.store.finish_google_sync(p, now, None, now).await.unwrap();
+    assert_eq!(app.store.occupancy_version(clinic).await.unwrap(), last, "a sync that changed nothing leaves it");
+}
+
+/// The occupancy a node holds is not used once the time changed: busy time
+/// written after a turn read the week is avoided by the next turn, and
+/// offered again once it is gone.
+#[tokio::test]
+async fn the_next_turn_sees_busy_time_written_after_the_last_one_read_the_week() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    let r = app.say("+243990000201", "Bonjour, je voudrais une consultation demain").await.join("\n");
+    assert!(r.contains("1. mardi 24 novembre à 08:00"), "{r}");
+    let (from, to) = ("2026-11-24T00:00:00Z".parse().unwrap(), "2026-11-25T00:00:00Z".parse().unwrap());
+    for p in &app.clinic.practitioners {
+        let busy = vec![("all-day".to_string(), from, to)];
+        app.store.replace_external_busy(clinic, p.id, "google", from..to, &busy, app.clock.now()).await.unwrap();
+    }
+    let r = app.say("+243990000202", "Bonjour, je voudrais une consultation demain").await.join("\n");
+    assert!(r.contains("plus de créneau libre le mardi 24 novembre"), "{r}");
+    for p in &app.clinic.practitioners {
+        app.store.replace_external_busy(clinic, p.id, "google", from..to, &[], app.clock.now()).await.unwrap();
+    }
+    let r = app.say("+243990000203", "Bonjour, je voudrais une consultation demain").await.join("\n");
+    assert!(r.contains("1. mardi 24 novembre à 08:00"), "{r}");
+}
