@@ -48,7 +48,6 @@ pub struct TurnRunner {
     /// Asked only about what the rules cannot settle (see `model::assist`).
     model: Option<std::sync::Arc<crate::model::ModelAssist>>,
     catalogs: Catalogs,
-    occupancies: Occupancies,
     /// The clinics' documents, searched when a question is not answered by the settings.
     library: std::sync::Arc<crate::retrieval::Library>,
     /// Fetches the files patients send, from the clinic's Twilio account.
@@ -90,54 +89,6 @@ impl Catalogs {
     }
 }
 
-/// A clinic's occupancy as this node last read it: complete for `span`, as
-/// of `version` (`Store::occupancy_version`).
-#[derive(Debug)]
-struct HeldOccupancy {
-    version: (i64, i64),
-    read_at: std::time::Instant,
-    span: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
-    occupancy: std::sync::Arc<Occupancy>,
-}
-
-/// Held this long at most, whatever the version says: a bound on what a
-/// change that forgot to move the version could cost (offers refused at
-/// confirmation, which checks under the practitioner's lock anyway).
-const OCCUPANCY_HELD_FOR: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Above this many intervals a clinic's occupancy is not held.
-const OCCUPANCY_HELD_MAX: usize = 50_000;
-
-/// The occupancy of the clinics this node serves, kept between turns. A turn
-/// that searches reads the clinic's occupancy version (one indexed read)
-/// and starts from the held occupancy when it is unchanged; every change to
-/// a practitioner's booked or busy time moves that version in its own
-/// transaction, so a booking on any node is seen by the next turn on every
-/// node. Confirmation never relies on it: a booking checks again under the
-/// practitioner's lock.
-#[derive(Debug, Clone, Default)]
-struct Occupancies(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<crate::domain::ClinicId, std::sync::Arc<HeldOccupancy>>>>);
-
-impl Occupancies {
-    fn get(&self, clinic: crate::domain::ClinicId, version: (i64, i64)) -> Option<std::sync::Arc<HeldOccupancy>> {
-        let held = self.0.lock().expect("occupancy cache").get(&clinic).cloned()?;
-        (held.version == version && held.read_at.elapsed() < OCCUPANCY_HELD_FOR).then_some(held)
-    }
-
-    fn keep(&self, clinic: crate::domain::ClinicId, held: HeldOccupancy) {
-        let mut all = self.0.lock().expect("occupancy cache");
-        if held.occupancy.booked.len() + held.occupancy.external.len() > OCCUPANCY_HELD_MAX {
-            all.remove(&clinic);
-        } else {
-            all.insert(clinic, std::sync::Arc::new(held));
-        }
-    }
-
-    fn forget(&self, clinic: crate::domain::ClinicId) {
-        self.0.lock().expect("occupancy cache").remove(&clinic);
-    }
-}
-
 enum Applied {
     Done(TurnReport),
     SlotTaken,
@@ -152,7 +103,6 @@ impl TurnRunner {
             calendar_base: None,
             model: None,
             catalogs: Catalogs::default(),
-            occupancies: Occupancies::default(),
             library: std::sync::Arc::new(crate::retrieval::Library::new()),
             media: None,
             google: None,
@@ -272,7 +222,6 @@ impl TurnRunner {
                 // Someone took the slot between proposal and confirmation: re-enter
                 // the machine with the fresh busy time.
                 info!(conversation = %row.id, "slot taken at confirmation; proposing others");
-                self.occupancies.forget(clinic.id);
                 let outcome = self.decide(catalog, &row, &state, Event::SlotTaken, None, asked).await?;
                 match self.apply(catalog, &row, (m.id, &m.body), outcome, now).await? {
                     Applied::Done(report) => Ok(TurnReport { slot_was_taken: true, ..report }),
@@ -308,12 +257,8 @@ impl TurnRunner {
         // Likewise, the clinic's documents are searched only when the step
         // asked for them (a question the settings do not answer), and the
         // step runs again with what was found.
-        let mut occupancy = std::sync::Arc::new(Occupancy::default());
+        let mut occupancy = Occupancy::default();
         let mut span = (now, now);
-        // Read when the turn first needs occupancy, before anything is read.
-        let mut version: Option<(i64, i64)> = None;
-        // When the oldest of the occupancy in hand was read.
-        let mut read_at = std::time::Instant::now();
         let mut documents: Option<(DocumentQuery, Vec<crate::documents::Quote>)> = None;
         let mut reads = 0;
         let mut searches = 0;
@@ -376,42 +321,26 @@ impl TurnRunner {
             let Some((lo, hi)) = wanted else { return Ok(outcome) };
             // Nothing is taken outside the horizon that a search may use.
             let (lo, hi) = (lo.max(horizon.0), hi.min(horizon.1));
-            if version.is_none() && lo < hi {
-                let now_version = self.store.occupancy_version(clinic.id).await?;
-                version = Some(now_version);
-                if let Some(held) = self.occupancies.get(clinic.id, now_version) {
-                    (span, occupancy, read_at) = (held.span, held.occupancy.clone(), held.read_at);
-                }
-            }
             if (lo >= span.0 && hi <= span.1) || lo >= hi {
                 return Ok(outcome);
             }
             reads += 1;
             if reads == MAX_OCCUPANCY_READS {
-                (span, read_at) = (horizon, std::time::Instant::now());
-                occupancy = std::sync::Arc::new(self.store.occupancy(clinic.id, span.0, span.1).await?);
+                span = horizon;
+                occupancy = self.store.occupancy(clinic.id, span.0, span.1).await?;
             } else if reads > MAX_OCCUPANCY_READS {
                 unreachable!("the last read covers the whole horizon, which covers every search")
             } else if span.0 >= span.1 {
-                (span, read_at) = ((lo, hi), std::time::Instant::now());
-                occupancy = std::sync::Arc::new(self.store.occupancy(clinic.id, lo, hi).await?);
+                span = (lo, hi);
+                occupancy = self.store.occupancy(clinic.id, lo, hi).await?;
             } else {
                 if lo < span.0 {
-                    let before = self.store.occupancy(clinic.id, lo, span.0).await?;
-                    std::sync::Arc::make_mut(&mut occupancy).extend(before);
+                    occupancy.extend(self.store.occupancy(clinic.id, lo, span.0).await?);
                 }
                 if hi > span.1 {
-                    let after = self.store.occupancy(clinic.id, span.1, hi).await?;
-                    std::sync::Arc::make_mut(&mut occupancy).extend(after);
+                    occupancy.extend(self.store.occupancy(clinic.id, span.1, hi).await?);
                 }
                 span = (lo.min(span.0), hi.max(span.1));
-            }
-            // Kept as of the version read before any of it: a change made
-            // in between leaves an older version with newer rows, and the
-            // next turn reads again.
-            if let Some(version) = version {
-                let held = HeldOccupancy { version, read_at, span, occupancy: occupancy.clone() };
-                self.occupancies.keep(clinic.id, held);
             }
         }
     }

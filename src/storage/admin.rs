@@ -315,8 +315,6 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        // The practitioner's row before the appointment's, as bookings and moves do.
-        Self::touch_appointment_time(&mut tx, id).await?;
         let done =
             sqlx::query("UPDATE appointments SET status = $1, updated_at = $2 WHERE id = $3 AND clinic_id = $4 AND status = 'booked'")
                 .bind(status.as_str())

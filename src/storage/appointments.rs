@@ -71,42 +71,6 @@ impl Store {
         Ok(())
     }
 
-    /// Moves the practitioner's `booking_seq` without waiting for anything
-    /// else: every change to a practitioner's booked or busy time does it
-    /// (the booking lock above does it too), so a node holding a clinic's
-    /// occupancy in memory sees the change in [`occupancy_version`](Self::occupancy_version).
-    pub(super) async fn touch_practitioner_time(conn: &mut AnyConnection, practitioner: &str) -> Result<()> {
-        sqlx::query("UPDATE practitioners SET booking_seq = booking_seq + 1 WHERE id = $1").bind(practitioner).execute(&mut *conn).await?;
-        Ok(())
-    }
-
-    /// [`touch_practitioner_time`](Self::touch_practitioner_time) for the practitioner of an appointment.
-    pub(super) async fn touch_appointment_time(conn: &mut AnyConnection, appointment: AppointmentId) -> Result<()> {
-        sqlx::query(
-            "UPDATE practitioners SET booking_seq = booking_seq + 1 WHERE id = (SELECT practitioner_id FROM appointments WHERE id = $1)",
-        )
-        .bind(appointment.to_string())
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// What a turn compares before using a clinic's occupancy held in
-    /// memory: the catalog's version and the sum of its practitioners'
-    /// `booking_seq`. Both only grow, so any change to the catalog or to any
-    /// practitioner's time gives a different pair.
-    pub async fn occupancy_version(&self, clinic: ClinicId) -> Result<(i64, i64)> {
-        let row = sqlx::query(
-            "SELECT catalog_version, (SELECT COALESCE(SUM(booking_seq), 0) FROM practitioners WHERE clinic_id = $1) AS seq \
-             FROM clinics WHERE id = $1",
-        )
-        .bind(clinic.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Err(StorageError::NotFound("clinic")) };
-        Ok((row.try_get("catalog_version")?, row.try_get("seq")?))
-    }
-
     /// The time taken from one practitioner, read inside the transaction
     /// (after [`lock_practitioner`](Self::lock_practitioner)).
     pub async fn practitioner_occupancy(
@@ -191,9 +155,6 @@ impl Store {
     /// Cancels a booked appointment; its time is free for the next search.
     /// False when it was not booked (already cancelled, or not this clinic's).
     pub async fn cancel_appointment(conn: &mut AnyConnection, clinic: ClinicId, id: AppointmentId, now: DateTime<Utc>) -> Result<bool> {
-        // The practitioner's row before the appointment's, in the order every
-        // booking and move takes them.
-        Self::touch_appointment_time(conn, id).await?;
         let done = sqlx::query(
             "UPDATE appointments SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND clinic_id = $3 AND status = 'booked'",
         )

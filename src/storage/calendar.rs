@@ -271,7 +271,6 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(practitioner.to_string()).bind(clinic.to_string()).fetch_optional(&mut *tx).await?;
         let Some(current) = row.as_ref().map(connection_from_row).transpose()? else { return Ok(false) };
         let tokens: BTreeMap<&String, &String> = current.sync_tokens.iter().filter(|(c, _)| busy.contains(c)).collect();
-        Self::touch_practitioner_time(&mut tx, &practitioner.to_string()).await?;
         for dropped in current.busy_calendars.iter().filter(|c| !busy.contains(c)) {
             let prefix = format!("{dropped}/");
             sqlx::query(
@@ -319,7 +318,6 @@ impl Store {
             return Ok(false);
         }
         sqlx::query("DELETE FROM calendar_outbox WHERE practitioner_id = $1").bind(practitioner.to_string()).execute(&mut *tx).await?;
-        Self::touch_practitioner_time(&mut tx, &practitioner.to_string()).await?;
         sqlx::query("DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2")
             .bind(practitioner.to_string())
             .bind(GOOGLE_SOURCE)
@@ -389,9 +387,6 @@ impl Store {
         let mut tokens: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>("sync_tokens")?)
             .map_err(|e| StorageError::Corrupt(format!("sync tokens: {e}")))?;
         let prefix = format!("{calendar}/");
-        if changes.full || !changes.free.is_empty() || !changes.busy.is_empty() {
-            Self::touch_practitioner_time(&mut tx, &practitioner.to_string()).await?;
-        }
         if changes.full {
             sqlx::query(
                 "DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, CAST($3 AS INTEGER)) = $4",
@@ -487,25 +482,11 @@ impl Store {
             // The busy time free/busy checks noted before bookings has now
             // come in through the sync (or is gone from Google): drop it, so
             // a meeting the doctor removed stops blocking the time.
-            let noted = sqlx::query(
-                "SELECT 1 AS one FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, 9) = 'freebusy/' LIMIT 1",
-            )
-            .bind(practitioner.to_string())
-            .bind(GOOGLE_SOURCE)
-            .fetch_optional(&self.pool)
-            .await?;
-            if noted.is_some() {
-                let mut tx = self.begin().await?;
-                Self::touch_practitioner_time(&mut tx, &practitioner.to_string()).await?;
-                sqlx::query(
-                    "DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, 9) = 'freebusy/'",
-                )
+            sqlx::query("DELETE FROM external_busy WHERE practitioner_id = $1 AND source = $2 AND substr(external_id, 1, 9) = 'freebusy/'")
                 .bind(practitioner.to_string())
                 .bind(GOOGLE_SOURCE)
-                .execute(&mut *tx)
+                .execute(&self.pool)
                 .await?;
-                tx.commit().await?;
-            }
         }
         sqlx::query(
             "UPDATE google_connections SET next_sync_at = $1, sync_lease_until = 0, last_error = $2, \
@@ -530,11 +511,7 @@ impl Store {
         busy: &[(DateTime<Utc>, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        if busy.is_empty() {
-            return Ok(());
-        }
         let mut tx = self.begin().await?;
-        Self::touch_practitioner_time(&mut tx, &practitioner.to_string()).await?;
         for (start, end) in busy {
             sqlx::query(
                 "INSERT INTO external_busy (id, clinic_id, practitioner_id, source, external_id, starts_at, ends_at, updated_at) \

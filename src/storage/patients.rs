@@ -315,19 +315,6 @@ impl Store {
         }
         let (c, p, ts) = (clinic.to_string(), id.to_string(), to_ts(now));
         let mut tx = self.begin().await?;
-        // The practitioners' rows first, in id order (as moves take them).
-        let practitioners: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT practitioner_id FROM appointments \
-             WHERE clinic_id = $1 AND patient_id = $2 AND status = 'booked' AND ends_at > $3 ORDER BY practitioner_id",
-        )
-        .bind(&c)
-        .bind(&p)
-        .bind(ts)
-        .fetch_all(&mut *tx)
-        .await?;
-        for practitioner in &practitioners {
-            Self::touch_practitioner_time(&mut tx, practitioner).await?;
-        }
         let cancelled = sqlx::query(
             "UPDATE appointments SET status = 'cancelled', updated_at = $1 \
              WHERE clinic_id = $2 AND patient_id = $3 AND status = 'booked' AND ends_at > $1",

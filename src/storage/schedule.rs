@@ -155,7 +155,6 @@ impl Store {
     ) -> Result<()> {
         let (from, to) = (span.start, span.end);
         let mut tx = self.begin().await?;
-        Self::touch_practitioner_time(&mut tx, &practitioner.to_string()).await?;
         sqlx::query(
             "DELETE FROM external_busy WHERE clinic_id = $1 AND practitioner_id = $2 AND source = $3 AND starts_at < $5 AND ends_at > $4",
         )
