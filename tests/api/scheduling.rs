@@ -257,3 +257,44 @@ async fn outside_busy_time_and_new_exceptions_block_at_once() {
         Unavailable::Exception
     );
 }
+
+/// A practitioner's daily limit counts every appointment of the day, even
+/// when the patient asks for part of it: Dr Ilunga (six a day) has four
+/// appointments Thursday afternoon and two late Thursday morning, so a
+/// Thursday morning request is not offered her Thursday.
+#[tokio::test]
+async fn a_request_for_part_of_a_day_respects_a_daily_limit_filled_by_the_rest_of_it() {
+    let app = spawn_app_for(RULES_CLINIC, |_| {}).await;
+    let (ilunga, consultation) = (practitioner_named(&app.clinic, "Ilunga"), service_named(&app.clinic, "consultation"));
+    let patient = new_patients(&app, 1).await[0];
+    // Lubumbashi is UTC+2: 10:40 and 11:20 local, then 14:00 to 16:00 local.
+    for start in [
+        "2026-11-26T08:40:00Z",
+        "2026-11-26T09:20:00Z",
+        "2026-11-26T12:00:00Z",
+        "2026-11-26T12:40:00Z",
+        "2026-11-26T13:20:00Z",
+        "2026-11-26T14:00:00Z",
+    ] {
+        book(&app.store, &app.clinic, request(ilunga, consultation, patient, at(start))).await.unwrap();
+    }
+    let sid = app.next_sid();
+    let message = fields(&[
+        ("MessageSid", &sid),
+        ("AccountSid", "ACrules000000000000000000000000000"),
+        ("From", "whatsapp:+243990000301"),
+        ("To", "whatsapp:+243990000000"),
+        ("Body", "Bonjour, je voudrais une consultation avec le Dr Ilunga jeudi matin"),
+    ]);
+    let path = app.webhook_path();
+    let signature = nuru::channels::twilio::compute_signature(&format!("{PUBLIC_BASE}{path}"), &message, "rules-auth-token");
+    let response =
+        app.http.post(format!("{}{path}", app.base)).form(&message).header("X-Twilio-Signature", signature).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.workers.run_until_idle().await.unwrap();
+    // The reply as queued (the local Twilio knows only the demo account).
+    let r: String =
+        sqlx::query_scalar("SELECT body FROM outbound_messages ORDER BY id DESC LIMIT 1").fetch_one(app.store.pool()).await.unwrap();
+    assert!(r.contains("Ilunga"), "{r}");
+    assert!(!r.contains("jeudi 26 novembre à"), "Dr Ilunga is full on Thursday: {r}");
+}
