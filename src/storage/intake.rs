@@ -8,7 +8,7 @@ use sqlx::Row;
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
-/// At most this many messages per transaction.
+/// At most this many messages per batch.
 const MAX_BATCH: usize = 256;
 
 type Waiting = (NewInbound, oneshot::Sender<Result<bool, String>>);
