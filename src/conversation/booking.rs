@@ -1,7 +1,7 @@
 //! The booking flow: gather service and day, propose up to five slots, settle
 //! who the patient is, confirm, book. Pure, like the rest of `step`.
 
-use super::offers::{enough_earliest, in_preference, pick, search, search_until, slot_lines};
+use super::offers::{enough_earliest, enough_to_pick, in_preference, pick, search, search_until, slot_lines};
 use super::replies;
 use super::select::{Facts, Selection, select, slot_facts};
 use super::state::{Booking, Conversation, Flow, PatientChoice, Stage};
@@ -477,7 +477,10 @@ pub fn after_slot_taken(state: &Conversation, language: Lang, ctx: &TurnContext<
     let clinic = &ctx.catalog.clinic;
     let today = ctx.now.with_timezone(&clinic.timezone).date_naive();
     let from = b.date.unwrap_or(today);
-    let slots = search(&b, ctx, from, today + Duration::days(clinic.booking_horizon_days as i64));
+    // What a search up to the horizon would offer, found searching only as
+    // far as that needs (a busy clinic's horizon is thousands of slots).
+    let last = today + Duration::days(clinic.booking_horizon_days as i64);
+    let slots = search_until(&b, ctx, from, last, None, |found| enough_to_pick(found, &b, clinic.timezone));
     let offered = pick(&slots, &b, ctx);
     if offered.is_empty() {
         let service = service_name(language, &b, ctx);

@@ -84,6 +84,19 @@ pub(super) fn enough_earliest(slots: &[Slot], keep: impl Fn(&Slot) -> bool, exac
     }
 }
 
+/// Enough slots for [`pick`] to choose exactly what it would choose from a
+/// search up to the horizon: [`MAX_OFFERED`] different start times, or, for
+/// a day and a time asked together (pick takes the nearest times first, over
+/// every day), that many different starts at exactly that time. Any slot
+/// of a later day would rank after those.
+pub(super) fn enough_to_pick(slots: &[Slot], b: &Booking, tz: chrono_tz::Tz) -> bool {
+    let exact = |s: &Slot| match (b.date, b.time) {
+        (Some(_), Some(t)) => s.start.with_timezone(&tz).time() == t,
+        _ => true,
+    };
+    enough_earliest(slots, exact, None)
+}
+
 pub(super) fn in_preference(pref: Option<TimePreference>, hour: u32) -> bool {
     match pref {
         None => true,
@@ -144,3 +157,7 @@ pub(super) fn slot_lines(lang: Lang, slots: &[Slot], ctx: &TurnContext<'_>) -> S
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+#[path = "offers_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@
 
 use super::local::{day_start, local_instant};
 use crate::domain::*;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Utc};
 use std::collections::HashMap;
 
 /// What the patient (or staff) asks for.
@@ -58,15 +58,17 @@ pub enum Unavailable {
 }
 
 /// Half-open intervals sorted by start, with the longest length so an overlap
-/// query is a binary search plus a short backward scan.
+/// query is a binary search plus a short backward scan. Held as epoch
+/// seconds: the scan compares integers, not chrono instants.
 #[derive(Debug, Default)]
 struct IntervalIndex {
-    intervals: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    longest: Duration,
+    intervals: Vec<(i64, i64)>,
+    longest: i64,
 }
 
 impl IntervalIndex {
     fn push(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
+        let (start, end) = (start.timestamp(), end.timestamp());
         if end > start {
             self.intervals.push((start, end));
             self.longest = self.longest.max(end - start);
@@ -74,14 +76,19 @@ impl IntervalIndex {
     }
 
     fn finish(&mut self) {
-        self.intervals.sort_unstable();
+        // Occupancy comes in runs already in order (each read in index
+        // order, a widening appended after): the stable sort merges runs.
+        self.intervals.sort();
     }
 
     fn count_overlapping(&self, start: DateTime<Utc>, end: DateTime<Utc>, stop_at: u32) -> u32 {
+        let (start, end) = (start.timestamp(), end.timestamp());
         let upto = self.intervals.partition_point(|(s, _)| *s < end);
+        // No interval starting at or before this can reach `start`.
+        let floor = start - self.longest;
         let mut n = 0;
         for (s, e) in self.intervals[..upto].iter().rev() {
-            if *s + self.longest <= start {
+            if *s <= floor {
                 break;
             }
             if *e > start {
@@ -262,7 +269,14 @@ impl<'a> SlotEngine<'a> {
     }
 
     /// The rules that depend on the time itself, for a slot in `window`.
-    fn evaluate(&self, p: &Candidate<'_>, day: &[DayWindow], window: &DayWindow, start: DateTime<Utc>) -> Result<Slot, Unavailable> {
+    fn evaluate(
+        &self,
+        p: &Candidate<'_>,
+        local_day: NaiveDate,
+        day: &[DayWindow],
+        window: &DayWindow,
+        start: DateTime<Utc>,
+    ) -> Result<Slot, Unavailable> {
         let end = start + p.duration;
         if start < window.start || end > window.end {
             return Err(Unavailable::OutsideWindows);
@@ -280,16 +294,21 @@ impl<'a> SlotEngine<'a> {
         }
         // Where windows overlap, the most generous one that holds the slot counts.
         let capacity = day.iter().filter(|w| start >= w.start && end <= w.end).map(|w| w.capacity).max().unwrap_or(window.capacity);
-        let taken = self.booked.get(&p.id).map_or(0, |b| b.count_overlapping(from, until, capacity));
+        let taken = p.booked.map_or(0, |b| b.count_overlapping(from, until, capacity));
         if taken >= capacity {
             return Err(Unavailable::Full);
         }
         if let Some(limit) = p.daily_limit
-            && self.per_day.get(&(p.id, p.day_of(start))).copied().unwrap_or(0) >= limit
+            && self.day_full(p.id, local_day, limit)
         {
             return Err(Unavailable::DailyLimit);
         }
         Ok(Slot { practitioner_id: p.id, start, end, capacity })
+    }
+
+    /// Whether `practitioner` already has `limit` appointments on local `day`.
+    fn day_full(&self, practitioner: PractitionerId, day: NaiveDate, limit: u32) -> bool {
+        self.per_day.get(&(practitioner, day)).copied().unwrap_or(0) >= limit
     }
 
     fn candidate<'s>(
@@ -302,13 +321,13 @@ impl<'a> SlotEngine<'a> {
     ) -> Candidate<'s> {
         Candidate {
             id,
-            tz: self.catalog.clinic.timezone,
             duration: Duration::minutes(service.duration_for(id) as i64),
             before: Duration::minutes(service.buffer_before_minutes as i64),
             after: Duration::minutes(service.buffer_after_minutes as i64),
             daily_limit: self.catalog.practitioner(id).and_then(|p| p.daily_limit),
             windows: self.catalog.windows.iter().filter(|w| w.practitioner_id == id && w.accepts(service.id, mode)).collect(),
             blocks: self.blocks(id, first - Duration::days(1), last + Duration::days(1)),
+            booked: self.booked.get(&id),
         }
     }
 
@@ -334,15 +353,29 @@ impl<'a> SlotEngine<'a> {
             let step = p.duration.num_minutes();
             let mut day = from;
             while day <= to {
-                if self.day_closed(day).is_none() {
+                // A day already at the practitioner's limit offers nothing.
+                if self.day_closed(day).is_none() && !p.daily_limit.is_some_and(|limit| self.day_full(id, day, limit)) {
                     let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
                     let day_windows = self.day_windows(&p.windows, day);
                     for w in &day_windows {
+                        // Without a clock change inside the window (the same
+                        // offset at both ends, and as many minutes between its
+                        // instants as between its local times), a local minute
+                        // is the window's start plus the minutes since: no
+                        // time-zone lookup per slot.
+                        let steady = w.end - w.start == Duration::minutes(w.end_minute as i64 - w.start_minute as i64)
+                            && tz.offset_from_utc_datetime(&w.start.naive_utc()).fix()
+                                == tz.offset_from_utc_datetime(&w.end.naive_utc()).fix();
                         let mut minute = w.start_minute as i64;
                         while minute + step <= w.end_minute as i64 {
-                            // A local time in the gap of a clock change does not exist.
-                            if let Some(start) = tz.from_local_datetime(&(midnight + Duration::minutes(minute))).earliest()
-                                && let Ok(slot) = self.evaluate(&p, &day_windows, w, start.with_timezone(&Utc))
+                            let start = if steady {
+                                Some(w.start + Duration::minutes(minute - w.start_minute as i64))
+                            } else {
+                                // A local time in the gap of a clock change does not exist.
+                                tz.from_local_datetime(&(midnight + Duration::minutes(minute))).earliest().map(|t| t.with_timezone(&Utc))
+                            };
+                            if let Some(start) = start
+                                && let Ok(slot) = self.evaluate(&p, day, &day_windows, w, start)
                             {
                                 slots.push(slot);
                             }
@@ -380,7 +413,7 @@ impl<'a> SlotEngine<'a> {
         let day_windows = self.day_windows(&p.windows, day);
         let mut outcome = Err(Unavailable::OutsideWindows);
         for w in &day_windows {
-            match self.evaluate(&p, &day_windows, w, start) {
+            match self.evaluate(&p, day, &day_windows, w, start) {
                 Ok(slot) => return Ok(slot),
                 Err(Unavailable::OutsideWindows) => {}
                 Err(other) => outcome = Err(other),
@@ -393,19 +426,14 @@ impl<'a> SlotEngine<'a> {
 /// One practitioner's rules for one search.
 struct Candidate<'c> {
     id: PractitionerId,
-    tz: chrono_tz::Tz,
     duration: Duration,
     before: Duration,
     after: Duration,
     daily_limit: Option<u32>,
     windows: Vec<&'c WeeklyWindow>,
     blocks: Blocks,
-}
-
-impl Candidate<'_> {
-    fn day_of(&self, t: DateTime<Utc>) -> NaiveDate {
-        t.with_timezone(&self.tz).date_naive()
-    }
+    /// The practitioner's booked time (none booked: `None`).
+    booked: Option<&'c IntervalIndex>,
 }
 
 /// A window on a given local day, with its bounds as instants.

@@ -140,6 +140,14 @@ async fn booking_every_offered_slot_at_once_breaks_no_rule() {
     let occupancy = app.store.occupancy(clinic.clinic.id, now, now + Duration::days(10)).await.unwrap();
     assert_eq!(occupancy.booked.len(), booked);
     let appointments = app.store.appointments(clinic.clinic.id).await.unwrap();
+    // The occupancy read (one packed row) gives back each appointment's own
+    // practitioner and times, its buffers around them.
+    let mut read: Vec<_> = occupancy.booked.iter().map(|b| (b.appointment_id, b.practitioner_id, b.start, b.end)).collect();
+    let mut listed: Vec<_> = appointments.iter().map(|a| (a.id, a.practitioner_id, a.starts_at, a.ends_at)).collect();
+    read.sort();
+    listed.sort();
+    assert_eq!(read, listed);
+    assert!(occupancy.booked.iter().all(|b| b.blocked_from <= b.start && b.end <= b.blocked_until));
     for a in &appointments {
         let engine = SlotEngine::new(&clinic, &occupancy, now, Some(a.id));
         let day = a.starts_at.with_timezone(&clinic.clinic.timezone).date_naive();
