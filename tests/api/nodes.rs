@@ -97,8 +97,11 @@ fn nuru(env: &[(String, String)], args: &[&str]) {
     assert!(out.status.success(), "nuru {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Waits for a node's readiness. Generous: four debug binaries starting at
+/// once while the rest of the suite runs on two cores can take a while the
+/// first time (cold page cache), and this is a wait, not a measure.
 async fn wait_ready(http: &reqwest::Client, port: u16) {
-    for _ in 0..300 {
+    for _ in 0..1200 {
         if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/health/ready")).send().await
             && r.status() == 200
         {
