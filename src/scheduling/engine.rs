@@ -76,8 +76,9 @@ impl IntervalIndex {
     }
 
     fn finish(&mut self) {
-        // Occupancy comes in runs already in order (each read in index
-        // order, a widening appended after): the stable sort merges runs.
+        // Occupancy usually comes in runs already in order (a read follows
+        // its index, a widening is appended after): the stable sort merges
+        // runs instead of sorting from scratch.
         self.intervals.sort();
     }
 
