@@ -4,6 +4,7 @@
 use super::*;
 use crate::clinic_file::{ClinicFile, DEMO_CLINIC};
 use crate::conversation::state::Booking;
+use crate::conversation::turn::Asks;
 use crate::domain::*;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use proptest::prelude::*;
@@ -49,26 +50,9 @@ proptest! {
             time: time.map(slot_at),
             ..Booking::default()
         };
-        let wanted = std::cell::Cell::new(None);
-        let ctx = TurnContext {
-            now,
-            catalog: &catalog,
-            occupancy: &occupancy,
-            occupancy_span: (at("2026-11-01T00:00:00Z"), at("2027-12-01T00:00:00Z")),
-            occupancy_wanted: &wanted,
-            message: 1,
-            documents: None,
-            documents_wanted: &std::cell::Cell::new(None),
-            patients: &[],
-            upcoming: &[],
-            channel: Channel::WhatsApp,
-            attachment: None,
-            attached: None,
-            attach_wanted: &std::cell::Cell::new(None),
-            reminded: None,
-            opted_out: false,
-            feedback: None,
-        };
+        let asks = Asks::default();
+        let span = (at("2026-11-01T00:00:00Z"), at("2027-12-01T00:00:00Z"));
+        let ctx = TurnContext::for_tests(now, &catalog, &occupancy, span, &asks);
         let from = b.date.unwrap_or(today);
         let last = today + Duration::days(catalog.clinic.booking_horizon_days as i64);
         let whole = pick(&search(&b, &ctx, from, last), &b, &ctx);

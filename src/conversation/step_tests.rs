@@ -14,6 +14,11 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
+/// What every test here has read of the occupancy.
+fn span() -> (DateTime<Utc>, DateTime<Utc>) {
+    (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z"))
+}
+
 fn states(catalog: &ClinicCatalog, patient: PatientId, appointment: AppointmentId) -> Vec<(&'static str, Conversation)> {
     let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
     let consultation = catalog.services.iter().find(|s| s.name_en == "consultation").unwrap().id;
@@ -88,25 +93,12 @@ fn every_state_and_intent_keeps_the_safety_rules() {
         [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
     let occupancy = Occupancy::default();
     let patients = [patient.clone()];
-    let wanted = std::cell::Cell::new(None);
+    let asks = super::super::turn::Asks::default();
     let ctx = TurnContext {
-        now: at("2026-11-23T08:15:00Z"),
-        catalog: &catalog,
-        occupancy: &occupancy,
-        occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
-        occupancy_wanted: &wanted,
-        message: 1,
-        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
-        documents_wanted: &std::cell::Cell::new(None),
         patients: &patients,
         upcoming: &upcoming,
-        channel: Channel::WhatsApp,
-        attachment: None,
-        attached: None,
-        attach_wanted: &std::cell::Cell::new(None),
-        reminded: None,
-        opted_out: false,
-        feedback: None,
+        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+        ..TurnContext::for_tests(at("2026-11-23T08:15:00Z"), &catalog, &occupancy, span(), &asks)
     };
     let mut cases = 0;
     for (name, state) in states(&catalog, patient.id, appointment.id) {
@@ -189,25 +181,13 @@ fn answers_to_a_reminder_write_only_the_attendance() {
         [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
     let occupancy = Occupancy::default();
     let patients = [patient.clone()];
-    let wanted = std::cell::Cell::new(None);
+    let asks = super::super::turn::Asks::default();
     let ctx = TurnContext {
-        now: at("2026-11-23T08:15:00Z"),
-        catalog: &catalog,
-        occupancy: &occupancy,
-        occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
-        occupancy_wanted: &wanted,
-        message: 1,
-        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
-        documents_wanted: &std::cell::Cell::new(None),
         patients: &patients,
         upcoming: &upcoming,
-        channel: Channel::WhatsApp,
-        attachment: None,
-        attached: None,
-        attach_wanted: &std::cell::Cell::new(None),
         reminded: Some(appointment.id),
-        opted_out: false,
-        feedback: None,
+        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+        ..TurnContext::for_tests(at("2026-11-23T08:15:00Z"), &catalog, &occupancy, span(), &asks)
     };
     for intent in Intent::ALL {
         for choice in [None, Some(1), Some(2), Some(3), Some(4)] {
@@ -256,26 +236,13 @@ fn answers_to_a_feedback_request_write_only_the_feedback() {
     use crate::understanding::Rating;
     let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
     let occupancy = Occupancy::default();
-    let wanted = std::cell::Cell::new(None);
+    let asks = super::super::turn::Asks::default();
     for rated in [false, true] {
         let ctx = TurnContext {
-            now: at("2026-11-23T08:15:00Z"),
-            catalog: &catalog,
-            occupancy: &occupancy,
-            occupancy_span: (at("2026-11-22T00:00:00Z"), at("2027-06-01T00:00:00Z")),
-            occupancy_wanted: &wanted,
-            message: 1,
-            documents: Some((super::super::turn::DocumentQuery::default(), &[])),
-            documents_wanted: &std::cell::Cell::new(None),
-            patients: &[],
-            upcoming: &[],
             channel: Channel::Sms,
-            attachment: None,
-            attached: None,
-            attach_wanted: &std::cell::Cell::new(None),
-            reminded: None,
-            opted_out: false,
             feedback: Some(AwaitedFeedback { request: 7, rated }),
+            documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+            ..TurnContext::for_tests(at("2026-11-23T08:15:00Z"), &catalog, &occupancy, span(), &asks)
         };
         for intent in Intent::ALL {
             for rating in [None, Some(Rating { score: 2, with_comment: false }), Some(Rating { score: 5, with_comment: true })] {

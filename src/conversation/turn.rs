@@ -100,6 +100,49 @@ pub struct TurnContext<'a> {
 /// who works on a day, the last bookable day).
 static NO_OCCUPANCY: Occupancy = Occupancy { booked: Vec::new(), external: Vec::new() };
 
+/// Where a test's [`TurnContext`] notes what the step asked the shell for.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Asks {
+    pub occupancy: Cell<Option<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub documents: Cell<Option<DocumentQuery>>,
+    pub attach: Cell<Option<AttachRequest>>,
+}
+
+#[cfg(test)]
+impl<'a> TurnContext<'a> {
+    /// A context for tests of the pure step: the occupancy read over `span`,
+    /// no documents retrieved, nobody known on the phone, WhatsApp, nothing
+    /// pending. Tests change what they need with `..TurnContext::for_tests(…)`.
+    pub(crate) fn for_tests(
+        now: DateTime<Utc>,
+        catalog: &'a ClinicCatalog,
+        occupancy: &'a Occupancy,
+        span: (DateTime<Utc>, DateTime<Utc>),
+        asks: &'a Asks,
+    ) -> Self {
+        TurnContext {
+            now,
+            catalog,
+            occupancy,
+            occupancy_span: span,
+            occupancy_wanted: &asks.occupancy,
+            message: 1,
+            documents: None,
+            documents_wanted: &asks.documents,
+            patients: &[],
+            upcoming: &[],
+            channel: Channel::WhatsApp,
+            attachment: None,
+            attached: None,
+            attach_wanted: &asks.attach,
+            reminded: None,
+            opted_out: false,
+            feedback: None,
+        }
+    }
+}
+
 impl<'a> TurnContext<'a> {
     /// The slot engine for searches between local days `from` and `to`
     /// (inclusive; `ignore` leaves out an appointment being moved). The
