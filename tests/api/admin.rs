@@ -484,6 +484,21 @@ async fn admins_manage_exceptions_and_holidays_and_the_engine_follows() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 422);
+    // Instants are kept to the second: an end a fraction of a second after
+    // the start is refused with a clear error, not stored as an empty span
+    // (schemathesis found the 500 this used to be).
+    let within_a_second = a
+        .app
+        .http
+        .post(format!("{}/api/clinics/{demo}/exceptions", a.app.base))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "leave", "time": {"recurrence": "once", "starts_at": "2026-11-24T10:00:00Z", "ends_at": "2026-11-24T10:00:00.195Z"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(within_a_second.status(), 422);
+    let error: Value = within_a_second.json().await.unwrap();
+    assert!(error.to_string().contains("time.ends_at"), "{error}");
     let r = a.app.http.delete(format!("{}/api/clinics/{demo}/exceptions/{id}", a.app.base)).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert!(slots("2026-11-24").await > 0, "deleting the exception frees the day");

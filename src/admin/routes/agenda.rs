@@ -158,8 +158,16 @@ pub async fn create_exception(
         return Err(ApiError::invalid("reason", "at most 500 characters"));
     }
     let time = match req.time {
-        ExceptionTimeDto::Once { starts_at, ends_at } if ends_at > starts_at => ExceptionTime::Once { start: starts_at, end: ends_at },
-        ExceptionTimeDto::Once { .. } => return Err(ApiError::invalid("time.ends_at", "must be after starts_at")),
+        ExceptionTimeDto::Once { starts_at, ends_at } => {
+            // Instants are kept to the second: an end within the start's
+            // second is not after it once stored.
+            use chrono::SubsecRound;
+            let (start, end) = (starts_at.trunc_subsecs(0), ends_at.trunc_subsecs(0));
+            if end <= start {
+                return Err(ApiError::invalid("time.ends_at", "must be at least a second after starts_at"));
+            }
+            ExceptionTime::Once { start, end }
+        }
         ExceptionTimeDto::Days { first, last } if last >= first => ExceptionTime::Days { first, last },
         ExceptionTimeDto::Days { .. } => return Err(ApiError::invalid("time.last", "must be on or after first")),
         ExceptionTimeDto::Weekly { weekday, start_minute, end_minute, from, until } => {
