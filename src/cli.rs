@@ -245,11 +245,13 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
         match command {
             Command::Serve => {
                 crate::telemetry::init(&config);
-                Application::build(config, BuildOptions::default()).await?.run_until_stopped().await
+                let clock = crate::startup::clock(&config);
+                Application::build(config, BuildOptions { clock, ..BuildOptions::default() }).await?.run_until_stopped().await
             }
             Command::Demo => {
                 crate::telemetry::init(&config);
-                let app = Application::build(config, BuildOptions { outbox_only: true, ..BuildOptions::default() }).await?;
+                let clock = crate::startup::clock(&config);
+                let app = Application::build(config, BuildOptions { outbox_only: true, clock, ..BuildOptions::default() }).await?;
                 let state = app.state().clone();
                 // The demo clinic is imported once: on a restart, settings
                 // changed through the admin API are kept.
@@ -404,7 +406,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 crate::install_crypto_provider();
                 let practitioner = crate::domain::PractitionerId::parse(&practitioner).context("the practitioner id is a UUID")?;
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-                let google = crate::calendar::google::Google::from_config(&config, store.clone(), crate::startup::cipher(&config)?, Clock::system());
+                let google = crate::calendar::google::Google::from_config(&config, store.clone(), crate::startup::cipher(&config)?, crate::startup::clock(&config));
                 let conn = store.google_connection_of(practitioner).await?.context("this practitioner has no Google Calendar connection")?;
                 anyhow::ensure!(
                     conn.status == crate::storage::CONNECTED,

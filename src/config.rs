@@ -104,6 +104,10 @@ pub struct Config {
     pub google_api_root: String,
     /// How often each connection's busy time is synchronised (±20 % jitter).
     pub google_sync_seconds: u64,
+    /// Seconds added to this node's clock: a rehearsal or a test of several
+    /// nodes runs on a chosen date, the clock still running. Every node of a
+    /// deployment needs the same value. 0 (the default) in production.
+    pub clock_offset_seconds: i64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -174,6 +178,7 @@ impl Default for Config {
             google_revoke_url: "https://oauth2.googleapis.com/revoke".into(),
             google_api_root: "https://www.googleapis.com/".into(),
             google_sync_seconds: 300,
+            clock_offset_seconds: 0,
         }
     }
 }
@@ -218,6 +223,10 @@ impl Config {
             || self.database_url.starts_with("postgresql://"))
         {
             return Err(invalid("database_url", "must start with sqlite: or postgres://"));
+        }
+        // A century either way: beyond, chrono's arithmetic would overflow.
+        if self.clock_offset_seconds.unsigned_abs() > 100 * 366 * 86_400 {
+            return Err(invalid("clock_offset_seconds", "must be within a century either way"));
         }
         self.listen_addr.parse::<SocketAddr>().map_err(|e| invalid("listen_addr", &format!("not an address:port ({e})")))?;
         for (key, value) in [("public_base_url", &self.public_base_url), ("twilio_api_base", &self.twilio_api_base)] {

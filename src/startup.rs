@@ -40,6 +40,16 @@ pub struct Application {
     background_workers: bool,
 }
 
+/// The node's clock: the system's, moved by `clock_offset_seconds` when set.
+pub fn clock(config: &Config) -> Clock {
+    if config.clock_offset_seconds == 0 {
+        return Clock::system();
+    }
+    let clock = Clock::shifted(chrono::Duration::seconds(config.clock_offset_seconds));
+    tracing::warn!(now = %clock.now(), offset_seconds = config.clock_offset_seconds, "this node's clock is moved (clock_offset_seconds)");
+    clock
+}
+
 /// The cipher for stored secrets: `secret_key`, or the key file (created on first use).
 pub fn cipher(config: &Config) -> anyhow::Result<Cipher> {
     Ok(match &config.secret_key {

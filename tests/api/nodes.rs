@@ -1,10 +1,11 @@
 //! Several `nuru serve` processes on one PostgreSQL database, two of them
 //! killed with SIGKILL in the middle of the run and started again: every
 //! message is processed exactly once and in order within its conversation,
-//! each turn has its reply, no reply reaches Twilio twice, and no slot is
-//! booked twice. PostgreSQL only (SQLite is one process's file).
+//! each turn has its reply (but those after a hand-over to staff), no reply
+//! reaches Twilio twice, and no slot is booked twice. PostgreSQL only
+//! (SQLite is one process's file).
 
-use crate::helpers::{DEMO_ACCOUNT, DEMO_TOKEN, MockTwilio, PUBLIC_BASE, test_database};
+use crate::helpers::{DEMO_ACCOUNT, DEMO_TOKEN, MockTwilio, PUBLIC_BASE, monday_morning, test_database};
 use base64::Engine;
 use rand::Rng;
 use sqlx::Row;
@@ -125,6 +126,10 @@ async fn four_nodes_with_two_killed_process_every_message_once_and_in_order() {
     let db = test_database().await;
     let (twilio, twilio_url) = MockTwilio::start().await;
     let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    // The nodes' clocks run from the suite's Monday morning, all alike (the
+    // leases between them need one time): "demain matin" and "mercredi
+    // après-midi" mean the same slots whatever day the suite runs.
+    let offset = (monday_morning() - chrono::Utc::now()).num_seconds().to_string();
     let env: Vec<(String, String)> = [
         ("NURU_DATABASE_URL", db.url.as_str()),
         ("NURU_DATABASE_MAX_CONNECTIONS", "6"),
@@ -136,6 +141,7 @@ async fn four_nodes_with_two_killed_process_every_message_once_and_in_order() {
         // A killed node's claims go back to the others after 5 s.
         ("NURU_WORKER_LEASE_SECONDS", "5"),
         ("NURU_SEND_PER_SECOND_WHATSAPP", "100000"),
+        ("NURU_CLOCK_OFFSET_SECONDS", offset.as_str()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -262,7 +268,36 @@ async fn four_nodes_with_two_killed_process_every_message_once_and_in_order() {
         per_turn.entry(inbound_id).or_default().push(r.get("body"));
         replies.entry(r.get("to_phone")).or_default().push((inbound_id, r.get("body"), r.get("status")));
     }
-    assert_eq!(per_turn.len(), total, "every turn has its reply");
+    // Every turn has its reply, except those after a conversation was
+    // handed over to staff (three misunderstandings: patients compete for
+    // the same slots, so a script can go astray), where the bot is silent.
+    let handed_over: Vec<String> = sqlx::query("SELECT phone FROM conversations WHERE flow = 'handed_off'")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("phone"))
+        .collect();
+    for (phone, messages) in &by_phone {
+        let answered: Vec<bool> = messages.iter().map(|(id, _)| per_turn.contains_key(id)).collect();
+        let quiet_from = answered.iter().rposition(|a| *a).map_or(0, |last| last + 1);
+        if answered[..quiet_from].iter().all(|a| *a) && (quiet_from == answered.len() || handed_over.contains(phone)) {
+            continue;
+        }
+        // Which turn went unanswered, and what was said before.
+        let said = sqlx::query(
+            "SELECT 'in' AS side, id, body FROM inbound_messages WHERE from_phone = $1 \
+             UNION ALL SELECT 'out' AS side, inbound_id AS id, body FROM outbound_messages WHERE to_phone = $1 ORDER BY id, side",
+        )
+        .bind(phone)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        for r in said {
+            eprintln!("{:>3} {}: {}", r.get::<String, _>("side"), r.get::<i64, _>("id"), r.get::<String, _>("body"));
+        }
+        panic!("{phone}: a turn without reply ({answered:?}) in a conversation not handed over");
+    }
     for (turn, bodies) in &per_turn {
         let mut distinct = bodies.clone();
         distinct.dedup();
@@ -275,7 +310,7 @@ async fn four_nodes_with_two_killed_process_every_message_once_and_in_order() {
         assert_eq!(written, sorted, "{phone}: messages stored in the order written");
         let mut turns: Vec<i64> = replies[phone].iter().map(|(inbound, _, _)| *inbound).collect();
         turns.dedup();
-        let expected: Vec<i64> = messages.iter().map(|(id, _)| *id).collect();
+        let expected: Vec<i64> = messages.iter().map(|(id, _)| *id).filter(|id| per_turn.contains_key(id)).collect();
         assert_eq!(turns, expected, "{phone}: turns processed in the order written");
     }
 
@@ -318,6 +353,9 @@ async fn four_nodes_with_two_killed_process_every_message_once_and_in_order() {
     assert_eq!(clashes, 0, "two appointments in one practitioner's slot");
     let booked: i64 = sqlx::query("SELECT COUNT(*) AS n FROM appointments").fetch_one(&pool).await.unwrap().get("n");
     assert!(booked > 0, "the run booked appointments");
-    eprintln!("{total} messages over {NODES} nodes (two killed and restarted): {booked} appointments, {unknown_total} replies unknown");
+    eprintln!(
+        "{total} messages over {NODES} nodes (two killed and restarted): {booked} appointments, {unknown_total} replies unknown, {} conversations handed over",
+        handed_over.len()
+    );
     pool.close().await;
 }
