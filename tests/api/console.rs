@@ -360,11 +360,17 @@ async fn a_clinic_admin_changes_settings_and_corrects_and_erases_a_patient() {
     b.wait_text("#exceptions", "2026-11-25").await;
     assert_eq!(slots(&a, "2026-11-25").await, 0, "the engine follows the console's change");
 
-    // A public holiday, and the opening hours patients are told.
-    b.client.execute(&set("holiday-date", "2026-12-25"), vec![]).await.unwrap();
-    b.wait_for("#holiday-name").await.send_keys("Noël").await.unwrap();
+    // A public holiday, and the opening hours patients are told. The day is
+    // not among the demo clinic's holidays (Christmas is): the wait below
+    // must see the page drawn again after the change, or the field typed
+    // next would be drawn again under the typing.
+    b.client.execute(&set("holiday-date", "2026-12-24"), vec![]).await.unwrap();
+    b.wait_for("#holiday-name").await.send_keys("Veille de Noël").await.unwrap();
     b.click("#holiday-add").await;
-    b.wait_text("#holidays", "2026-12-25 Noël").await;
+    b.wait_text("#holidays", "2026-12-24 Veille de Noël").await;
+    let holidays = app.store.holidays(clinic).await.unwrap();
+    assert!(holidays.iter().any(|h| h.date.to_string() == "2026-12-24"), "the holiday is stored: {holidays:?}");
+    assert!(holidays.iter().any(|h| h.date.to_string() == "2026-12-25"), "and the others kept: {holidays:?}");
     b.fill("#clinic-form textarea[name=opening_hours_en]", "Monday to Saturday, 7am to 6pm").await;
     b.click("#clinic-form button[type=submit]").await;
     // The page re-renders with the stored value once the change is saved.
