@@ -78,6 +78,7 @@ which_appointment_move =
     Which appointment do you want to move?
     { $options }
     Reply with its number.
+confirm_change_unclear = Reply 1 (or "yes") to confirm, or 2 (or "no") to change nothing.
 choice_unclear_change = I did not understand your choice. Reply with a number from the list, or write "menu" to start again.
 confirm_cancel =
     Do you want to cancel this appointment?

@@ -101,6 +101,7 @@ which_appointment_move =
     Quel rendez-vous voulez-vous déplacer ?
     { $options }
     Répondez avec le numéro.
+confirm_change_unclear = Répondez 1 (ou « oui ») pour confirmer, ou 2 (ou « non ») pour ne rien changer.
 choice_unclear_change = Je n'ai pas compris votre choix. Répondez avec le numéro de la liste, ou écrivez « menu » pour revenir au début.
 confirm_cancel =
     Voulez-vous annuler ce rendez-vous ?

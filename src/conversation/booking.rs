@@ -192,6 +192,12 @@ fn unclear(out: &mut Outcome, b: Booking, x: &Extraction, ctx: &TurnContext<'_>)
         Intent::ListAppointments => replies::list_appointments(out, ctx),
         Intent::ListPractitioners => replies::practitioners(out, x, ctx),
         Intent::Information => replies::information(out, x, ctx),
+        // "merci", "ok thanks" instead of an answer: the patient is leaving,
+        // and nothing is booked. Not at the confirmation, where thanks may
+        // be meant as a yes: that one is asked again.
+        _ if x.signals.closing && x.entities.choice.is_none() && !matches!(b.stage, Stage::Confirm { .. }) => {
+            return out.close_politely(ctx);
+        }
         _ => {
             let key = match &b.stage {
                 Stage::AskDay => "day_not_understood",

@@ -256,14 +256,45 @@ fn unclear(out: &mut Outcome, kind: Kind, c: Change, x: &Extraction, ctx: &TurnC
         return out.close_politely(ctx);
     }
     let key = match (&c.stage, kind) {
-        (ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. }, _) => "confirm_unclear",
+        (ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. }, _) => "confirm_change_unclear",
         _ => "choice_unclear_change",
     };
     set(out, kind, c);
     out.misunderstood(ctx, key, &[]);
 }
 
+/// A change of mind: cancelling the appointment being moved, or moving the
+/// one being cancelled ("finalement je préfère le déplacer"). The same
+/// appointment, unless the message names another; the other change then
+/// asks its own confirmation. Not while a move waits for its yes: "annuler"
+/// there may mean not to move.
+fn change_of_mind(out: &mut Outcome, kind: Kind, c: &Change, x: &Extraction, ctx: &TurnContext<'_>) -> bool {
+    let other = match (kind, x.intent) {
+        (Kind::Move, Intent::CancelAppointment) if !matches!(c.stage, ChangeStage::ConfirmMove { .. }) => Kind::Cancel,
+        (Kind::Cancel, Intent::ModifyAppointment) => Kind::Move,
+        _ => return false,
+    };
+    if x.entities.choice.is_some() {
+        return false;
+    }
+    out.state.misunderstood = 0;
+    let e = &x.entities;
+    let fresh = Change { date: e.date, time: e.time, preference: e.time_preference, from_reminder: c.from_reminder, ..Change::default() };
+    match (narrow(other, x, ctx).as_slice(), c.appointment) {
+        ([one], _) => chosen(out, other, fresh, one.appointment.id, ctx),
+        (_, Some(id)) => chosen(out, other, fresh, id, ctx),
+        (many, None) => {
+            let options = many.iter().map(|u| u.appointment.id).collect();
+            ask_which(out, other, fresh, options, ctx)
+        }
+    }
+    true
+}
+
 fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx: &TurnContext<'_>) {
+    if change_of_mind(out, kind, &c, x, ctx) {
+        return;
+    }
     let choice = x.entities.choice;
     let yes = x.intent == Intent::Affirmative || choice == Some(1);
     let no = x.intent == Intent::Negative || choice == Some(2);
