@@ -7,7 +7,8 @@
 //!   10,000 appointments: new bookings, slot refinements, choices, names,
 //!   confirmations and questions; turn latency from the node's `/metrics`;
 //! - replies: the outbox sent to a local Twilio that answers in 50 ms, with
-//!   the per-number rate checked at Twilio's side and nothing sent twice;
+//!   the per-number rate checked at Twilio's side and nothing sent twice,
+//!   and the sending node's CPU time per reply;
 //! - memory: the node's resident set at 256 connections and during the
 //!   drain; SIGTERM: time to exit with a backlog;
 //! - on PostgreSQL, the same backlog drained by 1, 2 and 4 nodes.
@@ -19,6 +20,8 @@
 //! (`1,2,4`, PostgreSQL only), `NURU_BENCH_NODE_MESSAGES` (10,000).
 //! `NURU_BENCH_NODE_WRAPPER` (e.g. `heaptrack -o /tmp/nuru-heap`) runs each
 //! node under a profiler.
+//! The nodes' clock starts at `CLOCK_AT` (a Monday morning), so every run
+//! drives the same mix of turns whatever its day.
 //! Prints numbers; asserts only that nothing was lost or sent twice.
 
 #[path = "common/large_clinic.rs"]
@@ -42,6 +45,11 @@ const PUBLIC: &str = "https://nuru.example.org";
 const LARGE_TOKEN: &str = "largeClinicToken0123456789";
 const LARGE_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const PHONES: usize = 5_000;
+
+/// Where the nodes' clock starts, whatever day the bench runs: a Monday,
+/// 08:00 in Kinshasa. "Demain", the weekdays and the closed days then mean
+/// the same slots on every run, and so does the mix of turns.
+const CLOCK_AT: &str = "2026-11-23T07:00:00Z";
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -103,6 +111,16 @@ impl Node {
     }
 
     /// Resident set now and at its highest (kB), from /proc.
+    /// CPU time the node has used so far (user + system), in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // After the command's ")": state is field 3, utime 14 and stime 15,
+        // in clock ticks (USER_HZ, 100 on Linux).
+        let fields: Vec<u64> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect()).unwrap_or_default();
+        (fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)) as f64 / 100.0
+    }
+
     fn rss_kb(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let field = |name: &str| {
@@ -335,7 +353,9 @@ async fn prepare(db: &Db, env: &[(String, String)], key: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let store = Store::connect(&db.url, Some(2)).await.unwrap();
-    let now = Utc::now();
+    // The nodes' clock (see `CLOCK_AT`).
+    let offset: i64 = env.iter().find(|(k, _)| k == "NURU_CLOCK_OFFSET_SECONDS").map_or(0, |(_, v)| v.parse().unwrap());
+    let now = Utc::now() + chrono::Duration::seconds(offset);
     let today = now.with_timezone(&chrono_tz::Africa::Kinshasa).date_naive();
     let mut s = large_clinic::setup(today, 20, 10_000, 200);
     s.catalog.clinic.slug = "large".into();
@@ -401,8 +421,10 @@ async fn run() {
     let backend = if db.admin.is_some() { "PostgreSQL" } else { "SQLite" };
     let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
     let (twilio, twilio_url) = start_twilio(Duration::from_millis(50)).await;
+    let offset = (CLOCK_AT.parse::<chrono::DateTime<Utc>>().unwrap() - Utc::now()).num_seconds().to_string();
     let env: Vec<(String, String)> = [
         ("NURU_DATABASE_URL", db.url.as_str()),
+        ("NURU_CLOCK_OFFSET_SECONDS", offset.as_str()),
         ("NURU_SECRET_KEY", key.as_str()),
         ("NURU_PUBLIC_BASE_URL", PUBLIC),
         ("NURU_TWILIO_API_BASE", twilio_url.as_str()),
@@ -475,6 +497,7 @@ async fn run() {
         pin,
     );
     node.ready(&http).await;
+    let cpu_at_start = node.cpu_seconds();
     let window = Duration::from_secs(20);
     let started = Instant::now();
     let before = twilio.received.load(Ordering::Relaxed);
@@ -483,6 +506,7 @@ async fn run() {
     }
     let sent = twilio.received.load(Ordering::Relaxed) - before;
     let elapsed = started.elapsed();
+    let cpu = node.cpu_seconds() - cpu_at_start;
     let stop = node.stop();
     let (_, _, left, sent_rows) = queue_counts(&db).await;
     let max_per_number = twilio.per_second.lock().unwrap().values().copied().max().unwrap_or(0);
@@ -491,6 +515,7 @@ async fn run() {
         elapsed.as_secs_f64(),
         sent as f64 / elapsed.as_secs_f64()
     );
+    println!("replies: the sending node used {cpu:.1} s of CPU = {:.3} ms per reply sent", cpu * 1000.0 / sent.max(1) as f64);
     println!("SIGTERM with {left} replies queued: exited in {:.2} s", stop.as_secs_f64());
     let at_twilio = twilio.received.load(Ordering::Relaxed) as i64;
     assert_eq!(at_twilio, sent_rows, "Twilio got exactly the replies marked sent");

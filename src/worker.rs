@@ -100,16 +100,9 @@ impl Workers {
             self.store.fail_outbound(m.id, "opted out").await?;
             return Ok(true);
         }
-        let mut result = self.transport.send(&self.store, &self.cipher, &m).await;
-        // A short wait for the number's rate is waited here, claim in hand
-        // (as short as the send itself, and a stop lets the step finish);
-        // a long one puts the reply back below.
-        while let Err(SendError::Paced(wait)) = &result
-            && *wait <= PACED_WAIT_IN_HAND
-        {
-            tokio::time::sleep(*wait).await;
-            result = self.transport.send(&self.store, &self.cipher, &m).await;
-        }
+        // A short wait for the number's rate is waited in the send, claim in
+        // hand; a long one puts the reply back below.
+        let result = self.transport.send(&self.store, &self.cipher, &m, PACED_WAIT_IN_HAND).await;
         let code = result.as_ref().err().and_then(SendError::twilio_code);
         match &result {
             Ok(_) => self.metrics.send("sent", None),

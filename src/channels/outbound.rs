@@ -5,6 +5,7 @@ use super::twilio::{Content, TwilioClient};
 use crate::domain::{Channel, mask_phone};
 use crate::secrets::{Cipher, Secret};
 use crate::storage::{ClaimedOutbound, Store};
+use std::time::Duration;
 use tracing::{debug, info};
 
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +85,13 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Sends one claimed reply; returns the provider's message id.
-    pub async fn send(&self, store: &Store, cipher: &Cipher, m: &ClaimedOutbound) -> Result<String, SendError> {
+    /// Sends one claimed reply; returns the provider's message id. A wait
+    /// for the sending number's rate up to `wait_in_hand` is waited here
+    /// (as short as a send, and a stop lets it finish); a longer one is
+    /// `Paced`, for the caller to put the reply back. The clinic's row is
+    /// read once, before the rate is asked, and its credentials only once
+    /// the reply may go.
+    pub async fn send(&self, store: &Store, cipher: &Cipher, m: &ClaimedOutbound, wait_in_hand: Duration) -> Result<String, SendError> {
         if m.channel == Channel::Chat || matches!(self, Transport::LogOnly) {
             info!(to = %mask_phone(m.to.as_str()), channel = m.channel.as_str(), chars = m.body.chars().count(), "reply stored in the local outbox");
             debug!(body = %m.body, "local outbox");
@@ -94,18 +100,24 @@ impl Transport {
         let Transport::Twilio(client, pacer) = self else { unreachable!("LogOnly handled above") };
         let catalog_err = |e: crate::storage::StorageError| SendError::Transient(format!("database: {e}"));
         let clinic = store.clinic(m.clinic_id).await.map_err(catalog_err)?;
+        let (from, to) = match m.channel {
+            Channel::WhatsApp => (clinic.whatsapp_number.map(|n| format!("whatsapp:{n}")), format!("whatsapp:{}", m.to.as_str())),
+            _ => (clinic.sms_number, m.to.as_str().to_string()),
+        };
+        let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
+        loop {
+            match pacer.take(m.channel, &from) {
+                Ok(()) => break,
+                Err(wait) if wait <= wait_in_hand => tokio::time::sleep(wait).await,
+                Err(wait) => return Err(SendError::Paced(wait)),
+            }
+        }
         let creds = store
             .twilio_credentials(m.clinic_id)
             .await
             .map_err(catalog_err)?
             .ok_or_else(|| SendError::Final("clinic has no Twilio account".into()))?;
         let token: Secret<String> = cipher.decrypt(&creds.auth_token_encrypted).map_err(|e| SendError::Final(e.to_string()))?;
-        let (from, to) = match m.channel {
-            Channel::WhatsApp => (clinic.whatsapp_number.map(|n| format!("whatsapp:{n}")), format!("whatsapp:{}", m.to.as_str())),
-            _ => (clinic.sms_number, m.to.as_str().to_string()),
-        };
-        let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
-        pacer.take(m.channel, &from).map_err(SendError::Paced)?;
         let content = match &m.template {
             Some((sid, variables)) => Content::Template { sid, variables },
             None => Content::Text(&m.body),

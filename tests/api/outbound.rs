@@ -111,3 +111,22 @@ async fn replies_beyond_a_numbers_rate_wait_queued_and_leave_later() {
     app.workers.run_until_idle().await.unwrap();
     assert_eq!(app.twilio.bodies().len(), 2, "the next one a second later");
 }
+
+/// A wait for the number's rate shorter than a tenth of a second is waited
+/// with the reply claimed, not by sending it back to the queue: at 20 a
+/// second (bursts of 2), six replies all leave in one pass of the workers.
+#[tokio::test]
+async fn short_waits_for_a_numbers_rate_are_waited_with_the_reply_in_hand() {
+    let app = spawn_app_with(|c| c.send_per_second_whatsapp = 20).await;
+    let phones: Vec<String> = (0..6).map(|i| format!("+24399000030{i}")).collect();
+    for (i, phone) in phones.iter().enumerate() {
+        assert_eq!(app.post_signed(&app.whatsapp_fields(&format!("SMhand{i}"), phone, "bonjour")).await.status(), 200);
+    }
+    app.workers.run_until_idle().await.unwrap();
+    assert_eq!(app.twilio.bodies().len(), 6, "every reply sent in the pass");
+    for phone in &phones {
+        for reply in app.whatsapp_replies(phone).await {
+            assert_eq!(reply.status, "sent", "{phone}");
+        }
+    }
+}
