@@ -346,8 +346,26 @@ async fn a_clinic_admin_changes_settings_and_corrects_and_erases_a_patient() {
     let clinic = app.clinic.clinic.id;
     let b = browser().await;
     b.log_in(&app.base, "admin@demo.org").await;
-    b.client.goto(&format!("{}/console#/{clinic}/settings", app.base)).await.unwrap();
+    // Through the inbox to the settings before the inbox's first load is
+    // back (the inbox is drawn at its hash change, the settings asked for
+    // at the next task, long before a response): once there, nothing polls
+    // the conversations any more.
+    b.client
+        .execute(
+            &format!(
+                "location.hash = '#/{clinic}/inbox?state=idle'; \
+                 setTimeout(() => {{ location.hash = '#/{clinic}/settings'; }}, 0);"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
     b.wait_for("#exceptions").await;
+    let polls = "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/conversations?')).length";
+    let before = b.client.execute(polls, vec![]).await.unwrap().as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let after = b.client.execute(polls, vec![]).await.unwrap().as_u64().unwrap();
+    assert_eq!(after, before, "the inbox left behind polls no more (its interval is 3 s)");
 
     // The clinic closes on Wednesday: no slot is offered that day any more.
     assert!(slots(&a, "2026-11-25").await > 0);

@@ -194,7 +194,13 @@ function smsSegments(text) {
 }
 
 // ---- layout
-const state = { clinic: null, clinicInfo: null, role: null, practitionerId: null, poll: null };
+const state = { clinic: null, clinicInfo: null, role: null, practitionerId: null, poll: null, page: 0 };
+
+// Polls a page's loader every 3 s, unless the page was left while its first
+// load was on the way (route() counts pages; a later one owns the poll).
+function poll(page, load) {
+  if (page === state.page) state.poll = setInterval(load, 3000);
+}
 
 function roleIn(clinicId) {
   if (session.me.superadmin) return "clinic_admin";
@@ -332,8 +338,9 @@ async function inbox(params) {
         others.length ? h("ul", { class: "list", id: "recent" }, others.map(conversationRow)) : notice(t("nothing")));
     } catch (e) { if (e.status !== 401) fail(list, e); }
   };
+  const page = state.page;
   await load();
-  state.poll = setInterval(load, 3000);
+  poll(page, load);
 }
 
 // ---- a conversation: transcript, the patients of the number, take over, reply, release
@@ -389,8 +396,9 @@ async function conversation(id) {
       if (!patientsShown) { patientsShown = true; showPatients(people, c.full_phone); }
     } catch (e) { if (e.status !== 401) { clearInterval(state.poll); fail(head, e); fill(transcript, ); replyForm.hidden = true; } }
   };
+  const page = state.page;
   await load();
-  state.poll = setInterval(load, 3000);
+  poll(page, load);
 }
 
 async function showPatients(container, phone) {
@@ -721,6 +729,7 @@ async function settings() {
 // ---- routing: #/{clinic}/{page}[/{id}][?query]
 async function route() {
   clearInterval(state.poll);
+  const mine = ++state.page;
   if (!session.me) return;
   const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
   const params = new URLSearchParams(query || "");
@@ -733,6 +742,7 @@ async function route() {
     patientNames.clear();
     try { state.clinicInfo = await api("GET", `/clinics/${clinic}`); zone = state.clinicInfo.timezone || "UTC"; }
     catch (e) { state.role = null; shell("", notice(e.status === 404 ? t("notFound") : e.message, "bad")); state.clinic = null; return; }
+    if (mine !== state.page) return; // left while the clinic was loading
   }
   state.role = roleIn(clinic);
   state.practitionerId = session.me.memberships.find((m) => m.clinic_id === clinic)?.practitioner_id || null;
