@@ -91,10 +91,7 @@ async fn several_senders_send_each_reply_once_and_in_order_within_a_conversation
 #[tokio::test]
 async fn replies_beyond_a_numbers_rate_wait_queued_and_leave_later() {
     let app = spawn_app_with(|c| c.send_per_second_whatsapp = 1).await;
-    let phones: Vec<String> = (0..3).map(|i| format!("+24399000020{i}")).collect();
-    for (i, phone) in phones.iter().enumerate() {
-        assert_eq!(app.post_signed(&app.whatsapp_fields(&format!("SMpace{i}"), phone, "bonjour")).await.status(), 200);
-    }
+    let phones = greetings(&app, "+24399000020", 3).await;
     app.workers.run_until_idle().await.unwrap();
     assert_eq!(app.twilio.bodies().len(), 1, "one message a second from this sender");
     let mut waiting = 0;
@@ -118,10 +115,7 @@ async fn replies_beyond_a_numbers_rate_wait_queued_and_leave_later() {
 #[tokio::test]
 async fn short_waits_for_a_numbers_rate_are_waited_with_the_reply_in_hand() {
     let app = spawn_app_with(|c| c.send_per_second_whatsapp = 20).await;
-    let phones: Vec<String> = (0..6).map(|i| format!("+24399000030{i}")).collect();
-    for (i, phone) in phones.iter().enumerate() {
-        assert_eq!(app.post_signed(&app.whatsapp_fields(&format!("SMhand{i}"), phone, "bonjour")).await.status(), 200);
-    }
+    let phones = greetings(&app, "+24399000030", 6).await;
     app.workers.run_until_idle().await.unwrap();
     assert_eq!(app.twilio.bodies().len(), 6, "every reply sent in the pass");
     for phone in &phones {
@@ -129,4 +123,15 @@ async fn short_waits_for_a_numbers_rate_are_waited_with_the_reply_in_hand() {
             assert_eq!(reply.status, "sent", "{phone}");
         }
     }
+}
+
+/// `n` phones (`prefix` and a digit) each write "bonjour" to the clinic's
+/// WhatsApp number, each message acknowledged; their greeting replies wait
+/// in the outbox.
+async fn greetings(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
+    let phones: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    for phone in &phones {
+        assert_eq!(app.post_signed(&app.whatsapp_fields(&app.next_sid(), phone, "bonjour")).await.status(), 200);
+    }
+    phones
 }
