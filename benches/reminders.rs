@@ -161,7 +161,7 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
         clock: clock.clone(),
         inbound_ready: Arc::default(),
         outbound_ready,
-        send_max_attempts: 5,
+        send_retry_budget: chrono::Duration::hours(24),
         poll: std::time::Duration::from_millis(50),
         lease,
         last_sweep: Default::default(),

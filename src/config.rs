@@ -31,7 +31,10 @@ pub struct Config {
     pub conversation_idle_minutes: u32,
     /// How often workers look for work when nothing woke them.
     pub worker_poll_ms: u64,
-    pub send_max_attempts: u32,
+    /// How long a reply that fails transiently (429, 5xx, connection
+    /// refused) is retried, with exponential backoff and jitter, before it is
+    /// given up and its conversation put in front of staff. 0: tried once.
+    pub send_retry_hours: u32,
     /// Turns this node processes at once (each a different conversation). 0
     /// makes a node that only acknowledges webhooks and serves the API, while
     /// other nodes process. Default: 1 on SQLite (one writer), 4 on PostgreSQL.
@@ -146,7 +149,7 @@ impl Default for Config {
             secret_key_file: "nuru.key".into(),
             conversation_idle_minutes: 240,
             worker_poll_ms: 500,
-            send_max_attempts: 5,
+            send_retry_hours: 24,
             turn_concurrency: None,
             worker_lease_seconds: 60,
             send_concurrency: 16,
@@ -241,8 +244,8 @@ impl Config {
         if self.database_max_connections == Some(0) {
             return Err(invalid("database_max_connections", "must be at least 1"));
         }
-        if self.send_max_attempts == 0 {
-            return Err(invalid("send_max_attempts", "must be at least 1"));
+        if self.send_retry_hours > 24 * 14 {
+            return Err(invalid("send_retry_hours", "must be at most 336 (two weeks)"));
         }
         for (key, value) in [("send_per_second_sms", self.send_per_second_sms), ("send_per_second_whatsapp", self.send_per_second_whatsapp)]
         {

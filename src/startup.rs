@@ -106,7 +106,7 @@ impl Application {
             clock: options.clock.clone(),
             inbound_ready: inbound_ready.clone(),
             outbound_ready: Arc::new(Notify::new()),
-            send_max_attempts: config.send_max_attempts,
+            send_retry_budget: chrono::Duration::hours(config.send_retry_hours.into()),
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
             lease: chrono::Duration::seconds(config.worker_lease_seconds as i64),
             last_sweep: Default::default(),
@@ -260,13 +260,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready to serve: the database answers and carries every migration of this
-/// build. A load balancer sends traffic only to ready nodes.
+/// How long readiness may take, whatever the database does.
+const READY_BUDGET: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// Ready to serve: the database answers, carries every migration of this
+/// build, and stores (a committed write; a full disk or a read-only file is
+/// not ready). Answers within a second: a database that does not answer in
+/// time is not ready. A load balancer sends traffic only to ready nodes.
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.migrations_current().await {
-        Ok(true) => (StatusCode::OK, "ok"),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database migrations are behind this version"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    let check = async {
+        match state.store.migrations_current().await {
+            Ok(true) => {}
+            Ok(false) => return (StatusCode::SERVICE_UNAVAILABLE, "database migrations are behind this version"),
+            Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+        }
+        match state.store.probe_write(state.clock.now()).await {
+            Ok(()) => (StatusCode::OK, "ok"),
+            Err(e) if e.cannot_write() => (StatusCode::SERVICE_UNAVAILABLE, "database cannot write (disk full or read-only)"),
+            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+        }
+    };
+    match tokio::time::timeout(READY_BUDGET, check).await {
+        Ok(answer) => answer,
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database not answering"),
     }
 }
 

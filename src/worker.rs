@@ -29,7 +29,8 @@ pub struct Workers {
     pub clock: Clock,
     pub inbound_ready: Arc<Notify>,
     pub outbound_ready: Arc<Notify>,
-    pub send_max_attempts: u32,
+    /// How long a reply that failed transiently is retried (`send_retry_hours`).
+    pub send_retry_budget: Duration,
     pub poll: std::time::Duration,
     /// How long a claim stays with this node (`worker_lease_seconds`).
     pub lease: Duration,
@@ -104,27 +105,37 @@ impl Workers {
         // hand; a long one puts the reply back below.
         let result = self.transport.send(&self.store, &self.cipher, &m, PACED_WAIT_IN_HAND).await;
         let code = result.as_ref().err().and_then(SendError::twilio_code);
+        // Retries are timed from when this try ended, not from the claim.
+        let ended = self.clock.now();
+        let retry_at = match &result {
+            Err(SendError::Transient(_)) => self.retry_at(&m, ended, None),
+            Err(SendError::RetryAfter(_, wait)) => self.retry_at(&m, ended, Some(*wait)),
+            _ => None,
+        };
         match &result {
             Ok(_) => self.metrics.send("sent", None),
             Err(SendError::Paced(_)) => self.metrics.send("paced", None),
-            Err(SendError::Transient(_)) if m.attempts < self.send_max_attempts => self.metrics.send("retry", code),
+            Err(SendError::Transient(_) | SendError::RetryAfter(..)) if retry_at.is_some() => self.metrics.send("retry", code),
             Err(SendError::Uncertain(_)) => self.metrics.send("uncertain", code),
             Err(_) => self.metrics.send("failed", code),
         }
         match result {
-            Ok(provider_id) => self.store.mark_outbound_sent(m.id, &provider_id, self.clock.now()).await?,
+            Ok(provider_id) => self.store.mark_outbound_sent(m.id, &provider_id, ended).await?,
             Err(SendError::Paced(wait)) => {
                 // Whole seconds: the queue's times are epoch seconds.
                 let at = now + Duration::seconds(wait.as_secs() as i64 + 1);
                 self.store.defer_outbound(&m, at).await?;
                 return Ok(false);
             }
-            Err(SendError::Transient(reason)) if m.attempts < self.send_max_attempts => {
-                // Exponential backoff with jitter, as Twilio asks for 429s.
-                let base = 2_i64.pow(m.attempts.min(10));
-                let jitter = rand::random_range(0..=base.max(1));
+            Err(SendError::Transient(reason) | SendError::RetryAfter(reason, _)) if retry_at.is_some() => {
                 warn!(outbound = m.id, attempt = m.attempts, %reason, "send failed; will retry");
-                self.store.retry_outbound_later(m.id, now + Duration::seconds(base + jitter), &reason).await?;
+                if m.lifetime == crate::storage::Lifetime::Urgent && m.attempts == 1 {
+                    // An emergency reply that did not leave: staff know now,
+                    // while it keeps being tried every few seconds.
+                    error!(outbound = m.id, "an urgent reply could not be sent: its conversation is in front of staff");
+                    self.store.flag_undelivered(&m, None, ended).await?;
+                }
+                self.store.retry_outbound_later(m.id, retry_at.expect("guarded"), &reason).await?;
             }
             Err(e) if code == Some(TWILIO_UNSUBSCRIBED) => {
                 // Twilio refuses: the phone opted out (STOP to the carrier or
@@ -142,12 +153,26 @@ impl Workers {
                 self.store.set_consent_now(change, now).await?;
             }
             Err(e) => {
-                error!(outbound = m.id, error = %e, "reply not sent");
-                self.store.fail_outbound(m.id, &e.to_string()).await?;
-                self.store.system_event(Some(m.clinic_id), "send_failed", &format!("outbound {}", m.id), now).await?;
+                // Refused for good, given up after its budget, or maybe sent:
+                // never tried again, and its conversation goes in front of
+                // staff, marked undelivered.
+                error!(outbound = m.id, attempt = m.attempts, error = %e, "reply not sent: its conversation is in front of staff");
+                self.store.flag_undelivered(&m, Some(&e.to_string()), ended).await?;
+                self.store.system_event(Some(m.clinic_id), "send_failed", &format!("outbound {}", m.id), ended).await?;
             }
         }
         Ok(true)
+    }
+
+    /// When a reply that failed transiently is tried again, or `None` once
+    /// it would no longer be useful.
+    fn retry_at(
+        &self,
+        m: &crate::storage::ClaimedOutbound,
+        ended: chrono::DateTime<chrono::Utc>,
+        asked: Option<std::time::Duration>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        crate::channels::outbound::next_attempt(m.lifetime, m.attempts, m.created_at, ended, self.send_retry_budget, asked, rand::random())
     }
 
     /// Runs both queues until neither has work ready now (tests, chat, bench).

@@ -17,6 +17,9 @@ pub struct ConversationSummary {
     pub language: String,
     pub needs_human: bool,
     pub urgent: bool,
+    /// A reply could not be delivered (an outage outlasted its retries, or
+    /// Twilio refused it): staff should reach the patient another way.
+    pub undelivered: bool,
     /// Where the conversation stands: idle, booking, cancelling, moving, file (proving who the patient is before answering about their file) or handed_off.
     pub state: String,
     pub last_inbound_at: Option<DateTime<Utc>>,
@@ -25,8 +28,19 @@ pub struct ConversationSummary {
 
 impl From<storage::ConversationSummary> for ConversationSummary {
     fn from(c: storage::ConversationSummary) -> Self {
-        let storage::ConversationSummary { id, channel, phone, language, needs_human, urgent, state, last_inbound_at, updated_at } = c;
-        ConversationSummary { id, channel, phone, language, needs_human, urgent, state, last_inbound_at, updated_at }
+        let storage::ConversationSummary {
+            id,
+            channel,
+            phone,
+            language,
+            needs_human,
+            urgent,
+            undelivered,
+            state,
+            last_inbound_at,
+            updated_at,
+        } = c;
+        ConversationSummary { id, channel, phone, language, needs_human, urgent, undelivered, state, last_inbound_at, updated_at }
     }
 }
 

@@ -4,7 +4,8 @@
 use super::twilio::{Content, TwilioClient};
 use crate::domain::{Channel, mask_phone};
 use crate::secrets::{Cipher, Secret};
-use crate::storage::{ClaimedOutbound, Store};
+use crate::storage::{ClaimedOutbound, Lifetime, Store};
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tracing::{debug, info};
 
@@ -13,6 +14,10 @@ pub enum SendError {
     /// Not sent; try again later.
     #[error("transient: {0}")]
     Transient(String),
+    /// Not sent: Twilio asked to wait at least this long (429 or 503 with
+    /// `Retry-After`).
+    #[error("transient: {0} (retry after {1:?})")]
+    RetryAfter(String, Duration),
     /// Refused for good (opted out, invalid number, no credentials…).
     #[error("final: {0}")]
     Final(String),
@@ -29,7 +34,11 @@ impl SendError {
     /// Twilio's error code, when Twilio answered with one ("HTTP 400 code
     /// 21610 …", as the client words its errors).
     pub fn twilio_code(&self) -> Option<u32> {
-        let (SendError::Transient(detail) | SendError::Final(detail) | SendError::Uncertain(detail)) = self else { return None };
+        let (SendError::Transient(detail) | SendError::RetryAfter(detail, _) | SendError::Final(detail) | SendError::Uncertain(detail)) =
+            self
+        else {
+            return None;
+        };
         let rest = detail.split_once(" code ")?.1;
         rest.split_whitespace().next()?.parse().ok().filter(|c| *c != 0)
     }
@@ -40,6 +49,36 @@ impl SendError {
 /// long code about one message a second, a WhatsApp sender tens a second.
 /// Each node paces its own sends by the sending number (`from`); replies of
 /// different numbers go out side by side.
+/// When a reply that was not sent is tried again, or `None` when it is
+/// given up: its next try would come after it stopped being useful
+/// (`budget` after it was queued; an hour for a fleeting reply).
+/// Exponential backoff with equal jitter from `now` (the instant the failed
+/// try ended), never sooner than Twilio's `Retry-After`: an urgent reply
+/// every 1–10 s, the others from 5 s doubling up to 15 min.
+pub fn next_attempt(
+    lifetime: Lifetime,
+    attempts: u32,
+    queued_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    budget: chrono::Duration,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Option<DateTime<Utc>> {
+    let doubling = 2_i64.saturating_pow(attempts.saturating_sub(1).min(20));
+    let base = match lifetime {
+        Lifetime::Urgent => doubling.min(10),
+        Lifetime::Lasting | Lifetime::Fleeting => (5 * doubling).min(15 * 60),
+    };
+    let jittered = ((base as f64) * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))).ceil() as i64;
+    let asked = retry_after.map_or(0, |d| d.as_secs_f64().ceil() as i64).min(3600);
+    let at = now + chrono::Duration::seconds(jittered.max(asked).max(1));
+    let useful = match lifetime {
+        Lifetime::Fleeting => budget.min(Lifetime::FLEETING),
+        Lifetime::Urgent | Lifetime::Lasting => budget,
+    };
+    (at <= queued_at + useful).then_some(at)
+}
+
 #[derive(Clone)]
 pub struct SendPacer {
     sms: std::sync::Arc<governor::DefaultKeyedRateLimiter<String>>,
@@ -128,7 +167,66 @@ impl Transport {
 
 #[cfg(test)]
 mod tests {
-    use super::SendError;
+    use super::{Lifetime, SendError, next_attempt};
+    use chrono::{DateTime, Duration, Utc};
+    use proptest::prelude::*;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-11-23T07:00:00Z".parse().unwrap()
+    }
+
+    proptest! {
+        /// A retry never comes before Twilio's Retry-After nor after the
+        /// reply stopped being useful, and a given-up reply is one whose
+        /// next try would have come too late.
+        #[test]
+        fn a_retry_respects_retry_after_and_the_budget(
+            lifetime in prop_oneof![Just(Lifetime::Urgent), Just(Lifetime::Lasting), Just(Lifetime::Fleeting)],
+            attempts in 1u32..200,
+            elapsed in 0i64..200_000,
+            budget_hours in 0i64..48,
+            retry_after in proptest::option::of(0u64..7200),
+            jitter in 0.0f64..=1.0,
+        ) {
+            let now = t0() + Duration::seconds(elapsed);
+            let budget = Duration::hours(budget_hours);
+            let asked = retry_after.map(std::time::Duration::from_secs);
+            let useful = if lifetime == Lifetime::Fleeting { budget.min(Lifetime::FLEETING) } else { budget };
+            match next_attempt(lifetime, attempts, t0(), now, budget, asked, jitter) {
+                Some(at) => {
+                    prop_assert!(at > now);
+                    prop_assert!(at <= t0() + useful);
+                    prop_assert!(at >= now + Duration::seconds(retry_after.unwrap_or(0).min(3600) as i64));
+                    let cap = if lifetime == Lifetime::Urgent { 10 } else { 900 };
+                    prop_assert!(at <= now + Duration::seconds(cap.max(retry_after.unwrap_or(0).min(3600) as i64)));
+                }
+                None => {
+                    // The same backoff without an end (a fleeting reply backs off as a lasting one).
+                    let unbounded = if lifetime == Lifetime::Fleeting { Lifetime::Lasting } else { lifetime };
+                    let earliest = next_attempt(unbounded, attempts, t0(), now, Duration::days(10_000), asked, 0.0).unwrap();
+                    prop_assert!(earliest > t0() + useful - Duration::seconds(900));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_75_second_outage_is_outlasted_and_an_hour_old_offer_is_not_sent() {
+        let budget = Duration::hours(24);
+        // Tries every few seconds, then doubling: within the first two
+        // minutes there are several, none later than a few minutes apart.
+        let mut now = t0();
+        let mut tries = vec![];
+        for attempts in 1..=6 {
+            now = next_attempt(Lifetime::Lasting, attempts, t0(), now, budget, None, 0.5).unwrap();
+            tries.push((now - t0()).num_seconds());
+        }
+        assert!(tries.iter().any(|s| (75..=300).contains(s)), "a try soon after a 75 s outage: {tries:?}");
+        assert_eq!(next_attempt(Lifetime::Fleeting, 9, t0(), t0() + Duration::minutes(59), budget, None, 1.0), None);
+        assert!(next_attempt(Lifetime::Lasting, 9, t0(), t0() + Duration::minutes(59), budget, None, 1.0).is_some());
+        assert!(next_attempt(Lifetime::Urgent, 40, t0(), t0(), budget, None, 1.0).unwrap() <= t0() + Duration::seconds(10));
+        assert_eq!(next_attempt(Lifetime::Lasting, 1, t0(), t0(), Duration::zero(), None, 0.0), None, "no budget: tried once");
+    }
 
     #[test]
     fn twilio_codes_are_read_from_the_clients_errors() {

@@ -9,7 +9,7 @@ use super::turn::{DocumentQuery, Effect, Event, Outcome, TurnContext};
 use crate::clock::Clock;
 use crate::domain::{ClinicCatalog, ConsultationMode, Lang, Occupancy, mask_phone};
 use crate::scheduling::{self, BookRequest, BookingError, MoveRequest};
-use crate::storage::{Activity, ClaimedInbound, ConversationRow, NewOutbound, StorageError, Store};
+use crate::storage::{Activity, ClaimedInbound, ConversationRow, Lifetime, NewOutbound, StorageError, Store};
 use crate::understanding::{self, ClinicLexicon};
 use chrono::Duration;
 
@@ -496,6 +496,16 @@ impl TurnRunner {
                 }
             }
         }
+        // An emergency reply is pushed hardest; a turn that changed an
+        // appointment says so for as long as it can be delivered; the rest
+        // (offers, questions) goes stale once the patient has moved on.
+        let lifetime = if outcome.effects.iter().any(|e| matches!(e, Effect::Urgent)) {
+            Lifetime::Urgent
+        } else if outcome.effects.iter().any(|e| !matches!(e, Effect::Reply(_) | Effect::NeedsHuman)) {
+            Lifetime::Lasting
+        } else {
+            Lifetime::Fleeting
+        };
         let mut tx = self.store.begin().await?;
         let mut report = TurnReport::default();
         let mut saved = row.clone();
@@ -595,6 +605,7 @@ impl TurnRunner {
                             to: row.phone.clone(),
                             body: part,
                             author: "bot",
+                            lifetime,
                         };
                         Store::insert_outbound(&mut tx, &reply, now).await?;
                         report.replies += 1;

@@ -52,7 +52,7 @@ impl Session {
             clock: clock.clone(),
             inbound_ready: Arc::default(),
             outbound_ready: Arc::default(),
-            send_max_attempts: 1,
+            send_retry_budget: chrono::Duration::zero(),
             poll: std::time::Duration::from_millis(100),
             lease: chrono::Duration::seconds(60),
             last_sweep: Default::default(),

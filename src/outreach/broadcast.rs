@@ -89,6 +89,7 @@ impl Outreach {
             to: r.phone.clone(),
             body: for_channel(text, r.channel),
             author: "bot",
+            lifetime: crate::storage::Lifetime::Lasting,
         };
         let queued =
             self.store.queue_broadcast(r, &message, variables.as_ref().map(|(sid, vars)| (sid.as_str(), vars.as_str())), now).await?;

@@ -181,6 +181,7 @@ impl Recipient {
             to: self.phone.clone(),
             body,
             author: "bot",
+            lifetime: crate::storage::Lifetime::Lasting,
         }
     }
 }

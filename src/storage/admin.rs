@@ -15,6 +15,8 @@ pub struct ConversationSummary {
     pub language: String,
     pub needs_human: bool,
     pub urgent: bool,
+    /// A reply could not be delivered (until staff release the conversation).
+    pub undelivered: bool,
     /// Where the conversation stands: idle, booking, cancelling, moving, file or handed_off.
     pub state: String,
     pub last_inbound_at: Option<DateTime<Utc>>,
@@ -57,6 +59,7 @@ struct ConversationRecord {
     language: String,
     needs_human: i64,
     urgent: i64,
+    undelivered_at: Option<i64>,
     flow: String,
     last_inbound_at: Option<i64>,
     #[sqlx(try_from = "super::sql::Epoch")]
@@ -72,6 +75,7 @@ impl ConversationRecord {
             language: self.language,
             needs_human: self.needs_human != 0,
             urgent: self.urgent != 0,
+            undelivered: self.undelivered_at.is_some(),
             state: self.flow,
             last_inbound_at: self.last_inbound_at.map(from_ts).transpose()?,
             updated_at: self.updated_at,
@@ -88,7 +92,7 @@ impl Store {
 
     pub async fn conversations(&self, clinic: ClinicId, f: &ConversationFilter) -> Result<Vec<ConversationSummary>> {
         let mut q = super::sql::Statement::new(
-            "SELECT id, channel, phone, language, needs_human, urgent, flow, last_inbound_at, updated_at FROM conversations WHERE clinic_id = $1",
+            "SELECT id, channel, phone, language, needs_human, urgent, undelivered_at, flow, last_inbound_at, updated_at FROM conversations WHERE clinic_id = $1",
         );
         q.arg(clinic.to_string());
         if let Some(needs_human) = f.needs_human {
@@ -123,7 +127,7 @@ impl Store {
     /// One conversation of the clinic, with its full number.
     pub async fn conversation_summary(&self, clinic: ClinicId, id: ConversationId) -> Result<Option<(ConversationSummary, String)>> {
         let record = sqlx::query_as::<_, ConversationRecord>(
-            "SELECT id, channel, phone, language, needs_human, urgent, flow, last_inbound_at, updated_at FROM conversations \
+            "SELECT id, channel, phone, language, needs_human, urgent, undelivered_at, flow, last_inbound_at, updated_at FROM conversations \
              WHERE id = $1 AND clinic_id = $2",
         )
         .bind(id.to_string())
@@ -257,7 +261,8 @@ impl Store {
         // Staff take a conversation over (handed off) or hand it back (idle).
         let flow = if needs_human { "handed_off" } else { "idle" };
         sqlx::query(
-            "UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3, flow = $6 WHERE id = $4 AND clinic_id = $5",
+            "UPDATE conversations SET state = $1, needs_human = $2, version = version + 1, updated_at = $3, flow = $6, \
+               undelivered_at = CASE WHEN $2 = 0 THEN NULL ELSE undelivered_at END WHERE id = $4 AND clinic_id = $5",
         )
         .bind(state)
         .bind(needs_human as i64)

@@ -60,6 +60,7 @@ impl Store {
             Backend::Postgres => self.insert_inbound_json(messages).await,
             Backend::Sqlite => self.insert_inbound_each(messages).await,
         };
+        self.note_write(&together);
         match together {
             Ok(stored) => stored.into_iter().map(Ok).collect(),
             // One message, or a database that is not answering: no message

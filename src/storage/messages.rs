@@ -42,12 +42,52 @@ pub struct NewOutbound {
     pub to: PhoneNumber,
     pub body: String,
     pub author: &'static str,
+    pub lifetime: Lifetime,
+}
+
+/// How long a message stays worth sending, and how hard it is pushed
+/// through an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// An emergency reply: retried within seconds, and its first failure
+    /// puts the conversation in front of staff.
+    Urgent,
+    /// Worth sending for the whole retry budget: a booking, move or
+    /// cancellation done, a staff reply, a reminder or notice.
+    Lasting,
+    /// A conversational reply (an offer of times, a question): stale after
+    /// [`Lifetime::FLEETING`], when the patient has moved on.
+    Fleeting,
+}
+
+impl Lifetime {
+    pub const FLEETING: chrono::Duration = chrono::Duration::hours(1);
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifetime::Urgent => "urgent",
+            Lifetime::Lasting => "lasting",
+            Lifetime::Fleeting => "fleeting",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lifetime> {
+        Some(match s {
+            "urgent" => Lifetime::Urgent,
+            "lasting" => Lifetime::Lasting,
+            "fleeting" => Lifetime::Fleeting,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ClaimedOutbound {
     pub id: i64,
     pub clinic_id: ClinicId,
+    pub conversation_id: ConversationId,
+    pub created_at: DateTime<Utc>,
+    pub lifetime: Lifetime,
     pub channel: Channel,
     pub to: PhoneNumber,
     pub body: String,
@@ -230,7 +270,8 @@ impl Store {
     ) -> Result<i64> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO outbound_messages (clinic_id, conversation_id, inbound_id, channel, to_phone, body, author, \
-               next_attempt_at, created_at, kind, content_sid, content_variables) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,$9,$10,$11) RETURNING id",
+               next_attempt_at, created_at, kind, content_sid, content_variables, lifetime) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8,$9,$10,$11,$12) RETURNING id",
         )
         .bind(m.clinic_id.to_string())
         .bind(m.conversation_id.to_string())
@@ -243,6 +284,7 @@ impl Store {
         .bind(kind)
         .bind(template.map(|(sid, _)| sid))
         .bind(template.map(|(_, vars)| vars))
+        .bind(m.lifetime.as_str())
         .fetch_one(conn)
         .await?;
         Ok(id)
@@ -271,7 +313,7 @@ impl Store {
                        AND e.status IN ('queued', 'sending') AND e.id < o.id) \
                  ORDER BY o.id LIMIT 1 {}) \
                AND status = 'queued' \
-             RETURNING id, clinic_id, channel, to_phone, body, attempts, kind, content_sid, content_variables",
+             RETURNING id, clinic_id, conversation_id, created_at, lifetime, channel, to_phone, body, attempts, kind, content_sid, content_variables",
             self.queue_index("outbound_queue"),
             self.skip_locked()
         );
@@ -280,6 +322,12 @@ impl Store {
         Ok(Some(ClaimedOutbound {
             id: row.try_get("id")?,
             clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
+            conversation_id: parse_id(&row.try_get::<String, _>("conversation_id")?, ConversationId::parse)?,
+            created_at: from_ts(row.try_get("created_at")?)?,
+            lifetime: {
+                let s: String = row.try_get("lifetime")?;
+                Lifetime::parse(&s).ok_or_else(|| StorageError::Corrupt(format!("bad lifetime {s}")))?
+            },
             channel: channel(&row)?,
             to: phone(&row, "to_phone")?,
             body: row.try_get("body")?,
@@ -340,6 +388,32 @@ impl Store {
         .bind(to_ts(at))
         .bind(m.clinic_id.to_string())
         .bind(m.channel.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A reply that will not be delivered (or, urgent, not yet): its
+    /// conversation is put in front of staff, marked undelivered, in one
+    /// transaction with the reply's failure when `give_up`.
+    pub async fn flag_undelivered(&self, m: &ClaimedOutbound, give_up: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if let Some(error) = give_up {
+            sqlx::query(
+                "UPDATE outbound_messages SET status = 'failed', locked_until = NULL, error = $1 WHERE id = $2 AND status = 'sending'",
+            )
+            .bind(error)
+            .bind(m.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE conversations SET needs_human = 1, undelivered_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND clinic_id = $3 AND undelivered_at IS NULL",
+        )
+        .bind(to_ts(now))
+        .bind(m.conversation_id.to_string())
+        .bind(m.clinic_id.to_string())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

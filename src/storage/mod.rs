@@ -36,7 +36,7 @@ pub use conversations::ConversationRow;
 pub use documents::{DocumentRecord, NewDocument, NewPassage, StoredPassage};
 pub use feedback::{ANSWER_WINDOW, AskAfter, ClaimedFeedback, FeedbackComment, FeedbackSettings, FeedbackStats, RatingSummary, VisitEvent};
 pub use intake::Intake;
-pub use messages::{ClaimedInbound, ClaimedOutbound, NewInbound, NewOutbound, OutboundRow, QueueDepths};
+pub use messages::{ClaimedInbound, ClaimedOutbound, Lifetime, NewInbound, NewOutbound, OutboundRow, QueueDepths};
 pub use patients::{Erasure, PatientPage, PatientRecord};
 pub use reminders::{
     ClaimedReminder, Consent, ConsentChange, ReminderRecord, ReminderSettings, ReminderStats, ReminderTarget, StoredTemplate,
@@ -72,6 +72,20 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The database refuses to write: its disk is full, its file read-only,
+    /// its storage failing (SQLite's FULL, READONLY, IOERR, CANTOPEN;
+    /// PostgreSQL's disk_full, insufficient_resources, read_only_sql_transaction).
+    /// Nothing can be stored until an operator frees room or fixes it.
+    pub fn cannot_write(&self) -> bool {
+        let StorageError::Database(sqlx::Error::Database(db)) = self else { return false };
+        let Some(code) = db.code() else { return false };
+        match code.parse::<i32>() {
+            // SQLite: the primary code is the extended code's low byte.
+            Ok(extended) => matches!(extended & 0xff, 8 | 10 | 13 | 14),
+            Err(_) => matches!(code.as_ref(), "53100" | "53000" | "25006"),
+        }
+    }
+
     /// The database is down, unreachable or out of connections (a retry may
     /// succeed), as opposed to a fault in the query or the data.
     pub fn is_unavailable(&self) -> bool {
@@ -107,6 +121,24 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    health: std::sync::Arc<WriteHealth>,
+}
+
+/// What this node last learned of the database's ability to store: the
+/// reason of the last write that failed because the database could not
+/// write or could not be reached, until a write succeeds again. Readiness
+/// reads it; the change is logged once each way (ERROR, then INFO).
+#[derive(Debug)]
+struct WriteHealth {
+    failing: std::sync::Mutex<Option<String>>,
+    /// This process's row in `write_probes`.
+    node: String,
+}
+
+impl Default for WriteHealth {
+    fn default() -> Self {
+        WriteHealth { failing: Default::default(), node: uuid::Uuid::new_v4().to_string() }
+    }
 }
 
 impl Store {
@@ -125,6 +157,21 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(30))
+            // A connection whose transaction was not closed (SQLite rolls a
+            // transaction back by itself on a full disk; the driver's ROLLBACK
+            // then fails and it still counts one open) would run every later
+            // "transaction" as a savepoint inside it, committing nothing:
+            // such a connection is closed and replaced, never reused.
+            .before_acquire(|conn: &mut AnyConnection, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    if conn.is_in_transaction() {
+                        tracing::warn!("a database connection came back with a transaction still open: replaced");
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn: &mut AnyConnection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -147,7 +194,58 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, health: Default::default() })
+    }
+
+    /// Records a write's outcome: a failure because the database cannot
+    /// write or cannot be reached marks the store failing (logged once), a
+    /// success clears it (logged once).
+    pub(crate) fn note_write<T>(&self, outcome: &Result<T>) {
+        let mut failing = self.health.failing.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(_) if failing.is_some() => {
+                *failing = None;
+                tracing::info!("the database stores again");
+            }
+            Ok(_) => {}
+            Err(e) if e.cannot_write() || e.is_unavailable() => {
+                if failing.is_none() {
+                    tracing::error!(error = %e, "the database cannot store: webhooks are answered 503 until it can");
+                }
+                *failing = Some(e.to_string());
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Why the last write failed, while no write has succeeded since.
+    pub fn write_failing(&self) -> Option<String> {
+        self.health.failing.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A real write, committed: one row per node, written with 64 KiB that
+    /// need fresh room, then emptied. Succeeds only if the database can store
+    /// a small batch of messages now. Clears or sets the failing mark.
+    pub async fn probe_write(&self, now: DateTime<Utc>) -> Result<()> {
+        let node = self.health.node.as_str();
+        let outcome = async {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "INSERT INTO write_probes (node, probed_at, room) VALUES ($1, $2, $3) \
+                 ON CONFLICT (node) DO UPDATE SET probed_at = excluded.probed_at, room = excluded.room",
+            )
+            .bind(node)
+            .bind(to_ts(now))
+            .bind(rand::random_iter::<u8>().take(64 * 1024).collect::<Vec<u8>>())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            sqlx::query("UPDATE write_probes SET room = NULL WHERE node = $1").bind(node).execute(&self.pool).await?;
+            Ok(())
+        }
+        .await;
+        self.note_write(&outcome);
+        outcome
     }
 
     pub fn backend(&self) -> Backend {

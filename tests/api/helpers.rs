@@ -60,6 +60,9 @@ impl Recorded {
     }
 }
 
+/// How Twilio's API answers during an outage: a status and its `Retry-After` (seconds).
+pub type Outage = (u16, Option<u64>);
+
 /// A media file the mock serves: content type and bytes.
 pub type MediaFile = (String, Vec<u8>);
 
@@ -76,6 +79,11 @@ pub struct MockTwilio {
     pub media: Arc<Mutex<std::collections::HashMap<String, MediaFile>>>,
     /// Every media request: path and Authorization header.
     pub media_requests: Arc<Mutex<Vec<(String, String)>>>,
+    /// While set, every send is answered with this status (and this
+    /// `Retry-After`, in seconds): an outage of Twilio's API.
+    pub outage: Arc<Mutex<Option<Outage>>>,
+    /// The sends answered 201 (accepted): To and Body.
+    pub accepted: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl MockTwilio {
@@ -136,15 +144,35 @@ async fn cdn(State(mock): State<MockTwilio>, Path(id): Path<String>, uri: axum::
     }
 }
 
-async fn messages(State(mock): State<MockTwilio>, Path(sid): Path<String>, headers: HeaderMap, body: String) -> (StatusCode, String) {
+async fn messages(
+    State(mock): State<MockTwilio>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, HeaderMap, String) {
     let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
     let authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    mock.received.lock().unwrap().push(Recorded { account: sid.clone(), authorization, fields });
-    if let Some((status, body)) = mock.script.lock().unwrap().pop_front() {
-        return (StatusCode::from_u16(status).unwrap(), body);
+    let recorded = Recorded { account: sid.clone(), authorization, fields };
+    let (to, body_sent) = (recorded.field("To").to_string(), recorded.field("Body").to_string());
+    mock.received.lock().unwrap().push(recorded);
+    if let Some((status, retry_after)) = *mock.outage.lock().unwrap() {
+        let mut headers = HeaderMap::new();
+        if let Some(seconds) = retry_after {
+            headers.insert("retry-after", seconds.to_string().parse().unwrap());
+        }
+        let body = serde_json::json!({"code": if status == 429 { 20429 } else { 20500 }, "message": "unavailable", "status": status});
+        return (StatusCode::from_u16(status).unwrap(), headers, body.to_string());
     }
+    if let Some((status, body)) = mock.script.lock().unwrap().pop_front() {
+        return (StatusCode::from_u16(status).unwrap(), HeaderMap::new(), body);
+    }
+    mock.accepted.lock().unwrap().push((to, body_sent));
     let n = mock.counter.fetch_add(1, Ordering::SeqCst);
-    (StatusCode::CREATED, serde_json::json!({"sid": format!("SM{n:032}"), "status": "queued", "account_sid": sid}).to_string())
+    (
+        StatusCode::CREATED,
+        HeaderMap::new(),
+        serde_json::json!({"sid": format!("SM{n:032}"), "status": "queued", "account_sid": sid}).to_string(),
+    )
 }
 
 pub struct TestApp {

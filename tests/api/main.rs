@@ -17,6 +17,7 @@ mod console;
 mod conversations;
 mod documents;
 mod embeddings;
+mod faults;
 mod feedback;
 mod google;
 mod media;

@@ -224,6 +224,7 @@ pub async fn reply_to_conversation(
         to: phone,
         body: body.to_string(),
         author: "staff",
+        lifetime: crate::storage::Lifetime::Lasting,
     };
     let id = conversation.to_string();
     let audit = audit_event(&caller, clinic, "reply", "conversation", Some(&id));

@@ -39,6 +39,18 @@ struct TwilioError {
 /// outside the WhatsApp 24-hour window (63016), invalid number (21211, 21614).
 const FINAL_CODES: &[i64] = &[21610, 63016, 21211, 21614, 21408, 21612];
 
+/// `Retry-After`: whole seconds, or an HTTP date (RFC 9110 §10.2.3), read
+/// against the answer's own `Date` (so no clock of ours is involved).
+fn retry_after(value: &str, date: Option<&str>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let sent = chrono::DateTime::parse_from_rfc2822(date?.trim()).ok()?;
+    Some((at - sent).to_std().unwrap_or_default())
+}
+
 impl TwilioClient {
     pub fn new(api_base: &str) -> Self {
         let http = reqwest::Client::builder()
@@ -102,14 +114,34 @@ impl TwilioClient {
             let created: Created = response.json().await.map_err(|e| SendError::Uncertain(format!("unreadable answer: {e}")))?;
             return Ok(created.sid);
         }
+        let header = |name| response.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok());
+        let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| retry_after(v, header(reqwest::header::DATE)));
         let error: TwilioError = response.json().await.unwrap_or_default();
         let detail = format!("HTTP {} code {} {}", status.as_u16(), error.code.unwrap_or(0), error.message.unwrap_or_default());
         if status.as_u16() == 429 || error.code == Some(20429) || status.is_server_error() {
-            return Err(SendError::Transient(detail));
+            return Err(match retry_after {
+                Some(wait) => SendError::RetryAfter(detail, wait),
+                None => SendError::Transient(detail),
+            });
         }
         if error.code.is_some_and(|c| FINAL_CODES.contains(&c)) || status.is_client_error() {
             return Err(SendError::Final(detail));
         }
         Err(SendError::Transient(detail))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retry_after_is_read_as_seconds_or_an_http_date() {
+        use std::time::Duration;
+        let date = Some("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(super::retry_after("60", None), Some(Duration::from_secs(60)));
+        assert_eq!(super::retry_after(" 0 ", date), Some(Duration::ZERO));
+        assert_eq!(super::retry_after("Wed, 21 Oct 2015 07:30:00 GMT", date), Some(Duration::from_secs(120)));
+        assert_eq!(super::retry_after("Wed, 21 Oct 2015 07:20:00 GMT", date), Some(Duration::ZERO), "a date passed: at once");
+        assert_eq!(super::retry_after("Wed, 21 Oct 2015 07:30:00 GMT", None), None, "a date without the answer's Date is not guessed");
+        assert_eq!(super::retry_after("soon", date), None);
     }
 }

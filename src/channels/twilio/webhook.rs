@@ -12,6 +12,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::{error, warn};
 
+/// How long an acknowledgement may wait for its clinic's key and its message
+/// to be stored
+/// (Twilio gives up at 15 s; a 503 sooner makes it retry sooner).
+const STORE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
 fn refuse(status: StatusCode, reason: &str, outcome: &'static str) -> (Response, &'static str) {
@@ -27,7 +32,16 @@ pub async fn inbound(
     body: Bytes,
 ) -> Response {
     let started = std::time::Instant::now();
-    let (response, outcome) = receive(&app, slug, uri, headers, body).await;
+    // A webhook that cannot be verified and stored within the budget (the
+    // database is gone or stuck) is answered 503 at once, so Twilio retries;
+    // a late commit of it is then a duplicate, acknowledged and processed once.
+    let (response, outcome) = match tokio::time::timeout(STORE_BUDGET, receive(&app, slug.clone(), uri, headers, body)).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            warn!(clinic = %slug, "inbound message not stored within the budget: answered 503");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable")
+        }
+    };
     let acknowledged = response.status() == StatusCode::OK;
     app.metrics.webhook(outcome, acknowledged.then(|| started.elapsed().as_secs_f64()));
     response
@@ -145,7 +159,9 @@ async fn receive(app: &AppState, slug: String, uri: axum::http::Uri, headers: He
         Err(e) => {
             // Twilio retries on failure only for some errors: a 5xx is our
             // honest answer, the message was not stored.
-            error!(clinic = %slug, error = %e, "inbound message could not be stored");
+            // The store logs the database's failing once (ERROR); each
+            // refused message is a warning.
+            warn!(clinic = %slug, error = %e, "inbound message could not be stored: answered 503");
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable", "unavailable");
         }
     };

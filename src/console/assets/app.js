@@ -7,7 +7,7 @@ const T = {
   fr: {
     title: "Nuru", email: "E-mail", password: "Mot de passe", signIn: "Se connecter", signOut: "Se déconnecter",
     inbox: "Boîte de réception", agenda: "Agenda", patients: "Patients", settings: "Réglages",
-    needsPerson: "Attendent une personne", recent: "Récentes", emergency: "URGENCE", waiting: "attend une personne",
+    needsPerson: "Attendent une personne", recent: "Récentes", emergency: "URGENCE", waiting: "attend une personne", undelivered: "réponse non remise",
     nothing: "Rien pour l'instant.", back: "← Retour", takeOver: "Prendre la main", release: "Rendre au bot",
     reply: "Répondre", send: "Envoyer", chars: "caractères", segments: "SMS", outsideWindow:
       "Plus de 24 heures depuis le dernier message du patient : WhatsApp n'accepte plus de texte libre, seulement un modèle approuvé.",
@@ -37,7 +37,7 @@ const T = {
   en: {
     title: "Nuru", email: "E-mail", password: "Password", signIn: "Sign in", signOut: "Sign out",
     inbox: "Inbox", agenda: "Agenda", patients: "Patients", settings: "Settings",
-    needsPerson: "Waiting for a person", recent: "Recent", emergency: "EMERGENCY", waiting: "waiting for a person",
+    needsPerson: "Waiting for a person", recent: "Recent", emergency: "EMERGENCY", waiting: "waiting for a person", undelivered: "reply not delivered",
     nothing: "Nothing for now.", back: "← Back", takeOver: "Take over", release: "Hand back to the bot",
     reply: "Reply", send: "Send", chars: "characters", segments: "SMS", outsideWindow:
       "More than 24 hours since the patient's last message: WhatsApp no longer accepts free text, only an approved template.",
@@ -287,6 +287,7 @@ function conversationRow(c) {
     h("a", { href: `#/${state.clinic}/c/${c.id}` },
       c.urgent ? h("span", { class: "badge urgent" }, t("emergency")) : null,
       c.needs_human && !c.urgent ? h("span", { class: "badge" }, t("waiting")) : null,
+      c.undelivered ? h("span", { class: "badge urgent" }, t("undelivered")) : null,
       h("span", { class: "phone" }, c.phone),
       h("span", { class: "muted" }, `${c.channel === "whatsapp" ? "WhatsApp" : "SMS"} · ${t("states")[c.state] || c.state}`),
       h("time", { datetime: c.updated_at }, stamp(c.updated_at))));
