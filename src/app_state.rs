@@ -33,4 +33,6 @@ pub struct AppState {
     /// Practitioners' Google Calendars (consent needs the deployment's OAuth
     /// client; a Workspace service account does not).
     pub google: Arc<crate::calendar::google::Google>,
+    /// Sign-in throttling and bounded password hashing.
+    pub logins: Arc<crate::admin::throttle::LoginGuard>,
 }

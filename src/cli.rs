@@ -148,6 +148,13 @@ enum AdminCommand {
         /// clinic_admin, staff or practitioner.
         #[arg(long)]
         role: String,
+        /// For a practitioner account: the practitioner it is (its agenda is
+        /// what the account sees).
+        #[arg(long)]
+        practitioner: Option<String>,
+        /// Allow changing the role of someone already a member of the clinic.
+        #[arg(long)]
+        change_role: bool,
     },
 }
 
@@ -338,31 +345,60 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
             Command::Admin { command } => {
                 let store = Store::connect(&config.database_url, config.database_max_connections).await?;
                 let now = chrono::Utc::now();
-                let password = || -> anyhow::Result<String> {
+                let password = |email: &str| -> anyhow::Result<String> {
                     let p = match std::env::var("NURU_ADMIN_PASSWORD") {
                         Ok(p) => p,
                         Err(_) => std::io::stdin().lock().lines().next().transpose()?.unwrap_or_default(),
                     };
-                    anyhow::ensure!(p.chars().count() >= 12, "the password must have at least 12 characters");
+                    crate::admin::auth::check_password(&p, email).map_err(anyhow::Error::msg)?;
                     Ok(p)
                 };
                 match command {
                     AdminCommand::CreateSuperadmin { email } => {
-                        let hash = crate::admin::auth::hash_password(&password()?);
+                        let hash = crate::admin::auth::hash_password(&password(&email)?);
                         store.create_user(&email, &hash, true, now).await.context("creating the account")?;
                         eprintln!("superadmin {email} created");
                     }
-                    AdminCommand::AddMember { email, clinic, role } => {
+                    AdminCommand::AddMember { email, clinic, role, practitioner, change_role } => {
                         let role = crate::storage::ClinicRole::parse(&role).context("role must be clinic_admin, staff or practitioner")?;
                         let clinic = store.clinic_by_slug(&clinic).await?.context("no clinic with that slug")?;
-                        let id = match store.user_by_email(&email).await? {
-                            Some(u) => u.id,
-                            None => store.create_user(&email, &crate::admin::auth::hash_password(&password()?), false, now).await?,
+                        let practitioner_id = match practitioner {
+                            Some(p) => {
+                                anyhow::ensure!(role == crate::storage::ClinicRole::Practitioner, "--practitioner links a practitioner account only");
+                                let id = crate::domain::PractitionerId::parse(&p).context("--practitioner must be a practitioner's id (a UUID)")?;
+                                let catalog = store.catalog(clinic.id).await?;
+                                anyhow::ensure!(catalog.practitioners.iter().any(|x| x.id == id), "{} has no practitioner with that id", clinic.slug);
+                                Some(id)
+                            }
+                            None => None,
                         };
-                        store
-                            .add_membership(id, &crate::storage::Membership { clinic_id: clinic.id, role, practitioner_id: None }, now)
-                            .await?;
-                        eprintln!("{email} is {} of {}", role.as_str(), clinic.slug);
+                        let id = match store.user_by_email(&email).await? {
+                            Some(u) => {
+                                let current = store.memberships(u.id).await?.into_iter().find(|m| m.clinic_id == clinic.id);
+                                if let Some(current) = current.filter(|m| m.role != role && !change_role) {
+                                    anyhow::bail!(
+                                        "{email} is already {} of {}: add --change-role to make them {}",
+                                        current.role.as_str(),
+                                        clinic.slug,
+                                        role.as_str()
+                                    );
+                                }
+                                u.id
+                            }
+                            None => store.create_user(&email, &crate::admin::auth::hash_password(&password(&email)?), false, now).await?,
+                        };
+                        store.add_membership(id, &crate::storage::Membership { clinic_id: clinic.id, role, practitioner_id }, now).await?;
+                        let audit = crate::storage::NewAuditEvent {
+                            actor: None,
+                            clinic: Some(clinic.id),
+                            action: "add_member",
+                            resource: "membership",
+                            resource_id: Some(&id.to_string()),
+                            outcome: "ok",
+                        };
+                        store.audit(&audit, now).await?;
+                        let linked = practitioner_id.map(|p| format!(", linked to practitioner {p}")).unwrap_or_default();
+                        eprintln!("{email} is {} of {}{linked}", role.as_str(), clinic.slug);
                     }
                 }
                 Ok(())

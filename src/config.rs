@@ -111,6 +111,10 @@ pub struct Config {
     /// nodes runs on a chosen date, the clock still running. Every node of a
     /// deployment needs the same value. 0 (the default) in production.
     pub clock_offset_seconds: i64,
+    /// Behind a reverse proxy (TLS termination): the client's address, for
+    /// sign-in throttling, is the last `X-Forwarded-For` entry the proxy
+    /// appended, not the socket's peer (the proxy). Off by default.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -182,6 +186,7 @@ impl Default for Config {
             google_api_root: "https://www.googleapis.com/".into(),
             google_sync_seconds: 300,
             clock_offset_seconds: 0,
+            trust_forwarded_for: false,
         }
     }
 }

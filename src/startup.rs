@@ -132,6 +132,7 @@ impl Application {
             model,
             library,
             google,
+            logins: Arc::default(),
         };
         Ok(Application { listener, state, workers, background_workers: options.background_workers })
     }
@@ -190,8 +191,8 @@ impl Application {
         // `into_make_service` turns the routes into services once: serving the
         // `Router` itself would rebuild the whole route table (about 160 KB)
         // for every connection.
-        let serve =
-            axum::serve(self.listener, router(self.state.clone()).into_make_service()).with_graceful_shutdown(stopping(stop_rx.clone()));
+        let serve = axum::serve(self.listener, router(self.state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(stopping(stop_rx.clone()));
         let deadline = async {
             stopping(stop_rx.clone()).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

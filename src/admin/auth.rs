@@ -14,14 +14,36 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::Digest;
 use uuid::Uuid;
 
-pub use super::tokens::{ACCESS_MINUTES, AUDIENCE, Claims, ISSUER, JwtKeys, issue_access, issue_console_access, verify_access};
+pub use super::tokens::{
+    ACCESS_MINUTES, AUDIENCE, Claims, ISSUER, JwtKeys, issue_access, issue_console_access, issue_session_access, verify_access,
+};
 pub const REFRESH_DAYS: i64 = 30;
-/// Failed logins in a row before the account is locked for `LOCK_MINUTES`.
-pub const MAX_FAILED: i64 = 5;
-pub const LOCK_MINUTES: i64 = 15;
+/// A sign-in lasts at most this long, however often it is refreshed.
+pub const SESSION_MAX_DAYS: i64 = 30;
 
 fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("OWASP parameters are valid"))
+}
+
+/// Whether `password` may be an account's: at least 12 characters, no space
+/// at either end (a copy-paste slip the owner would not type again), and not
+/// guessable (zxcvbn's score of at least 3 of 4, its dictionaries of common
+/// passwords, names and patterns, with the e-mail's words counted as known).
+/// The reason, in words an administrator understands, otherwise.
+pub fn check_password(password: &str, email: &str) -> Result<(), String> {
+    if password.chars().count() < 12 {
+        return Err("the password must have at least 12 characters".into());
+    }
+    if password.trim() != password {
+        return Err("the password must not begin or end with a space".into());
+    }
+    let known: Vec<&str> = email.split(['@', '.', '-', '_', '+']).filter(|w| !w.is_empty()).collect();
+    let estimate = zxcvbn::zxcvbn(password, &known);
+    if (estimate.score() as u8) < 3 {
+        let hint = estimate.feedback().and_then(|f| f.warning()).map(|w| format!(" ({w})")).unwrap_or_default();
+        return Err(format!("the password is too easy to guess{hint}: use a longer phrase of unrelated words"));
+    }
+    Ok(())
 }
 
 pub fn hash_password(password: &str) -> String {
@@ -169,6 +191,12 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::unauthenticated("invalid token"))?;
+        if let Some(session) = &claims.sid {
+            let session = Uuid::parse_str(session).map_err(|_| ApiError::unauthenticated("invalid token"))?;
+            if state.store.session_revoked(session).await? {
+                return Err(ApiError::unauthenticated("signed out; sign in again"));
+            }
+        }
         let user = state.store.user(user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
         let memberships = state.store.memberships(user_id).await?;
         let caller = Caller { user_id, email: user.email, superadmin: user.superadmin, memberships };
@@ -182,6 +210,26 @@ impl FromRequestParts<AppState> for Caller {
             }
         }
         Ok(caller)
+    }
+}
+
+/// The client's address: the socket's peer, or behind a trusted proxy
+/// (`trust_forwarded_for`) the last `X-Forwarded-For` entry. Never refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.config.trust_forwarded_for {
+            let forwarded =
+                parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).last();
+            if let Some(ip) = forwarded.and_then(|v| v.trim().parse().ok()) {
+                return Ok(ClientIp(Some(ip)));
+            }
+        }
+        Ok(ClientIp(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
     }
 }
 
@@ -203,6 +251,19 @@ impl FromRequestParts<AppState> for Superadmin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weak_blank_and_padded_passwords_are_refused() {
+        use super::check_password;
+        assert!(check_password("            ", "a@b.org").is_err(), "twelve spaces");
+        assert!(check_password("password1234", "a@b.org").is_err(), "a common password");
+        assert!(check_password("123456789012", "a@b.org").is_err());
+        assert!(check_password("azertyuiop12", "a@b.org").is_err(), "a French keyboard row");
+        assert!(check_password(" cheval lampe nuage riviere ", "a@b.org").is_err(), "padded with spaces");
+        assert!(check_password("short", "a@b.org").is_err());
+        assert!(check_password("cheval lampe nuage rivière", "a@b.org").is_ok());
+        assert!(check_password("Tq8#vLz2!pWm", "a@b.org").is_ok());
+    }
 
     #[test]
     fn passwords_and_tokens() {

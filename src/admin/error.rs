@@ -12,7 +12,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: unauthenticated, forbidden, csrf, not_found, invalid, conflict, too_large, unsupported, locked, unavailable, internal.
+    /// Stable, machine-readable: unauthenticated, forbidden, csrf, not_found, invalid, conflict, too_large, unsupported, throttled, unavailable, internal.
     pub code: String,
     pub message: String,
     /// The offending field, for `invalid`.
@@ -26,11 +26,24 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds, sent as `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self { status, code, message: message.into(), field: None, retry_after: None }
+    }
+    /// Too many attempts from here: try again in `seconds`.
+    pub fn throttled(seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", "too many attempts from here; try again in a moment")
+        }
+    }
+    /// Busy: try again in `seconds`.
+    pub fn busy(seconds: u64, m: impl Into<String>) -> Self {
+        Self { retry_after: Some(seconds.max(1)), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m) }
     }
     pub fn unauthenticated(m: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
@@ -61,9 +74,6 @@ impl ApiError {
     pub fn unavailable(m: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
     }
-    pub fn locked() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "locked", "too many failed attempts; try again later")
-    }
 }
 
 impl From<crate::storage::StorageError> for ApiError {
@@ -89,7 +99,11 @@ impl From<crate::storage::StorageError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field } };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

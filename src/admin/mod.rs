@@ -9,6 +9,7 @@ pub mod error;
 pub mod etag;
 pub mod routes;
 pub mod schema;
+pub mod throttle;
 pub mod tokens;
 pub mod views;
 

@@ -41,18 +41,28 @@ pub struct Claims {
     /// in the `X-CSRF-Token` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// The sign-in (refresh-token family) the token was issued for: signing
+    /// out revokes it, and with it every access token it issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
+/// An access token of no sign-in (only signing keys make one: tests, tools).
 pub fn issue_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>) -> String {
-    issue(keys, user, now, None)
+    issue(keys, user, None, now, None)
+}
+
+/// An access token of a sign-in (`session`, its refresh-token family).
+pub fn issue_session_access(keys: &JwtKeys, user: Uuid, session: Uuid, now: DateTime<Utc>) -> String {
+    issue(keys, user, Some(session), now, None)
 }
 
 /// An access token for the console's cookie, bound to its anti-CSRF token.
-pub fn issue_console_access(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>, csrf: &str) -> String {
-    issue(keys, user, now, Some(csrf.to_string()))
+pub fn issue_console_access(keys: &JwtKeys, user: Uuid, session: Uuid, now: DateTime<Utc>, csrf: &str) -> String {
+    issue(keys, user, Some(session), now, Some(csrf.to_string()))
 }
 
-fn issue(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>, csrf: Option<String>) -> String {
+fn issue(keys: &JwtKeys, user: Uuid, session: Option<Uuid>, now: DateTime<Utc>, csrf: Option<String>) -> String {
     let claims = Claims {
         sub: user.to_string(),
         iss: ISSUER.into(),
@@ -60,6 +70,7 @@ fn issue(keys: &JwtKeys, user: Uuid, now: DateTime<Utc>, csrf: Option<String>) -
         iat: now.timestamp(),
         exp: (now + Duration::minutes(ACCESS_MINUTES)).timestamp(),
         csrf,
+        sid: session.map(|s| s.to_string()),
     };
     jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &keys.encoding).expect("HS256 signing cannot fail")
 }

@@ -8,7 +8,7 @@
 use crate::admin::auth::{self, ACCESS_MINUTES};
 use crate::admin::cookies::{ACCESS_COOKIE, REFRESH_COOKIE, cookie, same_origin};
 use crate::admin::error::{ApiError, ApiJson, ApiResult};
-use crate::admin::routes::{LoginRequest, rotate, sign_in, sign_out};
+use crate::admin::routes::{LoginRequest, SignedIn, rotate, sign_in, sign_out};
 use crate::app_state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +16,6 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use uuid::Uuid;
 
 #[derive(Debug, Serialize)]
 pub struct Session {
@@ -30,9 +29,10 @@ fn secure(state: &AppState) -> &'static str {
     if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" }
 }
 
-fn set_cookies(state: &AppState, user: Uuid, refresh: &str) -> Response {
+fn set_cookies(state: &AppState, signed: &SignedIn) -> Response {
+    let (user, refresh) = (signed.user, signed.refresh.as_str());
     let csrf = crate::secrets::random_token();
-    let access = auth::issue_console_access(&state.jwt, user, state.clock.now(), &csrf);
+    let access = auth::issue_console_access(&state.jwt, user, signed.session, state.clock.now(), &csrf);
     let secure = secure(state);
     let mut response = Json(Session { csrf, expires_in: ACCESS_MINUTES * 60 }).into_response();
     let headers = response.headers_mut();
@@ -61,10 +61,15 @@ fn clear_cookies(state: &AppState) -> Response {
 
 /// `POST /console/session`: e-mail and password, checked, locked and
 /// audited exactly as `POST /api/auth/login`.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    client: crate::admin::auth::ClientIp,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
     same_origin(&headers)?;
-    let (user, refresh) = sign_in(&state, &req).await?;
-    Ok(set_cookies(&state, user, &refresh))
+    let signed = sign_in(&state, &req, client).await?;
+    Ok(set_cookies(&state, &signed))
 }
 
 /// `POST /console/session/refresh`: rotates the refresh cookie (a reused
@@ -73,7 +78,7 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
     same_origin(&headers)?;
     let token = cookie(&headers, REFRESH_COOKIE).ok_or_else(|| ApiError::unauthenticated("no console session"))?;
     match rotate(&state, &token).await {
-        Ok((user, refresh)) => Ok(set_cookies(&state, user, &refresh)),
+        Ok(signed) => Ok(set_cookies(&state, &signed)),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             let mut response = e.into_response();
             let cleared = clear_cookies(&state);

@@ -158,20 +158,6 @@ impl Store {
         row.as_ref().map(Self::user_from_row).transpose()
     }
 
-    /// Records a failed login; after `max` in a row the account is locked until `lock_until`.
-    pub async fn login_failed(&self, id: Uuid, max: i64, lock_until: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE users SET failed_logins = failed_logins + 1, \
-               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(max)
-        .bind(to_ts(lock_until))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn login_succeeded(&self, id: Uuid) -> Result<()> {
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(id.to_string())
@@ -246,6 +232,25 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// A sign-in (refresh-token family) was signed out, or revoked after a
+    /// reused token: its access tokens are refused.
+    pub async fn session_revoked(&self, family: Uuid) -> Result<bool> {
+        let revoked = sqlx::query("SELECT 1 AS r FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NOT NULL LIMIT 1")
+            .bind(family.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(revoked.is_some())
+    }
+
+    /// When a sign-in (refresh-token family) began: its first token.
+    pub async fn session_started(&self, family: Uuid) -> Result<Option<DateTime<Utc>>> {
+        let started: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM refresh_tokens WHERE family_id = $1")
+            .bind(family.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        started.map(from_ts).transpose()
     }
 
     pub async fn revoke_refresh_family(&self, family: Uuid, now: DateTime<Utc>) -> Result<()> {

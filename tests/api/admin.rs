@@ -538,3 +538,58 @@ async fn refused_webhooks_are_listed_as_system_events_without_content() {
     let admin = a.token("admin@demo.org").await;
     assert_eq!(a.get(&admin, "/api/system-events").await.status(), 403);
 }
+
+/// Sign-in cannot be turned against the clinic: failures from one address
+/// throttle that address (the owner elsewhere still signs in), an unknown
+/// e-mail is throttled exactly like a known one, a flood of sign-ins gets
+/// fast refusals rather than unbounded hashing, and signing out ends the
+/// access token too.
+#[tokio::test]
+async fn sign_in_throttles_the_attacker_not_the_owner_and_logout_ends_the_access_token() {
+    let a = setup_with(|c| c.trust_forwarded_for = true).await;
+    let url = format!("{}/api/auth/login", a.app.base);
+    let attempt = |email: &str, password: &str, from: &str| {
+        a.app
+            .http
+            .post(&url)
+            .header("x-forwarded-for", format!("10.9.9.9, {from}"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    for email in ["admin@demo.org", "nobody@demo.org"] {
+        for _ in 0..5 {
+            assert_eq!(attempt(email, "wrong guess", "198.51.100.7").await.unwrap().status(), 401);
+        }
+        let refused = attempt(email, PASSWORD, "198.51.100.7").await.unwrap();
+        assert_eq!(refused.status(), 429, "{email}: the attacker's address waits");
+        assert!(refused.headers().get("retry-after").is_some());
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "throttled", "known and unknown e-mails are told the same");
+    }
+    let owner = attempt("admin@demo.org", PASSWORD, "203.0.113.9").await.unwrap();
+    assert_eq!(owner.status(), 200, "the owner, elsewhere, is not locked out");
+    let pair: Value = owner.json().await.unwrap();
+
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(a.get(access, "/api/me").await.status(), 200);
+    let out =
+        a.app.http.post(format!("{}/api/auth/logout", a.app.base)).json(&json!({"refresh_token": pair["refresh_token"]})).send().await;
+    assert_eq!(out.unwrap().status(), 204);
+    assert_eq!(a.get(access, "/api/me").await.status(), 401, "signed out: the access token is refused too");
+
+    // 64 sign-ins at once: each is answered, wrong (401) or told to come
+    // back (503 with Retry-After); at most two hash at a time.
+    let flood = (0..64).map(|i| {
+        let from = format!("192.0.2.{}", i + 1);
+        let email = format!("flood{i}@demo.org");
+        async move { attempt(&email, "wrong guess", &from).await.unwrap() }
+    });
+    let answers = futures_util::future::join_all(flood).await;
+    for answer in &answers {
+        match answer.status().as_u16() {
+            401 => {}
+            503 => assert!(answer.headers().get("retry-after").is_some()),
+            other => panic!("a sign-in in a flood is answered 401 or 503, not {other}"),
+        }
+    }
+}

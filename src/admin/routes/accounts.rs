@@ -55,34 +55,50 @@ pub struct MeView {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Exchanges e-mail and password for tokens. Five failures in a row lock the
-/// account for 15 minutes; unknown e-mails cost the same time as known ones.
+/// Exchanges e-mail and password for tokens. Attempts are throttled per
+/// client address and per e-mail from that address (429 with Retry-After),
+/// the same for unknown e-mails, which cost the same time as known ones;
+/// too many sign-ins hashing at once get a fast 503.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<TokenPair>> {
-    let (user, refresh_token) = sign_in(&state, &req).await?;
+    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: auth::ClientIp,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let signed = sign_in(&state, &req, client).await?;
     Ok(Json(TokenPair {
-        access_token: auth::issue_access(&state.jwt, user, state.clock.now()),
-        refresh_token,
+        access_token: auth::issue_session_access(&state.jwt, signed.user, signed.session, state.clock.now()),
+        refresh_token: signed.refresh,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_MINUTES * 60,
     }))
 }
 
+/// A sign-in: the account, its session (refresh-token family) and the
+/// session's current refresh token.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: Uuid,
+    pub session: Uuid,
+    pub refresh: String,
+}
+
 /// Checks e-mail and password (locking, audit) and starts a refresh-token
 /// family: the account and its first refresh token. Shared with the console.
-pub async fn sign_in(state: &AppState, req: &LoginRequest) -> ApiResult<(Uuid, String)> {
+pub async fn sign_in(state: &AppState, req: &LoginRequest, client: auth::ClientIp) -> ApiResult<SignedIn> {
     let now = state.clock.now();
+    state.logins.admit(&req.email, client.0)?;
+    // One turn to hash, for known and unknown e-mails alike.
+    let _turn = state.logins.hashing().await?;
     let user = state.store.user_by_email(req.email.trim()).await?;
     let Some(user) = user.filter(|u| u.active) else {
         auth::verify_password_blocking(req.password.clone(), None).await;
         // Anyone can send these: not audited per attempt, a rate-limited system event instead.
         state.store.system_event(None, "login_unknown_account", "", now).await?;
+        state.logins.failed(&req.email, client.0);
         return Err(ApiError::unauthenticated("wrong e-mail or password"));
     };
-    if user.locked_until.is_some_and(|t| t > now) {
-        return Err(ApiError::locked());
-    }
     let account = user.id.to_string();
     let login = |outcome| NewAuditEvent {
         actor: Some(user.id),
@@ -93,24 +109,26 @@ pub async fn sign_in(state: &AppState, req: &LoginRequest) -> ApiResult<(Uuid, S
         outcome,
     };
     if !auth::verify_password_blocking(req.password.clone(), Some(user.password_hash.expose().to_string())).await {
-        state.store.login_failed(user.id, auth::MAX_FAILED, now + Duration::minutes(auth::LOCK_MINUTES)).await?;
+        state.logins.failed(&req.email, client.0);
         state.store.audit(&login("wrong_password"), now).await?;
         return Err(ApiError::unauthenticated("wrong e-mail or password"));
     }
+    state.logins.succeeded(&req.email, client.0);
     state.store.login_succeeded(user.id).await?;
     state.store.audit(&login("ok"), now).await?;
-    let refresh_token = auth::issue_refresh(&state.store, user.id, Uuid::new_v4(), now).await?;
-    Ok((user.id, refresh_token))
+    let session = Uuid::new_v4();
+    let refresh = auth::issue_refresh(&state.store, user.id, session, now).await?;
+    Ok(SignedIn { user: user.id, session, refresh })
 }
 
 /// Rotates a refresh token. A token used twice revokes its whole family.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
-    let (user, refresh_token) = rotate(&state, &req.refresh_token).await?;
+    let signed = rotate(&state, &req.refresh_token).await?;
     Ok(Json(TokenPair {
-        access_token: auth::issue_access(&state.jwt, user, state.clock.now()),
-        refresh_token,
+        access_token: auth::issue_session_access(&state.jwt, signed.user, signed.session, state.clock.now()),
+        refresh_token: signed.refresh,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_MINUTES * 60,
     }))
@@ -118,7 +136,7 @@ pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<Refres
 
 /// Uses a refresh token once: the account and the family's next token. A
 /// token used twice revokes its family. Shared with the console.
-pub async fn rotate(state: &AppState, refresh_token: &str) -> ApiResult<(Uuid, String)> {
+pub async fn rotate(state: &AppState, refresh_token: &str) -> ApiResult<SignedIn> {
     let now = state.clock.now();
     let row = state
         .store
@@ -127,6 +145,11 @@ pub async fn rotate(state: &AppState, refresh_token: &str) -> ApiResult<(Uuid, S
         .ok_or_else(|| ApiError::unauthenticated("unknown refresh token"))?;
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(ApiError::unauthenticated("refresh token expired or revoked"));
+    }
+    // Rotation keeps a session going, but not past its maximum lifetime.
+    if state.store.session_started(row.family_id).await?.is_none_or(|t| t + Duration::days(auth::SESSION_MAX_DAYS) <= now) {
+        state.store.revoke_refresh_family(row.family_id, now).await?;
+        return Err(ApiError::unauthenticated("session too old; sign in again"));
     }
     if row.used_at.is_some() || !state.store.use_refresh_token(row.id, now).await? {
         // Reuse: someone else holds a copy. Revoke the family.
@@ -148,8 +171,8 @@ pub async fn rotate(state: &AppState, refresh_token: &str) -> ApiResult<(Uuid, S
         return Err(ApiError::unauthenticated("refresh token reused; sign in again"));
     }
     let user = state.store.user(row.user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::unauthenticated("unknown account"))?;
-    let refresh_token = auth::issue_refresh(&state.store, user.id, row.family_id, now).await?;
-    Ok((user.id, refresh_token))
+    let refresh = auth::issue_refresh(&state.store, user.id, row.family_id, now).await?;
+    Ok(SignedIn { user: user.id, session: row.family_id, refresh })
 }
 
 /// Revokes the refresh token's family (sign out everywhere it was passed on).
