@@ -109,10 +109,34 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// `Json` whose rejection is the API's JSON error (422, naming the body).
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json` whose rejection is the API's JSON error (422, naming the body). A
+/// NUL character in any string (`\u0000`) is refused: no text a person
+/// types holds one, and PostgreSQL cannot store it.
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| ApiError::invalid("body", e.body_text()))?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::invalid("body", "text may not contain the NUL character (\\u0000)"));
+        }
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        Ok(ApiJson(axum::Json::<T>::from_request(req, state).await?.0))
+    }
+}
+
+/// A JSON text holds `\u0000` (the escape itself, not an escaped backslash
+/// followed by `u0000`). Raw control characters are invalid JSON anyway.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    json.windows(6)
+        .enumerate()
+        .any(|(i, w)| w.eq_ignore_ascii_case(b"\\u0000") && json[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0)
+}
 
 /// `Query` whose rejection is the API's JSON error (422, naming the query).
 #[derive(axum::extract::FromRequestParts)]
@@ -174,4 +198,15 @@ pub enum Refusals {
     NotFound(ErrorBody),
     #[response(status = 422)]
     Invalid(ErrorBody),
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_escaped_nul_is_found_and_an_escaped_backslash_is_not_one() {
+        assert!(super::has_escaped_nul(br#"{"name": "Ami\u0000na"}"#));
+        assert!(super::has_escaped_nul(br#"{"name": "\\\U0000"}"#));
+        assert!(!super::has_escaped_nul(br#"{"name": "C:\\u0000 is a path"}"#));
+        assert!(!super::has_escaped_nul(br#"{"name": "Amina"}"#));
+    }
 }

@@ -593,3 +593,18 @@ async fn sign_in_throttles_the_attacker_not_the_owner_and_logout_ends_the_access
         }
     }
 }
+
+/// A NUL in any JSON string of the admin API is a 422 naming the body, on
+/// both backends (PostgreSQL cannot store one; it was a 500 there).
+#[tokio::test]
+async fn a_nul_character_in_a_json_string_is_refused_clearly() {
+    let a = setup().await;
+    let admin = a.token("admin@demo.org").await;
+    let path = format!("/api/clinics/{}/patients", a.app.clinic.clinic.id);
+    let (status, body) = a.send("post", &admin, &path, Some(json!({"first_name": "Ami\u{0}na", "last_name": "Diallo"}))).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "body");
+    assert!(body["error"]["message"].as_str().unwrap().contains("NUL"), "{body}");
+    let (status, _) = a.send("post", &admin, &path, Some(json!({"first_name": "C:\\u0000", "last_name": "Diallo"}))).await;
+    assert_eq!(status, 201, "an escaped backslash followed by u0000 is ordinary text");
+}

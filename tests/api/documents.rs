@@ -267,7 +267,15 @@ async fn staff_manage_clinic_and_patient_documents_through_the_admin_api() {
     assert_eq!(a.send("get", &staff, &path, None).await.1["items"].as_array().unwrap().len(), 1);
     let original = a.get(&staff, &format!("{path}/{doc_id}/content")).await;
     assert_eq!(original.headers()["content-disposition"], "attachment; filename=\"r_sultats nfs.txt\"");
+    assert_eq!(original.headers()["x-content-type-options"], "nosniff", "the browser never guesses another type");
     assert_eq!(original.text().await.unwrap(), "Hémoglobine : 11,2 g/dL");
+    // A name with folders is downloaded under its last part only.
+    let (status, sneaky) = upload(&a, &staff, &path, "post", "../../etc/.bashrc.txt", "text/plain", "note".into()).await;
+    assert_eq!(status, 201, "{sneaky}");
+    let sneaky = format!("{path}/{}", sneaky["id"].as_str().unwrap());
+    let download = a.get(&staff, &format!("{sneaky}/content")).await;
+    assert_eq!(download.headers()["content-disposition"], "attachment; filename=\"bashrc.txt\"");
+    assert_eq!(a.send("delete", &staff, &sneaky, None).await.0, 204);
     // Not among the clinic's documents, not reachable as one.
     assert!(
         a.send("get", &staff, &format!("{base}/documents"), None).await.1["items"]

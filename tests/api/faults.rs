@@ -235,3 +235,18 @@ async fn a_reply_stale_after_an_hour_is_given_up_and_its_conversation_flagged() 
     let inbox = conversations(&app).await;
     assert!(!inbox[0].undelivered && !inbox[0].needs_human);
 }
+
+/// A webhook for a slug no clinic can have (a NUL, a stray byte) is a 404
+/// before anything reaches the database (it was a 503 with an ERROR line).
+#[tokio::test]
+async fn a_webhook_for_an_impossible_slug_is_unknown() {
+    let app = spawn_app().await;
+    // A slug that is not UTF-8 (%FF) is refused by the path itself: 400.
+    assert_eq!(app.http.post(format!("{}/webhooks/twilio/demo%FF", app.base)).send().await.unwrap().status(), 400);
+    for slug in ["demo%00", "DEMO", "demo%2F..%2Fx"] {
+        let response = app.http.post(format!("{}/webhooks/twilio/{slug}", app.base)).form(&[("Body", "x")]).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{slug}");
+    }
+    let (status, _) = readiness(&app).await;
+    assert_eq!(status, 200);
+}

@@ -198,10 +198,20 @@ fn content(record: &DocumentRecord, bytes: Vec<u8>) -> impl IntoResponse + use<>
     let format = crate::documents::Format::parse(&record.format).unwrap_or(crate::documents::Format::Text);
     // Only printable ASCII in the header's quoted name (the original name,
     // accents included, is in the document's metadata).
-    let ascii: String =
-        record.file_name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    // The last part of the name only: no folder, no `..`, no hidden file.
+    let base = record.file_name.rsplit(['/', '\\']).next().unwrap_or_default().trim_start_matches('.');
+    let ascii: String = base.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let ascii = if ascii.trim().is_empty() { "document".to_string() } else { ascii };
     let disposition = format!("attachment; filename=\"{ascii}\"");
-    ([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            // The browser takes the declared type, never guesses one.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
 }
 
 /// New contents for a document (same id); its passages are cut again.

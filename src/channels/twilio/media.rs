@@ -73,6 +73,19 @@ pub struct MediaSource {
     api: Url,
 }
 
+/// A redirect of a media download may go to Twilio's own hosts on HTTPS's
+/// port, or to the API host on its own port (a local stand-in in tests),
+/// never to another port of either.
+fn redirect_allowed(url: &Url, api_host: &str, api_port: Option<u16>) -> bool {
+    url.host_str().is_some_and(|h| {
+        if h == api_host {
+            url.port_or_known_default() == api_port
+        } else {
+            twilio_host(h, api_host) && url.port_or_known_default() == Some(443)
+        }
+    })
+}
+
 fn twilio_host(host: &str, api_host: &str) -> bool {
     host == api_host || host == "api.twilio.com" || host.ends_with(".twilio.com") || host.ends_with(".twiliocdn.com")
 }
@@ -94,8 +107,11 @@ impl MediaSource {
         crate::install_crypto_provider();
         let api = Url::parse(api_base)?;
         let api_host = api.host_str().unwrap_or_default().to_string();
+        let api_port = api.port_or_known_default();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            let allowed = attempt.url().host_str().is_some_and(|h| twilio_host(h, &api_host));
+            // Twilio's own hosts on HTTPS's port, or the API host itself on
+            // its own port (a local stand-in in tests): never another port.
+            let allowed = redirect_allowed(attempt.url(), &api_host, api_port);
             if attempt.previous().len() >= 3 || !allowed { attempt.stop() } else { attempt.follow() }
         });
         let http =
@@ -190,5 +206,11 @@ mod tests {
         assert!(!allowed("https://api.twilio.com/2010-04-01/Accounts/AC1/../AC2/Media/ME1", "AC1"), "dot segments are resolved first");
         assert!(!allowed("https://api.twilio.com/2010-04-01/Accounts//Media/ME1", ""));
         assert!(twilio_host("media.twiliocdn.com", "api.twilio.com") && !twilio_host("twiliocdn.com.evil.example", "api.twilio.com"));
+        let to = |u: &str| Url::parse(u).unwrap();
+        assert!(redirect_allowed(&to("https://media.twiliocdn.com/x"), "api.twilio.com", Some(443)));
+        assert!(!redirect_allowed(&to("https://media.twiliocdn.com:8443/x"), "api.twilio.com", Some(443)), "another port of a Twilio host");
+        assert!(!redirect_allowed(&to("http://media.twiliocdn.com/x"), "api.twilio.com", Some(443)), "not HTTPS's port");
+        assert!(redirect_allowed(&to("http://127.0.0.1:4010/cdn/x"), "127.0.0.1", Some(4010)));
+        assert!(!redirect_allowed(&to("http://127.0.0.1:6379/"), "127.0.0.1", Some(4010)), "another port of the API host");
     }
 }

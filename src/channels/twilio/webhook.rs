@@ -60,6 +60,11 @@ async fn verify(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(crate::domain::ClinicId, VerifiedInbound), Refusal> {
+    // A slug no clinic could have (a NUL, a stray byte) is unknown at once,
+    // before it reaches the database.
+    if crate::domain::check_slug(slug).is_err() {
+        return Err(refuse(StatusCode::NOT_FOUND, "unknown clinic", "unknown_clinic"));
+    }
     let slug = slug.to_string();
     let lookup = |reload: bool| {
         let app = app.clone();
