@@ -98,7 +98,21 @@ pub enum ExtractError {
     Encrypted,
     #[error("the text is not UTF-8; save it as UTF-8 and upload it again")]
     NotUtf8,
+    /// Beyond what one document may cost (a decompression bomb, a bundle of
+    /// scans, a book): refused whole, with what was too much.
+    #[error("the document is too big to read: {0}; send only the pages that matter, or split it")]
+    TooMuch(String),
 }
+
+/// Pages a PDF may have.
+pub const MAX_PAGES: usize = 500;
+/// Bytes the pages' content streams may decompress to, all pages together
+/// (a stream shared by several pages counts once per page, as reading
+/// their text decodes it once per page).
+pub const MAX_CONTENT_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes of text a document may hold once extracted (a long discharge
+/// letter is tens of kilobytes).
+pub const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
 
 pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> {
     match format {
@@ -106,6 +120,9 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> 
         Format::Markdown | Format::Text => {
             let text = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            if text.len() > MAX_TEXT_BYTES {
+                return Err(ExtractError::TooMuch(format!("more than {} MiB of text", MAX_TEXT_BYTES >> 20)));
+            }
             Ok(Extracted { pages: vec![Page { number: None, text: tidy(text) }], needs_ocr: false })
         }
         // No OCR here: a photo is one page without text, stored and flagged.
@@ -114,18 +131,66 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> 
 }
 
 fn pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let doc = lopdf::Document::load_mem(bytes).map_err(|e| ExtractError::BadPdf(e.to_string()))?;
+    // Object and cross-reference streams are decoded while loading: each
+    // bounded by the whole budget.
+    let options = lopdf::LoadOptions { max_decompressed_size: Some(MAX_CONTENT_BYTES), ..Default::default() };
+    let doc = lopdf::Document::load_mem_with_options(bytes, options).map_err(|e| match e {
+        lopdf::Error::Decompress(_) => ExtractError::TooMuch(format!("a part of it unpacks to more than {} MiB", MAX_CONTENT_BYTES >> 20)),
+        e => ExtractError::BadPdf(e.to_string()),
+    })?;
     if doc.is_encrypted() {
         return Err(ExtractError::Encrypted);
     }
+    let page_ids = doc.get_pages();
+    if page_ids.len() > MAX_PAGES {
+        return Err(ExtractError::TooMuch(format!("{} pages, more than {MAX_PAGES}", page_ids.len())));
+    }
+    check_content_size(&doc, &page_ids)?;
     let mut pages = Vec::new();
-    for (&number, _) in doc.get_pages().iter() {
+    let mut text_bytes = 0;
+    for (&number, _) in page_ids.iter() {
         // A page whose text cannot be decoded counts as a page without text.
-        let text = doc.extract_text(&[number]).unwrap_or_default();
-        pages.push(Page { number: Some(number), text: tidy(&text) });
+        let text = tidy(&doc.extract_text(&[number]).unwrap_or_default());
+        text_bytes += text.len();
+        if text_bytes > MAX_TEXT_BYTES {
+            return Err(ExtractError::TooMuch(format!("more than {} MiB of text", MAX_TEXT_BYTES >> 20)));
+        }
+        pages.push(Page { number: Some(number), text });
     }
     let needs_ocr = !pages.is_empty() && pages.iter().all(|p| p.text.chars().filter(|c| c.is_alphanumeric()).count() < 3);
     Ok(Extracted { pages, needs_ocr })
+}
+
+/// What reading every page's text would decode, counted before any is read:
+/// more than [`MAX_CONTENT_BYTES`] refuses the document (each stream is
+/// decoded at most once here, and never past what is left of the budget).
+fn check_content_size(doc: &lopdf::Document, pages: &std::collections::BTreeMap<u32, lopdf::ObjectId>) -> Result<(), ExtractError> {
+    let too_much = || ExtractError::TooMuch(format!("its pages unpack to more than {} MiB", MAX_CONTENT_BYTES >> 20));
+    let mut sizes: std::collections::HashMap<lopdf::ObjectId, usize> = std::collections::HashMap::new();
+    let mut total = 0usize;
+    for &page in pages.values() {
+        for id in doc.get_page_contents(page) {
+            let size = match sizes.get(&id) {
+                Some(size) => *size,
+                None => {
+                    let Ok(stream) = doc.get_object(id).and_then(|o| o.as_stream()) else { continue };
+                    let size = match stream.decompressed_content_with_limit(MAX_CONTENT_BYTES - total) {
+                        Ok(content) => content.len(),
+                        Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })) => return Err(too_much()),
+                        // Undecodable: its page reads as empty.
+                        Err(_) => 0,
+                    };
+                    sizes.insert(id, size);
+                    size
+                }
+            };
+            total = total.saturating_add(size);
+            if total > MAX_CONTENT_BYTES {
+                return Err(too_much());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// NFKC, no control characters, spaces collapsed within lines, at most one
@@ -243,6 +308,67 @@ mod tests {
         let scan = extract(Format::Pdf, &fixture("ordonnance-scannee.pdf")).unwrap();
         assert!(scan.needs_ocr);
         assert_eq!(scan.pages.len(), 1);
+    }
+
+    /// A PDF of `pages` pages all drawing one Flate-compressed content stream
+    /// that shows `line` `repeat` times: a few kilobytes that unpack to
+    /// megabytes.
+    fn bomb(pages: usize, line: &str, repeat: usize) -> Vec<u8> {
+        use lopdf::{Document, Object, Stream, dictionary};
+        use std::io::Write;
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+        let resources = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font } });
+        let mut plain = b"BT /F1 12 Tf 72 700 Td ".to_vec();
+        for _ in 0..repeat {
+            plain.extend_from_slice(format!("({line}) Tj 0 -14 Td ").as_bytes());
+        }
+        plain.extend_from_slice(b"ET");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&plain).unwrap();
+        let content = doc.add_object(Stream::new(dictionary! { "Filter" => "FlateDecode" }, z.finish().unwrap()));
+        let kids: Vec<Object> = (0..pages)
+            .map(|_| Object::from(doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content })))
+            .collect();
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => pages as i64, "Resources" => resources, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()] }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_its_text_is_read() {
+        // 20 MB of page content from a file of a few tens of kilobytes.
+        let bytes = bomb(1, "Hemoglobine normale", 700_000);
+        assert!(bytes.len() < 100_000, "{} bytes", bytes.len());
+        assert!(matches!(extract(Format::Pdf, &bytes), Err(ExtractError::TooMuch(_))));
+    }
+
+    #[test]
+    fn one_stream_shared_by_fifty_pages_counts_fifty_times() {
+        // Each page alone is fine (500 kB); read fifty times it is 25 MB.
+        let bytes = bomb(50, "Hemoglobine normale", 17_000);
+        let e = extract(Format::Pdf, &bytes).unwrap_err();
+        assert!(e.to_string().contains("unpack"), "{e}");
+        // The same stream on a few pages is an ordinary document.
+        assert_eq!(extract(Format::Pdf, &bomb(3, "Hemoglobine normale", 200)).unwrap().pages.len(), 3);
+    }
+
+    #[test]
+    fn too_many_pages_or_too_much_text_is_refused_clearly() {
+        let e = extract(Format::Pdf, &bomb(MAX_PAGES + 1, "x", 1)).unwrap_err();
+        assert!(e.to_string().contains("pages"), "{e}");
+        // 40 pages of 60 kB of text each: under the unpacked budget, over the text one.
+        let e = extract(Format::Pdf, &bomb(40, &"Compte rendu ".repeat(40), 120)).unwrap_err();
+        assert!(e.to_string().contains("text"), "{e}");
+        let long = "a".repeat(MAX_TEXT_BYTES + 1);
+        assert!(matches!(extract(Format::Text, long.as_bytes()), Err(ExtractError::TooMuch(_))));
     }
 
     #[test]

@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 /// The largest document accepted (a price list or a discharge letter is far
 /// smaller; a scanned bundle is not indexed anyway).
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+/// Passages one document may have (its text is at most
+/// [`super::extract::MAX_TEXT_BYTES`], about 2,600 passages of full text).
+pub const MAX_PASSAGES: usize = 4_000;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IngestError {
@@ -67,6 +70,9 @@ pub fn ingest(file_name: &str, content_type: Option<&str>, bytes: &[u8]) -> Resu
             .map(|c| NewPassage { page: c.page, heading: c.heading, text: c.text, tokens: c.tokens })
             .collect()
     };
+    if passages.len() > MAX_PASSAGES {
+        return Err(ExtractError::TooMuch(format!("{} passages, more than {MAX_PASSAGES}", passages.len())).into());
+    }
     Ok(Ingested {
         format,
         title: super::folder::title_from_file_name(file_name),

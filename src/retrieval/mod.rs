@@ -223,6 +223,11 @@ pub struct NewFile<'a> {
 /// With an embedder, its passages are embedded first (a hosted model never
 /// receives a patient's document); if the model fails, the document is
 /// stored without vectors and found by its words until it is re-indexed.
+use crate::documents::{ExtractError, IngestError};
+
+/// How long reading one file may take.
+pub const INGEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub async fn add_document(
     store: &Store,
     library: &Library,
@@ -230,7 +235,18 @@ pub async fn add_document(
     replace: Option<crate::domain::DocumentId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(crate::domain::DocumentId, crate::documents::Ingested), AddError> {
-    let ingested = crate::documents::ingest(file.file_name, file.content_type, file.bytes)?;
+    // Reading a file is CPU work bounded by the document limits: off the
+    // async workers (webhooks keep their acknowledgement latency) and within
+    // a time budget.
+    let (name, content_type, bytes) = (file.file_name.to_string(), file.content_type.map(str::to_string), file.bytes.to_vec());
+    let reading = tokio::task::spawn_blocking(move || crate::documents::ingest(&name, content_type.as_deref(), &bytes));
+    let ingested = match tokio::time::timeout(INGEST_BUDGET, reading).await {
+        Ok(Ok(ingested)) => ingested?,
+        Ok(Err(_)) => return Err(IngestError::from(ExtractError::BadPdf("the reader stopped".into())).into()),
+        Err(_) => {
+            return Err(IngestError::from(ExtractError::TooMuch(format!("it takes more than {} s to read", INGEST_BUDGET.as_secs()))).into());
+        }
+    };
     let embedder = library.embedder.as_deref();
     let vectors = match embedder {
         Some(e) if !ingested.passages.is_empty() && (!e.hosted() || file.patient.is_none()) => {

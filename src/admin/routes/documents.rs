@@ -109,7 +109,9 @@ async fn read_file(mut form: Multipart) -> ApiResult<(String, Option<String>, Ve
 
 fn refused(e: AddError) -> ApiError {
     match e {
-        AddError::Refused(IngestError::TooLarge(_)) => ApiError::too_large(e.to_string()),
+        AddError::Refused(IngestError::TooLarge(_) | IngestError::Unreadable(crate::documents::ExtractError::TooMuch(_))) => {
+            ApiError::too_large(e.to_string())
+        }
         AddError::Refused(IngestError::Unsupported(_)) => ApiError::unsupported(e.to_string()),
         AddError::Refused(other) => ApiError::invalid("file", other.to_string()),
         AddError::Storage(s) => s.into(),
