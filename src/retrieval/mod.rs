@@ -244,7 +244,9 @@ pub async fn add_document(
         Ok(Ok(ingested)) => ingested?,
         Ok(Err(_)) => return Err(IngestError::from(ExtractError::BadPdf("the reader stopped".into())).into()),
         Err(_) => {
-            return Err(IngestError::from(ExtractError::TooMuch(format!("it takes more than {} s to read", INGEST_BUDGET.as_secs()))).into());
+            return Err(
+                IngestError::from(ExtractError::TooMuch(format!("it takes more than {} s to read", INGEST_BUDGET.as_secs()))).into()
+            );
         }
     };
     let embedder = library.embedder.as_deref();

@@ -250,3 +250,194 @@ async fn a_webhook_for_an_impossible_slug_is_unknown() {
     let (status, _) = readiness(&app).await;
     assert_eq!(status, 200);
 }
+
+/// A TCP proxy in front of a server: `cut` breaks every open connection and
+/// makes new ones hang (a network partition: nothing answers, nothing
+/// refuses); `heal` lets them through again.
+struct Proxy {
+    addr: String,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+use std::sync::Arc;
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let (flag, gen_tx) = (down.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                let mut changed = gen_tx.subscribe();
+                let (flag, target) = (flag.clone(), target.clone());
+                tokio::spawn(async move {
+                    if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        // Partitioned: hold the socket, answer nothing, until healed.
+                        let _ = changed.changed().await;
+                        return;
+                    }
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = changed.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, down, generation }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn heal(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+/// PostgreSQL becomes unreachable for 20 s (a partition: connections broken,
+/// new ones hang) while a webhook arrives every 100 ms: each is answered
+/// 503 within the 2 s budget, never
+/// held for the pool's 30 s; readiness says so within a second; once the
+/// network heals, webhooks are stored again, and every message acknowledged
+/// with a 200 is there.
+#[tokio::test]
+async fn a_postgres_outage_answers_fast_and_loses_no_acknowledged_message() {
+    let Ok(base) = std::env::var("NURU_TEST_DATABASE_URL").map(|u| u.to_string()) else {
+        println!("skipped: PostgreSQL only (NURU_TEST_DATABASE_URL)");
+        return;
+    };
+    if !base.starts_with("postgres") {
+        println!("skipped: PostgreSQL only");
+        return;
+    }
+    let target = reqwest::Url::parse(&base).unwrap();
+    let target = format!("{}:{}", target.host_str().unwrap(), target.port().unwrap_or(5432));
+    let proxy = Proxy::start(target.clone()).await;
+    let through = proxy.addr.clone();
+    let app = spawn_app_with(move |c| c.database_url = c.database_url.replace(&target, &through)).await;
+    let app = &app;
+    let post = |series: u32, i: usize| {
+        let sid = app.next_sid();
+        let fields = app.whatsapp_fields(&sid, &format!("+2438{series}{i:07}"), "bonjour");
+        async move {
+            let started = Instant::now();
+            let status = app.post_signed(&fields).await.status().as_u16();
+            (sid, status, started.elapsed())
+        }
+    };
+    let mut acknowledged = Vec::new();
+    for i in 0..10 {
+        let (sid, status, _) = post(1, i).await;
+        assert_eq!(status, 200);
+        acknowledged.push(sid);
+    }
+    proxy.cut();
+    // For 20 s, a webhook every 100 ms, each answered on its own, and
+    // readiness asked every 5 s.
+    let post = &post;
+    let senders = (0..200u64).map(|i| async move {
+        tokio::time::sleep(Duration::from_millis(100 * i)).await;
+        post(2, i as usize).await
+    });
+    let probes = (0..4u64).map(|k| async move {
+        tokio::time::sleep(Duration::from_millis(2_500 + 5_000 * k)).await;
+        readiness(app).await
+    });
+    let both = async { tokio::join!(futures_util::future::join_all(senders), futures_util::future::join_all(probes)) };
+    let (during, ready) = tokio::time::timeout(Duration::from_secs(35), both).await.expect("no webhook waits for the pool's 30 s");
+    let slowest = during.iter().map(|(_, _, took)| *took).max().unwrap();
+    let refused = during.iter().filter(|(_, s, _)| *s == 503).count();
+    println!("outage: {} webhooks, {refused} answered 503, slowest answer {slowest:?}, readiness {ready:?}", during.len());
+    for (sid, status, took) in &during {
+        assert!(matches!(status, 200 | 503), "{status}");
+        assert!(*took < Duration::from_secs(10), "answered within the budget, took {took:?}");
+        if *status == 200 {
+            acknowledged.push(sid.clone());
+        }
+    }
+    assert!(refused > 0, "an unreachable database is a 503, so Twilio retries");
+    for (status, took) in ready {
+        assert_eq!(status, 503, "readiness reports the outage");
+        assert!(took < Duration::from_millis(1500), "readiness answers within a second, took {took:?}");
+    }
+    proxy.heal();
+    // The pool reconnects; webhooks are stored again within a few tries.
+    let mut healed = false;
+    for round in 0..30 {
+        let (sid, status, _) = post(3, round).await;
+        if status == 200 {
+            acknowledged.push(sid);
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(healed, "webhooks are stored again once the database is back");
+    for i in 100..110 {
+        let (sid, status, _) = post(3, i).await;
+        assert_eq!(status, 200);
+        acknowledged.push(sid);
+    }
+    assert_eq!(readiness(app).await.0, 200);
+    use sqlx::Row;
+    let stored: HashSet<String> = sqlx::query("SELECT provider_message_id FROM inbound_messages")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+    let lost = acknowledged.iter().filter(|id| !stored.contains(*id)).count();
+    assert_eq!(lost, 0, "{lost} of {} acknowledged messages missing", acknowledged.len());
+}
+
+/// The default database's file can only be read (a file system remounted
+/// read-only, a wrong owner): readiness says so instead of 200, and every
+/// webhook is a 503 (nothing acknowledged unstored).
+#[tokio::test]
+async fn a_read_only_sqlite_database_is_not_ready() {
+    if std::env::var("NURU_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nuru.db");
+    let url = format!("sqlite://{}", file.display());
+    // A first node creates the database and the demo clinic…
+    let db_url = url.clone();
+    let writer = spawn_app_with(move |c| c.database_url = db_url).await;
+    assert_eq!(readiness(&writer).await.0, 200);
+    // …a second opens it read-only.
+    let config = nuru::config::Config {
+        database_url: format!("{url}?mode=ro"),
+        listen_addr: "127.0.0.1:0".into(),
+        public_base_url: PUBLIC_BASE.into(),
+        secret_key: Some(nuru::secrets::Secret::new(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]))),
+        ..Default::default()
+    };
+    let options = nuru::startup::BuildOptions { outbox_only: false, clock: writer.clock.clone(), background_workers: false };
+    let app = nuru::startup::Application::build(config, options).await.expect("a read-only database opens");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let ready = writer.http.get(format!("{base}/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "a database that cannot write is not ready");
+    assert!(ready.text().await.unwrap().contains("cannot write"));
+    let fields = writer.whatsapp_fields(&writer.next_sid(), "+243810000009", "bonjour");
+    let signature = nuru::channels::twilio::compute_signature(&format!("{PUBLIC_BASE}{}", writer.webhook_path()), &fields, DEMO_TOKEN);
+    let response = writer
+        .http
+        .post(format!("{base}{}", writer.webhook_path()))
+        .header("X-Twilio-Signature", signature)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503, "nothing is acknowledged unstored");
+}
