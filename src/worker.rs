@@ -13,6 +13,8 @@ use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 const MAX_TURN_ATTEMPTS: u32 = 5;
+/// Seconds after an unanswered send before it is looked up in Twilio.
+const RECHECK_SECONDS: i64 = 10;
 /// Twilio: "Attempt to send to unsubscribed recipient".
 const TWILIO_UNSUBSCRIBED: u32 = 21610;
 /// A sending number's wait up to this long is waited with the reply claimed;
@@ -82,7 +84,7 @@ impl Workers {
         // Sends interrupted by a dead node are looked for a few times per
         // lease, not before every claim.
         let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
-        if now.timestamp() - last >= (self.lease.num_seconds() / 4).max(1)
+        if now.timestamp() - last >= (self.send_lease().num_seconds() / 4).max(1)
             && self
                 .last_sweep
                 .compare_exchange(last, now.timestamp(), std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
@@ -90,10 +92,13 @@ impl Workers {
         {
             let expired = self.store.expire_sending(now).await?;
             if expired > 0 {
-                warn!(expired, "replies interrupted during send marked unknown");
+                warn!(expired, "replies interrupted during send: to be looked up in Twilio");
+            }
+            while let Some(u) = self.store.claim_uncertain(now, now + self.send_lease()).await? {
+                self.reconcile(&u).await?;
             }
         }
-        let Some(m) = self.store.claim_outbound(now, now + self.lease).await? else { return Ok(false) };
+        let Some(m) = self.store.claim_outbound(now, now + self.send_lease()).await? else { return Ok(false) };
         // A message Nuru starts is not sent to a phone that opted out since
         // it was queued; replies to the patient's own messages still go.
         if m.kind != "reply" && m.kind != "staff" && self.store.consent(m.clinic_id, &m.to, m.channel).await?.is_some_and(|c| c.opted_out) {
@@ -137,6 +142,12 @@ impl Workers {
                 }
                 self.store.retry_outbound_later(m.id, retry_at.expect("guarded"), &reason).await?;
             }
+            Err(SendError::Uncertain(reason)) => {
+                // Maybe sent: never sent again blindly; looked up in
+                // Twilio's Messages API shortly.
+                warn!(outbound = m.id, %reason, "send outcome unknown: to be looked up in Twilio");
+                self.store.mark_outbound_uncertain(m.id, ended + Duration::seconds(RECHECK_SECONDS), &reason).await?;
+            }
             Err(e) if code == Some(TWILIO_UNSUBSCRIBED) => {
                 // Twilio refuses: the phone opted out (STOP to the carrier or
                 // to Twilio). Recorded, and never retried.
@@ -162,6 +173,42 @@ impl Workers {
             }
         }
         Ok(true)
+    }
+
+    /// How long a reply being sent stays with this node: a send takes at
+    /// most the Twilio client's 15 s timeout, so a node that died mid-send
+    /// holds its conversation's next reply back for at most this long.
+    fn send_lease(&self) -> Duration {
+        self.lease.min(Duration::seconds(20))
+    }
+
+    /// Settles a send whose outcome was unknown by asking Twilio: found, it
+    /// is sent (never sent twice); absent, it is queued again within its
+    /// budget; the lookup failing is retried like a send.
+    async fn reconcile(&self, u: &crate::storage::ClaimedOutbound) -> Result<(), StorageError> {
+        let now = self.clock.now();
+        match self.transport.look_up(&self.store, &self.cipher, u).await {
+            Ok(Some(provider_id)) => {
+                info!(outbound = u.id, "an uncertain send had reached Twilio: recorded as sent");
+                self.metrics.send("reconciled", None);
+                self.store.mark_outbound_sent(u.id, &provider_id, now).await?;
+            }
+            Ok(None) => match self.retry_at(u, now, None) {
+                Some(_) => {
+                    info!(outbound = u.id, "an uncertain send never reached Twilio: queued again");
+                    self.store.requeue_outbound(u.id, now).await?;
+                }
+                None => self.store.flag_undelivered(u, Some("never reached Twilio, and no longer useful"), now).await?,
+            },
+            Err(e) => match self.retry_at(u, now, None) {
+                Some(at) if !matches!(e, SendError::Final(_)) => self.store.mark_outbound_uncertain(u.id, at, &e.to_string()).await?,
+                _ => {
+                    error!(outbound = u.id, error = %e, "an uncertain send could not be settled: its conversation is in front of staff");
+                    self.store.flag_undelivered(u, Some(&format!("outcome unknown: {e}")), now).await?;
+                }
+            },
+        }
+        Ok(())
     }
 
     /// When a reply that failed transiently is tried again, or `None` once

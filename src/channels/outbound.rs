@@ -137,13 +137,7 @@ impl Transport {
             return Ok(format!("local-{}", m.id));
         }
         let Transport::Twilio(client, pacer) = self else { unreachable!("LogOnly handled above") };
-        let catalog_err = |e: crate::storage::StorageError| SendError::Transient(format!("database: {e}"));
-        let clinic = store.clinic(m.clinic_id).await.map_err(catalog_err)?;
-        let (from, to) = match m.channel {
-            Channel::WhatsApp => (clinic.whatsapp_number.map(|n| format!("whatsapp:{n}")), format!("whatsapp:{}", m.to.as_str())),
-            _ => (clinic.sms_number, m.to.as_str().to_string()),
-        };
-        let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
+        let (clinic, from, to) = route(store, m).await?;
         loop {
             match pacer.take(m.channel, &from) {
                 Ok(()) => break,
@@ -151,18 +145,54 @@ impl Transport {
                 Err(wait) => return Err(SendError::Paced(wait)),
             }
         }
-        let creds = store
-            .twilio_credentials(m.clinic_id)
-            .await
-            .map_err(catalog_err)?
-            .ok_or_else(|| SendError::Final("clinic has no Twilio account".into()))?;
-        let token: Secret<String> = cipher.decrypt(&creds.auth_token_encrypted).map_err(|e| SendError::Final(e.to_string()))?;
+        let (account_sid, token) = credentials(store, cipher, m).await?;
         let content = match &m.template {
             Some((sid, variables)) => Content::Template { sid, variables },
             None => Content::Text(&m.body),
         };
-        client.send(&clinic.slug, &creds.account_sid, &token, &from, &to, content).await
+        client.send(&clinic.slug, &account_sid, &token, &from, &to, content).await
     }
+
+    /// Looks an uncertain send up in Twilio's Messages API: the message id
+    /// Twilio gave it, or `None` when Twilio holds no such message (it never
+    /// arrived, and may be sent again): the oldest message to that phone
+    /// since it was queued that is not already one of ours, with the same
+    /// text (a template's text is Twilio's rendering: any text).
+    pub async fn look_up(&self, store: &Store, cipher: &Cipher, m: &ClaimedOutbound) -> Result<Option<String>, SendError> {
+        let Transport::Twilio(client, _) = self else { return Ok(None) };
+        let (_, from, to) = route(store, m).await?;
+        let (account_sid, token) = credentials(store, cipher, m).await?;
+        let listed = client.sent_to(&account_sid, &token, &from, &to, m.created_at).await?;
+        // Twilio lists newest first.
+        for l in listed.into_iter().rev().filter(|l| m.template.is_some() || l.body == m.body) {
+            if !store.is_our_send(m.clinic_id, &l.sid).await.map_err(|e| SendError::Transient(format!("database: {e}")))? {
+                return Ok(Some(l.sid));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The clinic, the sending number and the recipient of a reply on its channel.
+async fn route(store: &Store, m: &ClaimedOutbound) -> Result<(crate::domain::Clinic, String, String), SendError> {
+    let clinic = store.clinic(m.clinic_id).await.map_err(|e| SendError::Transient(format!("database: {e}")))?;
+    let (from, to) = match m.channel {
+        Channel::WhatsApp => (clinic.whatsapp_number.clone().map(|n| format!("whatsapp:{n}")), format!("whatsapp:{}", m.to.as_str())),
+        _ => (clinic.sms_number.clone(), m.to.as_str().to_string()),
+    };
+    let from = from.ok_or_else(|| SendError::Final(format!("clinic has no {} number", m.channel.as_str())))?;
+    Ok((clinic, from, to))
+}
+
+/// The clinic's Twilio account and its token, decrypted.
+async fn credentials(store: &Store, cipher: &Cipher, m: &ClaimedOutbound) -> Result<(String, Secret<String>), SendError> {
+    let creds = store
+        .twilio_credentials(m.clinic_id)
+        .await
+        .map_err(|e| SendError::Transient(format!("database: {e}")))?
+        .ok_or_else(|| SendError::Final("clinic has no Twilio account".into()))?;
+    let token: Secret<String> = cipher.decrypt(&creds.auth_token_encrypted).map_err(|e| SendError::Final(e.to_string()))?;
+    Ok((creds.account_sid, token))
 }
 
 #[cfg(test)]

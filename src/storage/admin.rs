@@ -29,7 +29,7 @@ pub struct MessageView {
     pub direction: String,
     pub body: String,
     pub at: DateTime<Utc>,
-    /// Inbound: pending, processed, failed. Outbound: queued, sending, sent, failed, unknown.
+    /// Inbound: pending, processed, failed. Outbound: queued, sending, sent, failed, unknown (before 0022), uncertain or checking (being looked up in Twilio).
     pub status: String,
     pub author: String,
     /// Outbound, once Twilio reported on it: sent, delivered, read, undelivered or failed.

@@ -109,6 +109,32 @@ pub struct OutboundRow {
     pub provider_message_id: Option<String>,
 }
 
+/// The columns a claimed reply is read from.
+const CLAIMED: &str =
+    "id, clinic_id, conversation_id, created_at, lifetime, channel, to_phone, body, attempts, kind, content_sid, content_variables";
+
+fn claimed_outbound(row: &AnyRow) -> Result<ClaimedOutbound> {
+    Ok(ClaimedOutbound {
+        id: row.try_get("id")?,
+        clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
+        conversation_id: parse_id(&row.try_get::<String, _>("conversation_id")?, ConversationId::parse)?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        lifetime: {
+            let s: String = row.try_get("lifetime")?;
+            Lifetime::parse(&s).ok_or_else(|| StorageError::Corrupt(format!("bad lifetime {s}")))?
+        },
+        channel: channel(row)?,
+        to: phone(row, "to_phone")?,
+        body: row.try_get("body")?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        kind: row.try_get("kind")?,
+        template: match (row.try_get::<Option<String>, _>("content_sid")?, row.try_get::<Option<String>, _>("content_variables")?) {
+            (Some(sid), vars) => Some((sid, vars.unwrap_or_else(|| "{}".into()))),
+            _ => None,
+        },
+    })
+}
+
 fn channel(row: &AnyRow) -> Result<Channel> {
     let s: String = row.try_get("channel")?;
     Channel::parse(&s).ok_or_else(|| StorageError::Corrupt(format!("bad channel {s}")))
@@ -291,16 +317,73 @@ impl Store {
     }
 
     /// A reply left in `sending` past its lease (its node crashed or was
-    /// killed mid-send) is never sent again: its outcome is unknown, so it is
-    /// marked `unknown` for staff instead of risking a duplicate. Returns how
-    /// many were.
+    /// killed mid-send) may or may not have reached Twilio: it is marked
+    /// `uncertain`, to be looked up in Twilio's Messages API rather than
+    /// guessed (sent again, it could arrive twice). A lookup left `checking`
+    /// past its lease is due again. Returns how many were.
     pub async fn expire_sending(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done =
-            sqlx::query("UPDATE outbound_messages SET status = 'unknown', error = 'interrupted during send' WHERE status = 'sending' AND locked_until < $1")
-                .bind(to_ts(now))
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE outbound_messages SET status = 'uncertain', next_attempt_at = $1, locked_until = NULL, \
+               error = CASE WHEN status = 'sending' THEN 'interrupted during send' ELSE error END \
+             WHERE status IN ('sending', 'checking') AND locked_until < $1",
+        )
+        .bind(to_ts(now))
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
+    }
+
+    /// A send whose outcome is unknown (no answer, or an unreadable one):
+    /// looked up in Twilio's Messages API at `check_at`.
+    pub async fn mark_outbound_uncertain(&self, id: i64, check_at: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbound_messages SET status = 'uncertain', next_attempt_at = $1, locked_until = NULL, error = $2 \
+             WHERE id = $3 AND status IN ('sending', 'checking')",
+        )
+        .bind(to_ts(check_at))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Leases the next uncertain send due to be looked up.
+    pub async fn claim_uncertain(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
+        let sql = format!(
+            "UPDATE outbound_messages SET status = 'checking', locked_until = $1 \
+             WHERE id = (SELECT o.id FROM outbound_messages o WHERE o.status = 'uncertain' AND o.next_attempt_at <= $2 \
+                 ORDER BY o.next_attempt_at, o.id LIMIT 1 {}) \
+               AND status = 'uncertain' \
+             RETURNING {CLAIMED}",
+            self.skip_locked()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
+        row.as_ref().map(claimed_outbound).transpose()
+    }
+
+    /// Whether a Twilio message id is already one of this clinic's sends.
+    pub async fn is_our_send(&self, clinic: ClinicId, provider_id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS x FROM outbound_messages WHERE clinic_id = $1 AND provider_message_id = $2 LIMIT 1")
+            .bind(clinic.to_string())
+            .bind(provider_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// An uncertain send that Twilio never received: queued again, a try
+    /// like any other.
+    pub async fn requeue_outbound(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbound_messages SET status = 'queued', next_attempt_at = $1, locked_until = NULL \
+             WHERE id = $2 AND status = 'checking'",
+        )
+        .bind(to_ts(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Leases the next due reply whose conversation has no older unsent reply
@@ -313,37 +396,18 @@ impl Store {
                        AND e.status IN ('queued', 'sending') AND e.id < o.id) \
                  ORDER BY o.id LIMIT 1 {}) \
                AND status = 'queued' \
-             RETURNING id, clinic_id, conversation_id, created_at, lifetime, channel, to_phone, body, attempts, kind, content_sid, content_variables",
+             RETURNING {CLAIMED}",
             self.queue_index("outbound_queue"),
             self.skip_locked()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(ClaimedOutbound {
-            id: row.try_get("id")?,
-            clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
-            conversation_id: parse_id(&row.try_get::<String, _>("conversation_id")?, ConversationId::parse)?,
-            created_at: from_ts(row.try_get("created_at")?)?,
-            lifetime: {
-                let s: String = row.try_get("lifetime")?;
-                Lifetime::parse(&s).ok_or_else(|| StorageError::Corrupt(format!("bad lifetime {s}")))?
-            },
-            channel: channel(&row)?,
-            to: phone(&row, "to_phone")?,
-            body: row.try_get("body")?,
-            attempts: row.try_get::<i64, _>("attempts")? as u32,
-            kind: row.try_get("kind")?,
-            template: match (row.try_get::<Option<String>, _>("content_sid")?, row.try_get::<Option<String>, _>("content_variables")?) {
-                (Some(sid), vars) => Some((sid, vars.unwrap_or_else(|| "{}".into()))),
-                _ => None,
-            },
-        }))
+        row.as_ref().map(claimed_outbound).transpose()
     }
 
     pub async fn mark_outbound_sent(&self, id: i64, provider_id: &str, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "UPDATE outbound_messages SET status = 'sent', provider_message_id = $1, sent_at = $2, locked_until = NULL, error = NULL \
-             WHERE id = $3 AND status = 'sending'",
+             WHERE id = $3 AND status IN ('sending', 'checking')",
         )
         .bind(provider_id)
         .bind(to_ts(now))

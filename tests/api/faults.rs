@@ -441,3 +441,53 @@ async fn a_read_only_sqlite_database_is_not_ready() {
         .unwrap();
     assert_eq!(response.status(), 503, "nothing is acknowledged unstored");
 }
+
+/// Twilio accepts a reply but its answer never comes in time (the client
+/// gives up at 15 s): the reply is not marked failed nor sent again blindly;
+/// it is looked up in Twilio's Messages API, found, and recorded as sent,
+/// once. Meanwhile the conversation's next reply is not held back.
+#[tokio::test]
+async fn a_timed_out_send_twilio_accepted_is_found_and_never_sent_twice() {
+    let app = spawn_app().await;
+    let phone = "+243810000003";
+    app.twilio.answer_late.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(app.post_signed(&app.whatsapp_fields(&app.next_sid(), phone, "bonjour")).await.status(), 200);
+    app.workers.run_until_idle().await.unwrap();
+    app.twilio.answer_late.store(false, std::sync::atomic::Ordering::SeqCst);
+    let first = app.whatsapp_replies(phone).await;
+    assert!(first.iter().all(|r| r.status != "failed"), "an unanswered send is not a failure: {first:?}");
+    // The patient writes again: their next reply goes out at once.
+    assert_eq!(app.post_signed(&app.whatsapp_fields(&app.next_sid(), phone, "je voudrais un rendez-vous")).await.status(), 200);
+    app.workers.run_until_idle().await.unwrap();
+    run_for(&app, chrono::Duration::seconds(30), chrono::Duration::seconds(5)).await;
+    let replies = app.whatsapp_replies(phone).await;
+    assert!(replies.iter().all(|r| r.status == "sent"), "{replies:?}");
+    let accepted = app.twilio.accepted.lock().unwrap().clone();
+    for reply in &replies {
+        let times = accepted.iter().filter(|(_, body)| body == &reply.body).count();
+        assert_eq!(times, 1, "accepted by Twilio exactly once: {}", reply.body);
+    }
+    assert!(app.twilio.lookups.load(std::sync::atomic::Ordering::SeqCst) >= 1, "Twilio was asked");
+    let listed = app.twilio.listed.lock().unwrap().clone();
+    assert_eq!(replies[0].provider_message_id.as_deref(), listed[0]["sid"].as_str(), "recorded with Twilio's own id");
+}
+
+/// A node dies between claiming a reply and hearing Twilio's answer: within
+/// the send lease (20 s) the reply is looked up in Twilio; absent, it is
+/// sent, once.
+#[tokio::test]
+async fn a_send_cut_by_a_crash_is_looked_up_and_sent_once() {
+    let app = spawn_app().await;
+    let phone = "+243810000004";
+    assert_eq!(app.post_signed(&app.whatsapp_fields(&app.next_sid(), phone, "bonjour")).await.status(), 200);
+    while app.workers.process_next_inbound().await.unwrap().is_some() {}
+    // The dead node's claim: taken, never sent.
+    let now = app.clock.now();
+    let claimed = app.store.claim_outbound(now, now + chrono::Duration::seconds(20)).await.unwrap().expect("a reply to claim");
+    app.workers.run_until_idle().await.unwrap();
+    assert!(app.twilio.accepted.lock().unwrap().is_empty(), "nothing sent while the claim holds");
+    run_for(&app, chrono::Duration::seconds(40), chrono::Duration::seconds(5)).await;
+    let accepted = app.twilio.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.iter().filter(|(_, body)| *body == claimed.body).count(), 1, "sent once after the lookup");
+    assert!(app.whatsapp_replies(phone).await.iter().all(|r| r.status == "sent"));
+}

@@ -84,13 +84,21 @@ pub struct MockTwilio {
     pub outage: Arc<Mutex<Option<Outage>>>,
     /// The sends answered 201 (accepted): To and Body.
     pub accepted: Arc<Mutex<Vec<(String, String)>>>,
+    /// What `GET …/Messages.json` lists: every accepted message as Twilio
+    /// shows it (sid, from, to, body, date_created), oldest first.
+    pub listed: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// While set, a send is accepted (listed) but its answer never comes in
+    /// time: the client gives up, the message was sent.
+    pub answer_late: Arc<std::sync::atomic::AtomicBool>,
+    /// `GET …/Messages.json` requests received.
+    pub lookups: Arc<AtomicU64>,
 }
 
 impl MockTwilio {
     pub async fn start() -> (MockTwilio, String) {
         let mock = MockTwilio::default();
         let app = axum::Router::new()
-            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages))
+            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages).get(list_messages))
             .route("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{id}", axum::routing::get(media))
             .route("/cdn/{id}", axum::routing::get(cdn))
             .with_state(mock.clone());
@@ -166,13 +174,41 @@ async fn messages(
     if let Some((status, body)) = mock.script.lock().unwrap().pop_front() {
         return (StatusCode::from_u16(status).unwrap(), HeaderMap::new(), body);
     }
-    mock.accepted.lock().unwrap().push((to, body_sent));
     let n = mock.counter.fetch_add(1, Ordering::SeqCst);
-    (
-        StatusCode::CREATED,
-        HeaderMap::new(),
-        serde_json::json!({"sid": format!("SM{n:032}"), "status": "queued", "account_sid": sid}).to_string(),
-    )
+    let message_sid = format!("SM{n:032}");
+    let from = fields_from(&body);
+    mock.listed.lock().unwrap().push(serde_json::json!({
+        "sid": message_sid, "from": from, "to": to, "body": body_sent,
+        "date_created": chrono::Utc::now().to_rfc2822(), "status": "queued"
+    }));
+    mock.accepted.lock().unwrap().push((to, body_sent));
+    if mock.answer_late.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    }
+    (StatusCode::CREATED, HeaderMap::new(), serde_json::json!({"sid": message_sid, "status": "queued", "account_sid": sid}).to_string())
+}
+
+fn fields_from(form: &str) -> String {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_str(form).unwrap_or_default();
+    fields.into_iter().find(|(k, _)| k == "From").map(|(_, v)| v).unwrap_or_default()
+}
+
+/// Twilio's `GET …/Messages.json?To=…&From=…&PageSize=…`: newest first.
+async fn list_messages(
+    State(mock): State<MockTwilio>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<serde_json::Value> {
+    mock.lookups.fetch_add(1, Ordering::SeqCst);
+    let messages: Vec<serde_json::Value> = mock
+        .listed
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .filter(|m| q.get("To").is_none_or(|t| m["to"] == *t) && q.get("From").is_none_or(|f| m["from"] == *f))
+        .cloned()
+        .collect();
+    axum::Json(serde_json::json!({"messages": messages, "page": 0, "page_size": 50, "next_page_uri": null}))
 }
 
 pub struct TestApp {

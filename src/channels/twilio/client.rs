@@ -29,6 +29,30 @@ struct Created {
     sid: String,
 }
 
+/// One page of `GET …/Messages.json` (Twilio's list of messages).
+#[derive(Deserialize)]
+struct MessageList {
+    messages: Vec<ListedMessage>,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    sid: String,
+    #[serde(default)]
+    body: Option<String>,
+    /// RFC 2822, as Twilio writes it.
+    #[serde(default)]
+    date_created: Option<String>,
+}
+
+/// A message Twilio holds, as a lookup sees it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub sid: String,
+    pub body: String,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[derive(Deserialize, Default)]
 struct TwilioError {
     code: Option<i64>,
@@ -38,6 +62,47 @@ struct TwilioError {
 /// Twilio error codes that must never be retried: opted out (21610),
 /// outside the WhatsApp 24-hour window (63016), invalid number (21211, 21614).
 const FINAL_CODES: &[i64] = &[21610, 63016, 21211, 21614, 21408, 21612];
+
+impl TwilioClient {
+    /// The messages Twilio holds from `from` to `to` created at or after
+    /// `since`, from the newest page of 50 (not filtered by `DateSent`: a
+    /// message Twilio accepted but has not sent yet has none): how an
+    /// uncertain send is found, or known never to have arrived.
+    pub async fn sent_to(
+        &self,
+        account_sid: &str,
+        auth_token: &Secret<String>,
+        from: &str,
+        to: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Listed>, SendError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, account_sid);
+        let response = self
+            .http
+            .get(&url)
+            .basic_auth(account_sid, Some(auth_token.expose()))
+            .query(&[("From", from), ("To", to), ("PageSize", "50")])
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("lookup failed: {e}")))?;
+        if !response.status().is_success() {
+            return Err(SendError::Transient(format!("lookup answered HTTP {}", response.status().as_u16())));
+        }
+        let list: MessageList = response.json().await.map_err(|e| SendError::Transient(format!("unreadable lookup: {e}")))?;
+        Ok(list
+            .messages
+            .into_iter()
+            .map(|m| Listed {
+                sid: m.sid,
+                body: m.body.unwrap_or_default(),
+                created: m.date_created.and_then(|d| chrono::DateTime::parse_from_rfc2822(&d).ok()).map(|d| d.with_timezone(&chrono::Utc)),
+            })
+            // A message without a readable creation time is kept: better
+            // judged sent than sent twice.
+            .filter(|m| m.created.is_none_or(|c| c >= since - chrono::Duration::seconds(5)))
+            .collect())
+    }
+}
 
 /// `Retry-After`: whole seconds, or an HTTP date (RFC 9110 §10.2.3), read
 /// against the answer's own `Date` (so no clock of ours is involved).

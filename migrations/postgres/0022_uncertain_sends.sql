@@ -1,0 +1,5 @@
+-- A send whose outcome is unknown (Twilio's answer timed out, the node died
+-- mid-send) is 'uncertain' until it is looked up in Twilio's Messages API
+-- ('checking' while a node does): found, it is sent; absent, it is queued
+-- again. Neither blocks the conversation's next reply.
+CREATE INDEX outbound_uncertain ON outbound_messages (next_attempt_at, id) WHERE status IN ('uncertain', 'checking');
