@@ -78,6 +78,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::list_holidays, routes::set_holidays))
         .routes(routes!(routes::audit_events))
         .routes(routes!(routes::system_events))
+        .routes(routes!(routes::delivery_failures))
         .routes(routes!(routes::connect_google))
         .routes(routes!(routes::get_google, routes::disconnect_google))
         .routes(routes!(routes::choose_google_calendars))

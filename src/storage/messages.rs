@@ -109,6 +109,30 @@ pub struct OutboundRow {
     pub provider_message_id: Option<String>,
 }
 
+/// A clinic's delivery failures over a period.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFailures {
+    pub failed: i64,
+    pub uncertain: i64,
+    /// Kind, reason, count; most first.
+    pub by_reason: Vec<(String, String, i64)>,
+    pub recent: Vec<FailedSend>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FailedSend {
+    pub id: i64,
+    pub conversation_id: String,
+    pub kind: String,
+    pub channel: String,
+    #[sqlx(rename = "to_phone")]
+    pub to: String,
+    pub attempts: i64,
+    pub error: String,
+    #[sqlx(try_from = "super::sql::Epoch")]
+    pub created_at: DateTime<Utc>,
+}
+
 /// The columns a claimed reply is read from.
 const CLAIMED: &str =
     "id, clinic_id, conversation_id, created_at, lifetime, channel, to_phone, body, attempts, kind, content_sid, content_variables";
@@ -360,6 +384,56 @@ impl Store {
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
         row.as_ref().map(claimed_outbound).transpose()
+    }
+
+    /// The clinic's messages queued in `[from, to)` that failed (given up,
+    /// refused) or whose outcome is being looked up, by kind and reason, and
+    /// the `recent` latest failures.
+    pub async fn delivery_failures(
+        &self,
+        clinic: ClinicId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        recent: i64,
+    ) -> Result<DeliveryFailures> {
+        let (c, lo, hi) = (clinic.to_string(), to_ts(from), to_ts(to));
+        let counts = sqlx::query(
+            "SELECT kind, COALESCE(error, '') AS reason, status, COUNT(*) AS n FROM outbound_messages \
+             WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND status IN ('failed', 'unknown', 'uncertain', 'checking') \
+             GROUP BY kind, COALESCE(error, ''), status ORDER BY COUNT(*) DESC, kind, COALESCE(error, '')",
+        )
+        .bind(&c)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut f = DeliveryFailures::default();
+        for row in counts {
+            let (kind, reason, status, n): (String, String, String, i64) =
+                (row.try_get("kind")?, row.try_get("reason")?, row.try_get("status")?, row.try_get("n")?);
+            if matches!(status.as_str(), "uncertain" | "checking") {
+                f.uncertain += n;
+                continue;
+            }
+            f.failed += n;
+            match f.by_reason.iter_mut().find(|(k, r, _)| *k == kind && *r == reason) {
+                Some(entry) => entry.2 += n,
+                None => f.by_reason.push((kind, reason, n)),
+            }
+        }
+        f.by_reason.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        f.recent = sqlx::query_as::<_, FailedSend>(
+            "SELECT id, conversation_id, kind, channel, to_phone, attempts, COALESCE(error, '') AS error, created_at FROM outbound_messages \
+             WHERE clinic_id = $1 AND created_at >= $2 AND created_at < $3 AND status IN ('failed', 'unknown') \
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(&c)
+        .bind(lo)
+        .bind(hi)
+        .bind(recent)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(f)
     }
 
     /// Whether a Twilio message id is already one of this clinic's sends.

@@ -608,3 +608,30 @@ async fn a_nul_character_in_a_json_string_is_refused_clearly() {
     let (status, _) = a.send("post", &admin, &path, Some(json!({"first_name": "C:\\u0000", "last_name": "Diallo"}))).await;
     assert_eq!(status, 201, "an escaped backslash followed by u0000 is ordinary text");
 }
+
+/// A clinic's admins read its delivery failures, counted by kind and
+/// reason, with the latest to open (masked numbers); staff and other
+/// clinics' admins do not.
+#[tokio::test]
+async fn clinic_admins_read_their_clinics_delivery_failures() {
+    let a = setup().await;
+    *a.app.twilio.outage.lock().unwrap() = Some((500, None));
+    for phone in ["+243810000011", "+243810000012"] {
+        assert_eq!(a.app.post_signed(&a.app.whatsapp_fields(&a.app.next_sid(), phone, "bonjour")).await.status(), 200);
+    }
+    a.app.workers.run_until_idle().await.unwrap();
+    crate::faults::run_for(&a.app, chrono::Duration::minutes(70), chrono::Duration::seconds(30)).await;
+    let path = format!("/api/clinics/{}/deliveries/failed", a.app.clinic.clinic.id);
+    let admin = a.token("admin@demo.org").await;
+    let (status, body) = a.send("get", &admin, &path, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["failed"].as_i64().unwrap() >= 2, "{body}");
+    assert_eq!(body["by_reason"][0]["kind"], "reply");
+    assert!(body["by_reason"][0]["reason"].as_str().unwrap().contains("500"), "{body}");
+    let recent = body["recent"].as_array().unwrap();
+    assert!(recent.len() >= 2 && recent.iter().all(|r| !r["to"].as_str().unwrap().contains("810000011")), "masked: {body}");
+    let staff = a.token("staff@demo.org").await;
+    assert_eq!(a.send("get", &staff, &path, None).await.0, 403);
+    let other = a.token("admin@other.org").await;
+    assert_eq!(a.send("get", &other, &path, None).await.0, 404);
+}

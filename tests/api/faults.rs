@@ -130,7 +130,7 @@ async fn conversations(app: &TestApp) -> Vec<nuru::storage::ConversationSummary>
 }
 
 /// Runs the workers every `step` of the app's clock for `span`.
-async fn run_for(app: &TestApp, span: chrono::Duration, step: chrono::Duration) {
+pub(crate) async fn run_for(app: &TestApp, span: chrono::Duration, step: chrono::Duration) {
     let end = app.clock.now() + span;
     while app.clock.now() < end {
         app.clock.advance(step);
