@@ -461,13 +461,14 @@ impl Store {
     }
 
     /// Leases the next due reply whose conversation has no older unsent reply
-    /// (one left `sending` blocks its conversation until [`Self::expire_sending`]).
+    /// (one left `sending` blocks its conversation until [`Self::expire_sending`],
+    /// one `uncertain` until it is looked up: replies keep their order).
     pub async fn claim_outbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
         let sql = format!(
             "UPDATE outbound_messages SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
              WHERE id = (SELECT o.id FROM outbound_messages o {} WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM outbound_messages e WHERE e.conversation_id = o.conversation_id \
-                       AND e.status IN ('queued', 'sending') AND e.id < o.id) \
+                       AND e.status IN ('queued', 'sending', 'uncertain', 'checking') AND e.id < o.id) \
                  ORDER BY o.id LIMIT 1 {}) \
                AND status = 'queued' \
              RETURNING {CLAIMED}",

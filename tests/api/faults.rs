@@ -445,7 +445,8 @@ async fn a_read_only_sqlite_database_is_not_ready() {
 /// Twilio accepts a reply but its answer never comes in time (the client
 /// gives up at 15 s): the reply is not marked failed nor sent again blindly;
 /// it is looked up in Twilio's Messages API, found, and recorded as sent,
-/// once. Meanwhile the conversation's next reply is not held back.
+/// once. The conversation's next reply waits for that lookup (about 10 s),
+/// so the patient gets the replies in order.
 #[tokio::test]
 async fn a_timed_out_send_twilio_accepted_is_found_and_never_sent_twice() {
     let app = spawn_app().await;
@@ -456,7 +457,7 @@ async fn a_timed_out_send_twilio_accepted_is_found_and_never_sent_twice() {
     app.twilio.answer_late.store(false, std::sync::atomic::Ordering::SeqCst);
     let first = app.whatsapp_replies(phone).await;
     assert!(first.iter().all(|r| r.status != "failed"), "an unanswered send is not a failure: {first:?}");
-    // The patient writes again: their next reply goes out at once.
+    // The patient writes again: that reply follows once the first is settled.
     assert_eq!(app.post_signed(&app.whatsapp_fields(&app.next_sid(), phone, "je voudrais un rendez-vous")).await.status(), 200);
     app.workers.run_until_idle().await.unwrap();
     run_for(&app, chrono::Duration::seconds(30), chrono::Duration::seconds(5)).await;
@@ -467,6 +468,9 @@ async fn a_timed_out_send_twilio_accepted_is_found_and_never_sent_twice() {
         let times = accepted.iter().filter(|(_, body)| body == &reply.body).count();
         assert_eq!(times, 1, "accepted by Twilio exactly once: {}", reply.body);
     }
+    let order: Vec<&String> = accepted.iter().map(|(_, body)| body).collect();
+    let stored: Vec<&String> = replies.iter().map(|r| &r.body).collect();
+    assert_eq!(order, stored, "Twilio got the replies in the order they were written");
     assert!(app.twilio.lookups.load(std::sync::atomic::Ordering::SeqCst) >= 1, "Twilio was asked");
     let listed = app.twilio.listed.lock().unwrap().clone();
     assert_eq!(replies[0].provider_message_id.as_deref(), listed[0]["sid"].as_str(), "recorded with Twilio's own id");
