@@ -533,9 +533,10 @@ impl Store {
         Ok(())
     }
 
-    /// A reply that will not be delivered (or, urgent, not yet): its
-    /// conversation is put in front of staff, marked undelivered, in one
-    /// transaction with the reply's failure when `give_up`.
+    /// A message that will not be delivered (or, urgent, not yet): the
+    /// conversation of a reply, staff message or reminder is put in front of
+    /// staff, marked undelivered, in one transaction with the message's
+    /// failure when `give_up`.
     pub async fn flag_undelivered(&self, m: &ClaimedOutbound, give_up: Option<&str>, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
         if let Some(error) = give_up {
@@ -547,14 +548,20 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "UPDATE conversations SET needs_human = 1, undelivered_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND clinic_id = $3 AND undelivered_at IS NULL",
-        )
-        .bind(to_ts(now))
-        .bind(m.conversation_id.to_string())
-        .bind(m.clinic_id.to_string())
-        .execute(&mut *tx)
-        .await?;
+        // A reply, a staff message or a reminder the patient counted on; a
+        // broadcast or a feedback request that fails is counted in its own
+        // report and in the clinic's delivery failures, not in the inbox.
+        if matches!(m.kind.as_str(), "reply" | "staff" | "reminder") {
+            sqlx::query(
+                "UPDATE conversations SET needs_human = 1, undelivered_at = $1, updated_at = $1, version = version + 1 \
+                 WHERE id = $2 AND clinic_id = $3 AND undelivered_at IS NULL",
+            )
+            .bind(to_ts(now))
+            .bind(m.conversation_id.to_string())
+            .bind(m.clinic_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
