@@ -6,7 +6,7 @@
 use super::error::{ApiError, ApiResult};
 use crate::app_state::AppState;
 use crate::storage::{ClinicRole, Membership, Store};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -51,20 +51,86 @@ pub fn hash_password(password: &str) -> String {
     argon2().hash_password(password.as_bytes(), &salt).expect("hashing cannot fail with valid parameters").to_string()
 }
 
+/// Checks `password` against a stored Argon2 hash, in constant time. The
+/// 19 MiB of Argon2 memory is this thread's own, allocated once and reused:
+/// allocated afresh for every check, glibc's allocator kept raising its
+/// mmap threshold and retained them (400 MB after 64 sign-ins, even one at
+/// a time).
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+    thread_local! {
+        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    // Only hashes this deployment wrote are stored; still, no stored value
+    // may make a check take more than 64 MiB.
+    if params.block_count() > 64 * 1024 {
+        return false;
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
+    let Ok(version) = version else { return false };
+    let mut out = vec![0u8; expected.len()];
+    let computed = BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        blocks.resize(params.block_count(), argon2::Block::default());
+        Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..])
+    });
+    computed.is_ok() && argon2::password_hash::Output::new(&out).is_ok_and(|o| o == expected)
 }
 
-/// `verify_password` on the blocking pool: Argon2id takes tens of
-/// milliseconds of CPU, which must not stall the async executor. `None`
-/// checks against the dummy hash (unknown e-mail), so timing tells nothing.
+/// `verify_password` on one of [`super::throttle::HASHES_AT_ONCE`] threads
+/// of its own: Argon2id takes tens of milliseconds of CPU and 19 MiB, which
+/// must not stall the async executor, and on a fixed pair of threads the
+/// allocator keeps at most two such blocks (on tokio's blocking pool each
+/// new thread kept its own: 640 MB after 64 sign-ins). `None` checks
+/// against the dummy hash (unknown e-mail), so timing tells nothing.
 pub async fn verify_password_blocking(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
-        None => verify_password(&password, dummy_hash()),
-    })
-    .await
-    .unwrap_or(false)
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let ok = match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => verify_password(&password, dummy_hash()),
+        };
+        let _ = answer.send(ok);
+    });
+    if hashers().send(job).is_err() {
+        return false;
+    }
+    answered.await.unwrap_or(false)
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' queue (started on first use).
+fn hashers() -> &'static std::sync::mpsc::Sender<HashJob> {
+    static HASHERS: std::sync::LazyLock<std::sync::mpsc::Sender<HashJob>> = std::sync::LazyLock::new(|| {
+        let (queue, jobs) = std::sync::mpsc::channel::<HashJob>();
+        let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+        for i in 0..super::throttle::HASHES_AT_ONCE {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("nuru-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match jobs.lock() {
+                            Ok(jobs) => jobs.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("a hashing thread starts");
+        }
+        queue
+    });
+    &HASHERS
 }
 
 /// A hash to compare against when the e-mail is unknown, so timing does not
