@@ -126,8 +126,8 @@ pub struct Store {
 
 /// What this node last learned of the database's ability to store: the
 /// reason of the last write that failed because the database could not
-/// write or could not be reached, until a write succeeds again. Readiness
-/// reads it; the change is logged once each way (ERROR, then INFO).
+/// write or could not be reached, until a write succeeds again, so that the
+/// change is logged once each way (ERROR, then INFO).
 #[derive(Debug)]
 struct WriteHealth {
     failing: std::sync::Mutex<Option<String>>,
@@ -218,11 +218,6 @@ impl Store {
         }
     }
 
-    /// Why the last write failed, while no write has succeeded since.
-    pub fn write_failing(&self) -> Option<String> {
-        self.health.failing.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// A real write, committed: one row per node, written with 64 KiB that
     /// need fresh room, then emptied. Succeeds only if the database can store
     /// a small batch of messages now. Clears or sets the failing mark.
@@ -240,7 +235,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            // Room freed; rows of nodes gone for a day are forgotten.
             sqlx::query("UPDATE write_probes SET room = NULL WHERE node = $1").bind(node).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM write_probes WHERE probed_at < $1").bind(to_ts(now) - 86_400).execute(&self.pool).await?;
             Ok(())
         }
         .await;
