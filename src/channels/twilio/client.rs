@@ -84,11 +84,13 @@ impl TwilioClient {
             .query(&[("From", from), ("To", to), ("PageSize", "50")])
             .send()
             .await
-            .map_err(|e| SendError::Transient(format!("lookup failed: {e}")))?;
+            // Without the URL: its query names the patient's number.
+            .map_err(|e| SendError::Transient(format!("lookup failed: {}", e.without_url())))?;
         if !response.status().is_success() {
             return Err(SendError::Transient(format!("lookup answered HTTP {}", response.status().as_u16())));
         }
-        let list: MessageList = response.json().await.map_err(|e| SendError::Transient(format!("unreadable lookup: {e}")))?;
+        let list: MessageList =
+            response.json().await.map_err(|e| SendError::Transient(format!("unreadable lookup: {}", e.without_url())))?;
         Ok(list
             .messages
             .into_iter()
