@@ -76,7 +76,7 @@ async fn measure(label: &str, url: &str, history: usize, backlog: usize, claims:
         let m = store.claim_inbound(now, now + chrono::Duration::seconds(60)).await?;
         latencies.push(t.elapsed());
         let m = m.ok_or_else(|| anyhow::anyhow!("the backlog ran dry"))?;
-        store.fail_inbound(m.id, now, "bench").await?;
+        store.bury_job(&nuru::storage::INBOUND, &m.claim, "bench", now).await?;
     }
     let elapsed = started.elapsed();
     latencies.sort();

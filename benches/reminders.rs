@@ -164,7 +164,6 @@ async fn measure(label: &str, url: &str) -> anyhow::Result<()> {
         send_retry_budget: chrono::Duration::hours(24),
         poll: std::time::Duration::from_millis(50),
         lease,
-        last_sweep: Default::default(),
         google: None,
         outreach: Some(nuru::outreach::Outreach::new(store.clone(), clock.clone(), lease)),
     });

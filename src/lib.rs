@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod outreach;
 pub mod retrieval;
+pub mod retry;
 pub mod scheduling;
 pub mod secrets;
 pub mod startup;

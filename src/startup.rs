@@ -109,7 +109,6 @@ impl Application {
             send_retry_budget: chrono::Duration::hours(config.send_retry_hours.into()),
             poll: std::time::Duration::from_millis(config.worker_poll_ms),
             lease: chrono::Duration::seconds(config.worker_lease_seconds as i64),
-            last_sweep: Default::default(),
             google: Some(google.clone()),
             outreach: Some(crate::outreach::Outreach::new(
                 store.clone(),

@@ -5,14 +5,14 @@
 use crate::channels::{SendError, Transport};
 use crate::clock::Clock;
 use crate::conversation::shell::{TurnReport, TurnRunner};
+use crate::retry::{Backoff, Next};
 use crate::secrets::Cipher;
-use crate::storage::{StorageError, Store};
+use crate::storage::{INBOUND, OUTBOUND, StorageError, Store};
 use chrono::Duration;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
-const MAX_TURN_ATTEMPTS: u32 = 5;
 /// Seconds after an unanswered send before it is looked up in Twilio.
 const RECHECK_SECONDS: i64 = 10;
 /// Twilio: "Attempt to send to unsubscribed recipient".
@@ -36,8 +36,6 @@ pub struct Workers {
     pub poll: std::time::Duration,
     /// How long a claim stays with this node (`worker_lease_seconds`).
     pub lease: Duration,
-    /// When this node last marked expired sends `unknown` (epoch seconds).
-    pub last_sweep: Arc<std::sync::atomic::AtomicI64>,
     /// Google Calendar sync and event writes, when configured.
     pub google: Option<Arc<crate::calendar::google::Google>>,
     /// Appointment reminders, feedback requests and broadcasts (one loop per node, claims leased).
@@ -53,7 +51,7 @@ impl Workers {
         let result = self.engine.process(&m).await;
         let outcome = match &result {
             Ok(_) => "ok",
-            Err(_) if m.attempts >= MAX_TURN_ATTEMPTS => "failed",
+            Err(_) if m.attempts >= Backoff::TURN.max_attempts => "failed",
             Err(_) => "retry",
         };
         self.metrics.turn(outcome, started.elapsed().as_secs_f64());
@@ -64,15 +62,18 @@ impl Workers {
                 }
                 Ok(Some(report))
             }
-            Err(e) if m.attempts >= MAX_TURN_ATTEMPTS => {
-                error!(message = m.id, error = %e, "giving up on inbound message");
-                self.store.fail_inbound(m.id, now, &e.to_string()).await?;
-                Ok(Some(TurnReport::default()))
-            }
             Err(e) => {
-                warn!(message = m.id, attempt = m.attempts, error = %e, "turn failed; will retry");
-                let backoff = Duration::seconds(2_i64.pow(m.attempts.min(8)));
-                self.store.retry_inbound_later(m.id, now + backoff, &e.to_string()).await?;
+                let ended = self.clock.now();
+                match Backoff::TURN.next(m.attempts, m.received_at, ended, None, rand::random()) {
+                    Next::RetryAt(at) => {
+                        warn!(message = m.id, attempt = m.attempts, error = %e, "turn failed; will retry");
+                        self.store.release_job(&INBOUND, &m.claim, at, Some(&e.to_string()), true).await?;
+                    }
+                    Next::GiveUp => {
+                        error!(message = m.id, error = %e, "giving up on inbound message");
+                        self.store.bury_job(&INBOUND, &m.claim, &e.to_string(), ended).await?;
+                    }
+                }
                 Ok(Some(TurnReport::default()))
             }
         }
@@ -81,29 +82,18 @@ impl Workers {
     /// Sends the next due reply. `Ok(false)` when nothing is due.
     pub async fn send_next_outbound(&self) -> Result<bool, StorageError> {
         let now = self.clock.now();
-        // Sends interrupted by a dead node are looked for a few times per
-        // lease, not before every claim.
-        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
-        if now.timestamp() - last >= (self.send_lease().num_seconds() / 4).max(1)
-            && self
-                .last_sweep
-                .compare_exchange(last, now.timestamp(), std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
-                .is_ok()
-        {
-            let expired = self.store.expire_sending(now).await?;
-            if expired > 0 {
-                warn!(expired, "replies interrupted during send: to be looked up in Twilio");
-            }
-            while let Some(u) = self.store.claim_uncertain(now, now + self.send_lease()).await? {
-                self.reconcile(&u).await?;
-            }
-        }
         let Some(m) = self.store.claim_outbound(now, now + self.send_lease()).await? else { return Ok(false) };
+        if m.looking_up {
+            // Maybe sent (no answer, or its node died mid-send): looked up
+            // in Twilio, never sent again blindly.
+            self.reconcile(&m).await?;
+            return Ok(true);
+        }
         // A message Nuru starts is not sent to a phone that opted out since
         // it was queued; replies to the patient's own messages still go.
         if m.kind != "reply" && m.kind != "staff" && self.store.consent(m.clinic_id, &m.to, m.channel).await?.is_some_and(|c| c.opted_out) {
             self.metrics.send("opted_out", None);
-            self.store.fail_outbound(m.id, "opted out").await?;
+            self.store.bury_job(&OUTBOUND, &m.claim, "opted out", now).await?;
             return Ok(true);
         }
         // A short wait for the number's rate is waited in the send, claim in
@@ -140,7 +130,7 @@ impl Workers {
                     error!(outbound = m.id, "an urgent reply could not be sent: its conversation is in front of staff");
                     self.store.flag_undelivered(&m, None, ended).await?;
                 }
-                self.store.retry_outbound_later(m.id, retry_at.expect("guarded"), &reason).await?;
+                self.store.release_job(&OUTBOUND, &m.claim, retry_at.expect("guarded"), Some(&reason), true).await?;
             }
             Err(SendError::Uncertain(reason)) => {
                 // Maybe sent: never sent again blindly; looked up in
@@ -152,7 +142,7 @@ impl Workers {
                 // Twilio refuses: the phone opted out (STOP to the carrier or
                 // to Twilio). Recorded, and never retried.
                 warn!(outbound = m.id, "recipient unsubscribed (21610): opted out");
-                self.store.fail_outbound(m.id, &e.to_string()).await?;
+                self.store.bury_job(&OUTBOUND, &m.claim, &e.to_string(), ended).await?;
                 let change = crate::storage::ConsentChange {
                     clinic: m.clinic_id,
                     phone: &m.to,

@@ -55,7 +55,6 @@ impl Session {
             send_retry_budget: chrono::Duration::zero(),
             poll: std::time::Duration::from_millis(100),
             lease: chrono::Duration::seconds(60),
-            last_sweep: Default::default(),
             google: None,
             outreach: Some(crate::outreach::Outreach::new(store.clone(), clock.clone(), chrono::Duration::seconds(60))),
         };

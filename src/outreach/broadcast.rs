@@ -24,7 +24,14 @@ impl Outreach {
     pub async fn broadcast_due(&self) -> Result<Option<Broadcasted>, StorageError> {
         let now = self.clock.now();
         let Some(r) = self.store.claim_broadcast_recipient(now, now + self.lease).await? else { return Ok(None) };
-        let outcome = self.send_broadcast(&r).await?;
+        let outcome = match self.send_broadcast(&r).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let (q, retry) = (&crate::storage::BROADCAST_RECIPIENTS, crate::retry::Backoff::OUTREACH);
+                self.store.job_failed(q, &r.claim, retry, r.due_at, &e.to_string(), self.clock.now()).await?;
+                return Err(e);
+            }
+        };
         info!(recipient = r.id, outcome = ?outcome, "broadcast");
         Ok(Some(outcome))
     }

@@ -25,7 +25,14 @@ impl Outreach {
     pub async fn feedback_due(&self) -> Result<Option<AskedFeedback>, StorageError> {
         let now = self.clock.now();
         let Some(f) = self.store.claim_feedback(now, now + self.lease).await? else { return Ok(None) };
-        let outcome = self.ask_feedback(&f).await?;
+        let outcome = match self.ask_feedback(&f).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let retry = crate::retry::Backoff::OUTREACH;
+                self.store.job_failed(&crate::storage::FEEDBACK, &f.claim, retry, f.due_at, &e.to_string(), self.clock.now()).await?;
+                return Err(e);
+            }
+        };
         info!(feedback = f.id, outcome = ?outcome, "feedback request");
         Ok(Some(outcome))
     }

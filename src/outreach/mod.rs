@@ -50,7 +50,14 @@ impl Outreach {
     pub async fn remind_due(&self) -> Result<Option<Reminded>, StorageError> {
         let now = self.clock.now();
         let Some(r) = self.store.claim_reminder(now, now + self.lease).await? else { return Ok(None) };
-        let outcome = self.remind(&r).await?;
+        let outcome = match self.remind(&r).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let retry = crate::retry::Backoff::OUTREACH;
+                self.store.job_failed(&crate::storage::REMINDERS, &r.claim, retry, r.due_at, &e.to_string(), self.clock.now()).await?;
+                return Err(e);
+            }
+        };
         info!(reminder = r.id, outcome = ?outcome, "reminder");
         Ok(Some(outcome))
     }

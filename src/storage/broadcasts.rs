@@ -70,7 +70,31 @@ pub struct ClaimedRecipient {
     pub patient_id: Option<PatientId>,
     pub due_at: DateTime<Utc>,
     pub locked_until: DateTime<Utc>,
+    /// The lease this node holds on it.
+    pub claim: super::jobs::Claim,
 }
+
+/// A broadcast's recipients waiting for their turn: a job until queued to
+/// the outbox, skipped or given up on.
+pub static BROADCAST_RECIPIENTS: super::jobs::Queue = super::jobs::Queue {
+    name: "broadcasts",
+    table: "broadcast_recipients",
+    key: &[("id", super::jobs::KeyType::Int)],
+    run_at: "due_at",
+    lease: "locked_until",
+    attempts: "attempts",
+    error: "last_error",
+    open: "status = 'pending'",
+    before: None,
+    join: None,
+    index: Some("broadcast_recipients_due"),
+    order: "broadcast_recipients.due_at, broadcast_recipients.id",
+    on_claim: "",
+    on_release: "",
+    on_bury: ", status = 'failed', reason = 'error'",
+    on_revive: ", status = 'pending', reason = NULL",
+    returning: "broadcast_id, clinic_id, phone, channel, language, patient_id, due_at",
+};
 
 /// One recipient as staff see it.
 #[derive(Debug, Clone)]
@@ -196,17 +220,7 @@ impl Store {
 
     /// Leases the recipient due longest.
     pub async fn claim_broadcast_recipient(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedRecipient>> {
-        let sql = format!(
-            "UPDATE broadcast_recipients SET locked_until = $1 \
-             WHERE id = (SELECT r.id FROM broadcast_recipients r {} WHERE r.status = 'pending' AND r.due_at <= $2 \
-                 AND r.locked_until <= $2 ORDER BY r.due_at, r.id LIMIT 1 {}) \
-               AND status = 'pending' AND locked_until <= $2 \
-             RETURNING id, broadcast_id, clinic_id, phone, channel, language, patient_id, due_at, locked_until",
-            self.queue_index("broadcast_recipients_due"),
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((claim, row)) = self.claim_job(&BROADCAST_RECIPIENTS, now, lease_until).await? else { return Ok(None) };
         let channel: String = row.try_get("channel")?;
         let language: String = row.try_get("language")?;
         Ok(Some(ClaimedRecipient {
@@ -218,7 +232,8 @@ impl Store {
             language: Lang::parse(&language).ok_or_else(|| StorageError::Corrupt(format!("bad language {language}")))?,
             patient_id: row.try_get::<Option<String>, _>("patient_id")?.map(|p| parse_id(&p, PatientId::parse)).transpose()?,
             due_at: from_ts(row.try_get("due_at")?)?,
-            locked_until: from_ts(row.try_get("locked_until")?)?,
+            locked_until: from_ts(claim.lease)?,
+            claim,
         }))
     }
 

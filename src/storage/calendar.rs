@@ -53,7 +53,53 @@ pub struct CalendarWrite {
     pub clinic_id: ClinicId,
     pub changes: i64,
     pub attempts: i64,
+    /// The lease this node holds on it.
+    pub claim: super::jobs::Claim,
 }
+
+/// Bookings to write to practitioners' Google calendars: a job until
+/// written (a change since makes it due again), for connected calendars only.
+pub static CALENDAR_WRITES: super::jobs::Queue = super::jobs::Queue {
+    name: "calendar_writes",
+    table: "calendar_outbox",
+    key: &[("appointment_id", super::jobs::KeyType::Text), ("practitioner_id", super::jobs::KeyType::Text)],
+    run_at: "due_at",
+    lease: "lease_until",
+    attempts: "attempts",
+    error: "last_error",
+    open: "done = 0",
+    before: None,
+    join: Some("JOIN google_connections g ON g.practitioner_id = calendar_outbox.practitioner_id AND g.status = 'connected'"),
+    index: None,
+    order: "calendar_outbox.due_at",
+    on_claim: "",
+    on_release: "",
+    on_bury: ", done = 1",
+    on_revive: ", done = 0",
+    returning: "clinic_id, changes",
+};
+
+/// Practitioners' calendars to read from Google: a recurring job, due again
+/// after every sync, while the calendar is connected.
+pub static GOOGLE_SYNCS: super::jobs::Queue = super::jobs::Queue {
+    name: "calendar_syncs",
+    table: "google_connections",
+    key: &[("practitioner_id", super::jobs::KeyType::Text)],
+    run_at: "next_sync_at",
+    lease: "sync_lease_until",
+    attempts: "attempts",
+    error: "last_error",
+    open: "status = 'connected'",
+    before: None,
+    join: None,
+    index: None,
+    order: "google_connections.next_sync_at",
+    on_claim: "",
+    on_release: "",
+    on_bury: "",
+    on_revive: "",
+    returning: CONNECTION_COLUMNS,
+};
 
 #[derive(Debug, Clone)]
 pub struct CalendarConflict {
@@ -345,16 +391,8 @@ impl Store {
 
     /// Claims the connection whose sync is due longest, for `lease_until`.
     pub async fn claim_google_sync(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<GoogleConnection>> {
-        let sql = format!(
-            "UPDATE google_connections SET sync_lease_until = $1 \
-             WHERE practitioner_id = (SELECT practitioner_id FROM google_connections \
-                 WHERE status = 'connected' AND next_sync_at <= $2 AND sync_lease_until <= $2 ORDER BY next_sync_at LIMIT 1 {}) \
-               AND sync_lease_until <= $2 \
-             RETURNING {CONNECTION_COLUMNS}",
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        row.as_ref().map(connection_from_row).transpose()
+        let Some((_, row)) = self.claim_job(&GOOGLE_SYNCS, now, lease_until).await? else { return Ok(None) };
+        connection_from_row(&row).map(Some)
     }
 
     /// Makes a practitioner's sync due now (`nuru calendar sync`, a reconnect).
@@ -490,7 +528,8 @@ impl Store {
         }
         sqlx::query(
             "UPDATE google_connections SET next_sync_at = $1, sync_lease_until = 0, last_error = $2, \
-               last_sync_at = CASE WHEN $3 = 1 THEN $4 ELSE last_sync_at END, updated_at = $4 WHERE practitioner_id = $5",
+               last_sync_at = CASE WHEN $3 = 1 THEN $4 ELSE last_sync_at END, attempts = CASE WHEN $3 = 1 THEN 0 ELSE attempts END, \
+               updated_at = $4 WHERE practitioner_id = $5",
         )
         .bind(to_ts(next_at))
         .bind(error)
@@ -565,23 +604,14 @@ impl Store {
 
     /// Claims the oldest due write of a connected practitioner.
     pub async fn claim_calendar_write(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<CalendarWrite>> {
-        let sql = format!(
-            "UPDATE calendar_outbox SET lease_until = $1, attempts = attempts + 1 \
-             WHERE (appointment_id, practitioner_id) = (SELECT o.appointment_id, o.practitioner_id FROM calendar_outbox o \
-                   JOIN google_connections g ON g.practitioner_id = o.practitioner_id AND g.status = 'connected' \
-                 WHERE o.done = 0 AND o.due_at <= $2 AND o.lease_until <= $2 ORDER BY o.due_at LIMIT 1 {}) \
-               AND done = 0 AND lease_until <= $2 \
-             RETURNING appointment_id, practitioner_id, clinic_id, changes, attempts",
-            self.skip_locked_of("o")
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((claim, row)) = self.claim_job(&CALENDAR_WRITES, now, lease_until).await? else { return Ok(None) };
         Ok(Some(CalendarWrite {
             appointment_id: parse_id(&row.try_get::<String, _>("appointment_id")?, AppointmentId::parse)?,
             practitioner_id: parse_id(&row.try_get::<String, _>("practitioner_id")?, PractitionerId::parse)?,
             clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
             changes: row.try_get("changes")?,
-            attempts: row.try_get("attempts")?,
+            attempts: claim.attempts as i64,
+            claim,
         }))
     }
 
@@ -609,18 +639,8 @@ impl Store {
     }
 
     /// The write failed: due again at `due_at`, with the error kept for staff.
-    pub async fn retry_calendar_write(&self, w: &CalendarWrite, due_at: DateTime<Utc>, error: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE calendar_outbox SET due_at = $1, lease_until = 0, last_error = $2, updated_at = $3 \
-             WHERE appointment_id = $4 AND practitioner_id = $5",
-        )
-        .bind(to_ts(due_at))
-        .bind(error)
-        .bind(to_ts(now))
-        .bind(w.appointment_id.to_string())
-        .bind(w.practitioner_id.to_string())
-        .execute(&self.pool)
-        .await?;
+    pub async fn retry_calendar_write(&self, w: &CalendarWrite, due_at: DateTime<Utc>, error: &str) -> Result<()> {
+        self.release_job(&CALENDAR_WRITES, &w.claim, due_at, Some(error), true).await?;
         Ok(())
     }
 

@@ -73,7 +73,31 @@ pub struct ClaimedFeedback {
     pub asked: u32,
     pub due_at: DateTime<Utc>,
     pub locked_until: DateTime<Utc>,
+    /// The lease this node holds on it.
+    pub claim: super::jobs::Claim,
 }
+
+/// Feedback requests to send, remind or expire: a job until answered,
+/// closed or given up on.
+pub static FEEDBACK: super::jobs::Queue = super::jobs::Queue {
+    name: "feedback",
+    table: "feedback_requests",
+    key: &[("id", super::jobs::KeyType::Int)],
+    run_at: "due_at",
+    lease: "locked_until",
+    attempts: "attempts",
+    error: "last_error",
+    open: "status IN ('scheduled', 'asked')",
+    before: None,
+    join: None,
+    index: Some("feedback_due"),
+    order: "feedback_requests.due_at, feedback_requests.id",
+    on_claim: "",
+    on_release: "",
+    on_bury: ", status = 'failed', reason = 'error'",
+    on_revive: ", status = 'scheduled', reason = NULL",
+    returning: "clinic_id, appointment_id, asked, due_at",
+};
 
 /// Ratings over a period: how many, their mean and distribution.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -211,24 +235,15 @@ impl Store {
 
     /// Leases the request due longest (to send, remind or expire).
     pub async fn claim_feedback(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedFeedback>> {
-        let sql = format!(
-            "UPDATE feedback_requests SET locked_until = $1 \
-             WHERE id = (SELECT f.id FROM feedback_requests f {} WHERE f.status IN ('scheduled', 'asked') AND f.due_at <= $2 \
-                 AND f.locked_until <= $2 ORDER BY f.due_at, f.id LIMIT 1 {}) \
-               AND status IN ('scheduled', 'asked') AND locked_until <= $2 \
-             RETURNING id, clinic_id, appointment_id, asked, due_at, locked_until",
-            self.queue_index("feedback_due"),
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((claim, row)) = self.claim_job(&FEEDBACK, now, lease_until).await? else { return Ok(None) };
         Ok(Some(ClaimedFeedback {
             id: row.try_get("id")?,
             clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
             appointment_id: parse_id(&row.try_get::<String, _>("appointment_id")?, AppointmentId::parse)?,
             asked: row.try_get::<i64, _>("asked")? as u32,
             due_at: from_ts(row.try_get("due_at")?)?,
-            locked_until: from_ts(row.try_get("locked_until")?)?,
+            locked_until: from_ts(claim.lease)?,
+            claim,
         }))
     }
 

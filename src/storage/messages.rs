@@ -31,6 +31,8 @@ pub struct ClaimedInbound {
     pub fields_json: String,
     pub received_at: DateTime<Utc>,
     pub attempts: u32,
+    /// The lease this node holds on it.
+    pub claim: super::jobs::Claim,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +100,64 @@ pub struct ClaimedOutbound {
     /// An approved template to send instead of the body: its Content SID and
     /// variables (`{"1": "…"}`); the body is what the transcript shows.
     pub template: Option<(String, String)>,
+    /// Its outcome is unknown (Twilio did not answer, or its node died
+    /// mid-send): to be looked up in Twilio's Messages API, never sent blindly.
+    pub looking_up: bool,
+    /// The lease this node holds on it.
+    pub claim: super::jobs::Claim,
 }
+
+/// The inbound queue: a message is a job until processed (or given up on),
+/// one conversation's messages one at a time, in order.
+pub static INBOUND: super::jobs::Queue = super::jobs::Queue {
+    name: "turns",
+    table: "inbound_messages",
+    key: &[("id", super::jobs::KeyType::Int)],
+    run_at: "run_at",
+    lease: "locked_until",
+    attempts: "attempts",
+    error: "error",
+    open: "processed_at IS NULL",
+    before: Some(
+        "e.clinic_id = inbound_messages.clinic_id AND e.channel = inbound_messages.channel \
+         AND e.from_phone = inbound_messages.from_phone AND e.processed_at IS NULL AND e.id < inbound_messages.id",
+    ),
+    join: None,
+    index: Some("inbound_queue"),
+    order: "inbound_messages.id",
+    on_claim: "",
+    on_release: "",
+    on_bury: ", status = 'failed', processed_at = {now}",
+    on_revive: ", status = 'pending', processed_at = NULL",
+    returning: "clinic_id, channel, from_phone, body, fields, received_at",
+};
+
+/// The outbox: a reply is a job from queued until settled (sent, or given
+/// up on), one conversation's replies one at a time, in order. A claimed
+/// reply is sent; one whose outcome is unknown (left `uncertain`, or left
+/// `sending` by a node that died, its lease run out) is looked up.
+pub static OUTBOUND: super::jobs::Queue = super::jobs::Queue {
+    name: "replies",
+    table: "outbound_messages",
+    key: &[("id", super::jobs::KeyType::Int)],
+    run_at: "next_attempt_at",
+    lease: "locked_until",
+    attempts: "attempts",
+    error: "error",
+    open: "status IN ('queued', 'sending', 'uncertain', 'checking')",
+    before: Some(
+        "e.conversation_id = outbound_messages.conversation_id \
+         AND e.status IN ('queued', 'sending', 'uncertain', 'checking') AND e.id < outbound_messages.id",
+    ),
+    join: None,
+    index: Some("outbound_jobs"),
+    order: "outbound_messages.id",
+    on_claim: ", status = CASE status WHEN 'queued' THEN 'sending' ELSE 'checking' END",
+    on_release: ", status = 'queued'",
+    on_bury: ", status = 'failed'",
+    on_revive: ", status = 'queued'",
+    returning: "clinic_id, conversation_id, created_at, lifetime, channel, to_phone, body, kind, content_sid, content_variables, status",
+};
 
 #[derive(Debug, Clone)]
 pub struct OutboundRow {
@@ -134,11 +193,9 @@ pub struct FailedSend {
 }
 
 /// The columns a claimed reply is read from.
-const CLAIMED: &str =
-    "id, clinic_id, conversation_id, created_at, lifetime, channel, to_phone, body, attempts, kind, content_sid, content_variables";
-
-fn claimed_outbound(row: &AnyRow) -> Result<ClaimedOutbound> {
+fn claimed_outbound(claim: super::jobs::Claim, row: &AnyRow) -> Result<ClaimedOutbound> {
     Ok(ClaimedOutbound {
+        looking_up: row.try_get::<String, _>("status")? == "checking",
         id: row.try_get("id")?,
         clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
         conversation_id: parse_id(&row.try_get::<String, _>("conversation_id")?, ConversationId::parse)?,
@@ -150,12 +207,13 @@ fn claimed_outbound(row: &AnyRow) -> Result<ClaimedOutbound> {
         channel: channel(row)?,
         to: phone(row, "to_phone")?,
         body: row.try_get("body")?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        attempts: claim.attempts,
         kind: row.try_get("kind")?,
         template: match (row.try_get::<Option<String>, _>("content_sid")?, row.try_get::<Option<String>, _>("content_variables")?) {
             (Some(sid), vars) => Some((sid, vars.unwrap_or_else(|| "{}".into()))),
             _ => None,
         },
+        claim,
     })
 }
 
@@ -224,19 +282,7 @@ impl Store {
     /// unprocessed message: one conversation is processed in order, one
     /// message at a time, while different conversations proceed in parallel.
     pub async fn claim_inbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedInbound>> {
-        let sql = format!(
-            "UPDATE inbound_messages SET locked_until = $1, attempts = attempts + 1 \
-             WHERE id = (SELECT m.id FROM inbound_messages m \
-                 WHERE m.processed_at IS NULL AND (m.locked_until IS NULL OR m.locked_until < $2) \
-                   AND NOT EXISTS (SELECT 1 FROM inbound_messages e WHERE e.clinic_id = m.clinic_id \
-                       AND e.channel = m.channel AND e.from_phone = m.from_phone AND e.processed_at IS NULL AND e.id < m.id) \
-                 ORDER BY m.id LIMIT 1 {}) \
-               AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < $2) \
-             RETURNING id, clinic_id, channel, from_phone, body, fields, received_at, attempts",
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((claim, row)) = self.claim_job(&INBOUND, now, lease_until).await? else { return Ok(None) };
         Ok(Some(ClaimedInbound {
             id: row.try_get("id")?,
             clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
@@ -245,7 +291,8 @@ impl Store {
             body: row.try_get("body")?,
             fields_json: row.try_get("fields")?,
             received_at: from_ts(row.try_get("received_at")?)?,
-            attempts: row.try_get::<i64, _>("attempts")? as u32,
+            attempts: claim.attempts,
+            claim,
         }))
     }
 
@@ -261,31 +308,6 @@ impl Store {
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// Gives a message back to the queue after a transient failure.
-    pub async fn retry_inbound_later(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
-        sqlx::query("UPDATE inbound_messages SET locked_until = $1, error = $2 WHERE id = $3 AND processed_at IS NULL")
-            .bind(to_ts(at))
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Gives up on a message so that it no longer blocks its conversation.
-    pub async fn fail_inbound(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE inbound_messages SET status = 'failed', processed_at = $1, locked_until = NULL, error = $2 \
-             WHERE id = $3 AND processed_at IS NULL",
-        )
-        .bind(to_ts(now))
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     pub async fn count_inbound(&self, clinic: ClinicId) -> Result<i64> {
@@ -340,23 +362,6 @@ impl Store {
         Ok(id)
     }
 
-    /// A reply left in `sending` past its lease (its node crashed or was
-    /// killed mid-send) may or may not have reached Twilio: it is marked
-    /// `uncertain`, to be looked up in Twilio's Messages API rather than
-    /// guessed (sent again, it could arrive twice). A lookup left `checking`
-    /// past its lease is due again. Returns how many were.
-    pub async fn expire_sending(&self, now: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE outbound_messages SET status = 'uncertain', next_attempt_at = $1, locked_until = NULL, \
-               error = CASE WHEN status = 'sending' THEN 'interrupted during send' ELSE error END \
-             WHERE status IN ('sending', 'checking') AND locked_until < $1",
-        )
-        .bind(to_ts(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
     /// A send whose outcome is unknown (no answer, or an unreadable one):
     /// looked up in Twilio's Messages API at `check_at`.
     pub async fn mark_outbound_uncertain(&self, id: i64, check_at: DateTime<Utc>, error: &str) -> Result<()> {
@@ -370,20 +375,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Leases the next uncertain send due to be looked up.
-    pub async fn claim_uncertain(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
-        let sql = format!(
-            "UPDATE outbound_messages SET status = 'checking', locked_until = $1 \
-             WHERE id = (SELECT o.id FROM outbound_messages o WHERE o.status = 'uncertain' AND o.next_attempt_at <= $2 \
-                 ORDER BY o.next_attempt_at, o.id LIMIT 1 {}) \
-               AND status = 'uncertain' \
-             RETURNING {CLAIMED}",
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        row.as_ref().map(claimed_outbound).transpose()
     }
 
     /// The clinic's messages queued in `[from, to)` that failed (given up,
@@ -460,23 +451,12 @@ impl Store {
         Ok(())
     }
 
-    /// Leases the next due reply whose conversation has no older unsent reply
-    /// (one left `sending` blocks its conversation until [`Self::expire_sending`],
-    /// one `uncertain` until it is looked up: replies keep their order).
+    /// Leases the next due reply whose conversation has no older unsettled
+    /// reply (one being sent, or whose outcome is being looked up, holds its
+    /// conversation's next: replies keep their order).
     pub async fn claim_outbound(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedOutbound>> {
-        let sql = format!(
-            "UPDATE outbound_messages SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
-             WHERE id = (SELECT o.id FROM outbound_messages o {} WHERE o.status = 'queued' AND o.next_attempt_at <= $2 \
-                   AND NOT EXISTS (SELECT 1 FROM outbound_messages e WHERE e.conversation_id = o.conversation_id \
-                       AND e.status IN ('queued', 'sending', 'uncertain', 'checking') AND e.id < o.id) \
-                 ORDER BY o.id LIMIT 1 {}) \
-               AND status = 'queued' \
-             RETURNING {CLAIMED}",
-            self.queue_index("outbound_queue"),
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        row.as_ref().map(claimed_outbound).transpose()
+        let Some((claim, row)) = self.claim_job(&OUTBOUND, now, lease_until).await? else { return Ok(None) };
+        claimed_outbound(claim, &row).map(Some)
     }
 
     pub async fn mark_outbound_sent(&self, id: i64, provider_id: &str, now: DateTime<Utc>) -> Result<()> {
@@ -486,19 +466,6 @@ impl Store {
         )
         .bind(provider_id)
         .bind(to_ts(now))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn retry_outbound_later(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbound_messages SET status = 'queued', next_attempt_at = $1, locked_until = NULL, error = $2 \
-             WHERE id = $3 AND status = 'sending'",
-        )
-        .bind(to_ts(at))
-        .bind(error)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -540,13 +507,7 @@ impl Store {
     pub async fn flag_undelivered(&self, m: &ClaimedOutbound, give_up: Option<&str>, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
         if let Some(error) = give_up {
-            sqlx::query(
-                "UPDATE outbound_messages SET status = 'failed', locked_until = NULL, error = $1 WHERE id = $2 AND status = 'sending'",
-            )
-            .bind(error)
-            .bind(m.id)
-            .execute(&mut *tx)
-            .await?;
+            Store::bury_job_in(&mut tx, &OUTBOUND, &m.claim, error, now).await?;
         }
         // A reply, a staff message or a reminder the patient counted on; a
         // broadcast or a feedback request that fails is counted in its own
@@ -563,15 +524,6 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn fail_outbound(&self, id: i64, error: &str) -> Result<()> {
-        sqlx::query("UPDATE outbound_messages SET status = 'failed', locked_until = NULL, error = $1 WHERE id = $2 AND status = 'sending'")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod conversations;
 mod documents;
 mod feedback;
 mod intake;
+pub mod jobs;
 mod messages;
 mod patients;
 mod reminders;
@@ -25,21 +26,23 @@ pub use accounts::{AuditEvent, ClinicRole, Membership, NewAuditEvent, RefreshRow
 pub use activity::Activity;
 pub use admin::{ClinicStats, ConversationFilter, ConversationSummary, MessageView};
 pub use appointments::{NewAppointment, UpcomingAppointment};
-pub use broadcasts::{BroadcastAction, BroadcastRecord, ClaimedRecipient, NewBroadcast, RecipientRecord, Segment};
+pub use broadcasts::{BROADCAST_RECIPIENTS, BroadcastAction, BroadcastRecord, ClaimedRecipient, NewBroadcast, RecipientRecord, Segment};
 pub use calendar::{
-    BusyChanges, CONNECTED, CalendarConflict, CalendarWrite, GOOGLE_SOURCE, GoogleConnection, NEEDS_RECONNECT, OAUTH, OAuthState,
-    SERVICE_ACCOUNT,
+    BusyChanges, CALENDAR_WRITES, CONNECTED, CalendarConflict, CalendarWrite, GOOGLE_SOURCE, GOOGLE_SYNCS, GoogleConnection,
+    NEEDS_RECONNECT, OAUTH, OAuthState, SERVICE_ACCOUNT,
 };
 pub use catalog::{FutureOf, StoredWindow};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;
 pub use documents::{DocumentRecord, NewDocument, NewPassage, StoredPassage};
-pub use feedback::{ANSWER_WINDOW, AskAfter, ClaimedFeedback, FeedbackComment, FeedbackSettings, FeedbackStats, RatingSummary, VisitEvent};
+pub use feedback::{
+    ANSWER_WINDOW, AskAfter, ClaimedFeedback, FEEDBACK, FeedbackComment, FeedbackSettings, FeedbackStats, RatingSummary, VisitEvent,
+};
 pub use intake::Intake;
-pub use messages::{ClaimedInbound, ClaimedOutbound, Lifetime, NewInbound, NewOutbound, OutboundRow, QueueDepths};
+pub use messages::{ClaimedInbound, ClaimedOutbound, INBOUND, Lifetime, NewInbound, NewOutbound, OUTBOUND, OutboundRow, QueueDepths};
 pub use patients::{Erasure, PatientPage, PatientRecord};
 pub use reminders::{
-    ClaimedReminder, Consent, ConsentChange, ReminderRecord, ReminderSettings, ReminderStats, ReminderTarget, StoredTemplate,
+    ClaimedReminder, Consent, ConsentChange, REMINDERS, ReminderRecord, ReminderSettings, ReminderStats, ReminderTarget, StoredTemplate,
     TargetConversation,
 };
 
@@ -247,37 +250,6 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// On PostgreSQL a queue claim skips the rows another node is claiming at
-    /// that instant instead of queueing behind their lock and then finding
-    /// them taken. SQLite has one writer at a time and no row locks.
-    fn skip_locked(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        }
-    }
-
-    /// `skip_locked` for a claim that joins another table: only the rows of
-    /// the queue (`alias`) are locked.
-    fn skip_locked_of(&self, alias: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => String::new(),
-            Backend::Postgres => format!("FOR UPDATE OF {alias} SKIP LOCKED"),
-        }
-    }
-
-    /// SQLite's planner, given a due-time condition, may prefer the
-    /// `(next_attempt_at, id)` index and sort every due row (25 ms a claim
-    /// with 22,000 replies queued) over walking the waiting rows in id order
-    /// and stopping at the first (0.1 ms): on SQLite the queue's index is
-    /// named. PostgreSQL plans it right and has no such clause.
-    fn queue_index(&self, index: &'static str) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("INDEXED BY {index}"),
-            Backend::Postgres => String::new(),
-        }
     }
 
     pub fn pool(&self) -> &AnyPool {

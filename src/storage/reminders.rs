@@ -44,7 +44,31 @@ pub struct ClaimedReminder {
     /// The appointment's time when the reminder was scheduled.
     pub appointment_starts_at: DateTime<Utc>,
     pub locked_until: DateTime<Utc>,
+    /// The lease this node holds on it.
+    pub claim: super::jobs::Claim,
 }
+
+/// Reminders waiting for their time: a job until queued to the outbox,
+/// closed (skipped, cancelled) or given up on.
+pub static REMINDERS: super::jobs::Queue = super::jobs::Queue {
+    name: "reminders",
+    table: "reminders",
+    key: &[("id", super::jobs::KeyType::Int)],
+    run_at: "due_at",
+    lease: "locked_until",
+    attempts: "attempts",
+    error: "last_error",
+    open: "status = 'scheduled'",
+    before: None,
+    join: None,
+    index: Some("reminders_due"),
+    order: "reminders.due_at, reminders.id",
+    on_claim: "",
+    on_release: "",
+    on_bury: ", status = 'failed', reason = 'error'",
+    on_revive: ", status = 'scheduled', reason = NULL",
+    returning: "clinic_id, appointment_id, offset_minutes, due_at, appointment_starts_at",
+};
 
 /// What a reminder says and where it goes: the appointment as it stands,
 /// the names it mentions, and the patient's conversation — the one the
@@ -219,17 +243,7 @@ impl Store {
     /// Leases the reminder due longest (on PostgreSQL skipping those another
     /// node is claiming). A lease that ran out (a node died) is claimed again.
     pub async fn claim_reminder(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<ClaimedReminder>> {
-        let sql = format!(
-            "UPDATE reminders SET locked_until = $1 \
-             WHERE id = (SELECT r.id FROM reminders r {} WHERE r.status = 'scheduled' AND r.due_at <= $2 AND r.locked_until <= $2 \
-                 ORDER BY r.due_at, r.id LIMIT 1 {}) \
-               AND status = 'scheduled' AND locked_until <= $2 \
-             RETURNING id, clinic_id, appointment_id, offset_minutes, due_at, appointment_starts_at, locked_until",
-            self.queue_index("reminders_due"),
-            self.skip_locked()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ts(lease_until)).bind(to_ts(now)).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((claim, row)) = self.claim_job(&REMINDERS, now, lease_until).await? else { return Ok(None) };
         Ok(Some(ClaimedReminder {
             id: row.try_get("id")?,
             clinic_id: parse_id(&row.try_get::<String, _>("clinic_id")?, ClinicId::parse)?,
@@ -237,7 +251,8 @@ impl Store {
             offset_minutes: row.try_get::<i64, _>("offset_minutes")? as u32,
             due_at: from_ts(row.try_get("due_at")?)?,
             appointment_starts_at: from_ts(row.try_get("appointment_starts_at")?)?,
-            locked_until: from_ts(row.try_get("locked_until")?)?,
+            locked_until: from_ts(claim.lease)?,
+            claim,
         }))
     }
 

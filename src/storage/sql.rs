@@ -82,6 +82,17 @@ impl Statement {
         Ok(sqlx::query_as_with::<Any, R, _>(sqlx::AssertSqlSafe(self.sql), self.args).fetch_all(executor).await?)
     }
 
+    /// Runs the statement for its effect; returns the rows it changed.
+    pub async fn execute<'c, E>(self, executor: E) -> Result<u64>
+    where
+        E: sqlx::Executor<'c, Database = Any>,
+    {
+        if let Some(e) = self.failed {
+            return Err(StorageError::Database(sqlx::Error::Encode(e)));
+        }
+        Ok(sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(self.sql), self.args).execute(executor).await?.rows_affected())
+    }
+
     /// Runs the statement and returns the rows, for callers that already map rows.
     pub async fn fetch_rows<'c, E>(self, executor: E) -> Result<Vec<AnyRow>>
     where

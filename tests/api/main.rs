@@ -6,6 +6,7 @@ mod admin;
 mod admin_records;
 mod architecture;
 mod helpers;
+mod jobs;
 mod model;
 
 mod booking;

@@ -525,15 +525,19 @@ impl Google {
             Err(GoogleError::Storage(e)) => return Err(e),
             Err(e) => {
                 bump(&self.metrics.failures, 1);
-                let wait = match e {
+                let ended = self.clock.now();
+                let at = match e {
                     GoogleError::RateLimited | GoogleError::Unavailable(_) => {
                         bump(&self.metrics.backoffs, 1);
-                        backoff(w.attempts)
+                        match crate::retry::Backoff::CALENDAR.next(w.claim.attempts, ended, ended, None, rand::random()) {
+                            crate::retry::Next::RetryAt(at) => at,
+                            crate::retry::Next::GiveUp => ended + Duration::hours(1),
+                        }
                     }
-                    _ => Duration::hours(1),
+                    _ => ended + Duration::hours(1),
                 };
-                warn!(appointment = %w.appointment_id, error = %e, retry_in_s = wait.num_seconds(), "calendar write failed");
-                self.store.retry_calendar_write(&w, self.clock.now() + wait, &e.to_string(), self.clock.now()).await?;
+                warn!(appointment = %w.appointment_id, error = %e, retry_in_s = (at - ended).num_seconds(), "calendar write failed");
+                self.store.retry_calendar_write(&w, at, &e.to_string()).await?;
             }
         }
         Ok(true)
@@ -639,11 +643,4 @@ fn new_connection(clinic: ClinicId, practitioner: PractitionerId, calendars: &[C
 fn jittered(every: Duration) -> Duration {
     let ms = every.num_milliseconds().max(1000) as f64;
     Duration::milliseconds((ms * rand::random_range(0.8..1.2)) as i64)
-}
-
-/// Exponential backoff with full jitter: 2^attempts seconds (at most an hour),
-/// then a random part of it (at least one second).
-pub fn backoff(attempts: i64) -> Duration {
-    let cap = 2f64.powi(attempts.clamp(0, 12) as i32).min(3600.0);
-    Duration::milliseconds((rand::random_range(0.5..1.0) * cap * 1000.0).max(1000.0) as i64)
 }
