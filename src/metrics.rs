@@ -54,6 +54,8 @@ pub struct Reading {
     /// Google Calendar counts (sync runs, events read, writes, failures,
     /// quota backoffs, requests), when connections are configured.
     pub google: Option<[(&'static str, u64); 6]>,
+    /// Jobs given up on, per queue (`storage::jobs`): each needs a person.
+    pub jobs_dead: Vec<(&'static str, i64)>,
 }
 
 #[derive(Debug)]
@@ -66,6 +68,7 @@ pub struct Metrics {
     sends: Family<SendLabels, Counter>,
     queue_waiting: Family<QueueLabel, Gauge>,
     queue_age: Family<QueueLabel, Gauge<f64, AtomicU64>>,
+    jobs_dead: Family<QueueLabel, Gauge>,
     pool: Family<PoolLabel, Gauge>,
     model_calls: Family<OutcomeLabel, Counter>,
     google: Family<OutcomeLabel, Counter>,
@@ -99,6 +102,8 @@ impl Metrics {
         registry.register("queue_waiting", "Items waiting in a queue (inbound, outbound)", queue_waiting.clone());
         let queue_age = Family::<QueueLabel, Gauge<f64, AtomicU64>>::default();
         registry.register("queue_oldest_age_seconds", "Age of the oldest waiting item of a queue", queue_age.clone());
+        let jobs_dead = Family::<QueueLabel, Gauge>::default();
+        registry.register("jobs_dead", "Jobs given up on and kept in the dead-letter state, per queue", jobs_dead.clone());
         let pool = Family::<PoolLabel, Gauge>::default();
         registry.register("db_pool_connections", "Database pool connections (open, idle, max)", pool.clone());
         let model_calls = Family::<OutcomeLabel, Counter>::default();
@@ -120,6 +125,7 @@ impl Metrics {
             sends,
             queue_waiting,
             queue_age,
+            jobs_dead,
             pool,
             model_calls,
             model_seen: Mutex::default(),
@@ -148,6 +154,9 @@ impl Metrics {
         for (queue, q) in [("inbound", reading.inbound), ("outbound", reading.outbound)] {
             self.queue_waiting.get_or_create(&QueueLabel { queue }).set(q.waiting);
             self.queue_age.get_or_create(&QueueLabel { queue }).set(q.oldest_age_seconds);
+        }
+        for (queue, n) in &reading.jobs_dead {
+            self.jobs_dead.get_or_create(&QueueLabel { queue }).set(*n);
         }
         for (state, n) in [("open", reading.pool_size), ("idle", reading.pool_idle), ("max", reading.pool_max)] {
             self.pool.get_or_create(&PoolLabel { state }).set(n);

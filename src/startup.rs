@@ -299,6 +299,13 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         }
     };
     let age = |oldest: Option<chrono::DateTime<chrono::Utc>>| oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    let jobs_dead = match state.store.dead_counts().await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "dead jobs unavailable for /metrics");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+        }
+    };
     let (open, idle, max) = state.store.pool_usage();
     let reading = crate::metrics::Reading {
         inbound: crate::metrics::QueueReading { waiting: depths.inbound_waiting, oldest_age_seconds: age(depths.inbound_oldest) },
@@ -308,6 +315,7 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
         pool_max: max as i64,
         model: state.model.as_ref().map(|m| m.metrics.snapshot()),
         google: Some(state.google.metrics.snapshot()),
+        jobs_dead,
     };
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render(&reading))
         .into_response()

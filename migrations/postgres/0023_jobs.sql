@@ -38,4 +38,17 @@ ALTER TABLE documents ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE documents ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE documents ADD COLUMN last_error TEXT;
 ALTER TABLE documents ADD COLUMN dead_at BIGINT;
+-- What the file said it was, and the conversation it came from (told if it cannot be read).
+ALTER TABLE documents ADD COLUMN content_type TEXT;
+ALTER TABLE documents ADD COLUMN conversation_id TEXT;
 CREATE INDEX documents_pending ON documents (run_at, id) WHERE status = 'pending';
+
+-- Jobs given up on, counted at every /metrics scrape: only they are indexed.
+CREATE INDEX inbound_dead ON inbound_messages (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX outbound_dead ON outbound_messages (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX reminders_dead ON reminders (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX feedback_dead ON feedback_requests (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX broadcast_recipients_dead ON broadcast_recipients (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX calendar_outbox_dead ON calendar_outbox (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX google_connections_dead ON google_connections (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX documents_dead ON documents (dead_at) WHERE dead_at IS NOT NULL;

@@ -138,6 +138,7 @@ media_added = Done: the document is in { $name }'s file. The team will see it.
 media_added_photo = Done: the photo is in { $name }'s file. The team will read it; I cannot read the text of a photo yet.
 media_not_added = All right, I will not add it.
 media_failed = I could not add this document (type or size not accepted, or the file is unavailable). I am letting the team know; they will answer you here.
+media_unreadable = I could not read the document you sent (too large, damaged or protected); it is not in the file. I am letting the team know; they will answer you here.
 
 ## Messages Nuru writes first, and the answers to them
 reminder =

@@ -161,6 +161,7 @@ media_added = C'est fait : le document est ajouté au dossier de { $name }. L'é
 media_added_photo = C'est fait : la photo est ajoutée au dossier de { $name }. L'équipe la lira ; je ne peux pas encore lire le texte d'une photo.
 media_not_added = D'accord, je ne l'ajoute pas.
 media_failed = Je n'ai pas pu ajouter ce document (format ou taille non acceptés, ou fichier indisponible). Je préviens l'équipe, qui vous répondra ici.
+media_unreadable = Je n'ai pas pu lire le document que vous avez envoyé (trop volumineux, abîmé ou protégé) ; il n'est pas ajouté au dossier. Je préviens l'équipe, qui vous répondra ici.
 
 ## Messages Nuru writes first, and the answers to them
 reminder =

@@ -95,6 +95,11 @@ enum Applied {
 }
 
 impl TurnRunner {
+    /// The documents the turns search, and where documents are read into.
+    pub fn library(&self) -> &crate::retrieval::Library {
+        &self.library
+    }
+
     pub fn new(store: Store, clock: Clock, idle_after: Duration) -> Self {
         Self {
             store,
@@ -380,8 +385,11 @@ impl TurnRunner {
             use sha2::Digest;
             sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
-        if let Some(existing) = self.store.documents(clinic.id, Some(request.patient)).await?.into_iter().find(|d| d.sha256 == digest) {
-            return Ok(Attached::Added { needs_ocr: existing.status == crate::documents::NEEDS_OCR });
+        let photo = content_type.starts_with("image/");
+        if let Some(existing) =
+            self.store.documents(clinic.id, Some(request.patient)).await?.into_iter().find(|d| d.sha256 == digest && d.status != "refused")
+        {
+            return Ok(Attached::Added { needs_ocr: photo || existing.status == crate::documents::NEEDS_OCR });
         }
         let ext = match content_type.as_str() {
             "application/pdf" => "pdf",
@@ -390,24 +398,20 @@ impl TurnRunner {
             _ => "txt",
         };
         let name = format!("document-{}-{}.{ext}", row.channel.as_str(), now.with_timezone(&clinic.timezone).format("%Y-%m-%d"));
-        let file = crate::retrieval::NewFile {
+        // In the patient's file now; read off this turn by a worker (the
+        // patient is told if it cannot be read).
+        let pending = crate::storage::PendingDocument {
             clinic: clinic.id,
             patient: Some(request.patient),
             file_name: &name,
             content_type: Some(&content_type),
-            bytes: &bytes,
+            content: &bytes,
+            sha256: &digest,
             source: row.channel.as_str(),
-            actor: None,
+            conversation: Some(row.id),
         };
-        match crate::retrieval::add_document(&self.store, &self.library, &file, None, now).await {
-            Ok((_, ingested)) => Ok(Attached::Added { needs_ocr: ingested.status == crate::documents::NEEDS_OCR }),
-            Err(crate::retrieval::AddError::Refused(e)) => {
-                warn!(conversation = %row.id, error = %e, "a sent file was refused");
-                self.store.system_event(Some(clinic.id), crate::channels::twilio::media::EVENT_REFUSED, &e.to_string(), now).await?;
-                Ok(Attached::Failed)
-            }
-            Err(crate::retrieval::AddError::Storage(e)) => Err(e.into()),
-        }
+        self.store.queue_document(&pending, now).await?;
+        Ok(Attached::Added { needs_ocr: photo })
     }
 
     /// Runs a document search the step asked for. The clinic's documents

@@ -228,6 +228,39 @@ use crate::documents::{ExtractError, IngestError};
 /// How long reading one file may take.
 pub const INGEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// Reads a file into passages: CPU work bounded by the document limits,
+/// off the async workers (webhooks keep their acknowledgement latency) and
+/// within [`INGEST_BUDGET`].
+pub async fn read_file(file_name: &str, content_type: Option<&str>, bytes: &[u8]) -> Result<crate::documents::Ingested, IngestError> {
+    let (name, content_type, bytes) = (file_name.to_string(), content_type.map(str::to_string), bytes.to_vec());
+    let reading = tokio::task::spawn_blocking(move || crate::documents::ingest(&name, content_type.as_deref(), &bytes));
+    match tokio::time::timeout(INGEST_BUDGET, reading).await {
+        Ok(Ok(ingested)) => ingested,
+        Ok(Err(_)) => Err(IngestError::from(ExtractError::BadPdf("the reader stopped".into()))),
+        Err(_) => Err(IngestError::from(ExtractError::TooMuch(format!("it takes more than {} s to read", INGEST_BUDGET.as_secs())))),
+    }
+}
+
+/// The passages' vectors, when an embedding model is configured, allowed
+/// for this document (a hosted model never receives a patient's document)
+/// and answers; `None` otherwise (the document is then found by its words
+/// until it is re-indexed).
+pub async fn embed_for(library: &Library, ingested: &crate::documents::Ingested, patient: Option<PatientId>) -> Option<Vec<Vec<f32>>> {
+    let e = library.embedder.as_deref()?;
+    if ingested.passages.is_empty() || (e.hosted() && patient.is_some()) {
+        return None;
+    }
+    let texts: Vec<String> =
+        ingested.passages.iter().map(|p| crate::documents::dense::passage_text(&ingested.title, p.heading.as_deref(), &p.text)).collect();
+    match e.embed(&texts).await {
+        Ok(v) => Some(v),
+        Err(err) => {
+            tracing::warn!(error = %err, passages = texts.len(), "document stored without vectors; re-index it when the model answers");
+            None
+        }
+    }
+}
+
 pub async fn add_document(
     store: &Store,
     library: &Library,
@@ -235,38 +268,9 @@ pub async fn add_document(
     replace: Option<crate::domain::DocumentId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(crate::domain::DocumentId, crate::documents::Ingested), AddError> {
-    // Reading a file is CPU work bounded by the document limits: off the
-    // async workers (webhooks keep their acknowledgement latency) and within
-    // a time budget.
-    let (name, content_type, bytes) = (file.file_name.to_string(), file.content_type.map(str::to_string), file.bytes.to_vec());
-    let reading = tokio::task::spawn_blocking(move || crate::documents::ingest(&name, content_type.as_deref(), &bytes));
-    let ingested = match tokio::time::timeout(INGEST_BUDGET, reading).await {
-        Ok(Ok(ingested)) => ingested?,
-        Ok(Err(_)) => return Err(IngestError::from(ExtractError::BadPdf("the reader stopped".into())).into()),
-        Err(_) => {
-            return Err(
-                IngestError::from(ExtractError::TooMuch(format!("it takes more than {} s to read", INGEST_BUDGET.as_secs()))).into()
-            );
-        }
-    };
+    let ingested = read_file(file.file_name, file.content_type, file.bytes).await?;
+    let vectors = embed_for(library, &ingested, file.patient).await;
     let embedder = library.embedder.as_deref();
-    let vectors = match embedder {
-        Some(e) if !ingested.passages.is_empty() && (!e.hosted() || file.patient.is_none()) => {
-            let texts: Vec<String> = ingested
-                .passages
-                .iter()
-                .map(|p| crate::documents::dense::passage_text(&ingested.title, p.heading.as_deref(), &p.text))
-                .collect();
-            match e.embed(&texts).await {
-                Ok(v) => Some(v),
-                Err(err) => {
-                    tracing::warn!(error = %err, passages = texts.len(), "document stored without vectors; re-index it when the model answers");
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
     let new = crate::storage::NewDocument {
         clinic: file.clinic,
         patient: file.patient,
@@ -290,15 +294,26 @@ pub async fn add_document(
     let audit =
         crate::storage::NewAuditEvent { actor: file.actor, clinic: Some(file.clinic), action, resource, resource_id: None, outcome: "ok" };
     let id = store.save_document(&new, replace, &audit, now).await?;
-    if let Some(q) = &library.qdrant {
-        let result = match (&vectors, embedder) {
-            (Some(v), Some(e)) => q.put(file.clinic, file.patient, id, e.model(), v).await,
-            // No vectors this time: none of the document's older ones may stay.
-            _ => q.delete_document(file.clinic, id).await,
-        };
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "document stored, its vectors not in Qdrant; re-index it when Qdrant answers");
-        }
-    }
+    put_vectors(library, file.clinic, file.patient, id, vectors.as_deref()).await;
     Ok((id, ingested))
+}
+
+/// A stored document's vectors into Qdrant, when it is configured (none:
+/// none of the document's older ones may stay there). A failure is logged:
+/// the document is found by its words until it is re-indexed.
+pub async fn put_vectors(
+    library: &Library,
+    clinic: ClinicId,
+    patient: Option<PatientId>,
+    id: crate::domain::DocumentId,
+    vectors: Option<&[Vec<f32>]>,
+) {
+    let Some(q) = &library.qdrant else { return };
+    let result = match (vectors, library.embedder.as_deref()) {
+        (Some(v), Some(e)) => q.put(clinic, patient, id, e.model(), v).await,
+        _ => q.delete_document(clinic, id).await,
+    };
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "document stored, its vectors not in Qdrant; re-index it when Qdrant answers");
+    }
 }

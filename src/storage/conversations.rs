@@ -77,6 +77,23 @@ impl Store {
         })
     }
 
+    /// Where a conversation's messages go and in which language: its
+    /// channel, phone and language, if it is the clinic's.
+    pub async fn conversation_contact(&self, clinic: ClinicId, id: ConversationId) -> Result<Option<(Channel, PhoneNumber, Lang)>> {
+        let row = sqlx::query("SELECT channel, phone, language FROM conversations WHERE id = $1 AND clinic_id = $2")
+            .bind(id.to_string())
+            .bind(clinic.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (channel, phone, lang): (String, String, String) = (row.try_get("channel")?, row.try_get("phone")?, row.try_get("language")?);
+        Ok(Some((
+            Channel::parse(&channel).ok_or_else(|| StorageError::Corrupt(format!("bad channel {channel}")))?,
+            PhoneNumber::parse(&phone).map_err(StorageError::Corrupt)?,
+            Lang::parse(&lang).ok_or_else(|| StorageError::Corrupt(format!("bad language {lang}")))?,
+        )))
+    }
+
     /// Saves the conversation if its version is still `row.version`; bumps it.
     pub async fn save_conversation(conn: &mut AnyConnection, row: &ConversationRow, now: DateTime<Utc>) -> Result<()> {
         let done = sqlx::query(

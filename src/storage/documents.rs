@@ -175,7 +175,7 @@ impl Store {
         Ok(id)
     }
 
-    async fn bump_documents_version(conn: &mut sqlx::AnyConnection, clinic: ClinicId) -> Result<()> {
+    pub(super) async fn bump_documents_version(conn: &mut sqlx::AnyConnection, clinic: ClinicId) -> Result<()> {
         sqlx::query("UPDATE clinics SET documents_version = documents_version + 1 WHERE id = $1")
             .bind(clinic.to_string())
             .execute(conn)
@@ -241,7 +241,7 @@ impl Store {
     pub async fn passages(&self, clinic: ClinicId) -> Result<Vec<StoredPassage>> {
         let rows = sqlx::query(
             "SELECT p.document_id, d.title, d.language, p.patient_id, p.page, p.heading, p.text, p.embedding_model, p.embedding FROM document_passages p \
-             JOIN documents d ON d.id = p.document_id WHERE p.clinic_id = $1 ORDER BY p.document_id, p.ordinal",
+             JOIN documents d ON d.id = p.document_id WHERE p.clinic_id = $1 AND d.status <> 'pending' ORDER BY p.document_id, p.ordinal",
         )
         .bind(clinic.to_string())
         .fetch_all(&self.pool)

@@ -106,6 +106,11 @@ pub struct QueueStats {
 }
 
 impl Queue {
+    /// The kinds of its key's parts.
+    pub fn key_types(&self) -> Vec<KeyType> {
+        self.key.iter().map(|(_, t)| *t).collect()
+    }
+
     fn key_list(&self, alias: Option<&str>) -> String {
         let cols: Vec<String> = self.key.iter().map(|(c, _)| alias.map_or_else(|| c.to_string(), |a| format!("{a}.{c}"))).collect();
         if cols.len() == 1 { cols[0].clone() } else { format!("({})", cols.join(", ")) }
@@ -351,5 +356,38 @@ impl Store {
             }
         }
         Ok(next)
+    }
+}
+
+/// Every leased queue, for operators (`nuru jobs`, `/metrics`).
+pub fn queues() -> [&'static Queue; 8] {
+    [
+        &super::INBOUND,
+        &super::OUTBOUND,
+        &super::REMINDERS,
+        &super::FEEDBACK,
+        &super::BROADCAST_RECIPIENTS,
+        &super::CALENDAR_WRITES,
+        &super::GOOGLE_SYNCS,
+        &super::DOCUMENT_READS,
+    ]
+}
+
+/// The queue named `name`.
+pub fn queue(name: &str) -> Option<&'static Queue> {
+    queues().into_iter().find(|q| q.name == name)
+}
+
+impl Store {
+    /// How many jobs each queue has given up on.
+    pub async fn dead_counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let mut counts = Vec::new();
+        for q in queues() {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {} WHERE dead_at IS NOT NULL", q.table)))
+                .fetch_one(&self.pool)
+                .await?;
+            counts.push((q.name, n));
+        }
+        Ok(counts)
     }
 }

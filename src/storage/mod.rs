@@ -12,6 +12,7 @@ mod calendar;
 mod catalog;
 mod clinics;
 mod conversations;
+mod document_reads;
 mod documents;
 mod feedback;
 mod intake;
@@ -34,6 +35,7 @@ pub use calendar::{
 pub use catalog::{FutureOf, StoredWindow};
 pub use clinics::TwilioCredentials;
 pub use conversations::ConversationRow;
+pub use document_reads::{ClaimedRead, DOCUMENT_READS, PendingDocument, ReadDocument};
 pub use documents::{DocumentRecord, NewDocument, NewPassage, StoredPassage};
 pub use feedback::{
     ANSWER_WINDOW, AskAfter, ClaimedFeedback, FEEDBACK, FeedbackComment, FeedbackSettings, FeedbackStats, RatingSummary, VisitEvent,

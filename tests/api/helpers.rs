@@ -283,6 +283,11 @@ pub fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 impl TestApp {
+    /// The database the app under test uses (for the CLI run beside it).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn webhook_path(&self) -> String {
         format!("/webhooks/twilio/{}", self.clinic.clinic.slug)
     }

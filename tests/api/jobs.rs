@@ -91,3 +91,39 @@ async fn a_node_whose_lease_ran_out_writes_nothing_once_another_holds_the_job() 
     let stats = app.store.queue_stats(&INBOUND, t1).await.unwrap();
     assert_eq!((stats.open, stats.running, stats.due, stats.dead), (2, 0, 1, 0), "the first waits its retry, the second behind it");
 }
+
+#[tokio::test]
+async fn operators_see_jobs_given_up_on_in_metrics_and_the_cli_and_revive_them() {
+    let app = spawn_app().await;
+    two_messages(&app).await;
+    let now = app.clock.now();
+    let first = app.store.claim_inbound(now, now + Duration::seconds(60)).await.unwrap().unwrap();
+    assert!(app.store.bury_job(&INBOUND, &first.claim, "the model broke", now).await.unwrap());
+    let page = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("nuru_jobs_dead{queue=\"turns\"} 1"), "{page}");
+    assert!(page.contains("nuru_jobs_dead{queue=\"replies\"} 0"), "{page}");
+
+    let nuru = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nuru"))
+            .args(args)
+            .env("NURU_DATABASE_URL", app.database_url())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, status, err) = nuru(&["jobs", "status"]);
+    assert!(ok, "{err}");
+    let turns = status.lines().find(|l| l.starts_with("turns")).expect(&status);
+    let cols: Vec<&str> = turns.split_whitespace().collect();
+    assert_eq!(&cols[1..5], ["1", "0", "1", "1"], "open, held, due, dead: {status}");
+    let (ok, dead, err) = nuru(&["jobs", "dead", "turns"]);
+    assert!(ok, "{err}");
+    assert!(dead.starts_with(&format!("{}\t", first.id)) && dead.contains("the model broke"), "{dead}");
+    let (ok, _, err) = nuru(&["jobs", "dead", "nothing"]);
+    assert!(!ok && err.contains("the queues are turns, replies"), "{err}");
+    let (ok, _, err) = nuru(&["jobs", "revive", "turns", &first.id.to_string()]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = nuru(&["jobs", "revive", "turns", &first.id.to_string()]);
+    assert!(!ok && err.contains("no dead job"), "{err}");
+    assert!(app.store.dead_jobs(&INBOUND, 10).await.unwrap().is_empty());
+}

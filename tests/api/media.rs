@@ -155,8 +155,77 @@ async fn a_decompression_bomb_is_refused_and_webhooks_keep_their_acknowledgement
     let (statuses, ()) = tokio::join!(futures_util::future::join_all(others), answer);
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let bodies = app.twilio.bodies().join("\n");
-    assert!(bodies.contains("Je n'ai pas pu ajouter ce document"), "{bodies}");
-    assert!(files_of(app, AWA).await[0].1.is_empty(), "nothing stored");
+    // The yes is answered at once (the file is kept, to be read off the
+    // turn); the reading refuses it, and the patient and staff learn it.
+    assert!(bodies.contains("C'est fait : le document est ajouté au dossier de Awa"), "{bodies}");
+    assert!(bodies.contains("Je n'ai pas pu lire le document que vous avez envoyé"), "{bodies}");
+    let files = files_of(app, AWA).await;
+    assert_eq!(files[0].1.len(), 1);
+    assert_eq!((files[0].1[0].status.as_str(), files[0].1[0].passages), ("refused", 0), "kept, refused, nothing searchable");
+    let dead = app.store.dead_jobs(&nuru::storage::DOCUMENT_READS, 10).await.unwrap();
+    assert!(dead.len() == 1 && dead[0].reason.contains("too big to read"), "{dead:?}");
     let events = app.store.system_events(Some(app.clinic.clinic.id), 50, None).await.unwrap();
     assert!(events.iter().any(|e| e.detail.contains("too big to read")), "staff see why: {events:?}");
+    let inbox = app
+        .store
+        .conversation_for(
+            app.clinic.clinic.id,
+            nuru::domain::Channel::WhatsApp,
+            &nuru::domain::PhoneNumber::parse(AWA).unwrap(),
+            nuru::domain::Lang::Fr,
+            "{}",
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert!(inbox.needs_human, "the conversation is in front of staff");
+}
+
+/// A long document is written in batches, searchable only once whole; a
+/// read cut short (its node gone) is read again by another, whole, once.
+#[tokio::test]
+async fn a_long_document_is_read_in_batches_and_a_read_cut_short_is_read_again_once() {
+    let app = spawn_app().await;
+    let clinic = app.clinic.clinic.id;
+    let text: String = (0..1500)
+        .map(|i| format!("Consigne {i} : le service de garde numéro {i} ouvre à {} heures et se trouve au bâtiment {}.\n\n", i % 24, i % 7))
+        .collect();
+    let expected = nuru::documents::ingest("consignes.txt", Some("text/plain"), text.as_bytes()).unwrap().passages.len();
+    assert!(expected > nuru::worker::PASSAGE_BATCH, "{expected} passages: more than one batch");
+    let pending = nuru::storage::PendingDocument {
+        clinic,
+        patient: None,
+        file_name: "consignes.txt",
+        content_type: Some("text/plain"),
+        content: text.as_bytes(),
+        sha256: "0",
+        source: "cli",
+        conversation: None,
+    };
+    app.store.queue_document(&pending, app.clock.now()).await.unwrap();
+    // Node A reads and writes one batch, then is gone.
+    let now = app.clock.now();
+    let mut a = app.store.claim_document_read(now, now + chrono::Duration::seconds(60)).await.unwrap().expect("due");
+    let first = nuru::documents::ingest("consignes.txt", Some("text/plain"), text.as_bytes()).unwrap();
+    let batch = &first.passages[..nuru::worker::PASSAGE_BATCH];
+    assert!(app.store.write_passages(&mut a, 0, batch, None, now + chrono::Duration::seconds(60)).await.unwrap());
+    assert!(
+        app.store.passages(clinic).await.unwrap().iter().all(|p| p.document.to_string() != a.id.to_string()),
+        "half a document is not searched"
+    );
+    // Past A's lease, the workers read it again, whole.
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(app.workers.read_next_document().await.unwrap(), Some(nuru::worker::Read::Indexed(expected)));
+    let late = &first.passages[nuru::worker::PASSAGE_BATCH..];
+    assert!(
+        !app.store.write_passages(&mut a, nuru::worker::PASSAGE_BATCH, late, None, app.clock.now()).await.unwrap(),
+        "A's late batch is refused"
+    );
+    let ours: Vec<_> =
+        app.store.passages(clinic).await.unwrap().into_iter().filter(|p| p.document.to_string() == a.id.to_string()).collect();
+    assert_eq!(ours.len(), expected, "every passage once");
+    let docs = app.store.documents(clinic, None).await.unwrap();
+    let doc = docs.iter().find(|d| d.id.to_string() == a.id.to_string()).unwrap();
+    assert_eq!((doc.status.as_str(), doc.passages), ("indexed", expected as i64));
+    assert_eq!(app.workers.read_next_document().await.unwrap(), None, "nothing left to read");
 }

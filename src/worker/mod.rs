@@ -2,6 +2,10 @@
 //! (one conversation at a time, in order) and sending the outbox. Each loop is
 //! a repetition of a single step that tests can call directly.
 
+mod documents;
+
+pub use documents::{PASSAGE_BATCH, Read};
+
 use crate::channels::{SendError, Transport};
 use crate::clock::Clock;
 use crate::conversation::shell::{TurnReport, TurnRunner};
@@ -232,6 +236,9 @@ impl Workers {
                     busy = true;
                 }
             }
+            while self.read_next_document().await?.is_some() {
+                busy = true;
+            }
             while self.send_next_outbound().await? {
                 busy = true;
             }
@@ -264,6 +271,20 @@ impl Workers {
                 w.send_next_outbound().await
             }));
         }
+        // Documents patients sent: one loop per node (reading is CPU work
+        // off the async workers; claims are leased). A refusal's notice
+        // wakes the senders.
+        let ready = self.outbound_ready.clone();
+        handles.push(self.clone().queue_loop(true, Arc::new(Notify::new()), shutdown.clone(), "document reads", move |w| {
+            let ready = ready.clone();
+            async move {
+                let read = w.read_next_document().await?;
+                if read == Some(Read::Refused) {
+                    ready.notify_one();
+                }
+                Ok(read.is_some())
+            }
+        }));
         if let Some(outreach) = &self.outreach {
             let o = outreach.clone();
             let ready = self.outbound_ready.clone();

@@ -1,5 +1,7 @@
 //! The `nuru` command line. Thin: every command calls into the library.
 
+mod jobs;
+
 use crate::clinic_file::{ClinicFile, DEMO_CLINIC};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -128,6 +130,11 @@ enum Command {
     Clinic {
         #[command(subcommand)]
         command: ClinicCommand,
+    },
+    /// The leased queues: status, jobs given up on, reviving one.
+    Jobs {
+        #[command(subcommand)]
+        command: jobs::JobsCommand,
     },
 }
 
@@ -416,6 +423,11 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                     Ok(r) => anyhow::bail!("{url} answered {}", r.status()),
                     Err(e) => anyhow::bail!("{url}: {e}"),
                 }
+            }
+            Command::Jobs { command } => {
+                crate::telemetry::init(&config);
+                let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+                jobs::run(&store, command).await
             }
             Command::Migrate => {
                 crate::telemetry::init(&config);
