@@ -55,8 +55,17 @@ pub(super) fn on_message(out: &mut Outcome, a: AttachFile, x: &Extraction, ctx: 
                 out.say(ctx.channel, "media_no_file", &[]);
                 return out.effects.push(Effect::NeedsHuman);
             };
+            let answer = super::gate::answer(x, super::gate::Question::Attach);
             match x.intent {
-                Intent::Affirmative => match ctx.attached_for(AttachRequest { message: a.message, patient: p.id }) {
+                _ if answer == super::gate::Answer::Mixed => {
+                    out.say(ctx.channel, "mixed_answer", &[]);
+                    out.misunderstood(ctx, "media_confirm_again", &[("name", &format!("{} {}", p.first_name, p.last_name))]);
+                }
+                _ if answer == super::gate::Answer::No => {
+                    out.state.flow = Flow::Idle;
+                    out.say(ctx.channel, "media_not_added", &[]);
+                }
+                _ if answer == super::gate::Answer::Yes => match ctx.attached_for(AttachRequest { message: a.message, patient: p.id }) {
                     // The shell adds it, then this turn is decided again.
                     None => out.say(ctx.channel, "media_added", &[("name", &p.first_name)]),
                     Some(Attached::Added { needs_ocr }) => {
@@ -70,10 +79,6 @@ pub(super) fn on_message(out: &mut Outcome, a: AttachFile, x: &Extraction, ctx: 
                         out.effects.push(Effect::NeedsHuman);
                     }
                 },
-                Intent::Negative => {
-                    out.state.flow = Flow::Idle;
-                    out.say(ctx.channel, "media_not_added", &[]);
-                }
                 _ => out.misunderstood(ctx, "media_confirm_again", &[("name", &format!("{} {}", p.first_name, p.last_name))]),
             }
         }

@@ -156,9 +156,14 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, x: &Extraction, ctx: &TurnC
             }
         }
         Stage::Confirm { slot, service, patient } => {
-            if yes || choice == Some(1) {
+            let new_time = changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some());
+            let answer = super::gate::answer(x, super::gate::Question::Book);
+            if answer == super::gate::Answer::Yes && !new_time {
                 book(out, &b, slot, service, patient, ctx);
-            } else if no || choice == Some(2) {
+            } else if answer == super::gate::Answer::Mixed && !new_time {
+                out.say(ctx.channel, "mixed_answer", &[]);
+                unclear(out, b, x, ctx);
+            } else if answer == super::gate::Answer::No {
                 if changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some()) {
                     return advance(out, b, ctx);
                 }

@@ -295,9 +295,6 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
     if change_of_mind(out, kind, &c, x, ctx) {
         return;
     }
-    let choice = x.entities.choice;
-    let yes = x.intent == Intent::Affirmative || choice == Some(1);
-    let no = x.intent == Intent::Negative || choice == Some(2);
     let e = &x.entities;
     let new_time = e.date.is_some() || e.time.is_some() || e.time_preference.is_some();
     match c.stage.clone() {
@@ -338,7 +335,9 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
         }
         ChangeStage::ConfirmCancel | ChangeStage::ConfirmMove { .. } => {
             let Some(id) = c.appointment else { return gone(out, ctx) };
-            if yes {
+            let question = if kind == Kind::Cancel { super::gate::Question::Cancel } else { super::gate::Question::Move };
+            let answer = super::gate::answer(x, question);
+            if answer == super::gate::Answer::Yes && !(kind == Kind::Move && new_time) {
                 out.state = Conversation::default();
                 if let ChangeStage::ConfirmMove { slot } = c.stage {
                     let local = slot.start.with_timezone(&ctx.catalog.clinic.timezone);
@@ -368,10 +367,13 @@ fn on_message(out: &mut Outcome, kind: Kind, mut c: Change, x: &Extraction, ctx:
                 c.time = e.time;
                 c.preference = e.time_preference;
                 propose(out, c, ctx, "move_propose");
-            } else if no {
+            } else if answer == super::gate::Answer::No {
                 out.state = Conversation::default();
                 out.say(ctx.channel, if kind == Kind::Cancel { "cancel_kept" } else { "move_not_done" }, &[]);
             } else {
+                if answer == super::gate::Answer::Mixed {
+                    out.say(ctx.channel, "mixed_answer", &[]);
+                }
                 unclear(out, kind, c, x, ctx);
             }
         }

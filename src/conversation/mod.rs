@@ -6,6 +6,7 @@ mod attach;
 mod booking;
 mod changes;
 mod file;
+mod gate;
 mod offers;
 mod replies;
 mod select;

@@ -305,3 +305,184 @@ fn answers_to_a_feedback_request_write_only_the_feedback() {
         }
     }
 }
+
+/// Yes-words and refusal, keep, wait and change-of-mind parts, the way
+/// patients write them (French, English, Pidgin, SMS, with and without
+/// accents), for the confirmation gate's property test.
+const YES_PARTS: &[&str] = &[
+    "oui",
+    "ouii",
+    "ok",
+    "okay",
+    "d'accord",
+    "dacc",
+    "oui c'est bon",
+    "ça me va",
+    "ca me va",
+    "yes",
+    "yeah",
+    "yes o",
+    "e do",
+    "👍",
+    "oui oui",
+    "ok merci",
+    "parfait",
+    "c'est ok",
+    "sure",
+    "alright",
+    "oui svp",
+    "1",
+];
+const CONTRARY_PARTS: &[&str] = &[
+    "non",
+    "nn",
+    "no",
+    "not now",
+    "pas maintenant",
+    "mais attendez",
+    "mais attends",
+    "attends",
+    "wait",
+    "hold on",
+    "make you wait first",
+    "finalement non",
+    "j'ai changé d'avis",
+    "jai change davis",
+    "I changed my mind",
+    "actually no",
+    "je garde le rdv",
+    "keep it",
+    "keep am",
+    "laissez comme ça",
+    "leave it as it is",
+    "plus tard",
+    "later",
+    "je vais réfléchir",
+    "let me think",
+    "je ne veux pas",
+    "je veux pas",
+    "I don't want",
+    "don't do it",
+    "no do am",
+    "pa maintenant",
+    "plutôt jeudi",
+    "rather on Thursday",
+    "but not today",
+    "sauf si c'est le matin",
+    "unless it's the morning",
+    "jamais",
+    "never mind",
+];
+
+fn confirm_context() -> (ClinicCatalog, Patient, Appointment) {
+    let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
+    let patient = Patient {
+        id: PatientId::random(),
+        clinic_id: catalog.clinic.id,
+        first_name: "Awa".into(),
+        last_name: "Mendy".into(),
+        birth_date: None,
+        relation: None,
+    };
+    let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
+    let appointment = Appointment {
+        id: AppointmentId::random(),
+        clinic_id: catalog.clinic.id,
+        practitioner_id: kabeya,
+        patient_id: patient.id,
+        service_id: catalog.services[0].id,
+        starts_at: at("2026-11-25T09:00:00Z"),
+        ends_at: at("2026-11-25T09:30:00Z"),
+        status: AppointmentStatus::Booked,
+        mode: ConsultationMode::InPerson,
+        attendance_confirmed_at: None,
+    };
+    (catalog, patient, appointment)
+}
+
+/// Whether `text`, answered at each confirmation stage, writes: (stage,
+/// wrote) for booking, cancelling, moving and adding a file.
+fn writes_at_confirmations(text: &str) -> Vec<(&'static str, bool)> {
+    static CONTEXT: std::sync::OnceLock<(ClinicCatalog, Patient, Appointment)> = std::sync::OnceLock::new();
+    let (catalog, patient, appointment) = CONTEXT.get_or_init(confirm_context);
+    let (patient, appointment) = (patient.clone(), appointment.clone());
+    let upcoming =
+        [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
+    let occupancy = Occupancy::default();
+    let patients = [patient.clone()];
+    let asks = super::super::turn::Asks::default();
+    let ctx = TurnContext {
+        patients: &patients,
+        upcoming: &upcoming,
+        documents: Some((super::super::turn::DocumentQuery::default(), &[])),
+        ..TurnContext::for_tests(at("2026-11-23T08:15:00Z"), catalog, &occupancy, span(), &asks)
+    };
+    let x = crate::understanding::extract(text, at("2026-11-23T08:15:00Z").naive_utc(), None);
+    let mut out = Vec::new();
+    for (name, state) in states(catalog, patient.id, appointment.id) {
+        if !name.ends_with("/confirm") {
+            continue;
+        }
+        ctx.attach_wanted.set(None);
+        let o = step(&state, Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
+        let wrote = ctx.attach_wanted.get().is_some()
+            || o.effects.iter().any(|e| matches!(e, Effect::Book(_) | Effect::Cancel(_) | Effect::Move { .. }));
+        out.push((name, wrote));
+    }
+    assert_eq!(out.len(), 4, "booking, cancelling, moving and attach confirmations");
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+    /// The confirmation gate: a yes carrying any refusal, keep, wait or
+    /// change-of-mind part, in either order, with any joiner, writes
+    /// nothing at any confirmation.
+    #[test]
+    fn a_yes_with_anything_against_it_writes_nothing(
+        yes in proptest::sample::select(YES_PARTS),
+        against in proptest::sample::select(CONTRARY_PARTS),
+        joiner in proptest::sample::select(&[", ", " ", "... ", " - ", ". ", " mais ", " but "][..]),
+        yes_first in proptest::bool::ANY,
+        shout in proptest::bool::ANY,
+    ) {
+        let text = if yes_first { format!("{yes}{joiner}{against}") } else { format!("{against}{joiner}{yes}") };
+        let text = if shout { text.to_uppercase() } else { text };
+        for (stage, wrote) in writes_at_confirmations(&text) {
+            proptest::prop_assert!(!wrote, "{stage}: {text:?} wrote");
+        }
+    }
+}
+
+/// The same, over every pair of parts in both orders (the generated space
+/// is small enough to walk whole).
+#[test]
+fn every_yes_with_every_part_against_it_writes_nothing() {
+    let mut checked = 0;
+    for yes in YES_PARTS {
+        for against in CONTRARY_PARTS {
+            for text in [format!("{yes}, {against}"), format!("{against} {yes}")] {
+                for (stage, wrote) in writes_at_confirmations(&text) {
+                    assert!(!wrote, "{stage}: {text:?} wrote");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, YES_PARTS.len() * CONTRARY_PARTS.len() * 2);
+}
+
+/// The gate is not a wall: a plain yes, in any of its forms, writes at every
+/// confirmation (without this, the property above would hold for a gate
+/// that never opens).
+#[test]
+fn a_plain_yes_writes_at_every_confirmation() {
+    for yes in YES_PARTS {
+        for (stage, wrote) in writes_at_confirmations(yes) {
+            // Adding a file asks for a yes or a no, not a number.
+            let offered = !(stage == "attach/confirm" && *yes == "1");
+            assert_eq!(wrote, offered, "{stage}: {yes:?} should be a yes to the question asked");
+        }
+    }
+}

@@ -966,6 +966,7 @@ pub const AFFIRMATIVE_STARTS: &[&str] = &[
     " okey",
     " oki",
     " dac ",
+    " dacc",
     " d accord",
     " daccord",
     " ca marche",

@@ -35,6 +35,15 @@ pub struct Signals {
     /// "4", "5/5", "⭐⭐⭐", "🙂", "très bien", "nul": a rating of a visit
     /// (read as one only when the conversation asked for it).
     pub rating: Option<super::Rating>,
+    /// The message says yes somewhere ("oui", "ok", "yes o", "d'accord",
+    /// "ça me va", 👍), whatever else it says.
+    pub affirms: bool,
+    /// The message carries a refusal, a keep, a wait or a change of mind
+    /// anywhere ("non", "pas", "don't", "garder", "keep", "attendez",
+    /// "later", "finalement", "actually", "mais"): it is never a yes to a
+    /// write. Idioms that mean yes ("pas de souci", "no wahala", "pourquoi
+    /// pas") do not count.
+    pub contrary: bool,
 }
 
 /// A keyword about receiving the messages a clinic starts.
@@ -224,7 +233,143 @@ pub fn read(padded: &str) -> Signals {
         },
         attending: any_phrase(padded, ATTENDING),
         rating: None,
+        affirms: affirms(padded),
+        contrary: contrary(padded),
     }
+}
+
+/// Yes-idioms that contain a negation: removed before looking for one.
+const YES_IDIOMS: &[&str] = &[
+    " pas de souci ",
+    " pas de soucis ",
+    " pas de probleme ",
+    " pas de pb ",
+    " pas de prob ",
+    " sans souci ",
+    " sans probleme ",
+    " pourquoi pas ",
+    " aucun probleme ",
+    " aucun souci ",
+    " ne me derange pas ",
+    " ne vous inquietez pas ",
+    " t inquiete ",
+    " tkt ",
+    " n hesitez pas ",
+    " pas mal ",
+    " no problem ",
+    " no prob ",
+    " no wahala ",
+    " no worries ",
+    " no worry ",
+    " why not ",
+    " don t worry ",
+    " dont worry ",
+    " not a problem ",
+];
+
+/// Refusal, keep, wait and change-of-mind words and phrases (folded, padded),
+/// in French, English, Pidgin and SMS spellings.
+const CONTRARY: &[&str] = &[
+    // refusal, negation
+    " non ",
+    " nan ",
+    " nn ",
+    " pas ",
+    " pa ",
+    " ne ",
+    " n ",
+    " jamais ",
+    " aucun ",
+    " aucune ",
+    " no ",
+    " nope ",
+    " nah ",
+    " not ",
+    " don t ",
+    " dont ",
+    " do not ",
+    " never ",
+    " won t ",
+    " can t ",
+    " cannot ",
+    " no be ",
+    " i no ",
+    " no do ",
+    " no wan ",
+    // keep, leave as it is
+    " garde ",
+    " garder ",
+    " gardez ",
+    " gardes ",
+    " maintien",
+    " maintenir ",
+    " maintenez ",
+    " laisse ",
+    " laissez ",
+    " laisser ",
+    " keep ",
+    " leave it ",
+    " leave am ",
+    " keep am ",
+    " hold am ",
+    " as it is ",
+    // wait, later, think
+    " attend",
+    " patiente",
+    " plus tard ",
+    " reflechi",
+    " reflechir ",
+    " je vais voir ",
+    " on verra ",
+    " wait ",
+    " hold on ",
+    " later ",
+    " not now ",
+    " not yet ",
+    " let me think ",
+    " think about ",
+    " i ll see ",
+    " i will see ",
+    " wait small ",
+    " make you wait ",
+    // change of mind, hedges
+    " change d avis ",
+    " changer d avis ",
+    " change davis ",
+    " changer davis ",
+    " changed avis ",
+    " finalement ",
+    " finalment ",
+    " en fait ",
+    " plutot ",
+    " mais ",
+    " sauf ",
+    " changed my mind ",
+    " change my mind ",
+    " actually ",
+    " rather ",
+    " instead ",
+    " but ",
+    " except ",
+    " unless ",
+];
+
+fn contrary(padded: &str) -> bool {
+    let mut p = padded.to_string();
+    for idiom in YES_IDIOMS {
+        while let Some(i) = p.find(idiom) {
+            p.replace_range(i..i + idiom.len(), " ");
+        }
+    }
+    any_phrase(&p, CONTRARY)
+}
+
+fn affirms(padded: &str) -> bool {
+    use super::lexicon::{AFFIRMATIVE_PHRASES, AFFIRMATIVE_STARTS};
+    AFFIRMATIVE_STARTS.iter().any(|s| padded.starts_with(s))
+        || any_phrase(padded, AFFIRMATIVE_PHRASES)
+        || any_phrase(padded, YES_IDIOMS)
+        || padded.contains('👍')
 }
 
 /// Every "lead relative" phrase (" pour ma fille ", " my daughter "), matched
