@@ -67,28 +67,7 @@ fn is_confirm(c: &Conversation) -> bool {
 
 #[test]
 fn every_state_and_intent_keeps_the_safety_rules() {
-    let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
-    let patient = Patient {
-        id: PatientId::random(),
-        clinic_id: catalog.clinic.id,
-        first_name: "Awa".into(),
-        last_name: "Mendy".into(),
-        birth_date: None,
-        relation: None,
-    };
-    let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
-    let appointment = Appointment {
-        id: AppointmentId::random(),
-        clinic_id: catalog.clinic.id,
-        practitioner_id: kabeya,
-        patient_id: patient.id,
-        service_id: catalog.services[0].id,
-        starts_at: at("2026-11-25T09:00:00Z"),
-        ends_at: at("2026-11-25T09:30:00Z"),
-        status: AppointmentStatus::Booked,
-        mode: ConsultationMode::InPerson,
-        attendance_confirmed_at: None,
-    };
+    let (catalog, patient, appointment) = confirm_context();
     let upcoming =
         [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
     let occupancy = Occupancy::default();
@@ -155,28 +134,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
 /// own confirmation.
 #[test]
 fn answers_to_a_reminder_write_only_the_attendance() {
-    let (catalog, _) = ClinicFile::parse(DEMO_CLINIC).unwrap().into_catalog().unwrap();
-    let patient = Patient {
-        id: PatientId::random(),
-        clinic_id: catalog.clinic.id,
-        first_name: "Awa".into(),
-        last_name: "Mendy".into(),
-        birth_date: None,
-        relation: None,
-    };
-    let kabeya = catalog.practitioners.iter().find(|p| p.last_name == "Kabeya").unwrap().id;
-    let appointment = Appointment {
-        id: AppointmentId::random(),
-        clinic_id: catalog.clinic.id,
-        practitioner_id: kabeya,
-        patient_id: patient.id,
-        service_id: catalog.services[0].id,
-        starts_at: at("2026-11-25T09:00:00Z"),
-        ends_at: at("2026-11-25T09:30:00Z"),
-        status: AppointmentStatus::Booked,
-        mode: ConsultationMode::InPerson,
-        attendance_confirmed_at: None,
-    };
+    let (catalog, patient, appointment) = confirm_context();
     let upcoming =
         [UpcomingAppointment { appointment: appointment.clone(), patient_first_name: "Awa".into(), patient_last_name: "Mendy".into() }];
     let occupancy = Occupancy::default();
