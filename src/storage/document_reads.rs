@@ -144,26 +144,7 @@ impl Store {
         if first == 0 {
             sqlx::query("DELETE FROM document_passages WHERE document_id = $1").bind(r.id.to_string()).execute(&mut *tx).await?;
         }
-        let vectors = vectors.filter(|(_, v)| v.len() == passages.len());
-        for (i, p) in passages.iter().enumerate() {
-            let vector = vectors.map(|(model, v)| (model.to_string(), crate::documents::dense::to_bytes(&v[i])));
-            sqlx::query(
-                "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens, embedding_model, embedding) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-            )
-            .bind(r.id.to_string())
-            .bind((first + i) as i64)
-            .bind(r.clinic.to_string())
-            .bind(r.patient.map(|p| p.to_string()))
-            .bind(p.page.map(i64::from))
-            .bind(p.heading.clone())
-            .bind(&p.text)
-            .bind(p.tokens as i64)
-            .bind(vector.as_ref().map(|(m, _)| m.clone()))
-            .bind(vector.map(|(_, b)| b))
-            .execute(&mut *tx)
-            .await?;
-        }
+        Store::insert_passages_in(&mut tx, r.id, r.clinic, r.patient, first, passages, vectors).await?;
         tx.commit().await?;
         r.claim.lease = to_ts(lease_until);
         Ok(true)

@@ -148,31 +148,46 @@ impl Store {
         if replace.is_some() {
             sqlx::query("DELETE FROM document_passages WHERE document_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         }
-        let vectors = doc.vectors.filter(|(_, v)| v.len() == doc.passages.len());
-        for (i, p) in doc.passages.iter().enumerate() {
+        Self::insert_passages_in(&mut tx, id, doc.clinic, doc.patient, 0, doc.passages, doc.vectors).await?;
+        Self::bump_documents_version(&mut tx, doc.clinic).await?;
+        let id_text = id.to_string();
+        Self::audit_in(&mut tx, &NewAuditEvent { resource_id: Some(&id_text), ..*audit }, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Inside a transaction: `passages` of document `id`, numbered from
+    /// `first`, with their vectors when there is one per passage.
+    pub(super) async fn insert_passages_in(
+        conn: &mut sqlx::AnyConnection,
+        id: DocumentId,
+        clinic: ClinicId,
+        patient: Option<PatientId>,
+        first: usize,
+        passages: &[NewPassage],
+        vectors: Option<(&str, &[Vec<f32>])>,
+    ) -> Result<()> {
+        let vectors = vectors.filter(|(_, v)| v.len() == passages.len());
+        for (i, p) in passages.iter().enumerate() {
             let vector = vectors.map(|(model, v)| (model.to_string(), crate::documents::dense::to_bytes(&v[i])));
             sqlx::query(
                 "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens, embedding_model, embedding) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
             )
             .bind(id.to_string())
-            .bind(i as i64)
-            .bind(&c)
-            .bind(patient.clone())
+            .bind((first + i) as i64)
+            .bind(clinic.to_string())
+            .bind(patient.map(|p| p.to_string()))
             .bind(p.page.map(i64::from))
             .bind(p.heading.clone())
             .bind(&p.text)
             .bind(p.tokens as i64)
             .bind(vector.as_ref().map(|(m, _)| m.clone()))
             .bind(vector.map(|(_, b)| b))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
-        Self::bump_documents_version(&mut tx, doc.clinic).await?;
-        let id_text = id.to_string();
-        Self::audit_in(&mut tx, &NewAuditEvent { resource_id: Some(&id_text), ..*audit }, now).await?;
-        tx.commit().await?;
-        Ok(id)
+        Ok(())
     }
 
     pub(super) async fn bump_documents_version(conn: &mut sqlx::AnyConnection, clinic: ClinicId) -> Result<()> {

@@ -111,9 +111,10 @@ impl Queue {
         self.key.iter().map(|(_, t)| *t).collect()
     }
 
-    fn key_list(&self, alias: Option<&str>) -> String {
-        let cols: Vec<String> = self.key.iter().map(|(c, _)| alias.map_or_else(|| c.to_string(), |a| format!("{a}.{c}"))).collect();
-        if cols.len() == 1 { cols[0].clone() } else { format!("({})", cols.join(", ")) }
+    /// `id`, or `(a, b)` for a composite key.
+    fn key_list(&self) -> String {
+        let cols: Vec<&str> = self.key.iter().map(|(c, _)| *c).collect();
+        if cols.len() == 1 { cols[0].to_string() } else { format!("({})", cols.join(", ")) }
     }
 
     fn read_key(&self, row: &AnyRow) -> Result<Vec<Key>> {
@@ -184,7 +185,7 @@ impl Store {
              RETURNING {key_cols}, {lease} AS job_lease, {attempts} AS job_attempts, {returning}",
             attempts = q.attempts,
             on_claim = q.on_claim,
-            key = q.key_list(None),
+            key = q.key_list(),
             inner_key = q.key.iter().map(|(c, _)| format!("{t}.{c}")).collect::<Vec<_>>().join(", "),
             join = q.join.unwrap_or_default(),
             open = q.open,
