@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
-    if is_emergency(p) {
+    if super::danger::is_present_danger(folded, is_emergency) {
         return Intent::Emergency;
     }
     if is_choice {

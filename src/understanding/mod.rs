@@ -4,6 +4,7 @@
 //! optional model (`crate::model`) is only asked about what these rules
 //! cannot settle.
 
+mod danger;
 mod dates;
 pub mod eval;
 mod intent;
