@@ -230,7 +230,6 @@ const HEAD_SIGNS: &[&str] = &[
 const EXPOSURE: &[&str] = &[
     " piqure",
     " injection",
-    " piqure",
     " sting",
     " stung",
     " arachide",
