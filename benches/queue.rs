@@ -2,7 +2,9 @@
 //! claim by claim with a backlog waiting, over an empty history and over a
 //! long one (messages already processed), on SQLite and, when
 //! `NURU_BENCH_DATABASE_URL` names a PostgreSQL server, on a fresh PostgreSQL
-//! database without table statistics (as with autovacuum off).
+//! database without table statistics (as with autovacuum off), and on one
+//! whose statistics were taken while nothing waited (a quiet day) before a
+//! backlog arrived (an outage's).
 //!
 //! `cargo bench --bench queue` (options: NURU_BENCH_HISTORY, NURU_BENCH_BACKLOG,
 //! NURU_BENCH_CLAIMS, NURU_BENCH_DATABASE_URL=postgres://…/postgres).
@@ -44,9 +46,23 @@ async fn run() -> anyhow::Result<()> {
             measure("PostgreSQL, no statistics", &url, h, backlog, claims).await?;
             sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await?;
         }
+        // Statistics taken on a quiet day (the history, nothing waiting),
+        // then a backlog: the case of a queue after an outage.
+        let name = format!("nuru_bench_queue_{}", std::process::id());
+        let admin = sqlx::AnyPool::connect(&server).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+        let url = format!("{}/{name}", server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server));
+        ANALYZE_QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+        measure("PostgreSQL, quiet-day stats", &url, history, backlog, claims).await?;
+        ANALYZE_QUIET.store(false, std::sync::atomic::Ordering::Relaxed);
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await?;
     }
     Ok(())
 }
+
+/// Run `ANALYZE` after the history is written and before the backlog is.
+static ANALYZE_QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 async fn measure(label: &str, url: &str, history: usize, backlog: usize, claims: usize) -> anyhow::Result<()> {
     sqlx::any::install_default_drivers();
@@ -66,6 +82,9 @@ async fn measure(label: &str, url: &str, history: usize, backlog: usize, claims:
     };
     if history > 0 {
         sqlx::query(sqlx::AssertSqlSafe(fill(1, history, true))).execute(store.pool()).await?;
+    }
+    if ANALYZE_QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        sqlx::query("ANALYZE inbound_messages").execute(store.pool()).await?;
     }
     sqlx::query(sqlx::AssertSqlSafe(fill(history + 1, backlog, false))).execute(store.pool()).await?;
     let mut latencies = Vec::with_capacity(claims);

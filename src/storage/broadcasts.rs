@@ -85,7 +85,7 @@ pub static BROADCAST_RECIPIENTS: super::jobs::Queue = super::jobs::Queue {
     attempts: "attempts",
     error: "last_error",
     open: "status = 'pending'",
-    before: None,
+    sequence: None,
     join: None,
     index: Some("broadcast_recipients_due"),
     order: "broadcast_recipients.due_at, broadcast_recipients.id",

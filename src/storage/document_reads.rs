@@ -20,7 +20,7 @@ pub static DOCUMENT_READS: Queue = Queue {
     attempts: "attempts",
     error: "last_error",
     open: "status = 'pending'",
-    before: None,
+    sequence: None,
     join: None,
     index: Some("documents_pending"),
     order: "documents.run_at, documents.id",

@@ -88,7 +88,7 @@ pub static FEEDBACK: super::jobs::Queue = super::jobs::Queue {
     attempts: "attempts",
     error: "last_error",
     open: "status IN ('scheduled', 'asked')",
-    before: None,
+    sequence: None,
     join: None,
     index: Some("feedback_due"),
     order: "feedback_requests.due_at, feedback_requests.id",

@@ -40,9 +40,11 @@ pub struct Queue {
     pub(super) error: &'static str,
     /// The row still has work (unqualified columns of `table`).
     pub(super) open: &'static str,
-    /// Rows of the same table that must be done first (correlated on
-    /// `table`'s columns, the other row aliased `e`): a conversation's order.
-    pub(super) before: Option<&'static str>,
+    /// Rows with equal values in these (text) columns are one sequence,
+    /// done one at a time in key order: an open row waits for every open
+    /// row of its sequence with a smaller key (a conversation's order). A
+    /// sequenced queue has one integer key, which is also its `order`.
+    pub(super) sequence: Option<&'static [&'static str]>,
     /// Joined tables a claim also requires (a connected calendar).
     pub(super) join: Option<&'static str>,
     /// SQLite's planner is told which partial index serves the claim.
@@ -155,15 +157,52 @@ impl Queue {
 impl Store {
     /// Leases the queue's next due row until `lease_until`, counting an
     /// attempt: the earliest by the queue's order among open rows that are
-    /// due, not held by a live lease, not given up on, and with no row that
-    /// must go first. `None` when nothing is due.
+    /// due, not held by a live lease, not given up on, and with no row of
+    /// its sequence that must go first. `None` when nothing is due.
     pub(super) async fn claim_job(&self, q: &Queue, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<(Claim, AnyRow)>> {
+        match (self.backend, q.sequence) {
+            (super::Backend::Postgres, Some(sequence)) => self.claim_sequence_head(q, sequence, now, lease_until).await,
+            _ => self.claim_first(q, now, lease_until, None).await,
+        }
+    }
+
+    /// One statement: the first claimable row, or (`only`) that row if it is
+    /// claimable, given its key and its sequence's values.
+    async fn claim_first(
+        &self,
+        q: &Queue,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        only: Option<(i64, &[String])>,
+    ) -> Result<Option<(Claim, AnyRow)>> {
         let (t, lease) = (q.table, q.lease);
         let mut s = Statement::new("");
         let until = s.arg(to_ts(lease_until));
         let now_p = s.arg(to_ts(now));
         let free = format!("COALESCE({t}.{lease}, 0) <= {now_p} AND {t}.dead_at IS NULL");
-        let before = q.before.map(|b| format!("AND NOT EXISTS (SELECT 1 FROM {t} e WHERE {b})")).unwrap_or_default();
+        // Inside `FROM {t} e`, `open`'s unqualified columns are the other row's.
+        let before = match (q.sequence, only) {
+            (None, _) => String::new(),
+            (Some(cols), None) => {
+                let same: Vec<String> = cols.iter().map(|c| format!("e.{c} = {t}.{c}")).collect();
+                format!(
+                    "AND NOT EXISTS (SELECT 1 FROM {t} e WHERE {} AND {} AND e.{k} < {t}.{k})",
+                    same.join(" AND "),
+                    q.open,
+                    k = q.key[0].0
+                )
+            }
+            (Some(cols), Some((id, values))) => {
+                let same: Vec<String> = cols.iter().zip(values).map(|(c, v)| format!("e.{c} = {}", s.arg(v.clone()))).collect();
+                let k = q.key[0].0;
+                let (a, b) = (s.arg(id), s.arg(id));
+                format!(
+                    "AND {t}.{k} = {a} AND NOT EXISTS (SELECT 1 FROM {t} e WHERE {} AND {} AND e.{k} < {b})",
+                    same.join(" AND "),
+                    q.open
+                )
+            }
+        };
         // PostgreSQL: skip the rows another node is claiming at this instant
         // rather than queue behind their lock to find them taken (with a
         // join, only the queue's rows are locked). SQLite has one writer and
@@ -203,6 +242,61 @@ impl Store {
             attempts: row.try_get::<i64, _>("job_attempts")?.max(0) as u32,
         };
         Ok(Some((claim, row)))
+    }
+
+    /// PostgreSQL, a sequenced queue: the open rows are walked in key order
+    /// by their partial index, a page at a time, and the first row of each
+    /// sequence met (its head: no open row of it comes before) is tried,
+    /// if due and free, until one is claimed. Done as one statement, the
+    /// planner's choice follows its statistics: measured with statistics
+    /// taken while nothing waited (a quiet day, or none at all with
+    /// autovacuum off), it sorted every waiting row and probed each one's
+    /// sequence, 11 ms a claim with 3,000 messages waiting and 1.5 s with
+    /// the probe unindexed: a backlog after an outage drained in quadratic
+    /// time. Walking the index has one plan whatever the statistics.
+    async fn claim_sequence_head(
+        &self,
+        q: &Queue,
+        sequence: &[&str],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<(Claim, AnyRow)>> {
+        let (t, k) = (q.table, q.key[0].0);
+        let now_ts = to_ts(now);
+        let mut met: std::collections::HashSet<Vec<String>> = std::collections::HashSet::new();
+        let (mut after, mut page) = (None::<i64>, 128_i64);
+        loop {
+            let mut s = Statement::new("");
+            let from = after.map(|a| format!("AND {k} > {}", s.arg(a))).unwrap_or_default();
+            let limit = s.arg(page);
+            s.push(&format!(
+                "SELECT {k} AS job_key, {cols}, {run} AS job_run_at, COALESCE({lease}, 0) AS job_held \
+                 FROM {t} WHERE {open} {from} ORDER BY {k} LIMIT {limit}",
+                cols = sequence.join(", "),
+                run = q.run_at,
+                lease = q.lease,
+                open = q.open,
+            ));
+            let rows = s.fetch_rows(&self.pool).await?;
+            for row in &rows {
+                let id: i64 = row.try_get("job_key")?;
+                after = Some(id);
+                let values = sequence.iter().map(|c| row.try_get::<String, _>(*c)).collect::<std::result::Result<Vec<_>, _>>()?;
+                if !met.insert(values.clone()) {
+                    continue; // an earlier row of its sequence is open
+                }
+                if row.try_get::<i64, _>("job_run_at")? > now_ts || row.try_get::<i64, _>("job_held")? > now_ts {
+                    continue; // its sequence waits for it
+                }
+                if let Some(claimed) = self.claim_first(q, now, lease_until, Some((id, &values))).await? {
+                    return Ok(Some(claimed));
+                }
+            }
+            if (rows.len() as i64) < page {
+                return Ok(None);
+            }
+            page = (page * 2).min(4096);
+        }
     }
 
     /// Extends a claim's lease to `until` (a long job's heartbeat). `false`:
@@ -390,5 +484,23 @@ impl Store {
             counts.push((q.name, n));
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sequence is walked by its one integer key, in key order, and the
+    /// other row of a sequence is told apart by the open predicate read on it.
+    #[test]
+    fn sequenced_queues_have_one_integer_key_that_is_their_order() {
+        for q in queues() {
+            let Some(cols) = q.sequence else { continue };
+            assert!(!cols.is_empty(), "{}", q.name);
+            assert!(matches!(q.key, [(_, KeyType::Int)]), "{}: one integer key", q.name);
+            assert_eq!(q.order, format!("{}.{}", q.table, q.key[0].0), "{}: ordered by its key", q.name);
+            assert!(q.join.is_none(), "{}: the walk reads the queue's table alone", q.name);
+        }
     }
 }

@@ -118,10 +118,7 @@ pub static INBOUND: super::jobs::Queue = super::jobs::Queue {
     attempts: "attempts",
     error: "error",
     open: "processed_at IS NULL",
-    before: Some(
-        "e.clinic_id = inbound_messages.clinic_id AND e.channel = inbound_messages.channel \
-         AND e.from_phone = inbound_messages.from_phone AND e.processed_at IS NULL AND e.id < inbound_messages.id",
-    ),
+    sequence: Some(&["clinic_id", "channel", "from_phone"]),
     join: None,
     index: Some("inbound_queue"),
     order: "inbound_messages.id",
@@ -145,10 +142,7 @@ pub static OUTBOUND: super::jobs::Queue = super::jobs::Queue {
     attempts: "attempts",
     error: "error",
     open: "status IN ('queued', 'sending', 'uncertain', 'checking')",
-    before: Some(
-        "e.conversation_id = outbound_messages.conversation_id \
-         AND e.status IN ('queued', 'sending', 'uncertain', 'checking') AND e.id < outbound_messages.id",
-    ),
+    sequence: Some(&["conversation_id"]),
     join: None,
     index: Some("outbound_jobs"),
     order: "outbound_messages.id",

@@ -59,7 +59,7 @@ pub static REMINDERS: super::jobs::Queue = super::jobs::Queue {
     attempts: "attempts",
     error: "last_error",
     open: "status = 'scheduled'",
-    before: None,
+    sequence: None,
     join: None,
     index: Some("reminders_due"),
     order: "reminders.due_at, reminders.id",

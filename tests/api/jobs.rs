@@ -67,6 +67,41 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_state_with_its_reason_
     assert_eq!(app.store.count_unprocessed_inbound().await.unwrap(), 0);
 }
 
+/// One number floods the queue with more messages than a claim reads at
+/// once (PostgreSQL walks the waiting messages by pages); the other numbers'
+/// first messages, written after the flood, are claimed while the flood's
+/// first is held, and never a second message of the flood before its first.
+#[tokio::test]
+async fn a_flooding_number_holds_back_only_its_own_messages() {
+    let app = spawn_app().await;
+    let lease = Duration::seconds(60);
+    for k in 0..300 {
+        let response = app.post_signed(&app.whatsapp_fields(&app.next_sid(), PHONE, &format!("message {k}"))).await;
+        assert_eq!(response.status(), 200);
+    }
+    let others = ["+243810000102", "+243810000103", "+243810000104"];
+    for (i, phone) in others.iter().enumerate() {
+        for k in 0..2 {
+            let response = app.post_signed(&app.whatsapp_fields(&app.next_sid(), phone, &format!("other {i} {k}"))).await;
+            assert_eq!(response.status(), 200);
+        }
+    }
+    let now = app.clock.now();
+    let flood = app.store.claim_inbound(now, now + lease).await.unwrap().expect("the flood's first");
+    assert_eq!(flood.body, "message 0");
+    let mut claimed = Vec::new();
+    while let Some(m) = app.store.claim_inbound(now, now + lease).await.unwrap() {
+        claimed.push((m.from.as_str().to_string(), m.body.clone()));
+    }
+    claimed.sort();
+    let expected: Vec<(String, String)> = others.iter().enumerate().map(|(i, p)| (p.to_string(), format!("other {i} 0"))).collect();
+    assert_eq!(claimed, expected, "each other number's first message, nothing of the flood");
+    // The flood's first done, its second is next.
+    assert!(app.store.bury_job(&INBOUND, &flood.claim, "done", now).await.unwrap());
+    let second = app.store.claim_inbound(now, now + lease).await.unwrap().expect("the flood's second");
+    assert_eq!(second.body, "message 1");
+}
+
 #[tokio::test]
 async fn a_node_whose_lease_ran_out_writes_nothing_once_another_holds_the_job() {
     let app = spawn_app().await;
