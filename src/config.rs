@@ -92,6 +92,14 @@ pub struct Config {
     pub qdrant_api_key: Option<Secret<String>>,
     /// One collection for the deployment; every point carries its clinic.
     pub qdrant_collection: String,
+    /// Tesseract's program, which reads scans and photos (`crate::ocr`);
+    /// empty: no OCR (such documents stay `needs_ocr`). When the program is
+    /// missing, the same.
+    pub ocr_command: String,
+    /// Tesseract's languages (`fra+eng`; each needs its data installed).
+    pub ocr_languages: String,
+    /// Per image; an image not read in time leaves its page unread.
+    pub ocr_timeout_ms: u64,
     /// Base64, at least 32 bytes: signs the admin API's access tokens. Unset:
     /// a random key per process.
     pub jwt_secret: Option<Secret<String>>,
@@ -177,6 +185,9 @@ impl Default for Config {
             qdrant_url: None,
             qdrant_api_key: None,
             qdrant_collection: "nuru_passages".into(),
+            ocr_command: "tesseract".into(),
+            ocr_languages: "fra+eng".into(),
+            ocr_timeout_ms: 30_000,
             jwt_secret: None,
             google_client_id: None,
             google_client_secret: None,
@@ -305,6 +316,13 @@ impl Config {
             if self.embedding_timeout_ms == 0 {
                 return Err(invalid("embedding_timeout_ms", "must be at least 1"));
             }
+        }
+        let language = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if !self.ocr_languages.split('+').all(language) {
+            return Err(invalid("ocr_languages", "must be Tesseract language codes joined by +, such as fra+eng"));
+        }
+        if self.ocr_timeout_ms == 0 {
+            return Err(invalid("ocr_timeout_ms", "must be at least 1"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| invalid("log_level", &e.to_string()))?;
         Ok(())

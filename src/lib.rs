@@ -19,6 +19,7 @@ pub mod domain;
 pub mod harness;
 pub mod metrics;
 pub mod model;
+pub mod ocr;
 pub mod outreach;
 pub mod retrieval;
 pub mod retry;

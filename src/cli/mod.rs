@@ -784,7 +784,15 @@ async fn docs_add(
                 let what = if i.format == crate::documents::Format::Pdf { "a PDF with no text layer (a scan)" } else { "a photo" };
                 eprintln!("{}: stored as {id}, but it is {what}: it needs OCR and cannot be searched", path.display())
             }
-            Ok((id, i)) => eprintln!("{}: added as {id} ({} page(s), {} passage(s))", path.display(), i.pages, i.passages.len()),
+            Ok((id, i)) if i.status == crate::documents::scan::NEEDS_REVIEW => eprintln!(
+                "{}: stored as {id} and read by OCR, but a page was too uncertain to search ({} passage(s) searchable): check it",
+                path.display(),
+                i.passages.len()
+            ),
+            Ok((id, i)) => {
+                let ocr = if i.passages.iter().any(|p| p.ocr_confidence.is_some()) { ", read by OCR" } else { "" };
+                eprintln!("{}: added as {id} ({} page(s), {} passage(s){ocr})", path.display(), i.pages, i.passages.len())
+            }
             Err(crate::retrieval::AddError::Refused(e)) => {
                 failed += 1;
                 eprintln!("{}: {e}", path.display());

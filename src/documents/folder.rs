@@ -69,6 +69,7 @@ pub fn load(dir: &Path) -> std::io::Result<Folder> {
                 page: c.page,
                 heading: c.heading,
                 text: c.text,
+                ocr_confidence: None,
             });
         }
     }

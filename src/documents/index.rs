@@ -28,6 +28,8 @@ pub struct Passage {
     pub page: Option<u32>,
     pub heading: Option<String>,
     pub text: String,
+    /// Read by OCR: its page's confidence (0–100).
+    pub ocr_confidence: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -332,6 +334,7 @@ mod tests {
             page: None,
             heading: None,
             text: text.into(),
+            ocr_confidence: None,
         }
     }
 

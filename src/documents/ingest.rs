@@ -67,7 +67,7 @@ pub fn ingest(file_name: &str, content_type: Option<&str>, bytes: &[u8]) -> Resu
     } else {
         chunk(&extracted, format)
             .into_iter()
-            .map(|c| NewPassage { page: c.page, heading: c.heading, text: c.text, tokens: c.tokens })
+            .map(|c| NewPassage { page: c.page, heading: c.heading, text: c.text, tokens: c.tokens, ocr_confidence: None })
             .collect()
     };
     if passages.len() > MAX_PASSAGES {

@@ -10,6 +10,7 @@ pub mod excerpt;
 pub mod extract;
 pub mod index;
 pub mod ingest;
+pub mod scan;
 pub mod terms;
 
 pub use chunk::{Chunk, chunk};
@@ -51,6 +52,8 @@ pub struct Quote {
     /// a question about one patient's file, whose few documents make the
     /// weighted coverage unsteady.
     pub relevant: bool,
+    /// Read by OCR from a scan or a photo: its page's confidence (0–100).
+    pub ocr: Option<u8>,
     /// A model's answer that leans on this passage and passed the grounding
     /// checks (`model::answer`), in the patient's language.
     pub answer: Option<String>,
@@ -69,6 +72,7 @@ impl Quote {
             short: excerpt::excerpt(&p.text, question, 280),
             confident: confident(hit),
             relevant: hit.share >= 0.5 || hit.similarity.is_some_and(|s| s >= dense::DENSE_CONFIDENT),
+            ocr: p.ocr_confidence,
             answer: None,
         }
     }

@@ -183,6 +183,7 @@ mod tests {
             short: text.into(),
             confident: true,
             relevant: true,
+            ocr: None,
             answer: None,
         }
     }

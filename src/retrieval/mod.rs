@@ -45,6 +45,8 @@ pub struct Library {
     /// the in-memory index holds words only).
     qdrant: Option<Arc<qdrant::QdrantStore>>,
     indexes: Mutex<HashMap<ClinicId, (i64, Arc<Index>)>>,
+    /// Reads scans and photos; `None`: they stay `needs_ocr`.
+    ocr: Option<Arc<crate::ocr::Tesseract>>,
     /// One rebuild per clinic at a time: turns that find the index stale
     /// together wait for one rebuild instead of each building their own.
     rebuilding: Mutex<HashMap<ClinicId, Arc<tokio::sync::Mutex<()>>>>,
@@ -68,6 +70,12 @@ impl Library {
         Library { embedder, weight, ..Library::default() }
     }
 
+    /// Scans and photos read by OCR.
+    pub fn with_ocr(mut self, ocr: Option<crate::ocr::Tesseract>) -> Library {
+        self.ocr = ocr.map(Arc::new);
+        self
+    }
+
     /// Vectors in Qdrant instead of memory.
     pub fn with_qdrant(mut self, store: Arc<qdrant::QdrantStore>) -> Library {
         self.qdrant = Some(store);
@@ -79,7 +87,10 @@ impl Library {
     /// `qdrant_url` is.
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Library> {
         let embedder = Embedder::from_config(config)?.map(Arc::new);
-        let mut library = Library::with_embedder(embedder, config.embedding_weight);
+        let ocr = Some(config.ocr_command.trim())
+            .filter(|c| !c.is_empty())
+            .map(|c| crate::ocr::Tesseract::new(c, &config.ocr_languages, std::time::Duration::from_millis(config.ocr_timeout_ms)));
+        let mut library = Library::with_embedder(embedder, config.embedding_weight).with_ocr(ocr);
         if let Some(url) = config.qdrant() {
             let key = config.qdrant_api_key.as_ref().map(|k| k.expose().clone());
             let timeout = std::time::Duration::from_millis(config.embedding_timeout_ms);
@@ -139,6 +150,7 @@ impl Library {
                     page: p.page,
                     heading: p.heading,
                     text: p.text,
+                    ocr_confidence: p.ocr_confidence,
                 },
                 vector,
             );
@@ -228,17 +240,79 @@ use crate::documents::{ExtractError, IngestError};
 /// How long reading one file may take.
 pub const INGEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// How long OCR may take for one document, all pages together (less than
+/// a document read's lease): pages not read by then are left to staff.
+pub const OCR_BUDGET: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// Reads a file into passages: CPU work bounded by the document limits,
 /// off the async workers (webhooks keep their acknowledgement latency) and
-/// within [`INGEST_BUDGET`].
-pub async fn read_file(file_name: &str, content_type: Option<&str>, bytes: &[u8]) -> Result<crate::documents::Ingested, IngestError> {
-    let (name, content_type, bytes) = (file_name.to_string(), content_type.map(str::to_string), bytes.to_vec());
-    let reading = tokio::task::spawn_blocking(move || crate::documents::ingest(&name, content_type.as_deref(), &bytes));
-    match tokio::time::timeout(INGEST_BUDGET, reading).await {
-        Ok(Ok(ingested)) => ingested,
+/// within [`INGEST_BUDGET`]; a scan or a photo then read by OCR when the
+/// library has it, within [`OCR_BUDGET`].
+pub async fn read_file(
+    library: &Library,
+    file_name: &str,
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<crate::documents::Ingested, IngestError> {
+    let ingested = off_the_workers({
+        let (name, content_type, bytes) = (file_name.to_string(), content_type.map(str::to_string), bytes.to_vec());
+        move || crate::documents::ingest(&name, content_type.as_deref(), &bytes)
+    })
+    .await?;
+    match library.ocr.as_deref() {
+        Some(ocr) if ingested.status == crate::documents::NEEDS_OCR => read_by_ocr(ocr, ingested, bytes).await,
+        _ => Ok(ingested),
+    }
+}
+
+async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> Result<T, IngestError> + Send + 'static) -> Result<T, IngestError> {
+    match tokio::time::timeout(INGEST_BUDGET, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(done)) => done,
         Ok(Err(_)) => Err(IngestError::from(ExtractError::BadPdf("the reader stopped".into()))),
         Err(_) => Err(IngestError::from(ExtractError::TooMuch(format!("it takes more than {} s to read", INGEST_BUDGET.as_secs())))),
     }
+}
+
+/// OCR over a scan's pages. A page the program fails on is left unread; if
+/// it failed on every page (not an image it reads, or not installed), the
+/// document stays as it was, `needs_ocr`.
+async fn read_by_ocr(
+    ocr: &crate::ocr::Tesseract,
+    ingested: crate::documents::Ingested,
+    bytes: &[u8],
+) -> Result<crate::documents::Ingested, IngestError> {
+    use crate::documents::scan;
+    let format = ingested.format;
+    let images = off_the_workers({
+        let bytes = bytes.to_vec();
+        move || scan::page_images(format, &bytes).map_err(IngestError::from)
+    })
+    .await?;
+    let started = std::time::Instant::now();
+    let mut read = Vec::new();
+    for image in &images {
+        let Some(left) = OCR_BUDGET.checked_sub(started.elapsed()) else {
+            tracing::warn!(page = image.page, "OCR budget spent: the remaining pages are left to staff");
+            break;
+        };
+        match tokio::time::timeout(left, ocr.read(&image.bytes)).await {
+            Ok(Ok(text)) => {
+                tracing::info!(page = image.page, words = text.words, confidence = text.confidence, "page read by OCR");
+                read.push(scan::ReadPage { page: image.page, text: text.text, confidence: text.confidence });
+            }
+            Ok(Err(crate::ocr::OcrError::Unavailable(program))) => {
+                tracing::warn!(program, "OCR is not installed: the document stays needs_ocr");
+                return Ok(ingested);
+            }
+            Ok(Err(e)) => tracing::warn!(page = image.page, error = %e, "OCR could not read a page"),
+            Err(_) => tracing::warn!(page = image.page, "OCR budget spent on one page"),
+        }
+    }
+    if read.is_empty() && (images.is_empty() || started.elapsed() < OCR_BUDGET) {
+        // No page image it reads, or every page failed: nothing OCR could work on.
+        return Ok(ingested);
+    }
+    Ok(scan::with_ocr(ingested, &read)?)
 }
 
 /// The passages' vectors, when an embedding model is configured, allowed
@@ -268,7 +342,7 @@ pub async fn add_document(
     replace: Option<crate::domain::DocumentId>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(crate::domain::DocumentId, crate::documents::Ingested), AddError> {
-    let ingested = read_file(file.file_name, file.content_type, file.bytes).await?;
+    let ingested = read_file(library, file.file_name, file.content_type, file.bytes).await?;
     let vectors = embed_for(library, &ingested, file.patient).await;
     let embedder = library.embedder.as_deref();
     let new = crate::storage::NewDocument {

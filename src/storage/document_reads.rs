@@ -67,7 +67,7 @@ pub struct ReadDocument<'a> {
     pub title: &'a str,
     pub format: &'a str,
     pub language: Option<Lang>,
-    /// `indexed` or `needs_ocr`.
+    /// `indexed`, `needs_ocr` or `needs_review`.
     pub status: &'a str,
     pub pages: u32,
     pub passages: usize,

@@ -19,7 +19,7 @@ pub struct NewDocument<'a> {
     pub language: Option<Lang>,
     pub content: &'a [u8],
     pub sha256: &'a str,
-    /// `indexed` or `needs_ocr`.
+    /// `indexed`, `needs_ocr` or `needs_review` (read by OCR, a page too uncertain to search).
     pub status: &'a str,
     pub pages: u32,
     /// admin, cli, whatsapp, sms.
@@ -36,6 +36,8 @@ pub struct NewPassage {
     pub heading: Option<String>,
     pub text: String,
     pub tokens: u32,
+    /// Read by OCR from a scan or a photo: the page's confidence (0–100).
+    pub ocr_confidence: Option<u8>,
 }
 
 /// A document as listed (no content).
@@ -68,6 +70,7 @@ pub struct StoredPassage {
     pub page: Option<u32>,
     pub heading: Option<String>,
     pub text: String,
+    pub ocr_confidence: Option<u8>,
     /// Its embedding and the model that made it, if any.
     pub vector: Option<(String, Vec<f32>)>,
 }
@@ -171,8 +174,8 @@ impl Store {
         for (i, p) in passages.iter().enumerate() {
             let vector = vectors.map(|(model, v)| (model.to_string(), crate::documents::dense::to_bytes(&v[i])));
             sqlx::query(
-                "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens, embedding_model, embedding) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                "INSERT INTO document_passages (document_id, ordinal, clinic_id, patient_id, page, heading, text, tokens, embedding_model, embedding, ocr_confidence) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
             )
             .bind(id.to_string())
             .bind((first + i) as i64)
@@ -184,6 +187,7 @@ impl Store {
             .bind(p.tokens as i64)
             .bind(vector.as_ref().map(|(m, _)| m.clone()))
             .bind(vector.map(|(_, b)| b))
+            .bind(p.ocr_confidence.map(i64::from))
             .execute(&mut *conn)
             .await?;
         }
@@ -255,7 +259,7 @@ impl Store {
     /// patients'), for the clinic's retrieval index.
     pub async fn passages(&self, clinic: ClinicId) -> Result<Vec<StoredPassage>> {
         let rows = sqlx::query(
-            "SELECT p.document_id, d.title, d.language, p.patient_id, p.page, p.heading, p.text, p.embedding_model, p.embedding FROM document_passages p \
+            "SELECT p.document_id, d.title, d.language, p.patient_id, p.page, p.heading, p.text, p.embedding_model, p.embedding, p.ocr_confidence FROM document_passages p \
              JOIN documents d ON d.id = p.document_id WHERE p.clinic_id = $1 AND d.status <> 'pending' ORDER BY p.document_id, p.ordinal",
         )
         .bind(clinic.to_string())
@@ -274,6 +278,7 @@ impl Store {
                     page: page.map(|p| p as u32),
                     heading: r.try_get("heading")?,
                     text: r.try_get("text")?,
+                    ocr_confidence: r.try_get::<Option<i64>, _>("ocr_confidence")?.map(|c| c.clamp(0, 100) as u8),
                     vector: match (r.try_get::<Option<String>, _>("embedding_model")?, r.try_get::<Option<Vec<u8>>, _>("embedding")?) {
                         (Some(model), Some(bytes)) => crate::documents::dense::from_bytes(&bytes).map(|v| (model, v)),
                         _ => None,

@@ -57,7 +57,7 @@ impl Workers {
 
     async fn read(&self, r: &mut ClaimedRead) -> Result<Read, StorageError> {
         let library = self.engine.library();
-        let ingested = match crate::retrieval::read_file(&r.file_name, r.content_type.as_deref(), &r.content).await {
+        let ingested = match crate::retrieval::read_file(library, &r.file_name, r.content_type.as_deref(), &r.content).await {
             Ok(ingested) => ingested,
             Err(e) => {
                 warn!(document = %r.id, error = %e, "a sent document was refused");
@@ -106,6 +106,10 @@ impl Workers {
             return Ok(Read::Lost);
         }
         crate::retrieval::put_vectors(library, r.clinic, r.patient, r.id, vectors.as_deref()).await;
+        if found.status == crate::documents::scan::NEEDS_REVIEW {
+            let detail = format!("document {}: a page read by OCR was too uncertain to search; check it", r.id);
+            self.store.system_event(Some(r.clinic), crate::documents::scan::EVENT_NEEDS_REVIEW, &detail, self.clock.now()).await?;
+        }
         info!(document = %r.id, passages = found.passages, "a sent document was read");
         Ok(Read::Indexed(found.passages))
     }

@@ -352,14 +352,16 @@ async fn a_patient_gets_their_own_result_after_proof_and_a_relative_without_proo
 }
 
 /// `nuru docs add` stores documents in the configured database: a PDF is
-/// indexed, a scan and a photo are stored and reported as needing OCR, a
-/// Word file is refused by name, and an unknown clinic is said as such.
+/// indexed, without OCR a scan and a photo are stored and reported as
+/// needing OCR, a Word file is refused by name, and an unknown clinic is
+/// said as such.
 #[test]
 fn docs_add_stores_documents_and_names_what_it_could_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let env = |c: &mut Command| {
         c.env("NURU_DATABASE_URL", format!("sqlite://{}", dir.path().join("nuru.db").display()))
             .env("NURU_SECRET_KEY_FILE", dir.path().join("nuru.key"))
+            .env("NURU_OCR_COMMAND", "")
             .env("NURU_LOG_LEVEL", "warn");
     };
     let mut import = nuru();
@@ -501,4 +503,65 @@ fn no_search_crosses_a_clinic_or_reaches_an_unnamed_patient() {
             },
         )
         .unwrap();
+}
+
+const SCANS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scans");
+
+/// The OCR tests read with Debian's Tesseract, which `.ci/test` installs.
+fn tesseract_installed() {
+    let ok = Command::new("tesseract").arg("--list-langs").output().is_ok_and(|o| {
+        let langs = String::from_utf8_lossy(&o.stdout);
+        o.status.success() && langs.lines().any(|l| l == "fra") && langs.lines().any(|l| l == "eng")
+    });
+    assert!(ok, "the OCR tests need Tesseract with French and English (apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng)");
+}
+
+/// With Tesseract, a photographed price list and a scanned PDF (no text
+/// layer) are read, searchable and quoted to a patient like any document,
+/// their passages marked with the page's confidence; a photo too blurred
+/// to read is stored as needing review, nothing of it searchable; a file
+/// Tesseract cannot open stays as without OCR.
+#[tokio::test]
+async fn scans_and_photos_are_read_by_ocr_and_an_uncertain_page_is_left_to_staff() {
+    tesseract_installed();
+    let a = crate::admin::setup_with(|c| c.ocr_command = "tesseract".into()).await;
+    let demo = a.app.clinic.clinic.id;
+    let base = format!("/api/clinics/{demo}/documents");
+    let admin = a.token("admin@demo.org").await;
+
+    let photo = std::fs::read(format!("{SCANS}/tarifs-photo.jpg")).unwrap();
+    let (status, doc) = upload(&a, &admin, &base, "post", "tarifs-photo.jpg", "image/jpeg", photo).await;
+    assert_eq!((status, doc["status"].as_str(), doc["language"].as_str()), (201, Some("indexed"), Some("fr")), "{doc}");
+    assert!(doc["passages"].as_i64().unwrap() >= 1, "{doc}");
+    let r = a.app.say("+243990000071", "combien coûte une analyse de sang ?").await.join("\n");
+    let passages = a.app.store.passages(demo).await.unwrap();
+    assert!(r.contains("8 000 FCFA"), "quoted from the photo: {r}\n{passages:#?}");
+    assert!(!passages.is_empty() && passages.iter().all(|p| p.ocr_confidence.is_some_and(|c| c >= 75)), "{passages:?}");
+
+    let scan = std::fs::read(format!("{SCANS}/preparation-scan.pdf")).unwrap();
+    let (status, doc) = upload(&a, &admin, &base, "post", "preparation-echographie.pdf", "application/pdf", scan).await;
+    assert_eq!((status, doc["status"].as_str(), doc["pages"].as_i64()), (201, Some("indexed"), Some(1)), "{doc}");
+    let r = a.app.say("+243990000072", "quand les résultats de l'échographie pelvienne sont-ils remis ?").await.join("\n");
+    let texts: Vec<String> = a.app.store.passages(demo).await.unwrap().into_iter().map(|p| format!("{:?} {}", p.heading, p.text)).collect();
+    assert!(r.contains("remis le jour même"), "quoted from the scan: {r}\n{texts:#?}");
+
+    let blurred = std::fs::read(format!("{SCANS}/illisible.jpg")).unwrap();
+    let (status, doc) = upload(&a, &admin, &base, "post", "resultats.jpg", "image/jpeg", blurred).await;
+    assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_review"), Some(0)), "{doc}");
+
+    // A JPEG in name only: Tesseract fails on it, and it is kept as without OCR.
+    let (status, doc) = upload(&a, &admin, &base, "post", "photo.jpg", "image/jpeg", b"\xff\xd8\xff\xe0not an image".to_vec()).await;
+    assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_ocr"), Some(0)), "{doc}");
+}
+
+/// An OCR program that is not installed leaves scans as they were without
+/// OCR: stored, listed as needing OCR, nothing refused.
+#[tokio::test]
+async fn a_missing_ocr_program_leaves_scans_needing_ocr() {
+    let a = crate::admin::setup_with(|c| c.ocr_command = "/nonexistent/tesseract".into()).await;
+    let base = format!("/api/clinics/{}/documents", a.app.clinic.clinic.id);
+    let admin = a.token("admin@demo.org").await;
+    let photo = std::fs::read(format!("{SCANS}/tarifs-photo.jpg")).unwrap();
+    let (status, doc) = upload(&a, &admin, &base, "post", "tarifs-photo.jpg", "image/jpeg", photo).await;
+    assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_ocr"), Some(0)), "{doc}");
 }

@@ -252,6 +252,9 @@ pub async fn spawn_app_for(clinic: &str, adjust: impl FnOnce(&mut Config)) -> Te
         public_base_url: PUBLIC_BASE.into(),
         twilio_api_base: twilio_url.clone(),
         secret_key: Some(Secret::new(key)),
+        // Without OCR, as a clinic without Tesseract: the tests that read
+        // scans turn it on.
+        ocr_command: String::new(),
         ..Config::default()
     };
     adjust(&mut config);
