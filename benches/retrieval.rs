@@ -112,6 +112,7 @@ fn main() {
                     page: Some(1),
                     heading: None,
                     text,
+                    ocr_confidence: None,
                 },
                 vector,
             );
