@@ -130,7 +130,9 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> 
     }
 }
 
-fn pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+/// A PDF loaded within the document limits: not encrypted, at most
+/// [`MAX_PAGES`] pages, with its page ids by number.
+pub(super) fn load_pdf(bytes: &[u8]) -> Result<(lopdf::Document, std::collections::BTreeMap<u32, lopdf::ObjectId>), ExtractError> {
     // Object and cross-reference streams are decoded while loading: each
     // bounded by the whole budget.
     let options = lopdf::LoadOptions { max_decompressed_size: Some(MAX_CONTENT_BYTES), ..Default::default() };
@@ -145,6 +147,11 @@ fn pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if page_ids.len() > MAX_PAGES {
         return Err(ExtractError::TooMuch(format!("{} pages, more than {MAX_PAGES}", page_ids.len())));
     }
+    Ok((doc, page_ids))
+}
+
+fn pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let (doc, page_ids) = load_pdf(bytes)?;
     check_content_size(&doc, &page_ids)?;
     let mut pages = Vec::new();
     let mut text_bytes = 0;

@@ -5,7 +5,7 @@
 //! cut into passages marked with their confidence, a page read with too
 //! little confidence left out of search for staff to check.
 
-use super::extract::{ExtractError, Extracted, Format, MAX_PAGES, Page, tidy};
+use super::extract::{ExtractError, Extracted, Format, Page, tidy};
 use super::ingest::{Ingested, MAX_PASSAGES};
 use crate::storage::NewPassage;
 
@@ -52,15 +52,7 @@ pub fn page_images(format: Format, bytes: &[u8]) -> Result<Vec<PageImage>, Extra
 }
 
 fn pdf_images(bytes: &[u8]) -> Result<Vec<PageImage>, ExtractError> {
-    let options = lopdf::LoadOptions { max_decompressed_size: Some(super::extract::MAX_CONTENT_BYTES), ..Default::default() };
-    let doc = lopdf::Document::load_mem_with_options(bytes, options).map_err(|e| ExtractError::BadPdf(e.to_string()))?;
-    if doc.is_encrypted() {
-        return Err(ExtractError::Encrypted);
-    }
-    let pages = doc.get_pages();
-    if pages.len() > MAX_PAGES {
-        return Err(ExtractError::TooMuch(format!("{} pages, more than {MAX_PAGES}", pages.len())));
-    }
+    let (doc, pages) = super::extract::load_pdf(bytes)?;
     let mut out = Vec::new();
     let mut budget = MAX_IMAGE_BYTES;
     for (&number, &id) in pages.iter().take(MAX_OCR_PAGES) {

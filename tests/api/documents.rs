@@ -565,3 +565,24 @@ async fn a_missing_ocr_program_leaves_scans_needing_ocr() {
     let (status, doc) = upload(&a, &admin, &base, "post", "tarifs-photo.jpg", "image/jpeg", photo).await;
     assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_ocr"), Some(0)), "{doc}");
 }
+
+/// An OCR program that hangs is killed at its time limit: the scan stays
+/// as without OCR, and the upload answers.
+#[tokio::test]
+async fn a_hanging_ocr_program_is_stopped_and_the_scan_stays_needing_ocr() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("tesseract");
+    std::fs::write(&program, "#!/bin/sh\nsleep 30\n").unwrap();
+    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = program.display().to_string();
+    let a = crate::admin::setup_with(|c| {
+        c.ocr_command = path;
+        c.ocr_timeout_ms = 300;
+    })
+    .await;
+    let base = format!("/api/clinics/{}/documents", a.app.clinic.clinic.id);
+    let admin = a.token("admin@demo.org").await;
+    let photo = std::fs::read(format!("{SCANS}/tarifs-photo.jpg")).unwrap();
+    let (status, doc) = upload(&a, &admin, &base, "post", "tarifs-photo.jpg", "image/jpeg", photo).await;
+    assert_eq!((status, doc["status"].as_str(), doc["passages"].as_i64()), (201, Some("needs_ocr"), Some(0)), "{doc}");
+}
