@@ -3,7 +3,8 @@
 //! false alarms, language accuracy, and entity precision/recall/F1 per key.
 //!
 //! A corpus line: `{"id", "text", "now", "tz", "intent", "language",
-//! "entities": {...}}` with the conventions' formats (absent = omitted).
+//! "entities": {...}}` with the conventions' formats (absent = omitted);
+//! `"intent_only": true` marks a batch whose entities were not labelled.
 
 use super::{Extraction, Intent};
 use serde::Deserialize;
@@ -22,6 +23,9 @@ pub struct Labelled {
     pub language: String,
     #[serde(default)]
     pub entities: BTreeMap<String, serde_json::Value>,
+    /// A batch labelled for intent and language only: its entities are not scored.
+    #[serde(default)]
+    pub intent_only: bool,
 }
 
 fn default_tz() -> String {
@@ -124,6 +128,9 @@ impl Report {
             }
         } else if got.intent == Intent::Emergency {
             self.false_alarms += 1;
+        }
+        if gold.intent_only {
+            return;
         }
         let predicted = serde_json::to_value(&got.entities).unwrap_or_default();
         for key in ENTITY_KEYS {
