@@ -1,6 +1,7 @@
 //! The `nuru` command line. Thin: every command calls into the library.
 
 mod jobs;
+mod nlu;
 
 use crate::clinic_file::{ClinicFile, DEMO_CLINIC};
 use crate::clock::Clock;
@@ -78,6 +79,23 @@ enum Command {
         /// At most this many false emergencies per 200 messages.
         #[arg(long)]
         max_false_alarms_per_200: Option<f64>,
+        /// K-fold cross-validation on a training set: each fold is scored by
+        /// a classifier trained without it.
+        #[arg(long, conflicts_with = "rules_only")]
+        cv: Option<usize>,
+        /// Score the rules alone, without the classifier.
+        #[arg(long, conflicts_with = "classifier_only")]
+        rules_only: bool,
+        /// Score the shipped classifier's intent alone, without the rules.
+        #[arg(long, conflicts_with = "cv")]
+        classifier_only: bool,
+    },
+    /// Train the intent classifier from the training sets (run at the
+    /// repository's root) and write the model the binary ships.
+    TrainIntent {
+        /// Where to write (default: src/understanding/intent-model.bin).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Google Calendar connections (support).
     Calendar {
@@ -217,10 +235,27 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract { now, tz, jsonl, text, model } => extract(cli.config.as_deref(), now, &tz, jsonl, text, model),
-        Command::EvalNlu { file, errors, min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 } => {
-            let thresholds = Thresholds { min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 };
-            eval_nlu(&file, errors, &thresholds)
+        Command::EvalNlu {
+            file,
+            errors,
+            min_intent_accuracy,
+            min_entity_f1,
+            min_emergency_recall,
+            max_false_alarms_per_200,
+            cv,
+            rules_only,
+            classifier_only,
+        } => {
+            let thresholds = nlu::Thresholds { min_intent_accuracy, min_entity_f1, min_emergency_recall, max_false_alarms_per_200 };
+            let mode = match (cv, rules_only, classifier_only) {
+                (Some(k), _, _) => nlu::Mode::CrossValidate(k),
+                (None, true, _) => nlu::Mode::RulesOnly,
+                (None, false, true) => nlu::Mode::ClassifierOnly,
+                (None, false, false) => nlu::Mode::Shipped,
+            };
+            nlu::eval_nlu(&file, errors, &thresholds, mode)
         }
+        Command::TrainIntent { out } => nlu::train_intent(&std::env::current_dir().unwrap_or_default(), out),
         Command::Docs { command: DocsCommand::Search { dir, k, jsonl } } => docs_search(&dir, k, jsonl),
         Command::EvalDocs { file, dir, errors, min_recall_at_3, embeddings } => {
             eval_docs(cli.config.as_deref(), &file, dir, errors, min_recall_at_3, embeddings)
@@ -477,7 +512,7 @@ fn run_async(config_path: Option<PathBuf>, command: Command) -> anyhow::Result<(
                 println!("{written} calendar write(s) attempted; pending: {}", store.pending_calendar_writes(practitioner).await?);
                 Ok(())
             }
-            Command::Extract { .. } | Command::EvalNlu { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
+            Command::Extract { .. } | Command::EvalNlu { .. } | Command::TrainIntent { .. } | Command::Docs { .. } | Command::EvalDocs { .. } => {
                 unreachable!("handled without a runtime")
             }
         }
@@ -605,50 +640,6 @@ fn extract(
         }
     }
     out.flush()?;
-    Ok(())
-}
-
-struct Thresholds {
-    min_intent_accuracy: f64,
-    min_entity_f1: f64,
-    min_emergency_recall: f64,
-    max_false_alarms_per_200: Option<f64>,
-}
-
-fn eval_nlu(file: &std::path::Path, errors: bool, t: &Thresholds) -> anyhow::Result<()> {
-    use understanding::eval::{Labelled, Report};
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut report = Report::default();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with("//")) {
-        let gold: Labelled = serde_json::from_str(line).with_context(|| format!("{}:{}: not a labelled message", file.display(), n + 1))?;
-        let now = parse_now(Some(&gold.now), parse_tz(&gold.tz)?).with_context(|| format!("{}:{}", file.display(), n + 1))?;
-        report.add(&gold, &understanding::extract(&gold.text, now, None));
-    }
-    if errors {
-        for m in &report.misses {
-            println!("{:<8} {:<40} {}", m.id, m.what, m.text);
-        }
-        println!();
-    }
-    print!("{report}");
-    let mut failed = Vec::new();
-    if report.intent_accuracy() < t.min_intent_accuracy {
-        failed.push(format!("intent accuracy {:.4} < {}", report.intent_accuracy(), t.min_intent_accuracy));
-    }
-    if report.entity_totals().f1() < t.min_entity_f1 {
-        failed.push(format!("entity F1 {:.4} < {}", report.entity_totals().f1(), t.min_entity_f1));
-    }
-    if report.emergency_recall() < t.min_emergency_recall {
-        failed.push(format!("emergency recall {:.4} < {}", report.emergency_recall(), t.min_emergency_recall));
-    }
-    if let Some(max) = t.max_false_alarms_per_200
-        && report.false_alarms_per_200() > max
-    {
-        failed.push(format!("false alarms {:.2} per 200 > {max}", report.false_alarms_per_200()));
-    }
-    if !failed.is_empty() {
-        anyhow::bail!("below the thresholds: {}", failed.join("; "));
-    }
     Ok(())
 }
 

@@ -115,7 +115,7 @@ fn has(p: &str, stems: &[&str]) -> bool {
     stems.iter().any(|s| unnegated(p, s))
 }
 
-fn unnegated(p: &str, stem: &str) -> bool {
+pub(super) fn unnegated(p: &str, stem: &str) -> bool {
     let mut from = 0;
     while let Some(i) = p[from..].find(stem) {
         let at = from + i;
@@ -322,6 +322,17 @@ const DRY: &[&str] = &[
     " sans larmes",
 ];
 
+/// Dehydration told in the patient's own sentence shape: no urine said with
+/// any negation a few words before the word ("il ne fait plus pipi", "has not
+/// peed since morning", "no urine"), eyes described as sunken ("ses yeux sont
+/// creux", "his eyes look sunken").
+static DRY_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r" (?:ne|n|pas|plus|no|not|hasn t|hasn|didn t|hardly|barely|never)(?: \w+){0,3} (?:pipi|pee|peed|peeing|urine|urin\w*)(?: |$)| (?:yeux|eyes)(?: \w+){0,3} (?:creux|creuses?|sunken|sunk) ",
+    )
+    .expect("the dehydration shapes compile")
+});
+
 const PREGNANT: &[&str] = &[
     " enceinte",
     " pregnant",
@@ -406,7 +417,7 @@ fn signs(p: &str) -> bool {
         || both(HEAD_KNOCK, HEAD_SIGNS)
         || both(AIRWAY_SWELLING, AIRWAY_SIGNS)
         || both(EXPOSURE, AIRWAY_SWELLING)
-        || both(LOOSE, DRY)
+        || has(p, LOOSE) && (has(p, DRY) || DRY_SHAPES.is_match(p))
         || has(p, &[" fontanelle creus", " fontanelle est creus", " sunken fontanel"])
         || both(PREGNANT, BLEEDING)
         || has(p, PREGNANT) && ECLAMPSIA_SIGNS.iter().filter(|s| unnegated(p, s)).count() >= 2
@@ -634,5 +645,28 @@ mod tests {
         let rules = |_: &str| false;
         assert!(is_present_danger(&normalize::fold("il est tombé, rien de grave, mais là il ne répond plus"), rules));
         assert!(!is_present_danger(&normalize::fold("elle s'est cogné la tête, no vomiting, playing normally"), rules));
+    }
+
+    /// Written before the shapes, in the words of parents who do not know
+    /// the term: loose stools or vomiting with no urine or sunken eyes is
+    /// dehydration; the same with urine or eyes said to be normal is not.
+    #[test]
+    fn dehydration_is_recognised_from_how_parents_describe_it() {
+        let rules = |_: &str| false;
+        for alarm in [
+            "mon fils a la diarrhée depuis 2 jours, il ne fait plus pipi et ses yeux sont creux",
+            "elle vomit tout depuis hier et n'a pas fait de pipi depuis ce matin",
+            "my baby has diarrhoea since yesterday and has not peed all day",
+            "he keeps vomiting and his eyes look sunken",
+            "pikin dey purge since morning, e no dey pee again",
+        ] {
+            assert!(is_present_danger(&normalize::fold(alarm), rules), "{alarm}");
+        }
+        for calm in [
+            "il a eu la diarrhée hier mais il fait pipi normalement, il mange bien",
+            "my son vomited once this morning, he is peeing fine and playing",
+        ] {
+            assert!(!is_present_danger(&normalize::fold(calm), rules), "{calm}");
+        }
     }
 }

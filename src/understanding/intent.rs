@@ -78,23 +78,11 @@ fn starts_with_any(p: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|ph| p.starts_with(ph))
 }
 
-/// A phrase counts unless negated right before it ("pas de douleur thoracique").
+/// A phrase counts unless negated in the few words before it ("pas de
+/// douleur thoracique", "aucun saignement", "no chest pain"): the same
+/// reading of negation as `danger`'s.
 fn has_unnegated(p: &str, phrase: &str) -> bool {
-    let mut from = 0;
-    while let Some(i) = p[from..].find(phrase) {
-        let at = from + i;
-        let before = &p[..at + 1];
-        if !(before.ends_with(" pas de ")
-            || before.ends_with(" pas d ")
-            || before.ends_with(" no ")
-            || before.ends_with(" sans ")
-            || before.ends_with(" not "))
-        {
-            return true;
-        }
-        from = at + phrase.len() - 1;
-    }
-    false
+    super::danger::unnegated(p, phrase)
 }
 
 /// A past event told as history with a request to be seen ("un AVC l'an
@@ -137,7 +125,8 @@ fn is_emergency(p: &str) -> bool {
         p,
         &[" enceinte ", " grossesse", " contractions ", " accouche", " travail ", " pregnant ", " pregnancy", " labour ", " labor "],
     );
-    let bleeding = any_phrase(p, &[" saigne", " sang ", " bleed", " blood "]);
+    // "aucun saignement", "no bleeding": a negated sign is not a sign.
+    let bleeding = [" saigne", " sang ", " bleed", " blood "].iter().any(|s| has_unnegated(p, s));
     if pregnant && bleeding {
         return true;
     }
@@ -159,7 +148,7 @@ fn is_emergency(p: &str) -> bool {
         return true;
     }
     // Bleeding that is heavy or does not stop.
-    if any_phrase(p, &[" saign", " sang ", " bleed", " blood "])
+    if [" saign", " sang ", " bleed", " blood "].iter().any(|s| has_unnegated(p, s))
         && any_phrase(
             p,
             &[
@@ -217,6 +206,8 @@ fn is_emergency(p: &str) -> bool {
 /// dangerous, each a list of stems. Recall matters more than elegance here.
 fn emergency_concepts(p: &str) -> bool {
     let both = |a: &'static [&'static str], b: &'static [&'static str]| any_phrase(p, a) && any_phrase(p, b);
+    // Bleeding, unless negated ("aucun saignement", "no bleeding").
+    let bled = [" sang", " saign", " bleed", " blood"].iter().any(|s| has_unnegated(p, s));
     // Breathing that fails.
     both(
         &[" respir", " souffle", " breath", " air "],
@@ -229,10 +220,10 @@ fn emergency_concepts(p: &str) -> bool {
         || any_phrase(p, &[" mal au coeur", " douleur au coeur", " heart pain"])
             && any_phrase(p, &[" pale", " transpire", " sueur", " sweat", " bras", " arm ", " malaise"])
         // Blood everywhere, a deep cut, bleeding in pregnancy or labour.
-        || both(&[" sang", " saign", " bleed", " blood"], &[" partout", " everywhere", " flaque", " pool ", " badly", " severe", " grave"])
-        || both(&[" sang", " saign", " bleed", " blood"], &[" sans arret", " ne s arrete pas", " s arrete pas", " won t stop", " doesn t stop", " not stopping", " non stop", " no gree stop"])
+        || bled && any_phrase(p, &[" partout", " everywhere", " flaque", " pool ", " badly", " severe", " grave"])
+        || bled && any_phrase(p, &[" sans arret", " ne s arrete pas", " s arrete pas", " won t stop", " doesn t stop", " not stopping", " non stop", " no gree stop"])
         || both(&[" coupe", " cut "], &[" machette", " couteau", " profond", " deep", " badly", " artere"])
-        || both(&[" sang", " saign", " bleed", " blood"], &[" poche des eaux", " waters broke", " accouch", " delivery", " labour", " labor", " enceinte", " pregnan", " grossesse"])
+        || bled && any_phrase(p, &[" poche des eaux", " waters broke", " accouch", " delivery", " labour", " labor", " enceinte", " pregnan", " grossesse"])
         // Labour and obstetric signs.
         || both(&[" contraction"], &[" enceinte", " pregnan", " minutes", " min ", " regulier", " rapproch", " toutes les", " every "])
         || any_phrase(

@@ -1,9 +1,12 @@
 //! Understanding one patient message on its own: intent, language, entities
 //! and signals, as `docs/understanding.md` defines them. Deterministic, no
-//! I/O, no model: this is the embedded default and the fast path; the
-//! optional model (`crate::model`) is only asked about what these rules
+//! I/O, no server: rules where they are precise and a linear classifier
+//! trained from the corpus and shipped inside the binary (`classifier`,
+//! combined by `policy`); this is the embedded default and the fast path.
+//! The optional model (`crate::model`) is only asked about what these
 //! cannot settle.
 
+pub mod classifier;
 mod danger;
 mod dates;
 pub mod eval;
@@ -12,6 +15,7 @@ mod lexicon;
 mod mentions;
 mod names;
 pub mod normalize;
+pub mod policy;
 mod questions;
 mod rating;
 mod signals;
@@ -156,7 +160,24 @@ pub fn language_of_text(text: &str) -> Lang {
     lexicon::detect_language(&normalize::tokens(text))
 }
 
+/// The intent classifier this binary ships (`nuru train-intent` writes it).
+pub static SHIPPED_MODEL: std::sync::LazyLock<classifier::Model> = std::sync::LazyLock::new(|| {
+    classifier::Model::from_bytes(include_bytes!("intent-model.bin")).expect("the shipped intent model matches this build")
+});
+
+/// The text the classifier reads: padded folded words, shorthand written out
+/// (what the rules read too).
+pub fn classifier_text(text: &str) -> String {
+    normalize::expand_shorthand(&normalize::padded(&normalize::tokens(text)))
+}
+
 pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) -> Extraction {
+    extract_with(text, now, lexicon, Some(&SHIPPED_MODEL))
+}
+
+/// [`extract`] with another classifier (cross-validation), or the rules
+/// alone (`None`).
+pub fn extract_with(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>, model: Option<&classifier::Model>) -> Extraction {
     let tokens = normalize::tokens(text);
     let folded = normalize::fold(text);
     let padded = normalize::expand_shorthand(&normalize::padded(&tokens));
@@ -165,7 +186,9 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
 
     let choice = intent::whole_message_choice(&folded);
     let mut entities = Entities { choice, ..Entities::default() };
-    let intent = intent::classify(&padded, &folded, choice.is_some());
+    let rule = intent::classify(&padded, &folded, choice.is_some());
+    let shape = policy::Shape { choice: choice.is_some(), question: signals::is_question(text, &padded) };
+    let (intent, decision) = policy::combine(rule, shape, model, &padded);
 
     if choice.is_none() {
         let times = times::extract(&folded, intent);
@@ -195,10 +218,11 @@ pub fn extract(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexicon>) 
         }
     }
 
-    let confidence = match intent {
-        Intent::Emergency => 0.99,
-        Intent::Unknown if entities != Entities::default() => 0.7,
-        Intent::Unknown => 0.3,
+    let confidence = match (intent, decision) {
+        (_, policy::Decision::Classifier(p)) => p.min(0.9),
+        (Intent::Emergency, _) => 0.99,
+        (Intent::Unknown, _) if entities != Entities::default() => 0.7,
+        (Intent::Unknown, _) => 0.3,
         _ => 0.9,
     };
     let name_reply = if matches!(intent, Intent::Unknown | Intent::Greeting) { names::name_reply(text) } else { None };

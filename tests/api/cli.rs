@@ -110,6 +110,45 @@ fn eval_nlu_fails_below_a_threshold_and_names_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("intent accuracy 0.0000 < 0.5"));
 }
 
+/// Cross-validation: each fold of the corpus scored by a classifier trained
+/// without it; the classifier alone and with the rules are both reported.
+#[test]
+fn eval_nlu_cross_validates_on_a_training_set_and_refuses_a_held_out_one() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = nuru()
+        .current_dir(root)
+        .args(["eval-nlu", "--cv", "5", "fixtures/nlu-corpus.jsonl", "--min-intent-accuracy", "0.97", "--min-emergency-recall", "1.0"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("5-fold cross-validation") && report.contains("classifier alone"), "{report}");
+    let out = nuru().current_dir(root).args(["eval-nlu", "--cv", "5", "fixtures/nlu-fresh3.jsonl"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a training set"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The batches never trained on keep the level they were measured at
+/// (docs/understanding.md): every emergency found, no false alarm.
+#[test]
+fn the_held_out_batches_keep_their_measured_level() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (file, min) in [
+        ("fixtures/nlu-fresh1-heldout.jsonl", "0.86"),
+        ("fixtures/nlu-fresh2-heldout.jsonl", "0.97"),
+        ("fixtures/nlu-fresh3.jsonl", "0.85"),
+        ("fixtures/nlu-heldout-signs.jsonl", "0.90"),
+        ("fixtures/nlu-probe-untuned.jsonl", "0.75"),
+    ] {
+        let out = nuru()
+            .current_dir(root)
+            .args(["eval-nlu", file, "--min-intent-accuracy", min, "--min-emergency-recall", "1.0", "--max-false-alarms-per-200", "0"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
