@@ -47,6 +47,7 @@ confirm_booking =
     🩺 { $service }
     👤 { $patient }
     Reply 1 to confirm or 2 to cancel.
+recap_corrected = Corrected.
 mixed_answer = Your answer says yes and something else; to be sure, nothing is done yet.
 confirm_unclear = Reply 1 (or "yes") to confirm, or 2 (or "no") not to book.
 booked =

@@ -64,6 +64,7 @@ confirm_booking =
     🩺 { $service }
     👤 { $patient }
     Répondez 1 pour confirmer ou 2 pour annuler.
+recap_corrected = C'est corrigé.
 mixed_answer = Votre réponse dit oui et autre chose à la fois ; pour être sûr, je ne fais rien pour l'instant.
 confirm_unclear = Répondez 1 (ou « oui ») pour confirmer, ou 2 (ou « non ») pour ne pas réserver.
 booked =

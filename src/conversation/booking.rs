@@ -156,6 +156,15 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, x: &Extraction, ctx: &TurnC
             }
         }
         Stage::Confirm { slot, service, patient } => {
+            // "non, je suis née le …", "my surname is …": the recap is
+            // corrected and asked again, whatever else the message says.
+            let today = ctx.now.with_timezone(&ctx.catalog.clinic.timezone).date_naive();
+            if let Some(corrected) = corrected_patient(&patient, x, today) {
+                b.patient = Some(corrected);
+                out.state.misunderstood = 0;
+                out.say(ctx.channel, "recap_corrected", &[]);
+                return confirm(out, b, slot, ctx);
+            }
             let new_time = changed && (x.entities.date.is_some() || x.entities.time.is_some() || x.entities.time_preference.is_some());
             let answer = super::gate::answer(x, super::gate::Question::Book);
             if answer == super::gate::Answer::Yes && !new_time {
@@ -180,6 +189,28 @@ pub fn on_message(out: &mut Outcome, mut b: Booking, x: &Extraction, ctx: &TurnC
             }
         }
     }
+}
+
+/// A new patient's recap with what the message corrects: a birth date, or a
+/// first or last name stated with its field word. `None` when nothing in
+/// the message changes the recap (a patient already on file is corrected by
+/// staff, not by a message).
+fn corrected_patient(patient: &PatientChoice, x: &Extraction, today: NaiveDate) -> Option<PatientChoice> {
+    let PatientChoice::New { first_name, last_name, birth_date, relation } = patient else { return None };
+    let mut next = (first_name.clone(), last_name.clone(), *birth_date);
+    if let Some(d) = x.entities.birth_date.filter(|d| plausible_birth(*d, today)) {
+        next.2 = d;
+    }
+    if let Some(stated) = &x.stated_name {
+        if let Some(f) = &stated.first_name {
+            next.0 = f.clone();
+        }
+        if let Some(l) = &stated.last_name {
+            next.1 = l.clone();
+        }
+    }
+    let changed = next != (first_name.clone(), last_name.clone(), *birth_date);
+    changed.then_some(PatientChoice::New { first_name: next.0, last_name: next.1, birth_date: next.2, relation: *relation })
 }
 
 fn plausible_birth(d: NaiveDate, today: NaiveDate) -> bool {
@@ -464,7 +495,12 @@ fn confirm(out: &mut Outcome, mut b: Booking, slot: Slot, ctx: &TurnContext<'_>)
         // a settled patient: go back to what is missing rather than confirm half.
         return advance(out, b, ctx);
     };
-    let args = slot_args(out.language, &b, &slot, ctx);
+    let mut args = slot_args(out.language, &b, &slot, ctx);
+    // The recap shows a new patient's birth date so that a typo can be
+    // corrected before anything is written; later messages do not repeat it.
+    if let PatientChoice::New { birth_date, .. } = &patient {
+        args[4].1 = format!("{} ({})", args[4].1, birth_date.format("%d/%m/%Y"));
+    }
     let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     out.say(ctx.channel, "confirm_booking", &args);
     b.stage = Stage::Confirm { slot, service, patient };

@@ -90,6 +90,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
                     confidence: 0.9,
                     signals: Default::default(),
                     name_reply: None,
+                    stated_name: None,
                     mentions: Default::default(),
                 };
                 ctx.attach_wanted.set(None);
@@ -158,6 +159,7 @@ fn answers_to_a_reminder_write_only_the_attendance() {
                     confidence: 0.9,
                     signals,
                     name_reply: None,
+                    stated_name: None,
                     mentions: Default::default(),
                 };
                 let out =
@@ -214,6 +216,7 @@ fn answers_to_a_feedback_request_write_only_the_feedback() {
                         confidence: 0.9,
                         signals,
                         name_reply: None,
+                        stated_name: None,
                         mentions: Default::default(),
                     };
                     let out = step(

@@ -38,6 +38,7 @@
 //! needs_human = false
 //! urgent = false
 //! booked_at = ["2026-11-24T08:00:00"]  # local starts of the booked appointments
+//! booked_for = ["Awa Mendy 1990-05-15"] # whom they are for (name and birth date)
 //! rating = 4                      # the feedback rating recorded
 //! comment = "attente"             # a fragment of the feedback comment recorded
 //! ```
@@ -136,6 +137,8 @@ pub struct End {
     pub needs_human: Option<bool>,
     pub urgent: Option<bool>,
     pub booked_at: Option<Vec<NaiveDateTime>>,
+    /// Who the booked appointments are for, as "First Last YYYY-MM-DD".
+    pub booked_for: Option<Vec<String>>,
     /// The feedback rating recorded.
     pub rating: Option<u8>,
     /// A fragment of the feedback comment recorded.
@@ -318,6 +321,22 @@ async fn run_into(file: &Path, model: Option<std::sync::Arc<crate::model::ModelA
         want.sort();
         if got != want {
             bail!("end: booked at {got:?}, expected {want:?}");
+        }
+    }
+    if let Some(want) = &end.booked_for {
+        let mut got = Vec::new();
+        for a in appointments.iter().filter(|a| a.status == AppointmentStatus::Booked) {
+            let p = session.store.patient(catalog.clinic.id, a.patient_id).await?.map(|r| r.patient);
+            got.push(p.map_or_else(
+                || "(no patient)".to_string(),
+                |p| format!("{} {} {}", p.first_name, p.last_name, p.birth_date.map(|d| d.to_string()).unwrap_or_default()),
+            ));
+        }
+        got.sort();
+        let mut want = want.clone();
+        want.sort();
+        if got != want {
+            bail!("end: booked for {got:?}, expected {want:?}");
         }
     }
     if end.rating.is_some() || end.comment.is_some() {

@@ -45,18 +45,18 @@ pub struct Model {
     bias: [f32; CLASSES],
 }
 
+fn fnv_step(h: u32, b: u8) -> u32 {
+    (h ^ b as u32).wrapping_mul(0x0100_0193)
+}
+
+/// FNV-1a over a kind byte and parts separated by 0xff.
 fn fnv(kind: u8, parts: &[&[u8]]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    let mut eat = |b: u8| {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    };
-    eat(kind);
+    let mut h = fnv_step(0x811c_9dc5, kind);
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
-            eat(0xff);
+            h = fnv_step(h, 0xff);
         }
-        part.iter().for_each(|&b| eat(b));
+        h = part.iter().fold(h, |h, &b| fnv_step(h, b));
     }
     h
 }
@@ -74,10 +74,17 @@ pub fn features(padded: &str, out: &mut Vec<u32>) {
         previous = w;
     }
     out.push(fnv(b'b', &[previous, b"</s>"]) & mask);
+    // Byte 3-, 4- and 5-grams from each start, hashed incrementally: the
+    // 4-gram's hash continues the 3-gram's (the same values as hashing each
+    // gram on its own).
     let bytes = padded.as_bytes();
-    for n in 3..=5 {
-        for start in 0..(bytes.len() + 1).saturating_sub(n) {
-            out.push(fnv(b'c', &[&bytes[start..start + n]]) & mask);
+    for start in 0..bytes.len() {
+        let mut h = fnv(b'c', &[]);
+        for (k, &b) in bytes[start..bytes.len().min(start + 5)].iter().enumerate() {
+            h = fnv_step(h, b);
+            if k >= 2 {
+                out.push(h & mask);
+            }
         }
     }
     out.sort_unstable();
@@ -118,11 +125,16 @@ impl Model {
 
     /// The probability of each intent, in [`Intent::ALL`]'s order.
     pub fn probabilities(&self, padded: &str) -> [f32; CLASSES] {
-        let mut f = Vec::with_capacity(padded.len() * 3 + 16);
-        features(padded, &mut f);
-        let mut s = self.scores(&f);
-        softmax(&mut s);
-        s
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with(|b| {
+            let mut f = b.borrow_mut();
+            features(padded, &mut f);
+            let mut s = self.scores(&f);
+            softmax(&mut s);
+            s
+        })
     }
 
     /// The most probable intent and its probability.

@@ -210,6 +210,7 @@ mod tests {
             confidence: 1.0,
             signals: Default::default(),
             name_reply: None,
+            stated_name: None,
             mentions: Default::default(),
         };
         r.add(&gold(Intent::BookAppointment, serde_json::json!({"first_name": "awa", "date": "2026-11-24", "time": "11:00"})), &got);

@@ -131,6 +131,13 @@ pub struct Entities {
     pub choice: Option<u32>,
 }
 
+/// The fields of a name a message states explicitly.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StatedName {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
 /// What the extractor understood, with how sure it is (0 to 1) so that the
 /// conversation can ask the patient, or later a model, when it is unsure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,6 +155,10 @@ pub struct Extraction {
     /// ("Awa Mendy, 15/05/1990", "awa mendy").
     #[serde(skip)]
     pub name_reply: Option<(String, String)>,
+    /// A name stated with its field word ("my surname is Okoye", "mon prénom
+    /// c'est Aminata"): how a patient corrects a recap.
+    #[serde(skip)]
+    pub stated_name: Option<StatedName>,
     /// The clinic's practitioners and services named, as ids (with a lexicon).
     #[serde(skip)]
     pub mentions: Mentions,
@@ -237,7 +248,8 @@ pub fn extract_with(text: &str, now: NaiveDateTime, lexicon: Option<&ClinicLexic
         signals.asks.own_file = questions::read(&padded).own_file;
     }
     let mentions = lexicon.map(|l| mentions::resolve(&entities, l)).unwrap_or_default();
-    Extraction { intent, language, entities, confidence, signals, name_reply, mentions }
+    let stated_name = names::stated_name(&tokens).map(|p| StatedName { first_name: p.first_name, last_name: p.last_name });
+    Extraction { intent, language, entities, confidence, signals, name_reply, stated_name, mentions }
 }
 
 #[cfg(test)]

@@ -419,6 +419,52 @@ pub fn extract_person(toks: &[Token<'_>]) -> Person {
     Person::default()
 }
 
+/// A name stated with a field word in a sentence, as a patient corrects a
+/// recap: "my surname is Okoye", "le nom de famille c'est Kabeya", "non,
+/// mon prénom c'est Aminata", "her name is Grace Obi", "mon nom est Diallo".
+/// Only the fields named are returned; `None` when no field word leads a name.
+pub fn stated_name(toks: &[Token<'_>]) -> Option<Person> {
+    let f: Vec<&str> = toks.iter().map(|t| t.folded.as_str()).collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or("");
+    enum Field {
+        First,
+        Last,
+        Whole,
+    }
+    for i in 0..f.len() {
+        let (field, len) = match (at(i), at(i + 1), at(i + 2)) {
+            ("nom", "de", "famille") => (Field::Last, 3),
+            ("last" | "family", "name", _) => (Field::Last, 2),
+            ("surname" | "lastname", _, _) => (Field::Last, 1),
+            ("first" | "given", "name", _) => (Field::First, 2),
+            ("prenom" | "firstname", _, _) => (Field::First, 1),
+            ("nom", _, _) => (Field::Whole, 1),
+            ("name" | "name's", _, _) if !matches!(at(i.wrapping_sub(1)), "last" | "family" | "first" | "given") => (Field::Whole, 1),
+            _ => continue,
+        };
+        let mut j = i + len;
+        while matches!(at(j), "is" | "c'est" | "cest" | "est" | "s" | "it's" | "na" | "be" | "sera" | "should" | "actually" | "en" | "fait")
+        {
+            j += 1;
+        }
+        if j == i + len && !matches!(at(i), "prenom" | "nom" | "surname") {
+            continue;
+        }
+        let words = take_names(toks, j, false);
+        if words.is_empty() {
+            continue;
+        }
+        return Some(match field {
+            Field::First => Person { first_name: Some(words.join(" ")), last_name: None },
+            Field::Last => Person { first_name: None, last_name: Some(words.join(" ")) },
+            // "mon nom c'est Diallo": one word after "nom" is the family name;
+            // "my name is Grace": one word after "name" is the first name.
+            Field::Whole => assign(&words, at(i) == "nom"),
+        });
+    }
+    None
+}
+
 /// The name given in answer to "what is the patient's name?": the words
 /// before any date or birth cue ("Awa Mendy, 15/05/1990", "Awa Mendy née le …").
 pub fn name_reply(text: &str) -> Option<(String, String)> {

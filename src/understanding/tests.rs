@@ -346,3 +346,21 @@ fn a_question_about_ones_own_file_is_told_from_a_question_about_the_clinic() {
         assert!(!x(clinic).signals.asks.own_file, "{clinic}");
     }
 }
+
+/// How patients correct a recap: a field word, a connective, the name.
+/// Messages without a field word state no name.
+#[test]
+fn a_name_stated_with_its_field_word_is_read_as_that_field() {
+    let stated = |t: &str| x(t).stated_name.map(|s| (s.first_name, s.last_name));
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(stated("sorry, my surname is Okoye"), Some((None, some("Okoye"))));
+    assert_eq!(stated("le nom de famille c'est Kabeya"), Some((None, some("Kabeya"))));
+    assert_eq!(stated("non, mon prénom c'est Aminata"), Some((some("Aminata"), None)));
+    assert_eq!(stated("her last name is Obi"), Some((None, some("Obi"))));
+    assert_eq!(stated("no, her name is Grace Obi"), Some((some("Grace"), some("Obi"))));
+    assert_eq!(stated("mon nom est Diallo"), Some((None, some("Diallo"))));
+    assert_eq!(stated("first name should be Mariama"), Some((some("Mariama"), None)));
+    for none in ["oui c'est bon", "non merci", "yes", "je voudrais un rdv", "what is the name of the doctor?", "le nom du médecin ?"] {
+        assert_eq!(stated(none), None, "{none}");
+    }
+}

@@ -113,6 +113,7 @@ async fn refine(assist: &ModelAssist, f: &Fixture, text: &str) -> (understanding
         confidence: 0.3,
         signals: Default::default(),
         name_reply: None,
+        stated_name: None,
         mentions: Default::default(),
     };
     assist.refine(text, builtin, now(), Some(&f.catalog), Some(&f.lexicon)).await
