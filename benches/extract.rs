@@ -62,5 +62,28 @@ fn main() -> anyhow::Result<()> {
     println!("== understanding::extract in-process, one thread");
     println!("throughput    {:.0} messages/s ({intents} with a date)", total as f64 / elapsed);
     println!("per message   {:.1} µs", elapsed * 1e6 / total as f64);
+
+    // The same without the classifier: what the learned part costs.
+    let started = Instant::now();
+    for i in 0..total {
+        let (text, now) = &texts[i % texts.len()];
+        std::hint::black_box(nuru::understanding::extract_with(text, *now, None, None));
+    }
+    let rules = started.elapsed().as_secs_f64();
+    println!("== the rules alone (extract_with, no classifier), in-process, one thread");
+    println!("throughput    {:.0} messages/s", total as f64 / rules);
+    println!("per message   {:.1} µs", rules * 1e6 / total as f64);
+
+    // The classifier alone on the texts it reads.
+    let padded: Vec<String> = texts.iter().map(|(t, _)| nuru::understanding::classifier_text(t)).collect();
+    let model = &*nuru::understanding::SHIPPED_MODEL;
+    let started = Instant::now();
+    for i in 0..total {
+        std::hint::black_box(model.probabilities(&padded[i % padded.len()]));
+    }
+    let alone = started.elapsed().as_secs_f64();
+    println!("== the intent classifier alone, one thread");
+    println!("throughput    {:.0} messages/s", total as f64 / alone);
+    println!("per message   {:.1} µs", alone * 1e6 / total as f64);
     Ok(())
 }

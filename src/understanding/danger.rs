@@ -25,6 +25,7 @@
 //!    doubt about a present danger, the safe answer wins.
 
 use super::normalize;
+use super::phrases::{negated_before, unnegated};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -111,31 +112,10 @@ fn is_history(p: &str) -> bool {
 }
 
 /// Is one of `stems` in `p` and not right after a negation?
-fn has(p: &str, stems: &[&str]) -> bool {
-    stems.iter().any(|s| unnegated(p, s))
-}
-
-pub(super) fn unnegated(p: &str, stem: &str) -> bool {
-    let mut from = 0;
-    while let Some(i) = p[from..].find(stem) {
-        let at = from + i;
-        let before = &p[..at + 1];
-        // The three words before the stem, looked at for a negation.
-        let words: Vec<&str> = before.split_whitespace().rev().take(3).collect();
-        let negated = words.iter().enumerate().any(|(n, w)| {
-            matches!(*w, "pas" | "sans" | "aucun" | "aucune" | "jamais" | "never" | "without" | "ni")
-                || (n == 0 && matches!(*w, "no" | "not" | "non"))
-                || (n <= 1 && matches!(*w, "no" | "not" | "nor"))
-        });
-        if !negated {
-            return true;
-        }
-        from = at + stem.len().max(1);
-        if from >= p.len() {
-            break;
-        }
-    }
-    false
+/// Any of `stems` in `p`, not negated: one Aho-Corasick scan of the message
+/// for the whole list, then the negation read at each hit.
+fn has(p: &str, stems: &'static [&'static str]) -> bool {
+    super::phrases::matcher(stems).find_overlapping_iter(p).any(|hit| !negated_before(p, hit.start()))
 }
 
 const NEWBORN: &[&str] = &[
@@ -411,7 +391,7 @@ const MENINGES: &[&str] = &[
 
 /// Signs that together make a danger, whatever words name them.
 fn signs(p: &str) -> bool {
-    let both = |a: &[&str], b: &[&str]| has(p, a) && has(p, b);
+    let both = |a: &'static [&'static str], b: &'static [&'static str]| has(p, a) && has(p, b);
     red_flag(p)
         || both(NEWBORN, NEWBORN_SIGNS) && !has(p, &[" ans ", " years old", " year old", " mois "])
         || both(HEAD_KNOCK, HEAD_SIGNS)

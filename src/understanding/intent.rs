@@ -4,10 +4,9 @@
 
 use super::Intent;
 use super::lexicon::*;
-use aho_corasick::AhoCorasick;
+pub(super) use super::phrases::any_phrase;
+use super::phrases::matcher;
 use regex::Regex;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
@@ -49,31 +48,6 @@ pub fn classify(p: &str, folded: &str, is_choice: bool) -> Intent {
     Intent::Unknown
 }
 
-/// One Aho-Corasick automaton per phrase list (built on first use, kept per
-/// thread): a lookup scans the message once, whatever the number of phrases.
-fn matcher(phrases: &'static [&'static str]) -> std::rc::Rc<AhoCorasick> {
-    thread_local! {
-        static CACHE: RefCell<HashMap<(usize, usize), std::rc::Rc<AhoCorasick>>> = RefCell::new(HashMap::new());
-    }
-    CACHE.with(|c| {
-        c.borrow_mut()
-            .entry((phrases.as_ptr() as usize, phrases.len()))
-            .or_insert_with(|| {
-                std::rc::Rc::new(
-                    AhoCorasick::builder()
-                        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                        .build(phrases)
-                        .expect("phrases build an automaton"),
-                )
-            })
-            .clone()
-    })
-}
-
-pub(super) fn any_phrase(p: &str, phrases: &'static [&'static str]) -> bool {
-    matcher(phrases).is_match(p)
-}
-
 fn starts_with_any(p: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|ph| p.starts_with(ph))
 }
@@ -82,7 +56,7 @@ fn starts_with_any(p: &str, phrases: &[&str]) -> bool {
 /// douleur thoracique", "aucun saignement", "no chest pain"): the same
 /// reading of negation as `danger`'s.
 fn has_unnegated(p: &str, phrase: &str) -> bool {
-    super::danger::unnegated(p, phrase)
+    super::phrases::unnegated(p, phrase)
 }
 
 /// A past event told as history with a request to be seen ("un AVC l'an

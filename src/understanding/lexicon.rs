@@ -1318,18 +1318,25 @@ pub fn appointment_type(p: &str, lang: Lang, lexicon: Option<&ClinicLexicon>) ->
             return Some(name);
         }
     }
-    let mut best: Option<(usize, usize, &GlossaryEntry)> = None;
-    for entry in GLOSSARY {
-        for s in entry.surfaces {
-            if let Some(at) = p.find(s)
-                && best.is_none_or(|(a, l, _)| at < a || (at == a && s.len() > l))
-            {
-                best = Some((at, s.len(), entry));
-            }
-        }
-    }
-    best.map(|(_, _, e)| pick(e.fr, e.en))
+    // The earliest surface in the message, the longest where two start
+    // together: one leftmost-longest scan over every surface.
+    let (automaton, entries) = &*GLOSSARY_SURFACES;
+    automaton.find(p).map(|m| {
+        let e = &GLOSSARY[entries[m.pattern().as_usize()]];
+        pick(e.fr, e.en)
+    })
 }
+
+/// Every glossary surface in one automaton, with the entry each belongs to.
+static GLOSSARY_SURFACES: LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let (surfaces, entries): (Vec<&str>, Vec<usize>) =
+        GLOSSARY.iter().enumerate().flat_map(|(i, e)| e.surfaces.iter().map(move |s| (*s, i))).unzip();
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(surfaces)
+        .expect("the glossary builds an automaton");
+    (automaton, entries)
+});
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}").unwrap());
 

@@ -15,6 +15,7 @@ mod lexicon;
 mod mentions;
 mod names;
 pub mod normalize;
+mod phrases;
 pub mod policy;
 mod questions;
 mod rating;

@@ -2,7 +2,7 @@
 //! conversation to decide from: it is about a relative, it asks to start
 //! again, or it closes the exchange ("ok merci", "je vais réfléchir").
 
-use super::intent::any_phrase;
+use super::phrases::any_phrase;
 use crate::domain::Relation;
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::sync::LazyLock;
