@@ -124,6 +124,10 @@ enum Command {
         /// model (`NURU_EMBEDDING_BACKEND`, `_BASE_URL`, `_MODEL`) and fuse.
         #[arg(long)]
         embeddings: bool,
+        /// Read the folder's scans and photos with the configured OCR program
+        /// (`ocr_command`, default tesseract) before indexing.
+        #[arg(long)]
+        ocr: bool,
     },
     /// Run conversation scripts (*.toml) against the real engine and report;
     /// exits 1 if any fails.
@@ -222,6 +226,9 @@ enum DocsCommand {
         /// Read questions as JSON lines (the only input form).
         #[arg(long)]
         jsonl: bool,
+        /// Read the folder's scans and photos by OCR first.
+        #[arg(long)]
+        ocr: bool,
     },
 }
 
@@ -256,9 +263,9 @@ pub fn main() -> ExitCode {
             nlu::eval_nlu(&file, errors, &thresholds, mode)
         }
         Command::TrainIntent { out } => nlu::train_intent(&std::env::current_dir().unwrap_or_default(), out),
-        Command::Docs { command: DocsCommand::Search { dir, k, jsonl } } => docs_search(&dir, k, jsonl),
-        Command::EvalDocs { file, dir, errors, min_recall_at_3, embeddings } => {
-            eval_docs(cli.config.as_deref(), &file, dir, errors, min_recall_at_3, embeddings)
+        Command::Docs { command: DocsCommand::Search { dir, k, jsonl, ocr } } => docs_search(cli.config.as_deref(), &dir, k, jsonl, ocr),
+        Command::EvalDocs { file, dir, errors, min_recall_at_3, embeddings, ocr } => {
+            eval_docs(cli.config.as_deref(), &file, dir, errors, min_recall_at_3, embeddings, ocr)
         }
         command => run_async(cli.config, command),
     };
@@ -643,10 +650,32 @@ fn extract(
     Ok(())
 }
 
-fn load_folder(dir: &std::path::Path) -> anyhow::Result<crate::documents::folder::Folder> {
-    let folder = crate::documents::folder::load(dir).with_context(|| format!("reading {}", dir.display()))?;
+/// The folder's documents indexed in memory; with `ocr`, its scans and
+/// photos are read by the configured OCR program first (`ocr_command`).
+fn load_folder(dir: &std::path::Path, ocr: Option<&Config>) -> anyhow::Result<crate::documents::folder::Folder> {
+    let mut folder = crate::documents::folder::load(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if let Some(config) = ocr {
+        let program = config.ocr_command.trim();
+        anyhow::ensure!(!program.is_empty(), "--ocr needs an OCR program: ocr_command (NURU_OCR_COMMAND) is empty");
+        let tesseract = crate::ocr::Tesseract::new(program, &config.ocr_languages, std::time::Duration::from_millis(config.ocr_timeout_ms));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        for rel in folder.needs_ocr.clone() {
+            let bytes = std::fs::read(dir.join(&rel)).with_context(|| format!("reading {rel}"))?;
+            let ingested = crate::documents::ingest(&rel, None, &bytes).map_err(|e| anyhow::anyhow!("{rel}: {e}"))?;
+            match runtime.block_on(crate::retrieval::read_by_ocr(&tesseract, ingested, &bytes)) {
+                Ok(read) => {
+                    let confident = read.passages.len();
+                    folder.add_read(&rel, &read);
+                    if confident > 0 {
+                        eprintln!("{rel}: read by OCR ({confident} passages, status {})", read.status);
+                    }
+                }
+                Err(e) => eprintln!("{rel}: OCR failed: {e}"),
+            }
+        }
+    }
     for path in &folder.needs_ocr {
-        eprintln!("{path}: a PDF with no text layer (a scan); it needs OCR and is not indexed");
+        eprintln!("{path}: a scan or photo with no text layer; it needs OCR and is not indexed");
     }
     for (path, why) in &folder.failed {
         eprintln!("{path}: {why}");
@@ -654,11 +683,12 @@ fn load_folder(dir: &std::path::Path) -> anyhow::Result<crate::documents::folder
     Ok(folder)
 }
 
-fn docs_search(dir: &std::path::Path, k: usize, jsonl: bool) -> anyhow::Result<()> {
+fn docs_search(config_path: Option<&std::path::Path>, dir: &std::path::Path, k: usize, jsonl: bool, ocr: bool) -> anyhow::Result<()> {
     use crate::documents::folder::{Question, search};
     use std::io::{BufRead, Write};
     anyhow::ensure!(jsonl, "nuru docs search reads questions as JSON lines: add --jsonl");
-    let folder = load_folder(dir)?;
+    let config = if ocr { Some(Config::load(config_path)?) } else { None };
+    let folder = load_folder(dir, config.as_ref())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
@@ -682,10 +712,12 @@ fn eval_docs(
     errors: bool,
     min_recall_at_3: f64,
     embeddings: bool,
+    ocr: bool,
 ) -> anyhow::Result<()> {
     use crate::documents::folder::{Question, evaluate_with};
     let dir = dir.unwrap_or_else(|| file.parent().unwrap_or(std::path::Path::new(".")).join("documents"));
-    let mut folder = load_folder(&dir)?;
+    let ocr_config = if ocr { Some(Config::load(config_path)?) } else { None };
+    let mut folder = load_folder(&dir, ocr_config.as_ref())?;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let questions: Vec<Question> = text
         .lines()

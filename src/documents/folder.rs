@@ -10,10 +10,37 @@ use std::path::{Path, PathBuf};
 pub struct Folder {
     pub index: Index,
     pub documents: usize,
-    /// PDFs with no text layer, by relative path.
+    /// Scans and photos with no text layer, by relative path.
     pub needs_ocr: Vec<String>,
     /// Files that could not be read, with the reason.
     pub failed: Vec<(String, String)>,
+}
+
+impl Folder {
+    /// Indexes a scan of `needs_ocr` that OCR has read: its confident pages'
+    /// passages, marked with their confidence. A scan OCR could not read
+    /// stays in `needs_ocr`.
+    pub fn add_read(&mut self, rel: &str, read: &super::Ingested) {
+        if read.passages.is_empty() {
+            return;
+        }
+        self.needs_ocr.retain(|r| r != rel);
+        self.documents += 1;
+        let patient = rel.strip_prefix("patients/").and_then(|r| r.split_once('/')).map(|(key, _)| key.to_string());
+        let title = title_from_file_name(rel);
+        for p in &read.passages {
+            self.index.add(Passage {
+                document: rel.to_string(),
+                title: title.clone(),
+                language: read.language,
+                patient: patient.clone(),
+                page: p.page,
+                heading: p.heading.clone(),
+                text: p.text.clone(),
+                ocr_confidence: p.ocr_confidence,
+            });
+        }
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

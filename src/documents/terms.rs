@@ -145,7 +145,26 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ),
     (
         "@hours",
-        &["heure", "heures", "horaire", "horaires", "ouvre", "ouvert", "ouverture", "hours", "open", "opening", "time", "jours", "days"],
+        &[
+            "heure",
+            "heures",
+            "horaire",
+            "horaires",
+            "ouvre",
+            "ouvert",
+            "ouverture",
+            "ferme",
+            "fermeture",
+            "hours",
+            "open",
+            "opening",
+            "close",
+            "closes",
+            "closing",
+            "time",
+            "jours",
+            "days",
+        ],
     ),
     ("@saturday", &["samedi", "saturday"]),
     ("@platelets", &["plaquettes", "platelets", "platelet"]),
@@ -164,6 +183,15 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("@delay", &["delai", "delais", "combien de temps", "how long", "ready", "pret", "prets", "arrives", "arrive"]),
     ("@prepare", &["preparer", "preparation", "prepare", "preparing", "avant l'examen"]),
     ("@risk", &["rapport non protege", "non protege", "unprotected", "exposition", "exposure"]),
+    // Departments and their sessions, named differently in each language.
+    ("@pharmacy", &["pharmacie", "pharmacien", "pharmacy", "pharmacist", "chemist", "drugstore"]),
+    (
+        "@physio",
+        &["kinesitherapie", "kine", "kinesitherapeute", "reeducation", "physiotherapy", "physio", "physiotherapist", "rehabilitation"],
+    ),
+    ("@session", &["seance", "seances", "session", "sessions"]),
+    ("@maternity", &["maternite", "accouchement", "accoucher", "maternity", "delivery", "labour ward", "give birth"]),
+    ("@duration", &["dure", "duree", "lasts", "duration", "long"]),
 ];
 
 struct Lexicon {

@@ -276,7 +276,7 @@ async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> Result<T, Ing
 /// OCR over a scan's pages. A page the program fails on is left unread; if
 /// it failed on every page (not an image it reads, or not installed), the
 /// document stays as it was, `needs_ocr`.
-async fn read_by_ocr(
+pub(crate) async fn read_by_ocr(
     ocr: &crate::ocr::Tesseract,
     ingested: crate::documents::Ingested,
     bytes: &[u8],

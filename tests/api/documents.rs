@@ -47,6 +47,23 @@ fn retrieval_meets_its_thresholds_on_the_labelled_questions() {
     }
 }
 
+/// The third set, written with two scanned documents nothing else says:
+/// with the folder's scans read by OCR every answerable question finds its
+/// document in the top 3 (French and English), and no unanswerable one gets
+/// a confident passage; without OCR the scans' questions cannot be answered.
+#[test]
+fn scanned_documents_answer_their_questions_once_read_by_ocr() {
+    tesseract_installed();
+    let path = format!("{SET}/questions-fresh2.jsonl");
+    let out = nuru().env("NURU_OCR_COMMAND", "tesseract").args(["eval-docs", "--ocr", &path, "--min-recall-at-3", "1.0"]).output().unwrap();
+    let (report, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{report}\n{stderr}");
+    assert!(stderr.contains("pharmacie-affiche.jpg: read by OCR") && stderr.contains("kinesitherapie-scan.pdf: read by OCR"), "{stderr}");
+    assert!(report.contains("5 unanswerable: 5 with no confident passage"), "{report}");
+    let out = nuru().args(["eval-docs", &path, "--min-recall-at-3", "0.9"]).output().unwrap();
+    assert!(!out.status.success(), "without OCR the scans answer nothing: {}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[test]
 fn eval_docs_fails_below_its_threshold() {
     let out = nuru().args(["eval-docs", &format!("{SET}/questions.jsonl"), "--min-recall-at-3", "1.01"]).output().unwrap();
