@@ -328,7 +328,15 @@ static REQUEST_FORM: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn task_intent(p: &str) -> Option<Intent> {
-    let modify = any_phrase(p, MODIFY_PHRASES);
+    // A move verb with an appointment a few words after it, whatever lies
+    // between ("push one of my appointments", "décaler un de mes rdv").
+    static MOVE_AN_APPOINTMENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r" (?:move|push|shift|postpone|reschedule|decaler|decale|reporter|reporte|deplacer|deplace|avancer|repousser|repousse)(?: \w+){0,4} (?:rdv|rendez vous|appointments?|appts?|bookings?|consultations?|visits?) ",
+        )
+        .expect("the move pattern compiles")
+    });
+    let modify = any_phrase(p, MODIFY_PHRASES) || MOVE_AN_APPOINTMENT.is_match(p);
     let cancel = any_phrase(p, CANCEL_PHRASES);
     let rebook =
         any_phrase(p, &[" plutot ", " a la place ", " instead ", " decaler ", " reprendre ", " un autre ", " une autre ", " another "]);
@@ -388,13 +396,16 @@ fn task_intent(p: &str) -> Option<Intent> {
         return Some(Intent::BookAppointment);
     }
     let named_doctor = any_phrase(p, &[" le dr ", " le docteur ", " la docteure ", " dr ", " docteur ", " doctor "]);
-    if any_phrase(p, PRACTITIONER_QUESTIONS)
+    // "avec n'importe quel médecin", "any doctor is fine": no preference,
+    // not a question about who works here.
+    let any_practitioner = any_phrase(p, ANY_PRACTITIONER);
+    if !any_practitioner && any_phrase(p, PRACTITIONER_QUESTIONS)
         || named_doctor
             && any_phrase(
                 p,
                 &[" est la ", " sera la ", " est present", " est presente", " consulte ", " in on ", " travaille", " works ", " work on"],
             )
-        || asks_for_a_specialist(p)
+        || !any_practitioner && asks_for_a_specialist(p)
     {
         return Some(Intent::ListPractitioners);
     }

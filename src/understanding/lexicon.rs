@@ -607,6 +607,26 @@ pub const LIST_APPOINTMENT_PHRASES: &[&str] = &[
     " what is planned",
 ];
 
+/// "Any practitioner will do", in the forms patients write it.
+pub const ANY_PRACTITIONER: &[&str] = &[
+    " n importe quel medecin",
+    " n importe quel docteur",
+    " n importe quel praticien",
+    " n importe lequel",
+    " n importe qui",
+    " peu importe le medecin",
+    " peu importe le docteur",
+    " peu importe lequel",
+    " any doctor",
+    " any of the doctors",
+    " any of your doctors",
+    " whichever doctor",
+    " any practitioner",
+    " no matter which doctor",
+    " doesn t matter which doctor",
+    " any doctor wey dey",
+];
+
 pub const PRACTITIONER_QUESTIONS: &[&str] = &[
     " quels medecins",
     " quels docteurs",

@@ -364,3 +364,30 @@ fn a_name_stated_with_its_field_word_is_read_as_that_field() {
         assert_eq!(stated(none), None, "{none}");
     }
 }
+
+/// A negated period asks for the other half of the day; a period said as
+/// the preferred one wins over one said before it.
+#[test]
+fn a_rejected_period_is_a_wish_for_the_other_one() {
+    use super::TimePreference::*;
+    for (text, want) in [
+        ("je voudrais une consultation jeudi mais pas le matin", Some(Afternoon)),
+        ("not in the morning please", Some(Afternoon)),
+        ("sauf l'après-midi", Some(Morning)),
+        ("le matin je travaille, plutôt l'après-midi", Some(Afternoon)),
+        ("demain matin", Some(Morning)),
+        ("un rdv l'après-midi", Some(Afternoon)),
+    ] {
+        assert_eq!(x(text).entities.time_preference, want, "{text}");
+    }
+}
+
+#[test]
+fn any_practitioner_is_no_preference_not_a_question_about_who_works() {
+    for text in ["je voudrais une consultation vendredi avec n'importe quel médecin", "book me with any doctor tomorrow"] {
+        let got = x(text);
+        assert_eq!((got.intent, got.entities.practitioner.as_deref()), (Intent::BookAppointment, None), "{text}");
+    }
+    assert_eq!(x("quel médecin consulte vendredi ?").intent, Intent::ListPractitioners);
+    assert_eq!(x("can you push one of my appointments to next week?").intent, Intent::ModifyAppointment);
+}

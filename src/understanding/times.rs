@@ -139,18 +139,51 @@ pub fn extract(f: &str, intent: Intent) -> TimeFacts {
         if intent == Intent::Emergency && (b.ends_with("ce") || b.ends_with("this")) {
             continue; // "he fainted this morning": history, not a wish
         }
-        if rejected_or_history(before) {
-            continue;
-        }
         let word = m.as_str();
-        facts.preference = Some(if word.starts_with("mat") || word == "morning" {
+        let period = if word.starts_with("mat") || word == "morning" {
             TimePreference::Morning
         } else if word.starts_with("apres") || word.starts_with("aprem") || word == "apm" || word == "afternoon" {
             TimePreference::Afternoon
         } else {
             TimePreference::Evening
-        });
-        break;
+        };
+        // "pas le matin", "not in the morning", "sauf l'après-midi": the
+        // other half of the clinic's day is wanted.
+        let read = if negated_period(before) {
+            Some(if period == TimePreference::Morning { TimePreference::Afternoon } else { TimePreference::Morning })
+        } else if rejected_or_history(before) {
+            None
+        } else {
+            Some(period)
+        };
+        let Some(read) = read else { continue };
+        // "le matin je travaille, plutôt l'après-midi": a period said as the
+        // preferred one wins over one said before it.
+        if facts.preference.is_none() || preferred_period(before) {
+            facts.preference = Some(read);
+        }
+        if preferred_period(before) {
+            break;
+        }
     }
     facts
+}
+
+/// The last words before a period, past its article or preposition.
+fn lead_word(before: &str) -> Option<&str> {
+    before.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().find(|w| {
+        !matches!(*w, "le" | "la" | "l" | "les" | "the" | "in" | "a" | "en" | "dans" | "this" | "ce" | "de" | "du" | "during" | "au" | "an")
+    })
+}
+
+/// A period negated right before it ("pas le matin", "not in the morning",
+/// "no mornings", "sauf l'après-midi", "except the afternoon").
+fn negated_period(before: &str) -> bool {
+    matches!(lead_word(before), Some("pas" | "pa" | "not" | "no" | "sauf" | "except" | "jamais" | "never" | "but"))
+}
+
+/// A period said as the preferred one ("plutôt l'après-midi", "rather in the
+/// afternoon", "de préférence le matin", "better evening").
+fn preferred_period(before: &str) -> bool {
+    matches!(lead_word(before), Some("plutot" | "rather" | "preference" | "prefere" | "prefer" | "better" | "instead" | "mieux"))
 }
