@@ -65,6 +65,7 @@ list_header = Your upcoming appointments:
 list_line = • { $day } at { $time } – { $service } with { $practitioner } ({ $patient })
 practitioners_header = Our practitioners:
 practitioner_line = • { $name }: { $services }
+info_service_offered = Yes, we offer: { $services }. For an appointment, tell me which day suits you.
 info_address = Our address: { $address }.
 info_hours = Our opening hours: { $hours }
 info_phone = You can reach the clinic on { $phone }.

@@ -88,6 +88,7 @@ list_header = Vos prochains rendez-vous :
 list_line = • { $day } à { $time } – { $service } avec { $practitioner } ({ $patient })
 practitioners_header = Nos praticiens :
 practitioner_line = • { $name } : { $services }
+info_service_offered = Oui, nous proposons : { $services }. Pour un rendez-vous, dites-moi quel jour vous arrange.
 info_address = Nous sommes à l'adresse suivante : { $address }.
 info_hours = Nos horaires : { $hours }
 info_phone = Vous pouvez joindre la clinique au { $phone }.

@@ -13,8 +13,10 @@ use crate::understanding::normalize::fold;
 use crate::understanding::{Extraction, Intent, TimePreference};
 use chrono::{Duration, NaiveDate, Timelike};
 
-pub fn start(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
-    let mut b = Booking { relation: x.signals.relation, ..Booking::default() };
+/// Starts a booking from a request; `last_service` is the one service the
+/// previous reply was about, taken when the request names none.
+pub fn start(out: &mut Outcome, x: &Extraction, last_service: Option<crate::domain::ServiceId>, ctx: &TurnContext<'_>) {
+    let mut b = Booking { relation: x.signals.relation, service: last_service, ..Booking::default() };
     absorb(&mut b, x);
     out.state.misunderstood = 0;
     advance(out, b, ctx);

@@ -113,6 +113,16 @@ pub fn information(out: &mut Outcome, x: &Extraction, ctx: &TurnContext<'_>) {
     if asks.prices && !named.is_empty() {
         answered |= price_lines(out, ctx, &named);
     }
+    // "do you do ultrasounds?": a service of the clinic named in a question
+    // that asks nothing else is a question whether it is offered.
+    if !answered && !named.is_empty() && !asks.any() {
+        let names: Vec<&str> = named.iter().map(|s| s.name(out.language)).collect();
+        out.say(ctx.channel, "info_service_offered", &[("services", &names.join(", "))]);
+        answered = true;
+    }
+    if let [only] = named.as_slice() {
+        out.state.last_service = Some(only.id);
+    }
     if !answered {
         match ctx.documents() {
             Some(found) => {

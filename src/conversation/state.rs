@@ -15,6 +15,11 @@ pub struct Conversation {
     /// ("on fait quoi ???") gets them again, never the booking example.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub after_emergency: bool,
+    /// The one service the last reply was about ("do you do ultrasounds?"):
+    /// a booking asked for in the very next message without naming a
+    /// service ("ok I'd like one") is for it. Kept one turn only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_service: Option<crate::domain::ServiceId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

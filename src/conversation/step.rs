@@ -45,6 +45,7 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         return out;
     }
     let after_emergency = std::mem::take(&mut out.state.after_emergency);
+    let last_service = std::mem::take(&mut out.state.last_service);
     // STOP / START as a whole message: consent to what the clinic starts
     // (reminders, broadcasts), acknowledged once, even to a staff-held
     // conversation. START and YES count only for a phone that opted out.
@@ -104,7 +105,7 @@ fn on_message(state: &Conversation, lang: Lang, x: &Extraction, idle_reset: bool
         Flow::Moving(c) => changes::on_move_message(&mut out, *c, x, ctx),
         Flow::File(f) => file::on_message(&mut out, f, x, ctx),
         Flow::Attach(a) => attach::on_message(&mut out, a, x, ctx),
-        Flow::Idle | Flow::HandedOff => idle(&mut out, x, after_emergency, ctx),
+        Flow::Idle | Flow::HandedOff => idle(&mut out, x, after_emergency, last_service, ctx),
     }
     out
 }
@@ -185,7 +186,7 @@ fn answer_feedback(out: &mut Outcome, asked: AwaitedFeedback, x: &Extraction, ct
     true
 }
 
-fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, ctx: &TurnContext<'_>) {
+fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, last_service: Option<crate::domain::ServiceId>, ctx: &TurnContext<'_>) {
     let e = &x.entities;
     if after_emergency && matches!(x.intent, Intent::Unknown | Intent::Affirmative | Intent::Negative) {
         replies::emergency(out, ctx);
@@ -197,8 +198,8 @@ fn idle(out: &mut Outcome, x: &Extraction, after_emergency: bool, ctx: &TurnCont
         return file::start(out, ctx);
     }
     match x.intent {
-        Intent::BookAppointment => booking::start(out, x, ctx),
-        Intent::Unknown if wants_slot => booking::start(out, x, ctx),
+        Intent::BookAppointment => booking::start(out, x, last_service, ctx),
+        Intent::Unknown if wants_slot => booking::start(out, x, last_service, ctx),
         Intent::Greeting | Intent::Affirmative if x.signals.closing => {
             out.state.misunderstood = 0;
             out.say(ctx.channel, "you_are_welcome", &[]);

@@ -22,6 +22,11 @@ pub struct Asks {
 }
 
 impl Asks {
+    /// Whether the question asks about anything at all.
+    pub fn any(&self) -> bool {
+        *self != Asks::default()
+    }
+
     /// The topics answered from the clinic's own texts, in a stable order.
     pub fn topics(&self) -> impl Iterator<Item = InfoTopic> {
         [
@@ -126,11 +131,20 @@ const OWN_FILE: &[&str] = &[
     " mon hemoglobine",
 ];
 
+/// "vous êtes où ?", "la clinique est où exactement ?", "on vous trouve
+/// où ?": spoken French puts "où" last, after the verb of place.
+static WHERE_LAST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r" (?:etes|est|sont|trouve|trouvez|trouver|situe|situee|situes|situez|installes|installe|habitez) ou(?: exactement| precisement| svp| stp| donc| alors| deja)* $",
+    )
+    .expect("the where-last pattern compiles")
+});
+
 /// `padded` is the folded message with single spaces and a space at both ends.
 pub fn read(padded: &str) -> Asks {
     let has = |words: &[&str]| words.iter().any(|w| padded.contains(w));
     Asks {
-        address: has(ADDRESS),
+        address: has(ADDRESS) || WHERE_LAST.is_match(padded),
         hours: has(HOURS),
         phone: has(PHONE),
         prices: has(PRICES),
