@@ -10,6 +10,21 @@ use crate::storage::UpcomingAppointment;
 use crate::understanding::{Entities, Extraction, Intent};
 use chrono::{DateTime, Utc};
 
+/// A French extraction of `intent` with these entities and signals, the
+/// rest left empty: what the safety tests feed the step.
+fn understood(intent: Intent, entities: Entities, signals: crate::understanding::Signals) -> Extraction {
+    Extraction {
+        intent,
+        language: Lang::Fr,
+        entities,
+        confidence: 0.9,
+        signals,
+        name_reply: None,
+        stated_name: None,
+        mentions: Default::default(),
+    }
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -83,16 +98,7 @@ fn every_state_and_intent_keeps_the_safety_rules() {
     for (name, state) in states(&catalog, patient.id, appointment.id) {
         for intent in Intent::ALL {
             for choice in [None, Some(1)] {
-                let x = Extraction {
-                    intent,
-                    language: Lang::Fr,
-                    entities: Entities { choice, ..Entities::default() },
-                    confidence: 0.9,
-                    signals: Default::default(),
-                    name_reply: None,
-                    stated_name: None,
-                    mentions: Default::default(),
-                };
+                let x = understood(intent, Entities { choice, ..Entities::default() }, Default::default());
                 ctx.attach_wanted.set(None);
                 let out = step(&state, Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
                 let case = format!("{name} × {intent:?} × choice {choice:?}");
@@ -152,16 +158,7 @@ fn answers_to_a_reminder_write_only_the_attendance() {
         for choice in [None, Some(1), Some(2), Some(3), Some(4)] {
             for attending in [false, true] {
                 let signals = crate::understanding::Signals { attending, ..Default::default() };
-                let x = Extraction {
-                    intent,
-                    language: Lang::Fr,
-                    entities: Entities { choice, ..Entities::default() },
-                    confidence: 0.9,
-                    signals,
-                    name_reply: None,
-                    stated_name: None,
-                    mentions: Default::default(),
-                };
+                let x = understood(intent, Entities { choice, ..Entities::default() }, signals);
                 let out =
                     step(&Conversation::default(), Lang::Fr, Event::Message { understood: &x, language: None, idle_reset: false }, &ctx);
                 let case = format!("{intent:?} × choice {choice:?} × attending {attending}");
@@ -209,16 +206,7 @@ fn answers_to_a_feedback_request_write_only_the_feedback() {
                 for (closing, date) in [(false, false), (true, false), (false, true)] {
                     let signals = crate::understanding::Signals { rating, closing, ..Default::default() };
                     let date = date.then(|| chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
-                    let x = Extraction {
-                        intent,
-                        language: Lang::Fr,
-                        entities: Entities { date, ..Entities::default() },
-                        confidence: 0.9,
-                        signals,
-                        name_reply: None,
-                        stated_name: None,
-                        mentions: Default::default(),
-                    };
+                    let x = understood(intent, Entities { date, ..Entities::default() }, signals);
                     let out = step(
                         &Conversation::default(),
                         Lang::Fr,
