@@ -93,16 +93,15 @@ pub fn train_intent(root: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
 pub fn eval_nlu(file: &Path, errors: bool, t: &Thresholds, mode: Mode) -> anyhow::Result<()> {
     let messages = read_labelled(file)?;
     let mut report = Report::default();
+    let now_of = |gold: &Labelled| parse_now(Some(&gold.now), parse_tz(&gold.tz)?).with_context(|| format!("message {}", gold.id));
     let score = |report: &mut Report, gold: &Labelled, model: Option<&Model>| -> anyhow::Result<()> {
-        let now = parse_now(Some(&gold.now), parse_tz(&gold.tz)?)?;
-        report.add(gold, &understanding::extract_with(&gold.text, now, None, model));
+        report.add(gold, &understanding::extract_with(&gold.text, now_of(gold)?, None, model));
         Ok(())
     };
     match mode {
         Mode::ClassifierOnly => {
             for gold in &messages {
-                let now = parse_now(Some(&gold.now), parse_tz(&gold.tz)?)?;
-                let mut x = understanding::extract_with(&gold.text, now, None, None);
+                let mut x = understanding::extract_with(&gold.text, now_of(gold)?, None, None);
                 x.intent = understanding::SHIPPED_MODEL.predict(&understanding::classifier_text(&gold.text)).0;
                 report.add(gold, &x);
             }

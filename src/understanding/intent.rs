@@ -4,8 +4,7 @@
 
 use super::Intent;
 use super::lexicon::*;
-pub(super) use super::phrases::any_phrase;
-use super::phrases::matcher;
+use super::phrases::{any_phrase, matcher, unnegated};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -52,13 +51,6 @@ fn starts_with_any(p: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|ph| p.starts_with(ph))
 }
 
-/// A phrase counts unless negated in the few words before it ("pas de
-/// douleur thoracique", "aucun saignement", "no chest pain"): the same
-/// reading of negation as `danger`'s.
-fn has_unnegated(p: &str, phrase: &str) -> bool {
-    super::phrases::unnegated(p, phrase)
-}
-
 /// A past event told as history with a request to be seen ("un AVC l'an
 /// dernier, je voudrais un rdv", "un malaise la semaine dernière"): a reason
 /// for the visit, not an emergency now.
@@ -87,7 +79,7 @@ fn is_emergency(p: &str) -> bool {
     let history = history_with_a_request(p);
     if hits.find_overlapping_iter(p).any(|m| {
         let phrase = EMERGENCY_PHRASES[m.pattern().as_usize()];
-        has_unnegated(p, phrase) && !(history && phrase == " avc ")
+        unnegated(p, phrase) && !(history && phrase == " avc ")
     }) {
         return true;
     }
@@ -100,12 +92,12 @@ fn is_emergency(p: &str) -> bool {
         &[" enceinte ", " grossesse", " contractions ", " accouche", " travail ", " pregnant ", " pregnancy", " labour ", " labor "],
     );
     // "aucun saignement", "no bleeding": a negated sign is not a sign.
-    let bleeding = [" saigne", " sang ", " bleed", " blood "].iter().any(|s| has_unnegated(p, s));
+    let bleeding = [" saigne", " sang ", " bleed", " blood "].iter().any(|s| unnegated(p, s));
     if pregnant && bleeding {
         return true;
     }
     // Pain and chest in the same message ("une douleur très forte à la poitrine"), unless negated.
-    let pain = [" douleur", " mal ", " pain", " hurts", " hurt "].iter().any(|w| has_unnegated(p, w));
+    let pain = [" douleur", " mal ", " pain", " hurts", " hurt "].iter().any(|w| unnegated(p, w));
     if pain && any_phrase(p, &[" poitrine", " thorax", " chest"]) {
         return true;
     }
@@ -122,7 +114,7 @@ fn is_emergency(p: &str) -> bool {
         return true;
     }
     // Bleeding that is heavy or does not stop.
-    if [" saign", " sang ", " bleed", " blood "].iter().any(|s| has_unnegated(p, s))
+    if [" saign", " sang ", " bleed", " blood "].iter().any(|s| unnegated(p, s))
         && any_phrase(
             p,
             &[
@@ -181,7 +173,7 @@ fn is_emergency(p: &str) -> bool {
 fn emergency_concepts(p: &str) -> bool {
     let both = |a: &'static [&'static str], b: &'static [&'static str]| any_phrase(p, a) && any_phrase(p, b);
     // Bleeding, unless negated ("aucun saignement", "no bleeding").
-    let bled = [" sang", " saign", " bleed", " blood"].iter().any(|s| has_unnegated(p, s));
+    let bled = [" sang", " saign", " bleed", " blood"].iter().any(|s| unnegated(p, s));
     // Breathing that fails.
     both(
         &[" respir", " souffle", " breath", " air "],
